@@ -1,0 +1,172 @@
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { TokenVerifier } from './core/auth/index.ts';
+import type { Config } from './core/config/index.ts';
+import { runAll, StateMachine } from './core/lifecycle/index.ts';
+import { createLogger, Metrics, type Logger } from './core/observability/index.ts';
+import { DependencyBreaker } from './core/resilience/index.ts';
+import { systemClock, type Clock } from './core/time/index.ts';
+import { createMemoryEngines, Gateway, type Engines } from './gateway/index.ts';
+import { createHttpServer } from './http/server.ts';
+
+export type AppState = 'created' | 'starting' | 'ready' | 'draining' | 'closed';
+
+const TRANSITIONS: Record<AppState, readonly AppState[]> = {
+  created: ['starting', 'closed'],
+  starting: ['ready', 'draining', 'closed'],
+  ready: ['draining', 'closed'],
+  draining: ['closed'],
+  closed: [],
+};
+
+export interface AppDeps {
+  logger?: Logger;
+  clock?: Clock;
+  /** Engines to use instead of the ones the config selects (tests, embedding). */
+  engines?: Engines;
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/**
+ * The composition root: picks engines from the config, builds every capability with
+ * constructor injection, and owns start and the ordered, total, idempotent close.
+ */
+export class App {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  readonly engines: Engines;
+  readonly verifier: TokenVerifier;
+  readonly breaker: DependencyBreaker;
+  readonly gateway: Gateway;
+  readonly #lifecycle: StateMachine<AppState>;
+  #http: FastifyInstance | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(config: Config, deps: AppDeps = {}) {
+    this.config = config;
+    this.logger = deps.logger ?? createLogger(config.logLevel);
+    this.clock = deps.clock ?? systemClock;
+    this.metrics = new Metrics();
+    this.#lifecycle = new StateMachine<AppState>('app', 'created', TRANSITIONS, this.logger);
+    this.#lifecycle.onChange((to, from) => this.logger.info({ from, to, node: config.nodeId }, `app ${to}`));
+    this.engines =
+      deps.engines ??
+      createMemoryEngines({
+        clock: this.clock,
+        historySize: config.historySize,
+        historyTtlMs: config.historyTtlMs,
+        historyMetaTtlMs: config.historyMetaTtlMs,
+      });
+    this.verifier = new TokenVerifier({
+      secret: config.jwtSecret,
+      publicKeyPem: config.jwtPublicKey,
+      jwksUrl: config.jwksUrl,
+      audience: config.jwtAudience,
+      issuer: config.jwtIssuer,
+      now: () => this.clock.now(),
+    });
+    this.breaker = new DependencyBreaker(`engines:${this.engines.kind}`, { metrics: this.metrics, logger: this.logger });
+    this.gateway = new Gateway(
+      {
+        nodeId: config.nodeId!,
+        maxMessageBytes: config.maxMessageBytes,
+        maxConnectionsPerUser: config.maxConnectionsPerUser,
+        maxSubscriptionsPerConnection: config.maxSubscriptions,
+        maxConnections: config.maxConnections,
+        rateLimitCommands: config.rateLimitCommands,
+        rateLimitWindowMs: config.rateLimitWindowMs,
+        rateLimitCloseAfter: config.rateLimitCloseAfter,
+        connectTimeoutMs: config.connectTimeoutMs,
+        pingIntervalMs: config.pingIntervalMs,
+        outboundMaxBytes: config.outboundMaxBytes,
+        historySize: config.historySize,
+        sessionTtlMs: config.sessionTtlMs,
+        allowedOrigins: config.allowedOrigins,
+      },
+      {
+        engines: this.engines,
+        verifier: this.verifier,
+        breaker: this.breaker,
+        metrics: this.metrics,
+        logger: this.logger.child({ component: 'gateway' }),
+        clock: this.clock,
+      },
+    );
+  }
+
+  get state(): AppState {
+    return this.#lifecycle.state;
+  }
+
+  /** `http://host:port` once started. */
+  get url(): string {
+    const addr = this.#http?.server.address() as AddressInfo | null | undefined;
+    if (!addr) throw new Error('app not started');
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return `http://${host}:${addr.port}`;
+  }
+
+  get publicUrl(): string {
+    return this.config.publicUrl ?? this.url;
+  }
+
+  async start(): Promise<this> {
+    if (!this.#lifecycle.set('starting')) throw new Error(`cannot start from ${this.state}`);
+    this.#http = await createHttpServer({
+      gateway: this.gateway,
+      logger: this.logger,
+      metrics: this.metrics,
+      verifier: this.verifier,
+      bodyLimitBytes: this.config.maxMessageBytes,
+      version: VERSION,
+      readiness: () => this.#readiness(),
+      nodes: () => [
+        {
+          node: this.config.nodeId!,
+          url: this.publicUrl.replace(/^http/, 'ws') + '/ws',
+          connections: this.gateway.connectionCount,
+          capacity: this.config.maxConnections,
+          health: this.state === 'ready' && !this.breaker.isOpen ? 'healthy' : this.state === 'draining' ? 'draining' : 'unhealthy',
+        },
+      ],
+    });
+    await this.#http.listen({ host: this.config.host, port: this.config.port });
+    this.#lifecycle.set('ready');
+    return this;
+  }
+
+  #readiness() {
+    const engines = { ok: !this.breaker.isOpen, detail: `${this.engines.kind}${this.breaker.isOpen ? ' (circuit open)' : ''}` };
+    return { ready: this.state === 'ready' && engines.ok, state: this.state, checks: { engines } };
+  }
+
+  /**
+   * Graceful, ordered, total and idempotent: stop intake → drain clients with 1001
+   * spread over DRAIN_MS → close HTTP → engines. Every step runs even if one fails.
+   */
+  close(opts: { drain?: boolean } = {}): Promise<void> {
+    this.#closing ??= (async () => {
+      const drain = opts.drain ?? true;
+      if (this.state === 'ready' || this.state === 'starting') this.#lifecycle.set('draining');
+      await runAll(
+        [
+          ['drain clients', () => (drain ? this.gateway.drain(this.config.drainMs, this.config.shutdownTimeoutMs) : undefined)],
+          ['gateway', () => this.gateway.close()],
+          ['http', () => this.#http?.close()],
+          ['breaker', () => this.breaker.shutdown()],
+          ['engines', () => this.engines.close()],
+        ],
+        this.logger,
+      ).finally(() => this.#lifecycle.set('closed'));
+    })();
+    return this.#closing;
+  }
+}
+
+export async function startApp(config: Config, deps?: AppDeps): Promise<App> {
+  return new App(config, deps).start();
+}

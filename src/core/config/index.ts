@@ -1,0 +1,3 @@
+export { ConfigVars, type Config } from './schema.ts';
+export { ConfigError, loadConfig } from './load.ts';
+export { renderConfigDoc } from './doc.ts';

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/**
+ * The one configuration schema. Each entry maps an environment variable (SPEC §2) to a
+ * typed field with its default and unit; docs/configuration.md is rendered from
+ * `ConfigVars` and a test keeps it in sync. Units are in the names (`…Ms`, `…Bytes`).
+ */
+
+const int = (min: number, max: number) =>
+  z.coerce.number().int(`must be a whole number`).min(min).max(max);
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((s) => (s === '' ? undefined : s))
+  .optional();
+
+export interface ConfigVar {
+  env: string;
+  key: string;
+  schema: z.ZodType;
+  default: string | undefined;
+  doc: string;
+}
+
+/** Declaration order is the order of docs/configuration.md. */
+export const ConfigVars = [
+  v('HOST', 'host', z.string().min(1), '127.0.0.1', 'HTTP + WebSocket listen address'),
+  v('PORT', 'port', int(0, 65535), '8080', 'HTTP + WebSocket listen port (0 picks a free port)'),
+  v('PUBLIC_URL', 'publicUrl', optionalString.pipe(z.url().optional()), undefined,
+    'URL clients use to reach this node (defaults to http://HOST:PORT)'),
+  v('NODE_ID', 'nodeId', optionalString.pipe(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_.-]').optional()),
+    undefined, "this node's name in the cluster; random and stable per DATA_DIR when unset"),
+  v('DATA_DIR', 'dataDir', z.string().min(1), './data', 'embedded store and event log directory'),
+  v('JWT_SECRET', 'jwtSecret', optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+    undefined, 'HS256 key for client and service tokens; embedded mode generates a development one when unset'),
+  v('JWT_PUBLIC_KEY', 'jwtPublicKey', optionalString, undefined, 'PEM (SPKI) public key, or a path to one, for RS256/ES256 tokens'),
+  v('JWKS_URL', 'jwksUrl', optionalString.pipe(z.url().optional()), undefined, 'JWKS endpoint for RS256/ES256 tokens'),
+  v('JWT_AUDIENCE', 'jwtAudience', optionalString, undefined, 'required `aud` claim when set'),
+  v('JWT_ISSUER', 'jwtIssuer', optionalString, undefined, 'required `iss` claim when set'),
+  v('ALLOWED_ORIGINS', 'allowedOrigins',
+    optionalString.transform((s) => (s === undefined ? undefined : s.split(',').map((o) => o.trim()).filter(Boolean))),
+    undefined, 'comma list of browser origins allowed to open WebSockets; any when unset'),
+  v('REDIS_URL', 'redisUrl', optionalString.pipe(z.url().refine((u) => /^rediss?:/.test(u), 'must start with redis:// or rediss://').optional()),
+    undefined, 'Redis for cluster engines (broker, presence, history, rate limits, node registry)'),
+  v('KAFKA_BROKERS', 'kafkaBrokers', optionalString, undefined, 'comma list host:port of Kafka brokers for the event log'),
+  v('DATABASE_URL', 'databaseUrl', optionalString, undefined, 'postgres:// URL; SQLite under DATA_DIR when unset'),
+  v('MAX_MESSAGE_BYTES', 'maxMessageBytes', int(256, 16 * 1024 * 1024), '65536', 'largest accepted WebSocket frame; bigger closes 4013'),
+  v('MAX_CONNECTIONS', 'maxConnections', int(1, 10_000_000), '100000', 'connections this node accepts (its capacity); over it upgrades get HTTP 503'),
+  v('MAX_CONNECTIONS_PER_USER', 'maxConnectionsPerUser', int(1, 100_000), '10', 'concurrent connections per user; over it connect gets 4029'),
+  v('MAX_SUBSCRIPTIONS', 'maxSubscriptions', int(1, 100_000), '256', 'channels one connection may subscribe to at once'),
+  v('RATE_LIMIT_COMMANDS', 'rateLimitCommands', int(1, 1_000_000), '100', 'commands per connection per rate window'),
+  v('RATE_LIMIT_WINDOW_MS', 'rateLimitWindowMs', int(1, 3_600_000), '1000', 'sliding rate-limit window'),
+  v('RATE_LIMIT_CLOSE_AFTER', 'rateLimitCloseAfter', int(1, 1_000_000), '50',
+    'rejected commands within one window after which the connection is closed 4029'),
+  v('CONNECT_TIMEOUT_MS', 'connectTimeoutMs', int(100, 600_000), '5000', 'time to send `connect` before close 4008'),
+  v('PING_INTERVAL_MS', 'pingIntervalMs', int(1000, 3_600_000), '25000', 'server WebSocket ping interval; a peer that misses two is dropped'),
+  v('OUTBOUND_MAX_BYTES', 'outboundMaxBytes', int(1024, 1024 * 1024 * 1024), '1048576',
+    'per-connection outbound queue bound; a client over it is closed 4009'),
+  v('HISTORY_SIZE', 'historySize', int(0, 1_000_000), '100', 'publications kept per channel'),
+  v('HISTORY_TTL_MS', 'historyTtlMs', int(0, 30 * 86_400_000), '300000', 'how long a publication stays in history (0 = forever)'),
+  v('HISTORY_META_TTL_MS', 'historyMetaTtlMs', int(1000, 365 * 86_400_000), '86400000',
+    "how long an idle channel's offset and epoch are kept after its last publication"),
+  v('SESSION_TTL_MS', 'sessionTtlMs', int(1000, 86_400_000), '300000', 'how long a disconnected session can be resumed'),
+  v('DRAIN_MS', 'drainMs', int(0, 600_000), '2000', 'on shutdown, clients are sent 1001 spread over this window'),
+  v('SHUTDOWN_TIMEOUT_MS', 'shutdownTimeoutMs', int(100, 600_000), '10000', 'hard deadline for graceful shutdown'),
+  v('LOG_LEVEL', 'logLevel', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level'),
+] as const;
+
+function v<K extends string, S extends z.ZodType>(env: string, key: K, schema: S, def: string | undefined, doc: string) {
+  return { env, key, schema, default: def, doc } as const;
+}
+
+type Vars = (typeof ConfigVars)[number];
+export type Config = { readonly [V in Vars as V['key']]: z.output<V['schema']> } & {
+  /** True when no JWT_SECRET/JWT_PUBLIC_KEY/JWKS_URL was given and a dev secret was generated. */
+  readonly devSecret: boolean;
+};

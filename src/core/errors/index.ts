@@ -1,0 +1,12 @@
+export { ErrorCodes, type ErrorCodeKey, type ErrorDef } from './codes.ts';
+export {
+  BackbeatError,
+  BadRequestError,
+  ForbiddenError,
+  RateLimitedError,
+  UnauthorizedError,
+  UnavailableError,
+  toBackbeatError,
+  type BackbeatErrorOptions,
+} from './errors.ts';
+export { renderErrorsDoc } from './doc.ts';

@@ -1,0 +1,1 @@
+export { StateMachine, runAll } from './state.ts';

@@ -1,0 +1,1 @@
+export { DependencyBreaker, type BreakerOptions } from './breaker.ts';

@@ -1,0 +1,1 @@
+export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.ts';

@@ -1,0 +1,206 @@
+import { randomBytes } from 'node:crypto';
+import { BackbeatError, ForbiddenError, UnauthorizedError, UnavailableError } from '../core/errors/index.ts';
+import type { Connection } from './connection.ts';
+import type { Gateway } from './gateway.ts';
+import type { Command, CommandOf } from './protocol/index.ts';
+
+/**
+ * One handler per backbeat.v1 command. Each replies exactly once (its success reply
+ * here, or an error reply from the caller's catch) and leaves state unchanged on error.
+ */
+export async function handleCommand(gw: Gateway, conn: Connection, cmd: Command): Promise<void> {
+  if (cmd.type === 'connect') return connect(gw, conn, cmd);
+  if (conn.state !== 'connected') {
+    gw.replyError(conn, cmd.id, new UnauthorizedError('connect first'), cmd.type);
+    gw.disconnect(conn, 4001, 'unauthorized');
+    return;
+  }
+  switch (cmd.type) {
+    case 'subscribe':
+      return subscribe(gw, conn, cmd);
+    case 'unsubscribe':
+      return unsubscribe(gw, conn, cmd);
+    case 'publish':
+      return publish(gw, conn, cmd);
+    case 'presence':
+      return presence(gw, conn, cmd);
+    case 'history':
+      return history(gw, conn, cmd);
+    case 'ping':
+      return ok(gw, conn, 'ping', { id: cmd.id, type: 'pong' });
+    case 'refresh':
+      return refresh(gw, conn, cmd);
+    case 'event':
+      throw new UnavailableError('the event stream is not enabled on this server');
+  }
+}
+
+function ok(gw: Gateway, conn: Connection, type: string, reply: Record<string, unknown>): void {
+  gw.deps.metrics.commands.labels(type, 'ok').inc();
+  gw.reply(conn, reply);
+}
+
+function ttlSeconds(gw: Gateway, conn: Connection): number {
+  return Math.max(0, Math.floor((conn.principal!.expiresAt - gw.deps.clock.now()) / 1000));
+}
+
+function scheduleExpiry(gw: Gateway, conn: Connection): void {
+  conn.expiryTimer?.cancel();
+  const ms = conn.principal!.expiresAt - gw.deps.clock.now();
+  conn.expiryTimer = gw.deps.clock.setTimeout(() => gw.disconnect(conn, 4011, 'token expired', true), Math.max(0, ms));
+}
+
+async function connect(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'>): Promise<void> {
+  if (conn.state === 'connected' || conn.state === 'authenticating') {
+    throw new BackbeatError('BAD_REQUEST', conn.state === 'connected' ? 'already connected' : 'connect already in progress');
+  }
+  conn.setState('authenticating');
+  const { verifier, engines, clock } = gw.deps;
+  let principal;
+  try {
+    principal = await verifier.verify(cmd.token);
+  } catch (err) {
+    gw.replyError(conn, cmd.id, err, 'connect');
+    gw.disconnect(conn, 4001, 'unauthorized');
+    return;
+  }
+  if (!conn.isOpen) return;
+  const slot = await engines.rateLimiter.acquireSlot(`conns:${principal.user}`, conn.id, gw.opts.maxConnectionsPerUser);
+  if (!slot || !conn.isOpen) {
+    if (slot) await engines.rateLimiter.releaseSlot(`conns:${principal.user}`, conn.id);
+    if (!conn.isOpen) return;
+    gw.replyError(conn, cmd.id, new BackbeatError('RATE_LIMITED', `too many connections for user (max ${gw.opts.maxConnectionsPerUser})`), 'connect');
+    gw.disconnect(conn, 4029, 'too many connections');
+    return;
+  }
+  conn.connectTimer?.cancel();
+  conn.principal = principal;
+  conn.setState('connected');
+  gw.trackUser(conn);
+  scheduleExpiry(gw, conn);
+  conn.session = randomBytes(18).toString('base64url');
+
+  const restoredSubs = [];
+  if (cmd.session !== undefined) {
+    const record = await engines.sessions.take(cmd.session).catch(() => undefined);
+    if (record && record.user === principal.user) {
+      for (const [channel, s] of Object.entries(record.channels)) {
+        if (!principal.canSubscribe(channel)) continue;
+        restoredSubs.push({ channel, ...s });
+      }
+    }
+  }
+  const reply: Record<string, unknown> = {
+    id: cmd.id,
+    type: 'connected',
+    client: conn.id,
+    user: principal.user,
+    node: gw.opts.nodeId,
+    session: conn.session,
+    ttl: ttlSeconds(gw, conn),
+    ping: Math.round(gw.opts.pingIntervalMs / 1000),
+  };
+  if (restoredSubs.length === 0) {
+    ok(gw, conn, 'connect', reply);
+    return;
+  }
+  // Resume: restore each subscription, recovering from the last offset this server
+  // delivered on it. Missed publications follow the reply as ordinary `message` pushes.
+  const restored: Record<string, unknown> = {};
+  const live = [];
+  for (const s of restoredSubs) {
+    try {
+      const { sub, page } = await gw.hub.subscribe(conn, s.channel, s.presence, { offset: s.offset, epoch: s.epoch }, gw.opts.historySize);
+      await engines.presence.add(s.channel, { user: principal.user, client: conn.id });
+      restored[s.channel] = { offset: page.position.offset, epoch: page.position.epoch, recovered: page.complete, since: s.offset };
+      live.push({ sub, page });
+    } catch (err) {
+      gw.deps.logger.warn({ err, channel: s.channel }, 'session channel not restored');
+    }
+  }
+  reply['subscriptions'] = restored;
+  ok(gw, conn, 'connect', reply);
+  for (const { sub, page } of live) {
+    for (const p of page.publications) {
+      gw.send(conn, Buffer.from(JSON.stringify({ type: 'message', channel: sub.channel, offset: p.offset, data: p.data, ...(p.info ? { info: p.info } : {}) })));
+    }
+    gw.hub.activate(sub);
+    void engines.broker.publishJoin(sub.channel, { user: principal.user, client: conn.id }).catch(() => undefined);
+  }
+  void clock;
+}
+
+async function subscribe(gw: Gateway, conn: Connection, cmd: CommandOf<'subscribe'>): Promise<void> {
+  const p = conn.principal!;
+  if (!p.canSubscribe(cmd.channel)) throw new ForbiddenError(`not allowed to subscribe to ${cmd.channel}`);
+  if (conn.subs?.has(cmd.channel)) throw new BackbeatError('BAD_REQUEST', `already subscribed to ${cmd.channel}`);
+  if ((conn.subs?.size ?? 0) >= gw.opts.maxSubscriptionsPerConnection) {
+    throw new BackbeatError('BAD_REQUEST', `too many subscriptions (max ${gw.opts.maxSubscriptionsPerConnection})`);
+  }
+  const { engines } = gw.deps;
+  const info = { user: p.user, client: conn.id };
+  const { sub, page } = await gw.hub.subscribe(conn, cmd.channel, cmd.presence === true, cmd.recover, gw.opts.historySize);
+  try {
+    await gw.deps.breaker.call(() => engines.presence.add(cmd.channel, info));
+  } catch (err) {
+    gw.hub.remove(sub);
+    throw err;
+  }
+  if (!conn.isOpen) return;
+  ok(gw, conn, 'subscribe', {
+    id: cmd.id,
+    type: 'subscribed',
+    channel: cmd.channel,
+    offset: page.position.offset,
+    epoch: page.position.epoch,
+    recovered: cmd.recover !== undefined && page.complete,
+    publications: page.publications.map((x) => ({ offset: x.offset, data: x.data, ...(x.info ? { info: x.info } : {}), ts: x.ts })),
+  });
+  gw.hub.activate(sub);
+  engines.broker.publishJoin(cmd.channel, info).catch((err: unknown) => gw.deps.logger.warn({ err }, 'join publish failed'));
+}
+
+async function unsubscribe(gw: Gateway, conn: Connection, cmd: CommandOf<'unsubscribe'>): Promise<void> {
+  const sub = conn.subs?.get(cmd.channel);
+  if (sub) {
+    gw.hub.remove(sub);
+    const { engines } = gw.deps;
+    const info = { user: conn.user!, client: conn.id };
+    await gw.deps.breaker.call(() => engines.presence.remove(cmd.channel, conn.id));
+    engines.broker.publishLeave(cmd.channel, info).catch((err: unknown) => gw.deps.logger.warn({ err }, 'leave publish failed'));
+  }
+  ok(gw, conn, 'unsubscribe', { id: cmd.id, type: 'unsubscribed', channel: cmd.channel });
+}
+
+async function publish(gw: Gateway, conn: Connection, cmd: CommandOf<'publish'>): Promise<void> {
+  if (!conn.principal!.canPublish(cmd.channel)) throw new ForbiddenError(`not allowed to publish to ${cmd.channel}`);
+  const res = await gw.channels.publish(cmd.channel, cmd.data, { user: conn.user!, client: conn.id }, 'ws');
+  ok(gw, conn, 'publish', { id: cmd.id, type: 'published', channel: cmd.channel, offset: res.offset });
+}
+
+async function presence(gw: Gateway, conn: Connection, cmd: CommandOf<'presence'>): Promise<void> {
+  if (!conn.principal!.canSubscribe(cmd.channel)) throw new ForbiddenError(`not allowed to read presence of ${cmd.channel}`);
+  const clients = await gw.channels.presence(cmd.channel);
+  ok(gw, conn, 'presence', { id: cmd.id, type: 'presence', channel: cmd.channel, clients });
+}
+
+async function history(gw: Gateway, conn: Connection, cmd: CommandOf<'history'>): Promise<void> {
+  if (!conn.principal!.canSubscribe(cmd.channel)) throw new ForbiddenError(`not allowed to read history of ${cmd.channel}`);
+  const page = await gw.channels.history(cmd.channel, cmd.since, cmd.limit);
+  ok(gw, conn, 'history', {
+    id: cmd.id,
+    type: 'history',
+    channel: cmd.channel,
+    offset: page.position.offset,
+    epoch: page.position.epoch,
+    publications: page.publications.map((x) => ({ offset: x.offset, data: x.data, ...(x.info ? { info: x.info } : {}), ts: x.ts })),
+  });
+}
+
+async function refresh(gw: Gateway, conn: Connection, cmd: CommandOf<'refresh'>): Promise<void> {
+  const principal = await gw.deps.verifier.verify(cmd.token);
+  if (principal.user !== conn.user) throw new UnauthorizedError('refresh token is for another user');
+  conn.principal = principal;
+  scheduleExpiry(gw, conn);
+  ok(gw, conn, 'refresh', { id: cmd.id, type: 'refreshed', ttl: ttlSeconds(gw, conn) });
+}

@@ -1,0 +1,87 @@
+import type { WebSocket } from 'ws';
+import type { Socket } from 'node:net';
+import type { Principal } from '../core/auth/index.ts';
+import type { TimerHandle } from '../core/time/index.ts';
+import { SlidingWindowLog } from './engines/memory/index.ts';
+import type { StreamPosition } from './engines/ports.ts';
+
+/** Per-connection lifecycle (SPEC §3): a connection serves commands only when `connected`. */
+export type ConnectionState = 'connecting' | 'authenticating' | 'connected' | 'closing' | 'closed';
+
+export const CONNECTION_TRANSITIONS: Record<ConnectionState, readonly ConnectionState[]> = {
+  connecting: ['authenticating', 'closing', 'closed'],
+  authenticating: ['connected', 'closing', 'closed'],
+  connected: ['closing', 'closed'],
+  closing: ['closed'],
+  closed: [],
+};
+
+/** A frame waiting for a subscription to become live, with its offset. */
+export interface PendingFrame {
+  offset: number;
+  frame: Buffer;
+}
+
+/** One connection's subscription to one channel. */
+export interface Subscription {
+  readonly conn: Connection;
+  readonly channel: string;
+  readonly presence: boolean;
+  /** Offset of the last publication delivered (or covered by the subscribe reply). */
+  floor: number;
+  epoch: string;
+  /** Non-null while subscribing: live publications held until the reply is sent. */
+  pending: PendingFrame[] | null;
+}
+
+/**
+ * State of one WebSocket client. Deliberately small (no closures, lazily created maps):
+ * idle connections must cost a few KiB (bench: RSS per idle connection).
+ */
+export class Connection {
+  readonly id: string;
+  readonly ws: WebSocket;
+  readonly socket: Socket;
+  readonly remote: string;
+  state: ConnectionState = 'connecting';
+  principal: Principal | undefined;
+  session: string | undefined;
+  subs: Map<string, Subscription> | undefined;
+  connectTimer: TimerHandle | undefined;
+  expiryTimer: TimerHandle | undefined;
+  readonly rate = new SlidingWindowLog();
+  /** Rejected commands in the current rate window, for the close-on-flood rule. */
+  rejected = 0;
+  rejectedWindowStart = 0;
+  missedPongs = 0;
+  /** Channels restored from a resumed session, reported in the `connected` reply. */
+  restored: Record<string, StreamPosition & { recovered: boolean; since: number }> | undefined;
+
+  constructor(id: string, ws: WebSocket, socket: Socket, remote: string) {
+    this.id = id;
+    this.ws = ws;
+    this.socket = socket;
+    this.remote = remote;
+  }
+
+  get user(): string | undefined {
+    return this.principal?.user;
+  }
+
+  get isOpen(): boolean {
+    return this.state !== 'closing' && this.state !== 'closed';
+  }
+
+  /** Bytes queued for this client: corked frames plus the socket's write buffer. */
+  get queuedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  /** Moves to `to` when CONNECTION_TRANSITIONS allows it. */
+  setState(to: ConnectionState): boolean {
+    if (this.state === to) return true;
+    if (!CONNECTION_TRANSITIONS[this.state].includes(to)) return false;
+    this.state = to;
+    return true;
+  }
+}

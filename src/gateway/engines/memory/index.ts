@@ -1,0 +1,41 @@
+import type { Clock } from '../../../core/time/index.ts';
+import type { Engines } from '../ports.ts';
+import { MemoryBroker } from './memory-broker.ts';
+import { MemoryHistory } from './memory-history.ts';
+import { MemoryPresence } from './memory-presence.ts';
+import { MemoryRateLimiter } from './memory-rate-limiter.ts';
+import { MemorySessionStore } from './memory-sessions.ts';
+
+export { MemoryBroker, MemoryHistory, MemoryPresence, MemoryRateLimiter, MemorySessionStore };
+export { SlidingWindowLog } from './memory-rate-limiter.ts';
+
+export interface MemoryEngineOptions {
+  clock: Clock;
+  historySize: number;
+  historyTtlMs: number;
+  historyMetaTtlMs: number;
+}
+
+export function createMemoryEngines(opts: MemoryEngineOptions): Engines {
+  const history = new MemoryHistory({
+    clock: opts.clock,
+    size: opts.historySize,
+    ttlMs: opts.historyTtlMs,
+    metaTtlMs: opts.historyMetaTtlMs,
+  });
+  const broker = new MemoryBroker();
+  const presence = new MemoryPresence();
+  const rateLimiter = new MemoryRateLimiter(opts.clock);
+  const sessions = new MemorySessionStore(opts.clock);
+  return {
+    kind: 'memory',
+    history,
+    broker,
+    presence,
+    rateLimiter,
+    sessions,
+    async close() {
+      await Promise.allSettled([broker.close(), presence.close(), rateLimiter.close(), sessions.close(), history.close()]);
+    },
+  };
+}

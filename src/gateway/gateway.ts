@@ -1,0 +1,346 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { TokenVerifier } from '../core/auth/index.ts';
+import { BackbeatError, ErrorCodes, RateLimitedError, toBackbeatError } from '../core/errors/index.ts';
+import type { Logger, Metrics } from '../core/observability/index.ts';
+import type { DependencyBreaker } from '../core/resilience/index.ts';
+import type { Clock, TimerHandle } from '../core/time/index.ts';
+import { ChannelService } from './channels.ts';
+import { handleCommand } from './commands.ts';
+import { Connection } from './connection.ts';
+import type { ControlMessage, Engines } from './engines/ports.ts';
+import { Hub, type FrameSender } from './hub.ts';
+import { CorkScheduler } from './outbound.ts';
+import { parseCommand } from './protocol/index.ts';
+import { GatewaySocket } from './socket.ts';
+
+export interface GatewayOptions {
+  nodeId: string;
+  maxMessageBytes: number;
+  maxConnectionsPerUser: number;
+  maxSubscriptionsPerConnection: number;
+  /** Node capacity: upgrades over it are refused with HTTP 503. */
+  maxConnections: number;
+  rateLimitCommands: number;
+  rateLimitWindowMs: number;
+  rateLimitCloseAfter: number;
+  connectTimeoutMs: number;
+  pingIntervalMs: number;
+  outboundMaxBytes: number;
+  historySize: number;
+  sessionTtlMs: number;
+  allowedOrigins: readonly string[] | undefined;
+}
+
+export interface GatewayDeps {
+  engines: Engines;
+  verifier: TokenVerifier;
+  breaker: DependencyBreaker;
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** Close codes after which a client should not reconnect as it is (bad token, bad input). */
+const NO_RECONNECT = new Set([4001, 4003, 4013]);
+const CONN = Symbol('backbeat.connection');
+type TaggedSocket = WebSocket & { [CONN]?: Connection };
+
+/**
+ * The WebSocket gateway (backbeat.v1). Owns the connections of this node; talks to the
+ * engines only through the ChannelService and the Hub. Listeners are shared functions
+ * (not per-connection closures) to keep idle connections small.
+ */
+export class Gateway implements FrameSender {
+  readonly opts: GatewayOptions;
+  readonly deps: GatewayDeps;
+  readonly channels: ChannelService;
+  readonly hub: Hub;
+  readonly connections = new Set<Connection>();
+  readonly #byUser = new Map<string, Set<Connection>>();
+  readonly #wss: WebSocketServer;
+  readonly #cork = new CorkScheduler();
+  readonly #pingTimer: TimerHandle;
+  #accepting = true;
+  /** Socket listeners, shared by every connection of this gateway (no per-connection closures). */
+  readonly #listeners = (() => {
+    const gw = this;
+    return {
+      message(this: TaggedSocket, data: Buffer, isBinary: boolean) {
+        const conn = this[CONN];
+        if (conn) gw.onFrame(conn, data, isBinary);
+      },
+      close(this: TaggedSocket, code: number) {
+        const conn = this[CONN];
+        if (conn) gw.onClose(conn, code);
+      },
+      error(this: TaggedSocket, err: Error) {
+        gw.deps.logger.debug({ err, client: this[CONN]?.id }, 'websocket error');
+      },
+      pong(this: TaggedSocket) {
+        const conn = this[CONN];
+        if (conn) conn.missedPongs = 0;
+      },
+    };
+  })();
+
+  constructor(opts: GatewayOptions, deps: GatewayDeps) {
+    this.opts = opts;
+    this.deps = deps;
+    this.channels = new ChannelService({
+      engines: deps.engines,
+      breaker: deps.breaker,
+      metrics: deps.metrics,
+      clock: deps.clock,
+      historySize: opts.historySize,
+    });
+    this.hub = new Hub({ broker: deps.engines.broker, history: deps.engines.history, sender: this, metrics: deps.metrics, logger: deps.logger });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: opts.maxMessageBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+      WebSocket: GatewaySocket,
+    });
+    this.#pingTimer = deps.clock.setInterval(() => this.#pingAll(), opts.pingIntervalMs);
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Node HTTP `upgrade` handler for `GET /ws`. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refuse = (status: number, text: string): void => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+    };
+    if (!this.#accepting || this.connections.size >= this.opts.maxConnections) return refuse(503, 'Service Unavailable');
+    const origin = req.headers.origin;
+    const allowed = this.opts.allowedOrigins;
+    if (origin !== undefined && allowed !== undefined && !allowed.includes(origin) && !allowed.includes('*')) {
+      this.deps.logger.info({ origin }, 'websocket origin refused');
+      return refuse(403, 'Forbidden');
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
+  }
+
+  #accept(ws: WebSocket, req: IncomingMessage): void {
+    const socket = req.socket as Socket;
+    socket.setNoDelay(true);
+    const conn = new Connection(randomUUID(), ws, socket, req.socket.remoteAddress ?? '');
+    (ws as TaggedSocket)[CONN] = conn;
+    this.connections.add(conn);
+    this.deps.metrics.connections.set(this.connections.size);
+    this.deps.metrics.connectionsTotal.inc();
+    ws.on('message', this.#listeners.message);
+    ws.on('close', this.#listeners.close);
+    ws.on('error', this.#listeners.error);
+    ws.on('pong', this.#listeners.pong);
+    conn.connectTimer = this.deps.clock.setTimeout(() => {
+      if (conn.state === 'connecting' || conn.state === 'authenticating') this.disconnect(conn, 4008, 'connect timeout');
+    }, this.opts.connectTimeoutMs);
+  }
+
+  // ---- sending -------------------------------------------------------------------
+
+  /** Queues a frame; a client whose queue passes its bound is closed 4009 instead. */
+  send(conn: Connection, frame: Buffer): void {
+    if (!conn.isOpen) return;
+    if (conn.queuedBytes + frame.length > this.opts.outboundMaxBytes) {
+      this.deps.metrics.slowConsumerCloses.inc();
+      this.deps.logger.warn({ client: conn.id, user: conn.user, queued: conn.queuedBytes }, 'slow consumer closed');
+      this.disconnect(conn, 4009, 'slow consumer');
+      return;
+    }
+    this.#cork.cork(conn.socket);
+    conn.ws.send(frame, { binary: false });
+  }
+
+  reply(conn: Connection, msg: Record<string, unknown>): void {
+    const frame = Buffer.from(JSON.stringify(msg));
+    this.deps.metrics.messagesOut.inc();
+    this.deps.metrics.bytesOut.inc(frame.length);
+    this.send(conn, frame);
+  }
+
+  replyError(conn: Connection, id: number | undefined, err: unknown, type = 'unknown'): BackbeatError {
+    const e = toBackbeatError(err);
+    if (e.key === 'INTERNAL') this.deps.logger.error({ err, client: conn.id, type }, 'command failed');
+    this.deps.metrics.errors.labels(String(e.wsCode)).inc();
+    this.deps.metrics.commands.labels(type, String(e.wsCode)).inc();
+    const msg: Record<string, unknown> = id === undefined ? {} : { id };
+    Object.assign(msg, { type: 'error', code: e.wsCode, message: e.message }, e.details);
+    this.reply(conn, msg);
+    return e;
+  }
+
+  /** Sends the `disconnect` push, then closes with `code` (terminating if the peer never answers). */
+  disconnect(conn: Connection, code: number, reason: string, reconnect = !NO_RECONNECT.has(code)): void {
+    if (!conn.isOpen) return;
+    const msg = Buffer.from(JSON.stringify({ type: 'disconnect', code, reason, reconnect }));
+    if (code !== 4009) this.send(conn, msg);
+    if (!conn.isOpen) return;
+    conn.setState('closing');
+    this.deps.metrics.closes.labels(String(code)).inc();
+    conn.ws.close(code, reason.slice(0, 120));
+    // A peer that never completes the closing handshake is cut off.
+    const t = setTimeout(() => conn.ws.terminate(), code === 4009 ? 2000 : 5000);
+    t.unref();
+  }
+
+  // ---- broker control ------------------------------------------------------------
+
+  onControl(msg: ControlMessage): void {
+    if (msg.type === 'disconnect-user') {
+      for (const conn of [...(this.#byUser.get(msg.user) ?? [])]) this.disconnect(conn, msg.code, msg.reason, msg.code === 1001 || msg.code >= 4500);
+    }
+  }
+
+  resync(conn: Connection, channel: string): void {
+    this.deps.logger.warn({ client: conn.id, channel }, 'subscriber out of sync; asking it to reconnect and recover');
+    this.disconnect(conn, 4500, `insufficient state on ${channel}: reconnect and recover`, true);
+  }
+
+  // ---- users ---------------------------------------------------------------------
+
+  trackUser(conn: Connection): void {
+    const user = conn.user!;
+    let set = this.#byUser.get(user);
+    if (!set) this.#byUser.set(user, (set = new Set()));
+    set.add(conn);
+  }
+
+  localConnectionsOf(user: string): number {
+    return this.#byUser.get(user)?.size ?? 0;
+  }
+
+  // ---- inbound -------------------------------------------------------------------
+
+  onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {
+    this.deps.metrics.messagesIn.inc();
+    this.deps.metrics.bytesIn.inc(data.length);
+    if (!conn.isOpen) return;
+    const parsed = isBinary
+      ? ({ ok: false, id: undefined, type: undefined, message: 'binary frames are not supported; send JSON text frames' } as const)
+      : parseCommand(data.toString('utf8'));
+    const id = parsed.ok ? parsed.cmd.id : parsed.id;
+    const type = parsed.ok ? parsed.cmd.type : parsed.type;
+    if (!this.#allow(conn, id, type)) return;
+    if (!parsed.ok) {
+      if (conn.state !== 'connected' && parsed.id !== undefined) {
+        // Anything but a well-formed connect before connect: 4001 and close (SPEC §3).
+        const why = parsed.type === 'connect' ? parsed.message : 'connect first';
+        this.replyError(conn, parsed.id, new BackbeatError('UNAUTHORIZED', why), parsed.type);
+        this.disconnect(conn, 4001, 'unauthorized');
+        return;
+      }
+      this.replyError(conn, parsed.id, new BackbeatError('BAD_REQUEST', parsed.message), parsed.type);
+      return;
+    }
+    handleCommand(this, conn, parsed.cmd).catch((err: unknown) => this.replyError(conn, parsed.cmd.id, err, parsed.cmd.type));
+  }
+
+  /** Sliding-window command limit: over it, 4029 with retryAfterMs; sustained flooding closes 4029. */
+  #allow(conn: Connection, id: number | undefined, type: string | undefined): boolean {
+    const now = this.deps.clock.now();
+    const rule = { limit: this.opts.rateLimitCommands, windowMs: this.opts.rateLimitWindowMs };
+    const d = conn.rate.consume(now, rule);
+    if (d.allowed) return true;
+    this.deps.metrics.rateLimited.inc();
+    if (now - conn.rejectedWindowStart > rule.windowMs) {
+      conn.rejectedWindowStart = now;
+      conn.rejected = 0;
+    }
+    if (++conn.rejected > this.opts.rateLimitCloseAfter) {
+      this.disconnect(conn, 4029, 'rate limit exceeded repeatedly');
+      return false;
+    }
+    this.replyError(conn, id, new RateLimitedError(d.retryAfterMs), type);
+    return false;
+  }
+
+  // ---- closing -------------------------------------------------------------------
+
+  onClose(conn: Connection, code: number): void {
+    conn.setState('closed');
+    this.connections.delete(conn);
+    this.deps.metrics.connections.set(this.connections.size);
+    conn.connectTimer?.cancel();
+    conn.expiryTimer?.cancel();
+    const user = conn.user;
+    if (user === undefined) return;
+    const set = this.#byUser.get(user);
+    set?.delete(conn);
+    if (set?.size === 0) this.#byUser.delete(user);
+    const subs = conn.subs ? [...conn.subs.values()] : [];
+    const { engines, logger } = this.deps;
+    const info = { user, client: conn.id };
+    for (const sub of subs) {
+      this.hub.remove(sub);
+      engines.presence
+        .remove(sub.channel, conn.id)
+        .then(() => engines.broker.publishLeave(sub.channel, info))
+        .catch((err: unknown) => logger.warn({ err, channel: sub.channel }, 'presence cleanup failed'));
+    }
+    engines.rateLimiter.releaseSlot(`conns:${user}`, conn.id).catch((err: unknown) => logger.warn({ err, user }, 'slot release failed'));
+    if (conn.session !== undefined && code !== 4001 && code !== 4003) {
+      const channels = Object.fromEntries(subs.map((s) => [s.channel, { presence: s.presence, offset: s.floor, epoch: s.epoch }]));
+      engines.sessions
+        .save(conn.session, { user, channels }, this.opts.sessionTtlMs)
+        .catch((err: unknown) => logger.warn({ err, user }, 'session save failed'));
+    }
+  }
+
+  #pingAll(): void {
+    for (const conn of this.connections) {
+      if (conn.missedPongs >= 2) {
+        conn.ws.terminate();
+        continue;
+      }
+      conn.missedPongs++;
+      conn.ws.ping();
+    }
+  }
+
+  /** Stops accepting new connections (used first thing on shutdown). */
+  stopAccepting(): void {
+    this.#accepting = false;
+  }
+
+  /**
+   * Sends every client `disconnect` 1001 (reconnect elsewhere) spread over `spreadMs` so
+   * reconnects don't stampede the remaining nodes; resolves when all are closed or the
+   * deadline passes, then terminates what is left.
+   */
+  async drain(spreadMs: number, deadlineMs: number): Promise<void> {
+    this.stopAccepting();
+    const conns = [...this.connections];
+    const step = conns.length > 1 ? spreadMs / conns.length : 0;
+    const started = Date.now();
+    for (let i = 0; i < conns.length; i++) {
+      const conn = conns[i]!;
+      const at = started + i * step;
+      const wait = at - Date.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      this.disconnect(conn, 1001, 'server shutting down', true);
+    }
+    const until = started + Math.max(deadlineMs, spreadMs);
+    while (this.connections.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    for (const conn of this.connections) conn.ws.terminate();
+  }
+
+  async close(): Promise<void> {
+    this.stopAccepting();
+    this.#pingTimer.cancel();
+    for (const conn of this.connections) conn.ws.terminate();
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+
+  errorCodeFor(key: keyof typeof ErrorCodes): number {
+    return ErrorCodes[key].ws;
+  }
+}
+

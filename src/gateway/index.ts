@@ -1,0 +1,5 @@
+export { Gateway, type GatewayDeps, type GatewayOptions } from './gateway.ts';
+export { ChannelService, type PublishResult } from './channels.ts';
+export { createMemoryEngines } from './engines/memory/index.ts';
+export type * from './engines/ports.ts';
+export { CHANNEL_PATTERN, isValidChannel, parseCommand } from './protocol/index.ts';

@@ -1,0 +1,65 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { TokenVerifier } from '../../core/auth/index.ts';
+import type { Metrics } from '../../core/observability/index.ts';
+import { requireScope } from '../auth.ts';
+
+export interface Readiness {
+  ready: boolean;
+  state: string;
+  checks: Record<string, { ok: boolean; detail?: string }>;
+}
+
+export interface NodeView {
+  node: string;
+  url: string;
+  connections: number;
+  capacity: number;
+  health: 'healthy' | 'draining' | 'unhealthy';
+}
+
+export interface SystemDeps {
+  metrics: Metrics;
+  verifier: TokenVerifier;
+  readiness: () => Readiness;
+  /** This node as the balancer sees it; the cluster issue replaces this with the registry. */
+  nodes: () => NodeView[];
+}
+
+/** Liveness, readiness, metrics, `/v1/connect` and `/v1/admin/nodes`. */
+export function systemRoutes(app: FastifyInstance, deps: SystemDeps): void {
+  app.get('/healthz', { schema: { tags: ['system'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { schema: { tags: ['system'], summary: "Readiness, with each dependency's state" } }, async (_req, reply) => {
+    const r = deps.readiness();
+    void reply.status(r.ready ? 200 : 503);
+    return { status: r.ready ? 'ready' : 'not ready', state: r.state, checks: r.checks };
+  });
+
+  app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus text format', hide: false } }, async (_req, reply) => {
+    void reply.header('content-type', deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+
+  app.get(
+    '/v1/connect',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'The gateway node a client should connect to',
+        response: { 200: Type.Object({ url: Type.String(), node: Type.String() }), 503: Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) }) },
+      },
+    },
+    async (_req, reply) => {
+      const node = deps.nodes().find((n) => n.health === 'healthy' && n.connections < n.capacity);
+      if (!node) return reply.status(503).send({ error: { code: 'unavailable', message: 'no healthy gateway node with spare capacity' } });
+      return { url: node.url, node: node.node };
+    },
+  );
+
+  app.get(
+    '/v1/admin/nodes',
+    { preHandler: requireScope(deps.verifier, 'admin'), schema: { tags: ['connections'], summary: 'Cluster nodes with load, capacity and health', security: [{ bearer: [] }] } },
+    async () => ({ nodes: deps.nodes() }),
+  );
+}

@@ -1,0 +1,65 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TokenVerifier } from '../core/auth/index.ts';
+import type { Logger, Metrics } from '../core/observability/index.ts';
+import type { Gateway } from '../gateway/index.ts';
+import { installErrorMapping } from './errors.ts';
+import { channelRoutes } from './routes/channels.ts';
+import { systemRoutes, type SystemDeps } from './routes/system.ts';
+
+export interface HttpDeps extends SystemDeps {
+  gateway: Gateway;
+  logger: Logger;
+  metrics: Metrics;
+  verifier: TokenVerifier;
+  bodyLimitBytes: number;
+  version: string;
+}
+
+/**
+ * Wires the HTTP server: routes, OpenAPI, error mapping, request metrics, and the
+ * WebSocket upgrade on `/ws`. No business logic lives here.
+ */
+export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    logController: { disableRequestLogging: true },
+    bodyLimit: deps.bodyLimitBytes,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+  installErrorMapping(app, deps.metrics, deps.logger);
+
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.labels(route, req.method, String(reply.statusCode)).inc();
+    deps.metrics.httpDuration.labels(route).observe(reply.elapsedTime / 1000);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Backbeat HTTP API', version: deps.version, description: 'See docs/protocol.md for the WebSocket protocol (backbeat.v1) on GET /ws.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  systemRoutes(app, deps);
+  channelRoutes(app, deps.gateway, deps.verifier);
+
+  app.server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/ws') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    deps.gateway.handleUpgrade(req, socket, head);
+  });
+  return app;
+}

@@ -1,0 +1,82 @@
+/**
+ * Process entry: environment → config → app. A bad configuration prints one line naming
+ * the variable and exits 2. SIGINT/SIGTERM drain clients (1001) and close in order.
+ */
+import { startApp } from './app.ts';
+import { signHs256 } from './core/auth/index.ts';
+import { ConfigError, loadConfig, type Config } from './core/config/index.ts';
+
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`backbeat: configuration error: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+let app;
+try {
+  app = await startApp(config);
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE') {
+    process.stderr.write(`backbeat: PORT: ${config.host}:${config.port} is already in use\n`);
+    process.exit(2);
+  }
+  if (e.code === 'EADDRNOTAVAIL') {
+    process.stderr.write(`backbeat: HOST: cannot bind ${config.host} on this machine\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+const url = app.url;
+const wsUrl = url.replace(/^http/, 'ws') + '/ws';
+const lines = [
+  '',
+  `  Backbeat ${app.state} on ${url}  (node ${config.nodeId}, engines: ${app.engines.kind})`,
+  `  WebSocket   ${wsUrl}   (protocol backbeat.v1, see docs/protocol.md)`,
+  `  API docs    ${url}/docs    metrics ${url}/metrics`,
+];
+if (config.devSecret) {
+  const token = await signHs256(
+    config.jwtSecret!,
+    { sub: 'demo', channels: ['*'], publish: ['*'], scope: 'admin' },
+    24 * 3600,
+  );
+  lines.push(
+    '',
+    '  No JWT_SECRET set: using a development secret (loopback only). Demo token, valid 24 h:',
+    '',
+    `  ${token}`,
+    '',
+    '  Try it:',
+    `    curl -s -X POST ${url}/v1/publish -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
+    `         -d '{"channel":"chat:lobby","data":{"text":"hello"}}'`,
+    `    npx wscat -c ${wsUrl}   then send {"id":1,"type":"connect","token":"<token>"}`,
+  );
+}
+process.stdout.write(lines.join('\n') + '\n\n');
+
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (stopping) {
+      process.stderr.write('backbeat: second signal, exiting now\n');
+      process.exit(1);
+    }
+    stopping = true;
+    const deadline = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2000);
+    deadline.unref();
+    app
+      .close()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        process.stderr.write(`backbeat: shutdown error: ${String(err)}\n`);
+        process.exit(1);
+      });
+  });
+}
