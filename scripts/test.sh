@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Quick start, command 2: the whole test suite (or `--project unit|integration|
+# performance|security|ml`). Installs npm packages and starts the services the suites
+# need when absent, stops what it started, and ends with the plain line
+# `N passed, N failed` that CI reads. Extra arguments go to vitest.
+set -uo pipefail
+source "$(dirname "$0")/lib/ensure.sh"
+ensure_node_modules || exit 1
+ensure_redis || log "redis unavailable: suites that need it will fail"
+trap stop_started_services EXIT
+cd "$ROOT"
+mkdir -p test-results
+rm -f test-results/vitest.json
+coverage=(--coverage)
+[ "${BACKBEAT_COVERAGE:-1}" = "0" ] && coverage=()
+node_modules/.bin/vitest run "${coverage[@]}" --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@"
+rc=$?
+node_modules/.bin/node scripts/summarize-tests.ts test-results/vitest.json || rc=1
+exit $rc
