@@ -3,13 +3,21 @@ import { BackbeatError, ForbiddenError, UnauthorizedError, UnavailableError } fr
 import type { Connection } from './connection.ts';
 import type { Gateway } from './gateway.ts';
 import type { Command, CommandOf } from './protocol/index.ts';
+import { messageFrame, wirePublication } from './hub.ts';
 
 /**
  * One handler per backbeat.v1 command. Each replies exactly once (its success reply
  * here, or an error reply from the caller's catch) and leaves state unchanged on error.
  */
+/** Commands a client may pipeline behind `connect` before its reply. */
+const MAX_HELD_COMMANDS = 32;
+
 export async function handleCommand(gw: Gateway, conn: Connection, cmd: Command): Promise<void> {
   if (cmd.type === 'connect') return connect(gw, conn, cmd);
+  if (conn.state === 'authenticating' && (conn.held?.length ?? 0) < MAX_HELD_COMMANDS) {
+    (conn.held ??= []).push(cmd);
+    return;
+  }
   if (conn.state !== 'connected') {
     gw.replyError(conn, cmd.id, new UnauthorizedError('connect first'), cmd.type);
     gw.disconnect(conn, 4001, 'unauthorized');
@@ -44,10 +52,16 @@ function ttlSeconds(gw: Gateway, conn: Connection): number {
   return Math.max(0, Math.floor((conn.principal!.expiresAt - gw.deps.clock.now()) / 1000));
 }
 
+/** Timers hold at most ~24.8 days; longer-lived tokens re-arm until expiry. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function scheduleExpiry(gw: Gateway, conn: Connection): void {
   conn.expiryTimer?.cancel();
   const ms = conn.principal!.expiresAt - gw.deps.clock.now();
-  conn.expiryTimer = gw.deps.clock.setTimeout(() => gw.disconnect(conn, 4011, 'token expired', true), Math.max(0, ms));
+  conn.expiryTimer =
+    ms > MAX_TIMER_MS
+      ? gw.deps.clock.setTimeout(() => scheduleExpiry(gw, conn), MAX_TIMER_MS)
+      : gw.deps.clock.setTimeout(() => gw.disconnect(conn, 4011, 'token expired', true), Math.max(0, ms));
 }
 
 async function connect(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'>): Promise<void> {
@@ -55,24 +69,31 @@ async function connect(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'>)
     throw new BackbeatError('BAD_REQUEST', conn.state === 'connected' ? 'already connected' : 'connect already in progress');
   }
   conn.setState('authenticating');
-  const { verifier, engines, clock } = gw.deps;
-  let principal;
   try {
-    principal = await verifier.verify(cmd.token);
+    await establish(gw, conn, cmd);
   } catch (err) {
-    gw.replyError(conn, cmd.id, err, 'connect');
-    gw.disconnect(conn, 4001, 'unauthorized');
+    // A failed connect closes the connection with the error's code (4001 for bad tokens).
+    const e = gw.replyError(conn, cmd.id, err, 'connect');
+    gw.disconnect(conn, e.wsCode === 4400 ? 4001 : e.wsCode, e.key === 'UNAUTHORIZED' ? 'unauthorized' : e.message);
     return;
   }
+  // Commands pipelined behind `connect` were held while it ran; serve them in order now.
+  const held = conn.held;
+  conn.held = undefined;
+  if (held && conn.isOpen) for (const c of held) gw.dispatch(conn, c);
+}
+
+async function establish(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'>): Promise<void> {
+  const { verifier, engines } = gw.deps;
+  const principal = await verifier.verify(cmd.token);
   if (!conn.isOpen) return;
-  const slot = await engines.rateLimiter.acquireSlot(`conns:${principal.user}`, conn.id, gw.opts.maxConnectionsPerUser);
-  if (!slot || !conn.isOpen) {
-    if (slot) await engines.rateLimiter.releaseSlot(`conns:${principal.user}`, conn.id);
-    if (!conn.isOpen) return;
-    gw.replyError(conn, cmd.id, new BackbeatError('RATE_LIMITED', `too many connections for user (max ${gw.opts.maxConnectionsPerUser})`), 'connect');
-    gw.disconnect(conn, 4029, 'too many connections');
+  const slotKey = `conns:${principal.user}`;
+  const slot = await gw.deps.breaker.call(() => engines.rateLimiter.acquireSlot(slotKey, conn.id, gw.opts.maxConnectionsPerUser));
+  if (!conn.isOpen) {
+    if (slot) await engines.rateLimiter.releaseSlot(slotKey, conn.id);
     return;
   }
+  if (!slot) throw new BackbeatError('RATE_LIMITED', `too many connections for user (max ${gw.opts.maxConnectionsPerUser})`);
   conn.connectTimer?.cancel();
   conn.principal = principal;
   conn.setState('connected');
@@ -85,8 +106,7 @@ async function connect(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'>)
     const record = await engines.sessions.take(cmd.session).catch(() => undefined);
     if (record && record.user === principal.user) {
       for (const [channel, s] of Object.entries(record.channels)) {
-        if (!principal.canSubscribe(channel)) continue;
-        restoredSubs.push({ channel, ...s });
+        if (principal.canSubscribe(channel)) restoredSubs.push({ channel, ...s });
       }
     }
   }
@@ -121,13 +141,12 @@ async function connect(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'>)
   reply['subscriptions'] = restored;
   ok(gw, conn, 'connect', reply);
   for (const { sub, page } of live) {
-    for (const p of page.publications) {
-      gw.send(conn, Buffer.from(JSON.stringify({ type: 'message', channel: sub.channel, offset: p.offset, data: p.data, ...(p.info ? { info: p.info } : {}) })));
-    }
+    for (const p of page.publications) gw.send(conn, messageFrame(sub.channel, p));
     gw.hub.activate(sub);
-    void engines.broker.publishJoin(sub.channel, { user: principal.user, client: conn.id }).catch(() => undefined);
+    engines.broker
+      .publishJoin(sub.channel, { user: principal.user, client: conn.id })
+      .catch((err: unknown) => gw.deps.logger.warn({ err }, 'join publish failed'));
   }
-  void clock;
 }
 
 async function subscribe(gw: Gateway, conn: Connection, cmd: CommandOf<'subscribe'>): Promise<void> {
@@ -154,7 +173,7 @@ async function subscribe(gw: Gateway, conn: Connection, cmd: CommandOf<'subscrib
     offset: page.position.offset,
     epoch: page.position.epoch,
     recovered: cmd.recover !== undefined && page.complete,
-    publications: page.publications.map((x) => ({ offset: x.offset, data: x.data, ...(x.info ? { info: x.info } : {}), ts: x.ts })),
+    publications: page.publications.map(wirePublication),
   });
   gw.hub.activate(sub);
   engines.broker.publishJoin(cmd.channel, info).catch((err: unknown) => gw.deps.logger.warn({ err }, 'join publish failed'));
@@ -193,7 +212,7 @@ async function history(gw: Gateway, conn: Connection, cmd: CommandOf<'history'>)
     channel: cmd.channel,
     offset: page.position.offset,
     epoch: page.position.epoch,
-    publications: page.publications.map((x) => ({ offset: x.offset, data: x.data, ...(x.info ? { info: x.info } : {}), ts: x.ts })),
+    publications: page.publications.map(wirePublication),
   });
 }
 

@@ -4,6 +4,7 @@ import type { Principal } from '../core/auth/index.ts';
 import type { TimerHandle } from '../core/time/index.ts';
 import { SlidingWindowLog } from './engines/memory/index.ts';
 import type { StreamPosition } from './engines/ports.ts';
+import type { Command } from './protocol/index.ts';
 
 /** Per-connection lifecycle (SPEC §3): a connection serves commands only when `connected`. */
 export type ConnectionState = 'connecting' | 'authenticating' | 'connected' | 'closing' | 'closed';
@@ -54,6 +55,8 @@ export class Connection {
   rejected = 0;
   rejectedWindowStart = 0;
   missedPongs = 0;
+  /** Commands received while `connect` was being verified, served in order after it. */
+  held: Command[] | undefined;
   /** Channels restored from a resumed session, reported in the `connected` reply. */
   restored: Record<string, StreamPosition & { recovered: boolean; since: number }> | undefined;
 

@@ -14,7 +14,7 @@ import { Connection } from './connection.ts';
 import type { ControlMessage, Engines } from './engines/ports.ts';
 import { Hub, type FrameSender } from './hub.ts';
 import { CorkScheduler } from './outbound.ts';
-import { parseCommand } from './protocol/index.ts';
+import { parseCommand, type Command } from './protocol/index.ts';
 import { GatewaySocket } from './socket.ts';
 
 export interface GatewayOptions {
@@ -240,7 +240,12 @@ export class Gateway implements FrameSender {
       this.replyError(conn, parsed.id, new BackbeatError('BAD_REQUEST', parsed.message), parsed.type);
       return;
     }
-    handleCommand(this, conn, parsed.cmd).catch((err: unknown) => this.replyError(conn, parsed.cmd.id, err, parsed.cmd.type));
+    this.dispatch(conn, parsed.cmd);
+  }
+
+  /** Runs one parsed command; any failure becomes its one error reply. */
+  dispatch(conn: Connection, cmd: Command): void {
+    handleCommand(this, conn, cmd).catch((err: unknown) => this.replyError(conn, cmd.id, err, cmd.type));
   }
 
   /** Sliding-window command limit: over it, 4029 with retryAfterMs; sustained flooding closes 4029. */

@@ -22,6 +22,11 @@ interface LocalChannel {
   repairing: Publication[] | null;
 }
 
+/** A publication as clients see it (PUB in SPEC §3): no trace headers. */
+export function wirePublication(p: Publication): Record<string, unknown> {
+  return p.info ? { offset: p.offset, data: p.data, info: p.info, ts: p.ts } : { offset: p.offset, data: p.data, ts: p.ts };
+}
+
 export function messageFrame(channel: string, pub: Publication): Buffer {
   const msg: Record<string, unknown> = { type: 'message', channel, offset: pub.offset, data: pub.data };
   if (pub.info) msg['info'] = pub.info;
