@@ -13,6 +13,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** Never echoed in error messages. */
+const SECRET_VARS = new Set(['JWT_SECRET', 'REDIS_URL', 'DATABASE_URL']);
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 /**
@@ -27,7 +30,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const parsed = cv.schema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new ConfigError(cv.env, `${issue?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
+      const shown = SECRET_VARS.has(cv.env) ? '' : ` (got ${JSON.stringify(raw)})`;
+      throw new ConfigError(cv.env, `${issue?.message ?? 'invalid'}${shown}`);
     }
     out[cv.key] = parsed.data;
   }

@@ -7,7 +7,12 @@ import { z } from 'zod';
  */
 
 const int = (min: number, max: number) =>
-  z.coerce.number().int(`must be a whole number`).min(min).max(max);
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
 const optionalString = z
   .string()
