@@ -159,13 +159,23 @@ async function subscribe(gw: Gateway, conn: Connection, cmd: CommandOf<'subscrib
   const { engines } = gw.deps;
   const info = { user: p.user, client: conn.id };
   const { sub, page } = await gw.hub.subscribe(conn, cmd.channel, cmd.presence === true, cmd.recover, gw.opts.historySize);
+  // An unsubscribe or a close may have overtaken this subscribe while the engines answered.
+  const cancelled = (): boolean => !conn.isOpen || conn.subs?.get(cmd.channel) !== sub;
+  if (cancelled()) {
+    gw.hub.remove(sub);
+    throw new BackbeatError('BAD_REQUEST', `subscription to ${cmd.channel} was cancelled while subscribing`);
+  }
   try {
     await gw.deps.breaker.call(() => engines.presence.add(cmd.channel, info));
   } catch (err) {
     gw.hub.remove(sub);
     throw err;
   }
-  if (!conn.isOpen) return;
+  if (cancelled()) {
+    gw.hub.remove(sub);
+    await engines.presence.remove(cmd.channel, conn.id);
+    throw new BackbeatError('BAD_REQUEST', `subscription to ${cmd.channel} was cancelled while subscribing`);
+  }
   ok(gw, conn, 'subscribe', {
     id: cmd.id,
     type: 'subscribed',

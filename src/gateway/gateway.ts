@@ -47,6 +47,8 @@ export interface GatewayDeps {
 /** Close codes after which a client should not reconnect as it is (bad token, bad input). */
 const NO_RECONNECT = new Set([4001, 4003, 4013]);
 const CONN = Symbol('backbeat.connection');
+/** How long a peer has to complete the closing handshake before it is cut off. */
+const CLOSE_GRACE_MS = 5000;
 type TaggedSocket = WebSocket & { [CONN]?: Connection };
 
 /**
@@ -187,7 +189,7 @@ export class Gateway implements FrameSender {
     this.deps.metrics.closes.labels(String(code)).inc();
     conn.ws.close(code, reason.slice(0, 120));
     // A peer that never completes the closing handshake is cut off.
-    const t = setTimeout(() => conn.ws.terminate(), code === 4009 ? 2000 : 5000);
+    const t = setTimeout(() => conn.ws.terminate(), CLOSE_GRACE_MS);
     t.unref();
   }
 

@@ -111,7 +111,7 @@ export class Hub implements BrokerHandler {
 
   /** Removes a subscription; the node unsubscribes from the broker with the last one. */
   remove(sub: Subscription): void {
-    sub.conn.subs?.delete(sub.channel);
+    if (sub.conn.subs?.get(sub.channel) === sub) sub.conn.subs.delete(sub.channel);
     const local = this.#channels.get(sub.channel);
     if (!local || !local.subs.delete(sub)) return;
     if (local.subs.size === 0) {
