@@ -40,11 +40,9 @@ export class ChannelService {
     const started = performance.now();
     return withSpan('gateway.publish', extractContext(traceHeaders), async (span) => {
       span.setAttribute('backbeat.channel', channel);
-      const { history, broker } = this.#engines;
       const trace = injectContext();
       const pub = { data, ts: this.#clock.now(), ...(info ? { info } : {}), ...(Object.keys(trace).length ? { trace } : {}) };
-      const { publication, epoch } = await this.#breaker.call(() => history.append(channel, pub));
-      await this.#breaker.call(() => broker.publish(channel, publication, epoch));
+      const { publication, epoch } = await this.#breaker.call(() => this.#engines.publish(channel, pub));
       this.#metrics.publishDuration.labels(source).observe((performance.now() - started) / 1000);
       span.setAttribute('backbeat.offset', publication.offset);
       return { offset: publication.offset, epoch };

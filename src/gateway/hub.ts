@@ -154,6 +154,25 @@ export class Hub implements BrokerHandler {
     this.#sender.onControl(msg);
   }
 
+  /** After a broker outage: anything published meanwhile is fetched from history. */
+  onResync(): void {
+    for (const [channel, local] of this.#channels) {
+      if (local.repairing || local.epoch === '') continue;
+      this.#history
+        .position(channel)
+        .then((pos) => {
+          if (local.repairing || this.#channels.get(channel) !== local) return;
+          if (pos.epoch !== local.epoch) {
+            this.#log.warn({ channel }, 'history epoch changed during broker outage; subscribers must recover');
+            for (const sub of local.subs) this.#sender.resync(sub.conn, channel);
+          } else if (pos.offset > local.offset) {
+            this.#repair(channel, local, undefined, pos.offset);
+          }
+        })
+        .catch((err: unknown) => this.#log.warn({ err, channel }, 'resync position read failed'));
+    }
+  }
+
   #fanOut(channel: string, local: LocalChannel, pub: Publication): void {
     local.offset = pub.offset;
     const frame = messageFrame(channel, pub);
@@ -183,31 +202,37 @@ export class Hub implements BrokerHandler {
     return true;
   }
 
-  #repair(channel: string, local: LocalChannel, pub: Publication): void {
-    const held: Publication[] = [pub];
+  /**
+   * Fetches what this node missed before `pub` (or up to offset `to`) from history and
+   * delivers it in order. What history no longer has cannot be delivered: subscribers
+   * are told to reconnect and recover (they then learn `recovered:false`).
+   */
+  #repair(channel: string, local: LocalChannel, pub: Publication | undefined, to?: number): void {
+    const held: Publication[] = pub ? [pub] : [];
+    const target = pub ? pub.offset - 1 : (to ?? local.offset);
     local.repairing = held;
     const since = { offset: local.offset, epoch: local.epoch };
-    this.#log.warn({ channel, from: local.offset, to: pub.offset }, 'offset gap, repairing from history');
+    this.#log.warn({ channel, from: local.offset, to: target }, 'offset gap, repairing from history');
+    const finish = (repaired: boolean): void => {
+      local.repairing = null;
+      if (!repaired) {
+        for (const sub of local.subs) this.#sender.resync(sub.conn, channel);
+        local.offset = Math.max(local.offset, target);
+      }
+      for (const p of held.sort((a, b) => a.offset - b.offset)) this.onPublication(channel, p, local.epoch);
+    };
     this.#history
-      .read(channel, { since, limit: pub.offset - local.offset })
+      .read(channel, { since, limit: Math.max(1, target - local.offset) })
       .then((page) => {
-        local.repairing = null;
-        if (!page.complete && page.position.epoch === local.epoch) {
-          this.#log.warn({ channel }, 'gap not repairable from history; subscribers must recover');
+        if (page.position.epoch === local.epoch) {
+          for (const p of page.publications) if (p.offset === local.offset + 1 && p.offset <= target) this.#fanOut(channel, local, p);
         }
-        for (const p of page.publications) if (p.offset > local.offset) this.#fanOut(channel, local, p);
-        if (!page.complete) {
-          // What could not be repaired: move on, and tell each subscriber to recover.
-          for (const sub of local.subs) this.#sender.resync(sub.conn, channel);
-          local.offset = Math.max(local.offset, pub.offset - 1);
-        }
-        for (const p of held.sort((a, b) => a.offset - b.offset)) this.onPublication(channel, p, local.epoch);
+        if (local.offset < target) this.#log.warn({ channel, at: local.offset, target }, 'gap not repairable from history');
+        finish(local.offset >= target);
       })
       .catch((err: unknown) => {
-        local.repairing = null;
-        this.#log.error({ err, channel }, 'gap repair failed; subscribers must recover');
-        for (const sub of local.subs) this.#sender.resync(sub.conn, channel);
-        local.offset = Math.max(...held.map((p) => p.offset));
+        this.#log.error({ err, channel }, 'gap repair failed');
+        finish(false);
       });
   }
 

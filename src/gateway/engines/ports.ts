@@ -67,6 +67,11 @@ export interface BrokerHandler {
   onJoin(channel: string, info: ClientInfo): void;
   onLeave(channel: string, info: ClientInfo): void;
   onControl(msg: ControlMessage): void;
+  /**
+   * The broker may have missed messages (its connection dropped and came back): the
+   * handler should compare what it delivered with history and repair.
+   */
+  onResync(): void;
 }
 
 /**
@@ -135,6 +140,13 @@ export interface SessionStore {
 
 export interface Engines {
   readonly kind: 'memory' | 'redis';
+  /**
+   * Appends to history and fans out to every node as one step (atomic where the engine
+   * can: a Lua script in Redis), so publications reach every node in offset order.
+   */
+  publish(channel: string, pub: Omit<Publication, 'offset'>): Promise<{ publication: Publication; epoch: string }>;
+  /** Dependency states for readiness (e.g. redis command and subscriber connections). */
+  health(): Record<string, { ok: boolean; detail?: string }>;
   readonly history: History;
   readonly broker: Broker;
   readonly presence: Presence;

@@ -29,6 +29,12 @@ export function createMemoryEngines(opts: MemoryEngineOptions): Engines {
   const sessions = new MemorySessionStore(opts.clock);
   return {
     kind: 'memory',
+    async publish(channel, pub) {
+      const res = history.appendSync(channel, pub);
+      await broker.publish(channel, res.publication, res.epoch);
+      return res;
+    },
+    health: () => ({ memory: { ok: true } }),
     history,
     broker,
     presence,
