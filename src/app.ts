@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { TokenVerifier } from './core/auth/index.ts';
-import type { Config } from './core/config/index.ts';
+import { ConfigError, type Config } from './core/config/index.ts';
 import { runAll, StateMachine } from './core/lifecycle/index.ts';
 import { createLogger, Metrics, type Logger } from './core/observability/index.ts';
 import { DependencyBreaker } from './core/resilience/index.ts';
 import { systemClock, type Clock } from './core/time/index.ts';
-import { createMemoryEngines, Gateway, type Engines } from './gateway/index.ts';
+import { createMemoryEngines, createRedisEngines, Gateway, type Engines } from './gateway/index.ts';
 import { createHttpServer } from './http/server.ts';
 
 export type AppState = 'created' | 'starting' | 'ready' | 'draining' | 'closed';
@@ -53,14 +53,20 @@ export class App {
     this.metrics = new Metrics();
     this.#lifecycle = new StateMachine<AppState>('app', 'created', TRANSITIONS, this.logger);
     this.#lifecycle.onChange((to, from) => this.logger.info({ from, to, node: config.nodeId }, `app ${to}`));
+    const historyOpts = { historySize: config.historySize, historyTtlMs: config.historyTtlMs, historyMetaTtlMs: config.historyMetaTtlMs };
     this.engines =
       deps.engines ??
-      createMemoryEngines({
-        clock: this.clock,
-        historySize: config.historySize,
-        historyTtlMs: config.historyTtlMs,
-        historyMetaTtlMs: config.historyMetaTtlMs,
-      });
+      (config.redisUrl
+        ? createRedisEngines({
+            url: config.redisUrl,
+            prefix: config.redisPrefix,
+            clock: this.clock,
+            logger: this.logger.child({ component: 'redis' }),
+            presenceTtlMs: config.presenceTtlMs,
+            slotLeaseMs: Math.max(30_000, config.presenceTtlMs),
+            ...historyOpts,
+          })
+        : createMemoryEngines({ clock: this.clock, ...historyOpts }));
     this.verifier = new TokenVerifier({
       secret: config.jwtSecret,
       publicKeyPem: config.jwtPublicKey,
@@ -116,6 +122,12 @@ export class App {
 
   async start(): Promise<this> {
     if (!this.#lifecycle.set('starting')) throw new Error(`cannot start from ${this.state}`);
+    try {
+      await this.engines.start();
+    } catch (err) {
+      await this.close({ drain: false });
+      throw new ConfigError(this.config.redisUrl ? 'REDIS_URL' : 'engines', (err as Error).message);
+    }
     this.#http = await createHttpServer({
       gateway: this.gateway,
       logger: this.logger,
@@ -130,7 +142,7 @@ export class App {
           url: this.publicUrl.replace(/^http/, 'ws') + '/ws',
           connections: this.gateway.connectionCount,
           capacity: this.config.maxConnections,
-          health: this.state === 'ready' && !this.breaker.isOpen ? 'healthy' : this.state === 'draining' ? 'draining' : 'unhealthy',
+          health: this.#readiness().ready ? 'healthy' : this.state === 'draining' ? 'draining' : 'unhealthy',
         },
       ],
     });
@@ -140,8 +152,12 @@ export class App {
   }
 
   #readiness() {
-    const engines = { ok: !this.breaker.isOpen, detail: `${this.engines.kind}${this.breaker.isOpen ? ' (circuit open)' : ''}` };
-    return { ready: this.state === 'ready' && engines.ok, state: this.state, checks: { engines } };
+    const checks: Record<string, { ok: boolean; detail?: string }> = {
+      ...this.engines.health(),
+      breaker: { ok: !this.breaker.isOpen, detail: this.breaker.isOpen ? 'open' : 'closed' },
+    };
+    const ok = Object.values(checks).every((c) => c.ok);
+    return { ready: this.state === 'ready' && ok, state: this.state, checks };
   }
 
   /**

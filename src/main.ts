@@ -22,6 +22,10 @@ try {
   app = await startApp(config);
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
+  if (err instanceof ConfigError) {
+    process.stderr.write(`backbeat: ${err.message}\n`);
+    process.exit(2);
+  }
   if (e.code === 'EADDRINUSE') {
     process.stderr.write(`backbeat: PORT: ${config.host}:${config.port} is already in use\n`);
     process.exit(2);

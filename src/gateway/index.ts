@@ -1,5 +1,6 @@
 export { Gateway, type GatewayDeps, type GatewayOptions } from './gateway.ts';
 export { ChannelService, type PublishResult } from './channels.ts';
 export { createMemoryEngines } from './engines/memory/index.ts';
+export { createRedisEngines } from './engines/redis/index.ts';
 export type * from './engines/ports.ts';
 export { CHANNEL_PATTERN, isValidChannel, parseCommand } from './protocol/index.ts';

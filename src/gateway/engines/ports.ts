@@ -145,6 +145,8 @@ export interface Engines {
    * can: a Lua script in Redis), so publications reach every node in offset order.
    */
   publish(channel: string, pub: Omit<Publication, 'offset'>): Promise<{ publication: Publication; epoch: string }>;
+  /** Resolves once the engines can serve (connections up); rejects with the reason if they can't in time. */
+  start(): Promise<void>;
   /** Dependency states for readiness (e.g. redis command and subscriber connections). */
   health(): Record<string, { ok: boolean; detail?: string }>;
   readonly history: History;

@@ -96,17 +96,19 @@ export function channelRoutes(app: FastifyInstance, gw: Gateway, verifier: Token
     '/v1/users/:id/disconnect',
     {
       preHandler: requireScope(verifier, 'admin'),
+      // The body is optional: a bare POST (e.g. `curl -X POST`) uses the defaults.
+      preValidation: async (req) => {
+        req.body ??= {};
+      },
       schema: {
         tags: ['channels'],
         summary: "Close every connection of a user, on every node",
         security: [{ bearer: [] }],
         params: Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_.@=-]{1,128}$' }) }),
-        body: Type.Optional(
-          Type.Object({
-            code: Type.Optional(Type.Integer({ minimum: 4000, maximum: 4999 })),
-            reason: Type.Optional(Type.String({ maxLength: 100 })),
-          }),
-        ),
+        body: Type.Object({
+          code: Type.Optional(Type.Integer({ minimum: 4000, maximum: 4999 })),
+          reason: Type.Optional(Type.String({ maxLength: 100 })),
+        }),
         response: { 200: Type.Object({ user: Type.String() }) },
       },
     },

@@ -34,6 +34,7 @@ export function createMemoryEngines(opts: MemoryEngineOptions): Engines {
       await broker.publish(channel, res.publication, res.epoch);
       return res;
     },
+    start: async () => undefined,
     health: () => ({ memory: { ok: true } }),
     history,
     broker,
