@@ -9,6 +9,8 @@ import { DependencyBreaker } from './core/resilience/index.ts';
 import { systemClock, type Clock } from './core/time/index.ts';
 import { createMemoryEngines, createRedisEngines, Gateway, type Engines } from './gateway/index.ts';
 import { createHttpServer } from './http/server.ts';
+import { ConnectionManager, createStrategy, MemoryNodeRegistry, RedisNodeRegistry } from './connections/index.ts';
+import { connectRedis, waitReady, type ScriptedRedis } from './gateway/index.ts';
 
 export type AppState = 'created' | 'starting' | 'ready' | 'draining' | 'closed';
 
@@ -42,6 +44,8 @@ export class App {
   readonly verifier: TokenVerifier;
   readonly breaker: DependencyBreaker;
   readonly gateway: Gateway;
+  readonly connections: ConnectionManager;
+  readonly #registryRedis: ScriptedRedis | undefined;
   readonly #lifecycle: StateMachine<AppState>;
   #http: FastifyInstance | undefined;
   #closing: Promise<void> | undefined;
@@ -102,6 +106,31 @@ export class App {
         clock: this.clock,
       },
     );
+    this.#registryRedis = config.redisUrl ? connectRedis({ url: config.redisUrl, failFast: true, connectionName: 'backbeat-registry' }) : undefined;
+    const registry = this.#registryRedis
+      ? new RedisNodeRegistry({ redis: this.#registryRedis, prefix: config.redisPrefix, clock: this.clock, ttlMs: config.nodeTtlMs })
+      : new MemoryNodeRegistry({ clock: this.clock, ttlMs: config.nodeTtlMs });
+    this.connections = new ConnectionManager({
+      registry,
+      strategy: createStrategy(config.balancerStrategy),
+      clock: this.clock,
+      logger: this.logger.child({ component: 'connections' }),
+      self: () => this.#selfInfo(),
+      heartbeatMs: config.heartbeatIntervalMs,
+    });
+  }
+
+  /** This node as the registry and balancers see it. */
+  #selfInfo() {
+    const r = this.#readiness();
+    return {
+      node: this.config.nodeId!,
+      url: this.publicUrl.replace(/^http/, 'ws') + '/ws',
+      connections: this.gateway.connectionCount,
+      capacity: this.config.maxConnections,
+      weight: this.config.nodeWeight,
+      health: r.ready ? ('healthy' as const) : this.state === 'draining' ? ('draining' as const) : ('unhealthy' as const),
+    };
   }
 
   get state(): AppState {
@@ -124,6 +153,7 @@ export class App {
     if (!this.#lifecycle.set('starting')) throw new Error(`cannot start from ${this.state}`);
     try {
       await this.engines.start();
+      if (this.#registryRedis) await waitReady(this.#registryRedis);
     } catch (err) {
       await this.close({ drain: false });
       throw new ConfigError(this.config.redisUrl ? 'REDIS_URL' : 'engines', (err as Error).message);
@@ -136,18 +166,12 @@ export class App {
       bodyLimitBytes: this.config.maxMessageBytes,
       version: VERSION,
       readiness: () => this.#readiness(),
-      nodes: () => [
-        {
-          node: this.config.nodeId!,
-          url: this.publicUrl.replace(/^http/, 'ws') + '/ws',
-          connections: this.gateway.connectionCount,
-          capacity: this.config.maxConnections,
-          health: this.#readiness().ready ? 'healthy' : this.state === 'draining' ? 'draining' : 'unhealthy',
-        },
-      ],
+      nodes: () => this.connections.nodes(),
+      pickNode: (key) => this.connections.pick(key),
     });
     await this.#http.listen({ host: this.config.host, port: this.config.port });
     this.#lifecycle.set('ready');
+    await this.connections.start();
     return this;
   }
 
@@ -170,11 +194,13 @@ export class App {
       if (this.state === 'ready' || this.state === 'starting') this.#lifecycle.set('draining');
       await runAll(
         [
+          ['deregister', () => this.connections.close()],
           ['drain clients', () => (drain ? this.gateway.drain(this.config.drainMs, this.config.shutdownTimeoutMs) : undefined)],
           ['gateway', () => this.gateway.close()],
           ['http', () => this.#http?.close()],
           ['breaker', () => this.breaker.shutdown()],
           ['engines', () => this.engines.close()],
+          ['registry connection', () => this.#registryRedis?.quit().catch(() => this.#registryRedis?.disconnect())],
         ],
         this.logger,
       ).finally(() => this.#lifecycle.set('closed'));

@@ -72,6 +72,12 @@ export const ConfigVars = [
   v('SESSION_TTL_MS', 'sessionTtlMs', int(1000, 86_400_000), '300000', 'how long a disconnected session can be resumed'),
   v('DRAIN_MS', 'drainMs', int(0, 600_000), '2000', 'on shutdown, clients are sent 1001 spread over this window'),
   v('SHUTDOWN_TIMEOUT_MS', 'shutdownTimeoutMs', int(100, 600_000), '10000', 'hard deadline for graceful shutdown'),
+  v('BALANCER_STRATEGY', 'balancerStrategy', z.enum(['round-robin', 'least-connections', 'weighted', 'consistent-hash']), 'least-connections',
+    'how GET /v1/connect picks a node: round-robin, least-connections, weighted (weight × spare capacity) or consistent-hash (on the user)'),
+  v('NODE_WEIGHT', 'nodeWeight', z.string().trim().regex(/^\d+(\.\d+)?$/, 'must be a positive number').transform(Number).pipe(z.number().positive('must be a positive number').max(1000)), '1',
+    "this node's weight for the weighted strategy"),
+  v('HEARTBEAT_INTERVAL_MS', 'heartbeatIntervalMs', int(100, 60_000), '2000', 'how often a node writes its record to the registry'),
+  v('NODE_TTL_MS', 'nodeTtlMs', int(300, 600_000), '6000', 'a node whose record is older than this is dead and no longer offered by /v1/connect'),
   v('LOG_LEVEL', 'logLevel', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level'),
 ] as const;
 

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TokenVerifier } from '../../core/auth/index.ts';
 import type { Metrics } from '../../core/observability/index.ts';
+import type { NodeInfo } from '../../connections/index.ts';
 import { requireScope } from '../auth.ts';
 
 export interface Readiness {
@@ -10,20 +11,15 @@ export interface Readiness {
   checks: Record<string, { ok: boolean; detail?: string }>;
 }
 
-export interface NodeView {
-  node: string;
-  url: string;
-  connections: number;
-  capacity: number;
-  health: 'healthy' | 'draining' | 'unhealthy';
-}
 
 export interface SystemDeps {
   metrics: Metrics;
   verifier: TokenVerifier;
   readiness: () => Readiness;
-  /** This node as the balancer sees it; the cluster issue replaces this with the registry. */
-  nodes: () => NodeView[];
+  /** Live cluster nodes (registry). */
+  nodes: () => Promise<NodeInfo[]>;
+  /** The node a client should use (balancer strategy); `key` is the user for sticky strategies. */
+  pickNode: (key?: string) => Promise<NodeInfo | undefined>;
 }
 
 /** Liveness, readiness, metrics, `/v1/connect` and `/v1/admin/nodes`. */
@@ -46,12 +42,14 @@ export function systemRoutes(app: FastifyInstance, deps: SystemDeps): void {
     {
       schema: {
         tags: ['connections'],
-        summary: 'The gateway node a client should connect to',
+        summary: 'The gateway node a client should connect to (healthy, with spare capacity, by the configured strategy)',
+        querystring: Type.Object({ user: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.@=-]{1,128}$', description: 'sticky key for consistent-hash' })) }),
         response: { 200: Type.Object({ url: Type.String(), node: Type.String() }), 503: Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) }) },
       },
     },
-    async (_req, reply) => {
-      const node = deps.nodes().find((n) => n.health === 'healthy' && n.connections < n.capacity);
+    async (req, reply) => {
+      const { user } = req.query as { user?: string };
+      const node = await deps.pickNode(user);
       if (!node) return reply.status(503).send({ error: { code: 'unavailable', message: 'no healthy gateway node with spare capacity' } });
       return { url: node.url, node: node.node };
     },
@@ -60,6 +58,6 @@ export function systemRoutes(app: FastifyInstance, deps: SystemDeps): void {
   app.get(
     '/v1/admin/nodes',
     { preHandler: requireScope(deps.verifier, 'admin'), schema: { tags: ['connections'], summary: 'Cluster nodes with load, capacity and health', security: [{ bearer: [] }] } },
-    async () => ({ nodes: deps.nodes() }),
+    async () => ({ nodes: await deps.nodes() }),
   );
 }

@@ -28,7 +28,7 @@ export interface RedisEngineOptions {
 }
 
 /** Resolves when the client is ready; rejects with the last connection error after `ms`. */
-function waitReady(r: ScriptedRedis, ms = 10_000): Promise<void> {
+export function waitReady(r: ScriptedRedis, ms = 10_000): Promise<void> {
   if (r.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     let last: Error | undefined;
