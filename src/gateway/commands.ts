@@ -132,16 +132,17 @@ async function establish(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'
     try {
       const { sub, page } = await gw.hub.subscribe(conn, s.channel, s.presence, { offset: s.offset, epoch: s.epoch }, gw.opts.historySize);
       await engines.presence.add(s.channel, { user: principal.user, client: conn.id });
-      restored[s.channel] = { offset: page.position.offset, epoch: page.position.epoch, recovered: page.complete, since: s.offset };
-      live.push({ sub, page });
+      const sameEpoch = page.position.epoch === s.epoch;
+      restored[s.channel] = { offset: page.position.offset, epoch: page.position.epoch, recovered: sameEpoch && page.complete, since: s.offset };
+      live.push({ sub, publications: sameEpoch ? page.publications : [] });
     } catch (err) {
       gw.deps.logger.warn({ err, channel: s.channel }, 'session channel not restored');
     }
   }
   reply['subscriptions'] = restored;
   ok(gw, conn, 'connect', reply);
-  for (const { sub, page } of live) {
-    for (const p of page.publications) gw.send(conn, messageFrame(sub.channel, p));
+  for (const { sub, publications } of live) {
+    for (const p of publications) gw.send(conn, messageFrame(sub.channel, p));
     gw.hub.activate(sub);
     engines.broker
       .publishJoin(sub.channel, { user: principal.user, client: conn.id })
@@ -176,14 +177,16 @@ async function subscribe(gw: Gateway, conn: Connection, cmd: CommandOf<'subscrib
     await engines.presence.remove(cmd.channel, conn.id);
     throw new BackbeatError('BAD_REQUEST', `subscription to ${cmd.channel} was cancelled while subscribing`);
   }
+  // Publications of another epoch mean nothing relative to the client's position: none.
+  const sameEpoch = cmd.recover !== undefined && cmd.recover.epoch === page.position.epoch;
   ok(gw, conn, 'subscribe', {
     id: cmd.id,
     type: 'subscribed',
     channel: cmd.channel,
     offset: page.position.offset,
     epoch: page.position.epoch,
-    recovered: cmd.recover !== undefined && page.complete,
-    publications: page.publications.map(wirePublication),
+    recovered: sameEpoch && page.complete,
+    publications: sameEpoch ? page.publications.map(wirePublication) : [],
   });
   gw.hub.activate(sub);
   engines.broker.publishJoin(cmd.channel, info).catch((err: unknown) => gw.deps.logger.warn({ err }, 'join publish failed'));
