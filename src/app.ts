@@ -8,7 +8,7 @@ import { createLogger, Metrics, type Logger } from './core/observability/index.t
 import { DependencyBreaker } from './core/resilience/index.ts';
 import { systemClock, type Clock } from './core/time/index.ts';
 import { createMemoryEngines, createRedisEngines, Gateway, type Engines } from './gateway/index.ts';
-import { createHttpServer } from './http/server.ts';
+import { createHttpServer } from './http/index.ts';
 import { ConnectionManager, createStrategy, MemoryNodeRegistry, RedisNodeRegistry } from './connections/index.ts';
 import { connectRedis, waitReady, type ScriptedRedis } from './gateway/index.ts';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BackbeatError, ForbiddenError, UnauthorizedError, UnavailableError } from '../core/errors/index.ts';
 import type { Connection } from './connection.ts';
-import type { Gateway } from './gateway.ts';
+import type { CommandContext as Gateway } from './context.ts';
 import type { Command, CommandOf } from './protocol/index.ts';
 import { messageFrame, wirePublication } from './hub.ts';
 

@@ -3,46 +3,20 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { TokenVerifier } from '../core/auth/index.ts';
 import { BackbeatError, ErrorCodes, RateLimitedError, toBackbeatError } from '../core/errors/index.ts';
-import type { Logger, Metrics } from '../core/observability/index.ts';
-import type { DependencyBreaker } from '../core/resilience/index.ts';
-import type { Clock, TimerHandle } from '../core/time/index.ts';
+import type { TimerHandle } from '../core/time/index.ts';
 import { ChannelService } from './channels.ts';
 import { handleCommand } from './commands.ts';
 import { Connection } from './connection.ts';
-import type { ControlMessage, Engines } from './engines/ports.ts';
+import type { ControlMessage } from './engines/ports.ts';
 import { Hub, type FrameSender } from './hub.ts';
 import { CorkScheduler } from './outbound.ts';
 import { parseCommand, type Command } from './protocol/index.ts';
 import { GatewaySocket } from './socket.ts';
+import type { CommandContext } from './context.ts';
+import type { GatewayDeps, GatewayOptions } from './options.ts';
 
-export interface GatewayOptions {
-  nodeId: string;
-  maxMessageBytes: number;
-  maxConnectionsPerUser: number;
-  maxSubscriptionsPerConnection: number;
-  /** Node capacity: upgrades over it are refused with HTTP 503. */
-  maxConnections: number;
-  rateLimitCommands: number;
-  rateLimitWindowMs: number;
-  rateLimitCloseAfter: number;
-  connectTimeoutMs: number;
-  pingIntervalMs: number;
-  outboundMaxBytes: number;
-  historySize: number;
-  sessionTtlMs: number;
-  allowedOrigins: readonly string[] | undefined;
-}
-
-export interface GatewayDeps {
-  engines: Engines;
-  verifier: TokenVerifier;
-  breaker: DependencyBreaker;
-  metrics: Metrics;
-  logger: Logger;
-  clock: Clock;
-}
+export type { GatewayDeps, GatewayOptions };
 
 /** Close codes after which a client should not reconnect as it is (bad token, bad input). */
 const NO_RECONNECT = new Set([4001, 4003, 4013]);
@@ -56,7 +30,7 @@ type TaggedSocket = WebSocket & { [CONN]?: Connection };
  * engines only through the ChannelService and the Hub. Listeners are shared functions
  * (not per-connection closures) to keep idle connections small.
  */
-export class Gateway implements FrameSender {
+export class Gateway implements FrameSender, CommandContext {
   readonly opts: GatewayOptions;
   readonly deps: GatewayDeps;
   readonly channels: ChannelService;

@@ -1,0 +1,33 @@
+import type { TokenVerifier } from '../core/auth/index.ts';
+import type { Logger, Metrics } from '../core/observability/index.ts';
+import type { DependencyBreaker } from '../core/resilience/index.ts';
+import type { Clock } from '../core/time/index.ts';
+import type { Engines } from './engines/ports.ts';
+
+export interface GatewayOptions {
+  nodeId: string;
+  maxMessageBytes: number;
+  maxConnectionsPerUser: number;
+  maxSubscriptionsPerConnection: number;
+  /** Node capacity: upgrades over it are refused with HTTP 503. */
+  maxConnections: number;
+  rateLimitCommands: number;
+  rateLimitWindowMs: number;
+  rateLimitCloseAfter: number;
+  connectTimeoutMs: number;
+  pingIntervalMs: number;
+  outboundMaxBytes: number;
+  historySize: number;
+  sessionTtlMs: number;
+  allowedOrigins: readonly string[] | undefined;
+}
+
+export interface GatewayDeps {
+  engines: Engines;
+  verifier: TokenVerifier;
+  breaker: DependencyBreaker;
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+}
+

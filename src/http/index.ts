@@ -1,0 +1,1 @@
+export { createHttpServer, type HttpDeps } from './server.ts';
