@@ -1,0 +1,24 @@
+/**
+ * Benchmark peer: Backbeat itself — the real App with its embedded engines, limits
+ * raised so the load generator (one user, many sockets) is not refused. Prints `READY <port>`.
+ */
+import { App } from '../../src/app.ts';
+import { loadConfig } from '../../src/core/config/index.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const app = new App(
+  loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'bb-bench-')),
+    JWT_SECRET: process.env['BENCH_SECRET'] ?? 'bench-secret-0123456789abcdef0123456789',
+    LOG_LEVEL: 'warn',
+    MAX_CONNECTIONS_PER_USER: '100000',
+    RATE_LIMIT_COMMANDS: '1000000',
+    OUTBOUND_MAX_BYTES: process.env['OUTBOUND_MAX_BYTES'] ?? '4194304',
+  }),
+);
+await app.start();
+console.log(`READY ${new URL(app.url).port}`);

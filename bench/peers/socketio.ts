@@ -1,0 +1,21 @@
+/**
+ * Benchmark peer: Socket.IO 4 with rooms (websocket transport only, no long-polling).
+ * Events: "subscribe"(channel, ack) joins a room; "publish"({channel,data}, ack) emits
+ * "message" {channel,data} to the room. Prints `READY <port>`.
+ */
+import { createServer } from 'node:http';
+import { Server } from 'socket.io';
+
+const http = createServer();
+const io = new Server(http, { transports: ['websocket'], perMessageDeflate: false, serveClient: false });
+io.on('connection', (socket) => {
+  socket.on('subscribe', (channel: string, ack?: () => void) => {
+    void socket.join(channel);
+    ack?.();
+  });
+  socket.on('publish', (m: { channel: string; data: unknown }, ack?: () => void) => {
+    io.to(m.channel).emit('message', m);
+    ack?.();
+  });
+});
+http.listen(0, '127.0.0.1', () => console.log(`READY ${(http.address() as { port: number }).port}`));

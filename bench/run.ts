@@ -1,0 +1,127 @@
+/**
+ * `npm run bench [-- <filter>]`: runs every scenario against Backbeat and its peers
+ * (raw ws, corked raw ws, Socket.IO 4) side by side, in one run on this machine. Each
+ * server and each load generator is its own process; each measurement is repeated
+ * BENCH_RUNS times (default 3) and the median is reported. Writes
+ * bench/results/gateway.json and bench/results/README.md.
+ * Add a scenario to SCENARIOS (its args go to loadgen.ts); add a server to SERVERS.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { signHs256 } from '../src/core/auth/index.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const NODE = process.execPath;
+const SECRET = 'bench-secret-0123456789abcdef0123456789';
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
+const filter = process.argv[2];
+
+const SERVERS: Record<string, string[]> = {
+  backbeat: ['bench/peers/backbeat.ts'],
+  raw: ['bench/peers/raw-ws.ts'],
+  'raw-corked': ['bench/peers/raw-ws.ts', '--corked'],
+  socketio: ['bench/peers/socketio.ts'],
+};
+
+interface Scenario {
+  name: string;
+  what: string;
+  args: Record<string, unknown>;
+  metrics: string[];
+}
+const SCENARIOS: Scenario[] = [
+  { name: 'connect-1k', what: 'connect 1,000 clients', args: { scenario: 'connect', n: 1000 }, metrics: ['connectsPerSec', 'rssPerConnKiB'] },
+  { name: 'connect-5k', what: 'connect 5,000 clients', args: { scenario: 'connect', n: 5000 }, metrics: ['connectsPerSec', 'rssPerConnKiB'] },
+  { name: 'connect-10k', what: 'connect 10,000 clients (RSS per idle connection)', args: { scenario: 'connect', n: 10000 }, metrics: ['connectsPerSec', 'rssPerConnKiB'] },
+  { name: 'fanout-1k-100ps', what: '1 channel × 1,000 subscribers, 100 msgs/s', args: { scenario: 'rate', subs: 1000, channels: 1, rate: 100, durationMs: 5000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'] },
+  { name: 'fanout-1k-1kps', what: '1 channel × 1,000 subscribers, 1,000 msgs/s (1M deliveries/s offered)', args: { scenario: 'rate', subs: 1000, channels: 1, rate: 1000, durationMs: 3000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'] },
+  { name: 'rooms-100x10', what: '100 channels × 10 subscribers, 1,000 msgs/s', args: { scenario: 'rate', subs: 1000, channels: 100, rate: 1000, durationMs: 5000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'] },
+  { name: 'saturate-1k', what: '1 channel × 1,000 subscribers, publish as fast as acknowledged (64 in flight)', args: { scenario: 'saturate', subs: 1000, channels: 1, window: 64, durationMs: 4000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'] },
+];
+
+function start(args: string[]): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"', NODE, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /READY (\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]) });
+    });
+    child.once('exit', (code) => reject(new Error(`server ${args.join(' ')} exited ${code}`)));
+  });
+}
+
+function loadgen(args: Record<string, unknown>): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"', NODE, 'bench/loadgen.ts', JSON.stringify(args)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      const m = /RESULT (.*)/.exec(out);
+      if (m) resolve(JSON.parse(m[1]!) as Record<string, number>);
+      else reject(new Error(`loadgen exited ${code}: ${out.slice(-300)}`));
+    });
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const token = await signHs256(SECRET, { sub: 'bench', channels: ['*'], publish: ['*'] }, 24 * 3600);
+const scenarios = SCENARIOS.filter((s) => !filter || filter === 'gateway' || s.name.includes(filter));
+const results: Record<string, Record<string, { runs: Record<string, number>[]; median: Record<string, number> }>> = {};
+
+for (const sc of scenarios) {
+  results[sc.name] = {};
+  for (const [server, cmd] of Object.entries(SERVERS)) {
+    const runs: Record<string, number>[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      // A fresh server per run: no state or heap growth carried between measurements.
+      const { child, port } = await start(cmd);
+      try {
+        runs.push(await loadgen({ ...sc.args, kind: server, port, serverPid: child.pid, token }));
+      } catch (err) {
+        console.error(`${sc.name} ${server}: ${(err as Error).message}`);
+      } finally {
+        child.kill('SIGKILL');
+        await new Promise((res) => child.once('exit', res));
+      }
+    }
+    const med: Record<string, number> = {};
+    for (const k of Object.keys(runs[0] ?? {})) med[k] = median(runs.map((x) => x[k]!));
+    results[sc.name]![server] = { runs, median: med };
+    console.log(`${sc.name.padEnd(16)} ${server.padEnd(11)} ${sc.metrics.map((m) => `${m}=${med[m]}`).join(' ')}`);
+  }
+}
+
+mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString(), runs: RUNS };
+writeFileSync(join(ROOT, 'bench/results/gateway.json'), JSON.stringify({ machine, scenarios: SCENARIOS.filter((s) => results[s.name]), results }, null, 2) + '\n');
+
+const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b).toFixed(2) : '—');
+const lines = [
+  '# Benchmark results',
+  '',
+  `Generated by \`npm run bench\` on ${machine.date.slice(0, 10)}: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memGiB} GiB, Node ${machine.node}; median of ${RUNS} runs, each with a fresh server process; the load generator is a separate process on the same machine (so it competes with the server for the 2 cores).`,
+  '',
+  '| scenario | metric | Backbeat | raw ws | raw ws corked | Socket.IO 4 | Backbeat / corked | Backbeat / raw | Backbeat / Socket.IO |',
+  '|---|---|---|---|---|---|---|---|---|',
+];
+for (const sc of SCENARIOS) {
+  const r = results[sc.name];
+  if (!r) continue;
+  for (const m of sc.metrics) {
+    const v = (s: string) => r[s]?.median[m];
+    lines.push(`| ${sc.what} | ${m} | ${v('backbeat') ?? '—'} | ${v('raw') ?? '—'} | ${v('raw-corked') ?? '—'} | ${v('socketio') ?? '—'} | ${ratio(v('backbeat'), v('raw-corked'))} | ${ratio(v('backbeat'), v('raw'))} | ${ratio(v('backbeat'), v('socketio'))} |`);
+  }
+}
+lines.push('', 'Raw data: gateway.json. Metrics: deliveredPerSec = messages received by all subscribers / (last receipt − first publish); p50/p99 = publish-to-delivery latency in ms; loss = expected − received deliveries; rssPerConnKiB = server RSS growth / connections.', '');
+writeFileSync(join(ROOT, 'bench/results/README.md'), lines.join('\n'));
+console.log('wrote bench/results/gateway.json and bench/results/README.md');
