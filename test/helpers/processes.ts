@@ -94,18 +94,21 @@ export class RedisProcess {
   readonly dir = mkdtempSync(join(tmpdir(), 'backbeat-redis-'));
   child: ChildProcess | undefined;
 
-  constructor(port: number) {
+  readonly password: string | undefined;
+
+  constructor(port: number, opts: { password?: string } = {}) {
     this.port = port;
+    this.password = opts.password;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return this.password ? `redis://:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}` : `redis://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<this> {
     this.child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', ...(this.password ? ['--requirepass', this.password] : [])],
       { stdio: 'ignore' },
     );
     await waitFor(() => pingRedis(this.port), `redis on ${this.port}`);
@@ -133,7 +136,8 @@ async function pingRedis(port: number): Promise<boolean> {
     s.once('error', () => res(false));
     s.once('connect', () => s.write('PING\r\n'));
     s.once('data', (d) => {
-      res(d.toString().startsWith('+PONG'));
+      // -NOAUTH also means the server is up.
+      res(d.toString().startsWith('+PONG') || d.toString().startsWith('-NOAUTH'));
       s.destroy();
     });
   });

@@ -1,0 +1,169 @@
+/**
+ * Cluster behaviour on real Redis: user-targeted operations across nodes, sessions that
+ * resume on another node, gap repair after a lost pub/sub message, cluster-wide
+ * connection limits, Redis AUTH, and presence of a dead node expiring.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { signHs256 } from '../../src/core/auth/index.ts';
+import { loadConfig } from '../../src/core/config/index.ts';
+import { App } from '../../src/app.ts';
+import { freePort, NodeProcess, RedisProcess } from '../helpers/processes.ts';
+import { RawClient } from '../helpers/raw-client.ts';
+import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
+
+const REDIS = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function cluster(n: number, env: Record<string, string> = {}): Promise<TestServer[]> {
+  const prefix = `t-${randomUUID()}:`;
+  const nodes: TestServer[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = await startTestServer({ REDIS_URL: REDIS, REDIS_PREFIX: prefix, ...env });
+    nodes.push(s);
+    cleanups.push(() => s.close());
+  }
+  return nodes;
+}
+const admin = (s: TestServer) => s.token({ sub: 'ops', scope: 'admin' });
+async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('cluster on Redis', () => {
+  it('POST /v1/users/{id}/disconnect on one node closes the user everywhere', async () => {
+    const [a, b, c] = await cluster(3);
+    const onA = await RawClient.connect(a!.wsUrl, await a!.token({ sub: 'roamer' }));
+    const onB = await RawClient.connect(b!.wsUrl, await b!.token({ sub: 'roamer' }));
+    const other = await RawClient.connect(b!.wsUrl, await b!.token({ sub: 'someone' }));
+    const r = await fetch(`${c!.url}/v1/users/roamer/disconnect`, { method: 'POST', headers: { authorization: `Bearer ${await admin(c!)}` } });
+    expect(r.status).toBe(200);
+    expect((await onA.closed).code).toBe(4003);
+    expect((await onB.closed).code).toBe(4003);
+    expect(await other.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    await other.close();
+  });
+
+  it('a session resumes on another node with what was missed', async () => {
+    const [a, b] = await cluster(2);
+    const token = await a!.token({ sub: 'mover' });
+    const first = await RawClient.open(a!.wsUrl);
+    const connected = await first.request({ type: 'connect', token });
+    await first.request({ type: 'subscribe', channel: 'chat:move' });
+    await first.request({ type: 'publish', channel: 'chat:move', data: 1 });
+    await first.waitFor((f) => f.type === 'message');
+    await first.close();
+    await new Promise((r) => setTimeout(r, 100));
+    const pub = await RawClient.connect(b!.wsUrl, await b!.token({ sub: 'pub' }));
+    await pub.request({ type: 'publish', channel: 'chat:move', data: 2 });
+    const second = await RawClient.open(b!.wsUrl);
+    const r = await second.request({ type: 'connect', token, session: connected['session'] });
+    expect(r).toMatchObject({ node: b!.app.config.nodeId, subscriptions: { 'chat:move': { recovered: true, since: 1, offset: 2 } } });
+    expect(await second.waitFor((f) => f.type === 'message')).toMatchObject({ offset: 2, data: 2 });
+    await Promise.all([second.close(), pub.close()]);
+  });
+
+  it('a publication whose pub/sub message was lost is repaired from history, in order', async () => {
+    const [a, b] = await cluster(2);
+    const sub = await RawClient.connect(a!.wsUrl, await a!.token({ sub: 'watcher' }));
+    await sub.request({ type: 'subscribe', channel: 'chat:gap' });
+    const pub = await RawClient.connect(b!.wsUrl, await b!.token({ sub: 'pub' }));
+    await pub.request({ type: 'publish', channel: 'chat:gap', data: 'one' });
+    await sub.waitFor((f) => f.type === 'message' && f['offset'] === 1);
+    // Offset 2 enters history but its pub/sub message never reaches anyone.
+    const engines = b!.app.engines as unknown as { history: { append(ch: string, p: object): Promise<unknown> } };
+    await engines.history.append('chat:gap', { data: 'lost-on-the-wire', ts: Date.now() });
+    await pub.request({ type: 'publish', channel: 'chat:gap', data: 'three' });
+    await sub.waitFor((f) => f.type === 'message' && f['offset'] === 3);
+    expect(sub.ofType('message').map((m) => [m['offset'], m['data']])).toEqual([
+      [1, 'one'],
+      [2, 'lost-on-the-wire'],
+      [3, 'three'],
+    ]);
+    await Promise.all([sub.close(), pub.close()]);
+  });
+
+  it('MAX_CONNECTIONS_PER_USER holds across nodes', async () => {
+    const [a, b] = await cluster(2, { MAX_CONNECTIONS_PER_USER: '2' });
+    const token = await a!.token({ sub: 'limited' });
+    const c1 = await RawClient.connect(a!.wsUrl, token);
+    const c2 = await RawClient.connect(b!.wsUrl, token);
+    const c3 = await RawClient.open(a!.wsUrl);
+    expect(await c3.request({ type: 'connect', token })).toMatchObject({ type: 'error', code: 4029 });
+    expect((await c3.closed).code).toBe(4029);
+    await c2.close();
+    await until(async () => {
+      const c = await RawClient.open(b!.wsUrl);
+      const r = await c.request({ type: 'connect', token });
+      await c.close();
+      return r.type === 'connected';
+    }, 'slot freed');
+    await c1.close();
+  });
+
+  it('presence spans nodes; join/leave cross nodes', async () => {
+    const [a, b] = await cluster(2);
+    const w = await RawClient.connect(a!.wsUrl, await a!.token({ sub: 'w' }));
+    await w.request({ type: 'subscribe', channel: 'chat:p', presence: true });
+    const x = await RawClient.connect(b!.wsUrl, await b!.token({ sub: 'x' }));
+    await x.request({ type: 'subscribe', channel: 'chat:p' });
+    expect(await w.waitFor((f) => f.type === 'join')).toMatchObject({ info: { user: 'x' } });
+    const p = await x.request({ type: 'presence', channel: 'chat:p' });
+    expect((p['clients'] as { user: string }[]).map((c) => c.user).sort()).toEqual(['w', 'x']);
+    await x.close();
+    expect(await w.waitFor((f) => f.type === 'leave')).toMatchObject({ info: { user: 'x' } });
+    await w.close();
+  });
+});
+
+describe('Redis with AUTH and node death', () => {
+  it('connects with a password from REDIS_URL; a wrong one stops start-up with one clear line', async () => {
+    const redis = await new RedisProcess(await freePort(), { password: 's3cret pass' }).start();
+    cleanups.push(() => redis.stop());
+    const [a] = await (async () => {
+      const s = await startTestServer({ REDIS_URL: redis.url, REDIS_PREFIX: 'auth:' });
+      cleanups.push(() => s.close());
+      return [s];
+    })();
+    const c = await RawClient.connect(a!.wsUrl, await a!.token());
+    expect(await c.request({ type: 'publish', channel: 'chat:auth', data: 1 })).toMatchObject({ type: 'published', offset: 1 });
+    await c.close();
+    const bad = new App(loadConfig({ PORT: '0', JWT_SECRET: TEST_SECRET, DATA_DIR: a!.app.config.dataDir, LOG_LEVEL: 'silent', REDIS_URL: `redis://:wrong@127.0.0.1:${redis.port}` }));
+    await expect(bad.start()).rejects.toThrow(/^REDIS_URL: cannot reach redis/);
+  });
+
+  it("a SIGKILLed node's presence members disappear within PRESENCE_TTL_MS", async () => {
+    const redis = await new RedisProcess(await freePort()).start();
+    cleanups.push(() => redis.stop());
+    const env = { JWT_SECRET: TEST_SECRET, REDIS_URL: redis.url, PRESENCE_TTL_MS: '1500', HEARTBEAT_INTERVAL_MS: '300', NODE_TTL_MS: '1500' };
+    const victim = await new NodeProcess(await freePort(), { ...env, NODE_ID: 'victim' }).start();
+    cleanups.push(() => victim.stop());
+    const survivor = await new NodeProcess(await freePort(), { ...env, NODE_ID: 'survivor' }).start();
+    cleanups.push(() => survivor.stop());
+    const token = await signHs256(TEST_SECRET, { sub: 'ghost', channels: ['*'] }, 600);
+    const ghost = await RawClient.connect(victim.wsUrl, token);
+    await ghost.request({ type: 'subscribe', channel: 'chat:ghosts' });
+    const svc = await signHs256(TEST_SECRET, { sub: 'svc', scope: 'admin' }, 600);
+    const presence = async () =>
+      ((await (await fetch(`${survivor.url}/v1/channels/chat:ghosts/presence`, { headers: { authorization: `Bearer ${svc}` } })).json()) as { clients: unknown[] }).clients.length;
+    expect(await presence()).toBe(1);
+    await victim.kill();
+    const killedAt = Date.now();
+    await until(async () => (await presence()) === 0, 'ghost presence expired', 10_000);
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    const nodes = (await (await fetch(`${survivor.url}/v1/admin/nodes`, { headers: { authorization: `Bearer ${svc}` } })).json()) as { nodes: { node: string }[] };
+    await until(async () => !((await (await fetch(`${survivor.url}/v1/admin/nodes`, { headers: { authorization: `Bearer ${svc}` } })).json()) as typeof nodes).nodes.some((n) => n.node === 'victim'), 'victim deregistered', 10_000);
+    ghost.ws.terminate();
+    const r = new Redis(redis.url);
+    expect(await r.ping()).toBe('PONG');
+    r.disconnect();
+  });
+});
