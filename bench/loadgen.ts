@@ -106,6 +106,15 @@ async function openMany(n: number, batch = 250): Promise<Conn[]> {
   return conns;
 }
 
+/** Full GC in the server (peers handle SIGUSR2 with --expose-gc), so RSS reflects live memory. */
+async function settledRssKiB(pid: number): Promise<number> {
+  for (let i = 0; i < 2; i++) {
+    process.kill(pid, 'SIGUSR2');
+    await sleep(300);
+  }
+  return rssKiB(pid);
+}
+
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0);
@@ -115,12 +124,12 @@ const PAD = 'x'.repeat(64);
 
 async function connectScenario(n: number) {
   await sleep(500);
-  const before = rssKiB(args.serverPid);
+  const before = await settledRssKiB(args.serverPid);
   const t0 = now();
   const conns = await openMany(n);
   const ms = now() - t0;
-  await sleep(1500);
-  const after = rssKiB(args.serverPid);
+  await sleep(1000);
+  const after = await settledRssKiB(args.serverPid);
   for (const c of conns) c.close();
   return { n, connectMs: Math.round(ms), connectsPerSec: Math.round((n / ms) * 1000), rssPerConnKiB: Math.round(((after - before) / n) * 100) / 100 };
 }

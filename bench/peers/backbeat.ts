@@ -22,3 +22,10 @@ const app = new App(
 );
 await app.start();
 console.log(`READY ${new URL(app.url).port}`);
+
+// Memory measurements (bench/loadgen.ts): SIGUSR2 runs a full GC so RSS reflects live memory.
+process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
+process.on('SIGUSR1', () => {
+  const m = process.memoryUsage();
+  console.log(`MEM heap=${m.heapUsed} rss=${m.rss} external=${m.external} arrayBuffers=${m.arrayBuffers}`);
+});

@@ -57,3 +57,10 @@ wss.on('connection', (ws) => {
   });
 });
 wss.on('listening', () => console.log(`READY ${(wss.address() as { port: number }).port}`));
+
+// Memory measurements (bench/loadgen.ts): SIGUSR2 runs a full GC so RSS reflects live memory.
+process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
+process.on('SIGUSR1', () => {
+  const m = process.memoryUsage();
+  console.log(`MEM heap=${m.heapUsed} rss=${m.rss} external=${m.external} arrayBuffers=${m.arrayBuffers}`);
+});

@@ -37,10 +37,10 @@ export class ConnectionManager {
 
   async start(): Promise<void> {
     this.#lag.enable();
-    await this.heartbeat().catch((err: unknown) => this.#o.logger.warn({ err }, 'first node heartbeat failed'));
     this.#timer = this.#o.clock.setInterval(() => {
       this.heartbeat().catch((err: unknown) => this.#o.logger.warn({ err }, 'node heartbeat failed'));
     }, this.#o.heartbeatMs);
+    await this.heartbeat().catch((err: unknown) => this.#o.logger.warn({ err }, 'first node heartbeat failed'));
   }
 
   /** Writes this node's record now. */
@@ -82,8 +82,9 @@ export class ConnectionManager {
   async close(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    const started = this.#timer !== undefined;
     this.#timer?.cancel();
     this.#lag.disable();
-    await this.#o.registry.deregister(this.#o.self().node);
+    if (started) await this.#o.registry.deregister(this.#o.self().node);
   }
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { BackbeatError, ForbiddenError, UnauthorizedError, UnavailableError } from '../core/errors/index.ts';
 import type { Connection } from './connection.ts';
 import type { CommandContext as Gateway } from './context.ts';
@@ -52,16 +51,8 @@ function ttlSeconds(gw: Gateway, conn: Connection): number {
   return Math.max(0, Math.floor((conn.principal!.expiresAt - gw.deps.clock.now()) / 1000));
 }
 
-/** Timers hold at most ~24.8 days; longer-lived tokens re-arm until expiry. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 function scheduleExpiry(gw: Gateway, conn: Connection): void {
-  conn.expiryTimer?.cancel();
-  const ms = conn.principal!.expiresAt - gw.deps.clock.now();
-  conn.expiryTimer =
-    ms > MAX_TIMER_MS
-      ? gw.deps.clock.setTimeout(() => scheduleExpiry(gw, conn), MAX_TIMER_MS)
-      : gw.deps.clock.setTimeout(() => gw.disconnect(conn, 4011, 'token expired', true), Math.max(0, ms));
+  gw.expiry.schedule(conn, conn.principal!.expiresAt);
 }
 
 async function connect(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'>): Promise<void> {
@@ -95,11 +86,12 @@ async function establish(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'
   }
   if (!slot) throw new BackbeatError('RATE_LIMITED', `too many connections for user (max ${gw.opts.maxConnectionsPerUser})`);
   conn.connectTimer?.cancel();
+  conn.connectTimer = undefined; // drop the timer and its closure: idle connections stay small
   conn.principal = principal;
   conn.setState('connected');
   gw.trackUser(conn);
   scheduleExpiry(gw, conn);
-  conn.session = randomBytes(18).toString('base64url');
+  conn.resumable = true;
 
   const restoredSubs = [];
   if (cmd.session !== undefined) {
@@ -116,7 +108,7 @@ async function establish(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'
     client: conn.id,
     user: principal.user,
     node: gw.opts.nodeId,
-    session: conn.session,
+    session: gw.sessionOf(conn),
     ttl: ttlSeconds(gw, conn),
     ping: Math.round(gw.opts.pingIntervalMs / 1000),
   };

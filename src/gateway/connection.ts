@@ -43,28 +43,30 @@ export class Connection {
   readonly id: string;
   readonly ws: WebSocket;
   readonly socket: Socket;
-  readonly remote: string;
   state: ConnectionState = 'connecting';
   principal: Principal | undefined;
-  session: string | undefined;
+  /** Set once connected: the connection's session can be resumed after it closes. */
+  resumable = false;
   subs: Map<string, Subscription> | undefined;
   connectTimer: TimerHandle | undefined;
-  expiryTimer: TimerHandle | undefined;
+  /** Token-expiry bucket in the gateway's ExpiryWheel (0 = none). */
+  expiryBucket = 0;
   readonly rate = new SlidingWindowLog();
   /** Rejected commands in the current rate window, for the close-on-flood rule. */
   rejected = 0;
   rejectedWindowStart = 0;
   missedPongs = 0;
+  /** socket.bytesRead at the last ping: any byte since (a pong included) proves the peer alive. */
+  bytesAtPing = 0;
   /** Commands received while `connect` was being verified, served in order after it. */
   held: Command[] | undefined;
   /** Channels restored from a resumed session, reported in the `connected` reply. */
   restored: Record<string, StreamPosition & { recovered: boolean; since: number }> | undefined;
 
-  constructor(id: string, ws: WebSocket, socket: Socket, remote: string) {
+  constructor(id: string, ws: WebSocket, socket: Socket) {
     this.id = id;
     this.ws = ws;
     this.socket = socket;
-    this.remote = remote;
   }
 
   get user(): string | undefined {

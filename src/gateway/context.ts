@@ -2,6 +2,7 @@ import type { ChannelService } from './channels.ts';
 import type { Connection } from './connection.ts';
 import type { GatewayDeps, GatewayOptions } from './options.ts';
 import type { Hub } from './hub.ts';
+import type { ExpiryWheel } from './expiry.ts';
 import type { BackbeatError } from '../core/errors/index.ts';
 import type { Command } from './protocol/index.ts';
 
@@ -11,10 +12,12 @@ export interface CommandContext {
   readonly deps: GatewayDeps;
   readonly channels: ChannelService;
   readonly hub: Hub;
+  readonly expiry: ExpiryWheel<Connection>;
   send(conn: Connection, frame: Buffer): void;
   reply(conn: Connection, msg: Record<string, unknown>): void;
   replyError(conn: Connection, id: number | undefined, err: unknown, type?: string): BackbeatError;
   disconnect(conn: Connection, code: number, reason: string, reconnect?: boolean): void;
   trackUser(conn: Connection): void;
+  sessionOf(conn: Connection): string;
   dispatch(conn: Connection, cmd: Command): void;
 }

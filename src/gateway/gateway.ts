@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -8,6 +8,7 @@ import type { TimerHandle } from '../core/time/index.ts';
 import { ChannelService } from './channels.ts';
 import { handleCommand } from './commands.ts';
 import { Connection } from './connection.ts';
+import { ExpiryWheel } from './expiry.ts';
 import type { ControlMessage } from './engines/ports.ts';
 import { Hub, type FrameSender } from './hub.ts';
 import { CorkScheduler } from './outbound.ts';
@@ -40,7 +41,9 @@ export class Gateway implements FrameSender, CommandContext {
   readonly #wss: WebSocketServer;
   readonly #cork = new CorkScheduler();
   readonly #pingTimer: TimerHandle;
+  readonly expiry: ExpiryWheel<Connection>;
   #accepting = true;
+  readonly #sessionKey = randomBytes(32);
   /** Socket listeners, shared by every connection of this gateway (no per-connection closures). */
   readonly #listeners = (() => {
     const gw = this;
@@ -55,10 +58,6 @@ export class Gateway implements FrameSender, CommandContext {
       },
       error(this: TaggedSocket, err: Error) {
         gw.deps.logger.debug({ err, client: this[CONN]?.id }, 'websocket error');
-      },
-      pong(this: TaggedSocket) {
-        const conn = this[CONN];
-        if (conn) conn.missedPongs = 0;
       },
     };
   })();
@@ -82,6 +81,7 @@ export class Gateway implements FrameSender, CommandContext {
       WebSocket: GatewaySocket,
     });
     this.#pingTimer = deps.clock.setInterval(() => this.#pingAll(), opts.pingIntervalMs);
+    this.expiry = new ExpiryWheel<Connection>(deps.clock, (conn) => this.disconnect(conn, 4011, 'token expired', true));
   }
 
   get connectionCount(): number {
@@ -106,7 +106,7 @@ export class Gateway implements FrameSender, CommandContext {
   #accept(ws: WebSocket, req: IncomingMessage): void {
     const socket = req.socket as Socket;
     socket.setNoDelay(true);
-    const conn = new Connection(randomUUID(), ws, socket, req.socket.remoteAddress ?? '');
+    const conn = new Connection(randomUUID(), ws, socket);
     (ws as TaggedSocket)[CONN] = conn;
     this.connections.add(conn);
     this.deps.metrics.connections.set(this.connections.size);
@@ -114,7 +114,6 @@ export class Gateway implements FrameSender, CommandContext {
     ws.on('message', this.#listeners.message);
     ws.on('close', this.#listeners.close);
     ws.on('error', this.#listeners.error);
-    ws.on('pong', this.#listeners.pong);
     conn.connectTimer = this.deps.clock.setTimeout(() => {
       if (conn.state === 'connecting' || conn.state === 'authenticating') this.disconnect(conn, 4008, 'connect timeout');
     }, this.opts.connectTimeoutMs);
@@ -181,6 +180,14 @@ export class Gateway implements FrameSender, CommandContext {
   }
 
   // ---- users ---------------------------------------------------------------------
+
+  /**
+   * The resume token of a connection: an HMAC of its id under a per-process key, so it is
+   * unguessable (client ids are visible to others in presence) and not stored per connection.
+   */
+  sessionOf(conn: Connection): string {
+    return createHmac('sha256', this.#sessionKey).update(conn.id).digest('base64url').slice(0, 27);
+  }
 
   trackUser(conn: Connection): void {
     const user = conn.user!;
@@ -250,7 +257,7 @@ export class Gateway implements FrameSender, CommandContext {
     this.connections.delete(conn);
     this.deps.metrics.connections.set(this.connections.size);
     conn.connectTimer?.cancel();
-    conn.expiryTimer?.cancel();
+    this.expiry.remove(conn);
     const user = conn.user;
     if (user === undefined) return;
     const set = this.#byUser.get(user);
@@ -267,21 +274,25 @@ export class Gateway implements FrameSender, CommandContext {
         .catch((err: unknown) => logger.warn({ err, channel: sub.channel }, 'presence cleanup failed'));
     }
     engines.rateLimiter.releaseSlot(`conns:${user}`, conn.id).catch((err: unknown) => logger.warn({ err, user }, 'slot release failed'));
-    if (conn.session !== undefined && code !== 4001 && code !== 4003) {
+    if (conn.resumable && code !== 4001 && code !== 4003) {
       const channels = Object.fromEntries(subs.map((s) => [s.channel, { presence: s.presence, offset: s.floor, epoch: s.epoch }]));
       engines.sessions
-        .save(conn.session, { user, channels }, this.opts.sessionTtlMs)
+        .save(this.sessionOf(conn), { user, channels }, this.opts.sessionTtlMs)
         .catch((err: unknown) => logger.warn({ err, user }, 'session save failed'));
     }
   }
 
   #pingAll(): void {
     for (const conn of this.connections) {
-      if (conn.missedPongs >= 2) {
+      // Pongs are not listened for (a listener per socket costs memory): any byte read
+      // since the last ping, a pong included, shows the peer is alive.
+      const read = conn.socket.bytesRead;
+      if (read !== conn.bytesAtPing) conn.missedPongs = 0;
+      else if (++conn.missedPongs >= 2) {
         conn.ws.terminate();
         continue;
       }
-      conn.missedPongs++;
+      conn.bytesAtPing = read;
       conn.ws.ping();
     }
   }
@@ -316,6 +327,7 @@ export class Gateway implements FrameSender, CommandContext {
   async close(): Promise<void> {
     this.stopAccepting();
     this.#pingTimer.cancel();
+    this.expiry.close();
     for (const conn of this.connections) conn.ws.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }

@@ -94,24 +94,69 @@ function stringList(value: unknown, claim: string): string[] {
   return value as string[];
 }
 
+/**
+ * Compiled grants and scope sets are shared between principals with the same claims
+ * (most users of an app have the same few grant lists), so a connection holds
+ * references, not its own RegExps and closures. Bounded: cleared when full.
+ */
+const MAX_CACHED = 1000;
+const matcherCache = new Map<string, (channel: string) => boolean>();
+const scopeCache = new Map<string, ReadonlySet<string>>();
+
+function cachedMatcher(patterns: readonly string[]): (channel: string) => boolean {
+  const key = patterns.join('\n');
+  let m = matcherCache.get(key);
+  if (!m) {
+    if (matcherCache.size >= MAX_CACHED) matcherCache.clear();
+    matcherCache.set(key, (m = compileGlobs(patterns)));
+  }
+  return m;
+}
+
+function cachedScopes(scope: string): ReadonlySet<string> {
+  let set = scopeCache.get(scope);
+  if (!set) {
+    if (scopeCache.size >= MAX_CACHED) scopeCache.clear();
+    scopeCache.set(scope, (set = new Set(scope.split(' ').filter(Boolean))));
+  }
+  return set;
+}
+
+/** A verified token's grants; methods live on the prototype (no per-connection closures). */
+class TokenPrincipal implements Principal {
+  readonly user: string;
+  readonly expiresAt: number;
+  readonly scopes: ReadonlySet<string>;
+  readonly #sub: (channel: string) => boolean;
+  readonly #pub: (channel: string) => boolean;
+
+  constructor(user: string, expiresAt: number, scopes: ReadonlySet<string>, sub: (c: string) => boolean, pub: (c: string) => boolean) {
+    this.user = user;
+    this.expiresAt = expiresAt;
+    this.scopes = scopes;
+    this.#sub = sub;
+    this.#pub = pub;
+  }
+
+  canSubscribe(channel: string): boolean {
+    return (channel.startsWith('user:') && channel.length === this.user.length + 5 && channel.endsWith(this.user)) || this.#sub(channel);
+  }
+
+  canPublish(channel: string): boolean {
+    return this.#pub(channel);
+  }
+
+  hasScope(scope: Scope): boolean {
+    return this.scopes.has(scope) || this.scopes.has('admin');
+  }
+}
+
 function toPrincipal(p: JWTPayload): Principal {
   if (typeof p.sub !== 'string' || p.sub.length === 0 || p.sub.length > 128 || !/^[A-Za-z0-9_.@=-]+$/.test(p.sub)) {
     throw new UnauthorizedError('token claim sub must be 1-128 of [A-Za-z0-9_.@=-]');
   }
-  const user = p.sub;
   const channels = stringList(p['channels'], 'channels');
   const publish = stringList(p['publish'], 'publish');
   if (p['scope'] !== undefined && typeof p['scope'] !== 'string') throw new UnauthorizedError('token claim scope must be a string');
-  const scopes = new Set(((p['scope'] as string | undefined) ?? '').split(' ').filter(Boolean));
-  const sub = compileGlobs(channels);
-  const pub = compileGlobs(publish);
-  const inbox = `user:${user}`;
-  return {
-    user,
-    expiresAt: (p.exp ?? 0) * 1000,
-    scopes,
-    canSubscribe: (ch) => ch === inbox || sub(ch),
-    canPublish: (ch) => pub(ch),
-    hasScope: (s) => scopes.has(s) || scopes.has('admin'),
-  };
+  return new TokenPrincipal(p.sub, (p.exp ?? 0) * 1000, cachedScopes((p['scope'] as string | undefined) ?? ''), cachedMatcher(channels), cachedMatcher(publish));
 }

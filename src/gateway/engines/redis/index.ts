@@ -34,6 +34,13 @@ export function waitReady(r: ScriptedRedis, ms = 10_000): Promise<void> {
     let last: Error | undefined;
     const onError = (err: Error): void => {
       last = err;
+      // Wrong credentials will not fix themselves: fail now rather than at the deadline.
+      if (/WRONGPASS|NOAUTH|invalid (username-)?password|NOPERM/i.test(err.message)) {
+        clearTimeout(t);
+        r.off('ready', onReady);
+        r.off('error', onError);
+        reject(new Error(`cannot reach redis: ${err.message}`));
+      }
     };
     const t = setTimeout(() => {
       r.off('ready', onReady);
