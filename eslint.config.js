@@ -12,6 +12,9 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // Port implementations are `async` so they honour the promise contract even when an
+      // engine (memory) answers synchronously; an await-less async body is intended there.
+      '@typescript-eslint/require-await': 'off',
     },
   },
   {

@@ -5,7 +5,7 @@ export class Emitter<E extends Record<string, unknown>> {
   on<K extends keyof E>(event: K, listener: (payload: E[K]) => void): () => void {
     let set = this.#listeners.get(event);
     if (!set) this.#listeners.set(event, (set = new Set()));
-    set.add(listener as (payload: never) => void);
+    set.add(listener);
     return () => this.off(event, listener);
   }
 
@@ -18,7 +18,7 @@ export class Emitter<E extends Record<string, unknown>> {
   }
 
   off<K extends keyof E>(event: K, listener: (payload: E[K]) => void): void {
-    this.#listeners.get(event)?.delete(listener as (payload: never) => void);
+    this.#listeners.get(event)?.delete(listener);
   }
 
   protected emit<K extends keyof E>(event: K, payload: E[K]): void {

@@ -46,17 +46,20 @@ export class Gateway implements FrameSender, CommandContext {
   readonly #sessionKey = randomBytes(32);
   /** Socket listeners, shared by every connection of this gateway (no per-connection closures). */
   readonly #listeners = (() => {
+    // `this` inside each listener is the socket (ws calls listeners with it); the gateway
+    // is captured once here, not once per connection.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const gw = this;
     return {
-      message(this: TaggedSocket, data: Buffer, isBinary: boolean) {
+      message: function (this: TaggedSocket, data: Buffer, isBinary: boolean) {
         const conn = this[CONN];
         if (conn) gw.onFrame(conn, data, isBinary);
       },
-      close(this: TaggedSocket, code: number) {
+      close: function (this: TaggedSocket, code: number) {
         const conn = this[CONN];
         if (conn) gw.onClose(conn, code);
       },
-      error(this: TaggedSocket, err: Error) {
+      error: function (this: TaggedSocket, err: Error) {
         gw.deps.logger.debug({ err, client: this[CONN]?.id }, 'websocket error');
       },
     };
@@ -104,6 +107,8 @@ export class Gateway implements FrameSender, CommandContext {
   }
 
   #accept(ws: WebSocket, req: IncomingMessage): void {
+    // tsc types req.socket as Duplex-ish here; the upgrade socket is a net.Socket.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     const socket = req.socket as Socket;
     socket.setNoDelay(true);
     const conn = new Connection(randomUUID(), ws, socket);
@@ -111,9 +116,12 @@ export class Gateway implements FrameSender, CommandContext {
     this.connections.add(conn);
     this.deps.metrics.connections.set(this.connections.size);
     this.deps.metrics.connectionsTotal.inc();
+    // The listeners take the socket as `this` on purpose (see #listeners).
+    /* eslint-disable @typescript-eslint/unbound-method */
     ws.on('message', this.#listeners.message);
     ws.on('close', this.#listeners.close);
     ws.on('error', this.#listeners.error);
+    /* eslint-enable @typescript-eslint/unbound-method */
     conn.connectTimer = this.deps.clock.setTimeout(() => {
       if (conn.state === 'connecting' || conn.state === 'authenticating') this.disconnect(conn, 4008, 'connect timeout');
     }, this.opts.connectTimeoutMs);

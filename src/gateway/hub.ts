@@ -130,7 +130,12 @@ export class Hub implements BrokerHandler {
     }
     if (local.epoch !== epoch) {
       // First publication seen on this node, or the channel's history was lost: rebase.
-      if (local.epoch !== '') for (const sub of local.subs) (sub.floor = pub.offset - 1), (sub.epoch = epoch);
+      if (local.epoch !== '') {
+        for (const sub of local.subs) {
+          sub.floor = pub.offset - 1;
+          sub.epoch = epoch;
+        }
+      }
       local.epoch = epoch;
       local.offset = pub.offset - 1;
     }

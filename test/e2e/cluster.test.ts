@@ -133,10 +133,10 @@ describe('Redis with AUTH and node death', () => {
       cleanups.push(() => s.close());
       return [s];
     })();
-    const c = await RawClient.connect(a!.wsUrl, await a!.token());
+    const c = await RawClient.connect(a.wsUrl, await a.token());
     expect(await c.request({ type: 'publish', channel: 'chat:auth', data: 1 })).toMatchObject({ type: 'published', offset: 1 });
     await c.close();
-    const bad = new App(loadConfig({ PORT: '0', JWT_SECRET: TEST_SECRET, DATA_DIR: a!.app.config.dataDir, LOG_LEVEL: 'silent', REDIS_URL: `redis://:wrong@127.0.0.1:${redis.port}` }));
+    const bad = new App(loadConfig({ PORT: '0', JWT_SECRET: TEST_SECRET, DATA_DIR: a.app.config.dataDir, LOG_LEVEL: 'silent', REDIS_URL: `redis://:wrong@127.0.0.1:${redis.port}` }));
     await expect(bad.start()).rejects.toThrow(/^REDIS_URL: cannot reach redis/);
   });
 
@@ -159,8 +159,8 @@ describe('Redis with AUTH and node death', () => {
     const killedAt = Date.now();
     await until(async () => (await presence()) === 0, 'ghost presence expired', 10_000);
     expect(Date.now() - killedAt).toBeLessThan(10_000);
-    const nodes = (await (await fetch(`${survivor.url}/v1/admin/nodes`, { headers: { authorization: `Bearer ${svc}` } })).json()) as { nodes: { node: string }[] };
-    await until(async () => !((await (await fetch(`${survivor.url}/v1/admin/nodes`, { headers: { authorization: `Bearer ${svc}` } })).json()) as typeof nodes).nodes.some((n) => n.node === 'victim'), 'victim deregistered', 10_000);
+    type Nodes = { nodes: { node: string }[] };
+    await until(async () => !((await (await fetch(`${survivor.url}/v1/admin/nodes`, { headers: { authorization: `Bearer ${svc}` } })).json()) as Nodes).nodes.some((n) => n.node === 'victim'), 'victim deregistered', 10_000);
     ghost.ws.terminate();
     const r = new Redis(redis.url);
     expect(await r.ping()).toBe('PONG');

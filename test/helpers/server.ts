@@ -38,7 +38,7 @@ export async function startTestServer(env: Record<string, string> = {}, deps: Ap
     url,
     wsUrl: url.replace(/^http/, 'ws') + '/ws',
     token: (claims = {}, ttl = 3600) =>
-      signHs256(config.jwtSecret ?? TEST_SECRET, { sub: 'alice', channels: ['*'], publish: ['*'], ...claims } as TokenClaims, ttl),
+      signHs256(config.jwtSecret ?? TEST_SECRET, { sub: 'alice', channels: ['*'], publish: ['*'], ...claims }, ttl),
     async close() {
       await app.close({ drain: false });
       rmSync(dataDir, { recursive: true, force: true });

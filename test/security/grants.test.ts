@@ -75,7 +75,7 @@ describe('logs', () => {
         cb();
       },
     });
-    const log = createLogger('info', sink as never);
+    const log = createLogger('info', sink);
     log.info({ token: 'eyJ.secret.token', cmd: { token: 'eyJ.cmd.token' }, req: { headers: { authorization: 'Bearer eyJ.hdr' } }, jwtSecret: 'S3CRET' }, 'x');
     const out = lines.join('');
     for (const s of ['eyJ.secret.token', 'eyJ.cmd.token', 'eyJ.hdr', 'S3CRET']) expect(out).not.toContain(s);

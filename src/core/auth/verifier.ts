@@ -158,5 +158,5 @@ function toPrincipal(p: JWTPayload): Principal {
   const channels = stringList(p['channels'], 'channels');
   const publish = stringList(p['publish'], 'publish');
   if (p['scope'] !== undefined && typeof p['scope'] !== 'string') throw new UnauthorizedError('token claim scope must be a string');
-  return new TokenPrincipal(p.sub, (p.exp ?? 0) * 1000, cachedScopes((p['scope'] as string | undefined) ?? ''), cachedMatcher(channels), cachedMatcher(publish));
+  return new TokenPrincipal(p.sub, (p.exp ?? 0) * 1000, cachedScopes((p['scope']) ?? ''), cachedMatcher(channels), cachedMatcher(publish));
 }

@@ -35,7 +35,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     out[cv.key] = parsed.data;
   }
-  const cfg = out as Record<string, unknown> & { [k: string]: any };
+  const cfg = out as Record<string, string | number | boolean | string[] | undefined>;
 
   for (const unsupported of ['kafkaBrokers', 'databaseUrl'] as const) {
     if (cfg[unsupported] !== undefined) {
@@ -65,7 +65,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   cfg.devSecret = !hasKey;
   if (!hasKey) {
     if (!LOOPBACK.has(String(cfg.host))) {
-      throw new ConfigError('JWT_SECRET', `required when HOST is not loopback (HOST=${cfg.host}); without it the server only binds 127.0.0.1`);
+      throw new ConfigError('JWT_SECRET', `required when HOST is not loopback (HOST=${String(cfg.host)}); without it the server only binds 127.0.0.1`);
     }
     cfg.jwtSecret = randomBytes(32).toString('base64url');
   }

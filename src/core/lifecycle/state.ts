@@ -53,5 +53,5 @@ export async function runAll(steps: ReadonlyArray<readonly [string, () => unknow
       first ??= err;
     }
   }
-  if (first !== undefined) throw first;
+  if (first !== undefined) throw first instanceof Error ? first : new Error('close step failed', { cause: first });
 }

@@ -6,7 +6,7 @@ export class MemoryPresence implements Presence {
 
   async add(channel: string, info: Required<ClientInfo>): Promise<void> {
     let members = this.#channels.get(channel);
-    if (!members) this.#channels.set(channel, (members = new Map()));
+    if (!members) this.#channels.set(channel, (members = new Map<string, Required<ClientInfo>>()));
     members.set(info.client, { user: info.user, client: info.client });
   }
 
