@@ -14,6 +14,8 @@ type Kind = 'backbeat' | 'raw' | 'raw-corked' | 'socketio';
 interface Args {
   kind: Kind;
   port: number;
+  /** Cluster runs: subscribers spread over these ports; the publisher uses the first. */
+  ports?: number[];
   serverPid: number;
   token: string;
   scenario: 'connect' | 'rate' | 'saturate';
@@ -35,9 +37,9 @@ interface Conn {
   close(): void;
 }
 
-function wsConn(kind: 'backbeat' | 'raw' | 'raw-corked'): Promise<Conn> {
+function wsConn(kind: 'backbeat' | 'raw' | 'raw-corked', port: number): Promise<Conn> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${args.port}${kind === 'backbeat' ? '/ws' : '/'}`, { perMessageDeflate: false, skipUTF8Validation: true });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${kind === 'backbeat' ? '/ws' : '/'}`, { perMessageDeflate: false, skipUTF8Validation: true });
     let nextId = 1;
     const waiting = new Map<number, () => void>();
     const subWaiters: Array<() => void> = [];
@@ -83,9 +85,9 @@ function wsConn(kind: 'backbeat' | 'raw' | 'raw-corked'): Promise<Conn> {
   });
 }
 
-function sioConn(): Promise<Conn> {
+function sioConn(port: number): Promise<Conn> {
   return new Promise((resolve, reject) => {
-    const s: Socket = sio(`http://127.0.0.1:${args.port}`, { transports: ['websocket'], forceNew: true, reconnection: false });
+    const s: Socket = sio(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false });
     s.once('connect_error', reject);
     s.once('connect', () =>
       resolve({
@@ -98,11 +100,17 @@ function sioConn(): Promise<Conn> {
   });
 }
 
-const open = (): Promise<Conn> => (args.kind === 'socketio' ? sioConn() : wsConn(args.kind));
+let opened = 0;
+/** Opens a connection; in cluster runs, round-robin over the nodes (`first` = node 0, for the publisher). */
+const open = (first = false): Promise<Conn> => {
+  const ports = args.ports ?? [args.port];
+  const port = first ? ports[0]! : ports[opened++ % ports.length]!;
+  return args.kind === 'socketio' ? sioConn(port) : wsConn(args.kind, port);
+};
 
 async function openMany(n: number, batch = 250): Promise<Conn[]> {
   const conns: Conn[] = [];
-  for (let i = 0; i < n; i += batch) conns.push(...(await Promise.all(Array.from({ length: Math.min(batch, n - i) }, open))));
+  for (let i = 0; i < n; i += batch) conns.push(...(await Promise.all(Array.from({ length: Math.min(batch, n - i) }, () => open()))));
   return conns;
 }
 
@@ -155,7 +163,7 @@ async function fanout(subs: number, channels: number, mode: 'rate' | 'saturate')
       () => ++k % sampleEvery === 0,
     );
   }
-  const pub = await open();
+  const pub = await open(true);
   await sleep(300);
   let expected = 0;
   let sent = 0;

@@ -3,7 +3,8 @@
  * (raw ws, corked raw ws, Socket.IO 4) side by side, in one run on this machine. Each
  * server and each load generator is its own process; each measurement is repeated
  * BENCH_RUNS times (default 3) and the median is reported. Writes
- * bench/results/gateway.json and bench/results/README.md.
+ * bench/results/gateway.json and bench/results/README.md. `npm run bench -- gateway` runs the
+ * single-node scenarios, `-- cluster` the 3-node ones (Redis at REDIS_URL, default local).
  * Add a scenario to SCENARIOS (its args go to loadgen.ts); add a server to SERVERS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -31,7 +32,16 @@ interface Scenario {
   what: string;
   args: Record<string, unknown>;
   metrics: string[];
+  /** Cluster scenarios run 3 nodes of each server on one Redis (CLUSTER_SERVERS). */
+  cluster?: boolean;
 }
+
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+/** 3-node peers: Backbeat on its Redis engines vs Socket.IO 4 with @socket.io/redis-adapter. */
+const CLUSTER_SERVERS: Record<string, (run: number) => { args: string[]; env: Record<string, string> }> = {
+  backbeat: (run) => ({ args: ['bench/peers/backbeat.ts'], env: { REDIS_URL, REDIS_PREFIX: `bench-${process.pid}-${run}:` } }),
+  socketio: () => ({ args: ['bench/peers/socketio.ts', '--redis', REDIS_URL], env: {} }),
+};
 const SCENARIOS: Scenario[] = [
   { name: 'connect-1k', what: 'connect 1,000 clients', args: { scenario: 'connect', n: 1000 }, metrics: ['connectsPerSec', 'rssPerConnKiB'] },
   { name: 'connect-5k', what: 'connect 5,000 clients', args: { scenario: 'connect', n: 5000 }, metrics: ['connectsPerSec', 'rssPerConnKiB'] },
@@ -40,11 +50,13 @@ const SCENARIOS: Scenario[] = [
   { name: 'fanout-1k-1kps', what: '1 channel × 1,000 subscribers, 1,000 msgs/s (1M deliveries/s offered)', args: { scenario: 'rate', subs: 1000, channels: 1, rate: 1000, durationMs: 3000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'] },
   { name: 'rooms-100x10', what: '100 channels × 10 subscribers, 1,000 msgs/s', args: { scenario: 'rate', subs: 1000, channels: 100, rate: 1000, durationMs: 5000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'] },
   { name: 'saturate-1k', what: '1 channel × 1,000 subscribers, publish as fast as acknowledged (64 in flight)', args: { scenario: 'saturate', subs: 1000, channels: 1, window: 64, durationMs: 4000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'] },
+  { name: 'cluster-saturate', what: '3 nodes on Redis: 1 channel × 1,000 subscribers spread over the nodes, publish as fast as acknowledged', args: { scenario: 'saturate', subs: 1000, channels: 1, window: 64, durationMs: 4000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'], cluster: true },
+  { name: 'cluster-1k-100ps', what: '3 nodes on Redis: 1 channel × 1,000 subscribers, 100 msgs/s', args: { scenario: 'rate', subs: 1000, channels: 1, rate: 100, durationMs: 5000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'], cluster: true },
 ];
 
-function start(args: string[]): Promise<{ child: ChildProcess; port: number }> {
+function start(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"', NODE, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('bash', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"', NODE, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -76,23 +88,31 @@ const median = (xs: number[]) => {
 };
 
 const token = await signHs256(SECRET, { sub: 'bench', channels: ['*'], publish: ['*'] }, 24 * 3600);
-const scenarios = SCENARIOS.filter((s) => !filter || filter === 'gateway' || s.name.includes(filter));
+const scenarios = SCENARIOS.filter((s) => !filter || (filter === 'gateway' && !s.cluster) || (filter === 'cluster' && s.cluster) || s.name.includes(filter));
 const results: Record<string, Record<string, { runs: Record<string, number>[]; median: Record<string, number> }>> = {};
 
 for (const sc of scenarios) {
   results[sc.name] = {};
-  for (const [server, cmd] of Object.entries(SERVERS)) {
+  const servers = sc.cluster ? Object.keys(CLUSTER_SERVERS) : Object.keys(SERVERS);
+  for (const server of servers) {
     const runs: Record<string, number>[] = [];
     for (let r = 0; r < RUNS; r++) {
-      // A fresh server per run: no state or heap growth carried between measurements.
-      const { child, port } = await start(cmd);
+      // Fresh server processes per run: no state or heap growth carried between measurements.
+      const nodes: Array<{ child: ChildProcess; port: number }> = [];
       try {
-        runs.push(await loadgen({ ...sc.args, kind: server, port, serverPid: child.pid, token }));
+        if (sc.cluster) {
+          const spec = CLUSTER_SERVERS[server]!(r);
+          for (let i = 0; i < 3; i++) nodes.push(await start(spec.args, spec.env));
+        } else nodes.push(await start(SERVERS[server]!));
+        const ports = nodes.map((n) => n.port);
+        runs.push(await loadgen({ ...sc.args, kind: server, port: ports[0], ports, serverPid: nodes[0]!.child.pid, token }));
       } catch (err) {
         console.error(`${sc.name} ${server}: ${(err as Error).message}`);
       } finally {
-        child.kill('SIGKILL');
-        await new Promise((res) => child.once('exit', res));
+        for (const n of nodes) {
+          n.child.kill('SIGKILL');
+          await new Promise((res) => n.child.once('exit', res));
+        }
       }
     }
     const med: Record<string, number> = {};
