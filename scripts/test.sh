@@ -7,6 +7,7 @@ set -uo pipefail
 source "$(dirname "$0")/lib/ensure.sh"
 ensure_node_modules || exit 1
 ensure_redis || log "redis unavailable: suites that need it will fail"
+ensure_redis_cluster || log "redis cluster unavailable: the redis-cluster suites will fail"
 trap stop_started_services EXIT
 cd "$ROOT"
 mkdir -p test-results

@@ -68,6 +68,7 @@ export class App {
             logger: this.logger.child({ component: 'redis' }),
             presenceTtlMs: config.presenceTtlMs,
             slotLeaseMs: Math.max(30_000, config.presenceTtlMs),
+            cluster: config.redisCluster,
             ...historyOpts,
           })
         : createMemoryEngines({ clock: this.clock, ...historyOpts }));
@@ -106,7 +107,7 @@ export class App {
         clock: this.clock,
       },
     );
-    this.#registryRedis = config.redisUrl ? connectRedis({ url: config.redisUrl, failFast: true, connectionName: 'backbeat-registry' }) : undefined;
+    this.#registryRedis = config.redisUrl ? connectRedis({ url: config.redisUrl, failFast: true, connectionName: 'backbeat-registry', cluster: config.redisCluster }) : undefined;
     const registry = this.#registryRedis
       ? new RedisNodeRegistry({ redis: this.#registryRedis, prefix: config.redisPrefix, clock: this.clock, ttlMs: config.nodeTtlMs })
       : new MemoryNodeRegistry({ clock: this.clock, ttlMs: config.nodeTtlMs });

@@ -49,10 +49,42 @@ ensure_redis() {
   log "redis did not start"; return 1
 }
 
+# A local 3-master Redis Cluster on 127.0.0.1:7101-7103 (no replicas), for the engine
+# contract suite and the cluster-mode tests. Needs redis-server (ensure_redis installs it).
+REDIS_CLUSTER_PORTS=(7101 7102 7103)
+ensure_redis_cluster() {
+  if redis-cli -h 127.0.0.1 -p 7101 cluster info 2>/dev/null | grep -q 'cluster_state:ok'; then
+    export TEST_REDIS_CLUSTER_URL=redis://127.0.0.1:7101
+    return 0
+  fi
+  log "starting a 3-node Redis Cluster on 127.0.0.1:7101-7103"
+  local nodes=()
+  for p in "${REDIS_CLUSTER_PORTS[@]}"; do
+    rm -rf "/tmp/backbeat-rc/$p" && mkdir -p "/tmp/backbeat-rc/$p"
+    redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
+      --dir "/tmp/backbeat-rc/$p" --save '' --appendonly no --daemonize yes --logfile "/tmp/backbeat-rc/$p/redis.log" || return 1
+    nodes+=("127.0.0.1:$p")
+  done
+  for p in "${REDIS_CLUSTER_PORTS[@]}"; do
+    for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 -p "$p" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+  done
+  STARTED_SERVICES+=(redis-cluster)
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/dev/null 2>&1 || { log "redis cluster create failed"; return 1; }
+  for _ in $(seq 1 100); do
+    if redis-cli -h 127.0.0.1 -p 7101 cluster info 2>/dev/null | grep -q 'cluster_state:ok'; then
+      export TEST_REDIS_CLUSTER_URL=redis://127.0.0.1:7101
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "redis cluster did not become ready"; return 1
+}
+
 stop_started_services() {
   for s in "${STARTED_SERVICES[@]:-}"; do
     case "$s" in
       redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
+      redis-cluster) for p in "${REDIS_CLUSTER_PORTS[@]}"; do redis-cli -h 127.0.0.1 -p "$p" shutdown nosave >/dev/null 2>&1 || true; done ;;
     esac
   done
 }

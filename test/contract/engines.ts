@@ -22,6 +22,8 @@ export interface EngineFactory {
 }
 
 export const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+/** A Redis Cluster seed node; scripts/test.sh starts a local 3-master cluster and sets it. */
+export const REDIS_CLUSTER_URL = process.env['TEST_REDIS_CLUSTER_URL'];
 
 const defaults = (o: EngineOptions = {}) => ({
   historySize: o.historySize ?? 100,
@@ -29,18 +31,13 @@ const defaults = (o: EngineOptions = {}) => ({
   historyMetaTtlMs: o.historyMetaTtlMs ?? 3_600_000,
 });
 
-export const factories: EngineFactory[] = [
-  {
-    name: 'memory',
-    async create(clock, opts) {
-      return createMemoryEngines({ clock, ...defaults(opts) });
-    },
-  },
-  {
-    name: 'redis',
+function redisFactory(name: string, url: string, cluster: boolean): EngineFactory {
+  return {
+    name,
     async create(clock, opts) {
       const e = createRedisEngines({
-        url: REDIS_URL,
+        url,
+        cluster,
         prefix: `t-${randomUUID()}:`,
         clock,
         logger: createLogger('silent'),
@@ -51,5 +48,16 @@ export const factories: EngineFactory[] = [
       await e.start();
       return e;
     },
+  };
+}
+
+export const factories: EngineFactory[] = [
+  {
+    name: 'memory',
+    async create(clock, opts) {
+      return createMemoryEngines({ clock, ...defaults(opts) });
+    },
   },
+  redisFactory('redis', REDIS_URL, false),
+  ...(REDIS_CLUSTER_URL ? [redisFactory('redis-cluster', REDIS_CLUSTER_URL, true)] : []),
 ];

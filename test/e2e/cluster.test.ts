@@ -167,3 +167,35 @@ describe('Redis with AUTH and node death', () => {
     r.disconnect();
   });
 });
+
+describe('cluster mode on a Redis Cluster (sharded pub/sub)', () => {
+  const seed = process.env['TEST_REDIS_CLUSTER_URL'];
+  it('two nodes fan out, share presence and history through a 3-master Redis Cluster', async () => {
+    // scripts/test.sh always starts the cluster and sets the variable.
+    expect(seed, 'TEST_REDIS_CLUSTER_URL (scripts/test.sh starts a local Redis Cluster)').toBeDefined();
+    const prefix = `t-${randomUUID()}:`;
+    const nodes: TestServer[] = [];
+    for (let i = 0; i < 2; i++) {
+      const s = await startTestServer({ REDIS_URL: seed!, REDIS_CLUSTER: 'true', REDIS_PREFIX: prefix });
+      nodes.push(s);
+      cleanups.push(() => s.close());
+    }
+    const [a, b] = nodes as [TestServer, TestServer];
+    const channels = ['chat:alpha', 'chat:beta', 'news:gamma', 'live:delta'];
+    const sub = await RawClient.connect(a.wsUrl, await a.token({ sub: 'listener' }));
+    for (const ch of channels) await sub.request({ type: 'subscribe', channel: ch, presence: true });
+    const pub = await RawClient.connect(b.wsUrl, await b.token({ sub: 'speaker' }));
+    for (const ch of channels) for (let i = 1; i <= 5; i++) expect(await pub.request({ type: 'publish', channel: ch, data: i })).toMatchObject({ offset: i });
+    for (const ch of channels) await sub.waitFor((f) => f.type === 'message' && f['channel'] === ch && f['offset'] === 5);
+    for (const ch of channels) {
+      expect(sub.ofType('message').filter((m) => m['channel'] === ch).map((m) => m['offset'])).toEqual([1, 2, 3, 4, 5]);
+      expect((await pub.request({ type: 'presence', channel: ch }))['clients']).toEqual([{ user: 'listener', client: expect.any(String) }]);
+    }
+    const h = await pub.request({ type: 'history', channel: 'news:gamma', limit: 2 });
+    expect((h['publications'] as { data: number }[]).map((p) => p.data)).toEqual([4, 5]);
+    const r = await fetch(`${b.url}/v1/users/listener/disconnect`, { method: 'POST', headers: { authorization: `Bearer ${await admin(b)}` } });
+    expect(r.status).toBe(200);
+    expect((await sub.closed).code).toBe(4003);
+    await pub.close();
+  });
+});

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../../core/time/index.ts';
 import type { NodeInfo, NodeRegistry } from './types.ts';
 
@@ -8,16 +8,17 @@ import type { NodeInfo, NodeRegistry } from './types.ts';
  * the hash doesn't grow with every crashed node).
  */
 export class RedisNodeRegistry implements NodeRegistry {
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #hash: string;
   readonly #zset: string;
   readonly #clock: Clock;
   readonly #ttlMs: number;
 
-  constructor(opts: { redis: Redis; prefix: string; clock: Clock; ttlMs: number }) {
+  constructor(opts: { redis: Redis | Cluster; prefix: string; clock: Clock; ttlMs: number }) {
     this.#redis = opts.redis;
-    this.#hash = `${opts.prefix}nodes:h`;
-    this.#zset = `${opts.prefix}nodes:z`;
+    // One hash tag, so MULTI over both keys works on a Redis Cluster.
+    this.#hash = `${opts.prefix}{nodes}:h`;
+    this.#zset = `${opts.prefix}{nodes}:z`;
     this.#clock = opts.clock;
     this.#ttlMs = opts.ttlMs;
   }

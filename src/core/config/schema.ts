@@ -48,6 +48,8 @@ export const ConfigVars = [
     undefined, 'comma list of browser origins allowed to open WebSockets; any when unset'),
   v('REDIS_URL', 'redisUrl', optionalString.pipe(z.url().refine((u) => /^rediss?:/.test(u), 'must start with redis:// or rediss://').optional()),
     undefined, 'Redis for cluster engines (broker, presence, history, rate limits, node registry)'),
+  v('REDIS_CLUSTER', 'redisCluster', z.enum(['true', 'false']).transform((v) => v === 'true'), 'false',
+    'REDIS_URL is a seed node of a Redis Cluster: per-channel traffic uses sharded pub/sub'),
   v('REDIS_PREFIX', 'redisPrefix', z.string().regex(/^[A-Za-z0-9_.:-]{0,64}$/, 'must be up to 64 of [A-Za-z0-9_.:-]'), 'bb:',
     'prefix of every Redis key and pub/sub channel (several deployments can share one Redis)'),
   v('PRESENCE_TTL_MS', 'presenceTtlMs', int(1000, 3_600_000), '9000', 'cluster presence lease: members of a dead node disappear within this'),

@@ -1,9 +1,11 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { ACQUIRE_SLOT, APPEND_AND_PUBLISH, PRESENCE_LIST, READ, SLIDING_WINDOW } from './scripts.ts';
 
 /** The ioredis client with Backbeat's Lua scripts registered (EVALSHA with EVAL fallback). */
-export interface ScriptedRedis extends Redis {
-  bbAppend(meta: string, stream: string, epoch: string, metaTtlMs: number, fields: string, size: number, ttlMs: number, channel: string): Promise<[number, string]>;
+export type ScriptedRedis = (Redis | Cluster) & ScriptCommands;
+
+interface ScriptCommands {
+  bbAppend(meta: string, stream: string, channel: string, epoch: string, metaTtlMs: number, fields: string, size: number, ttlMs: number, mode: '' | 'p' | 's'): Promise<[number, string]>;
   bbRead(meta: string, stream: string, epoch: string, metaTtlMs: number, mode: 'latest' | 'since', since: number, sinceEpoch: string, limit: number): Promise<[number, string, number, ...string[]]>;
   bbWindow(key: string, now: number, windowMs: number, limit: number, member: string): Promise<[number, number, number]>;
   bbAcquireSlot(key: string, now: number, leaseMs: number, max: number, member: string): Promise<number>;
@@ -15,6 +17,8 @@ export interface RedisConnectOptions {
   /** Fail commands at once while disconnected (no offline queue): callers get 4503 fast. */
   failFast?: boolean;
   connectionName?: string;
+  /** The URL is a seed node of a Redis Cluster (sharded pub/sub for channels). */
+  cluster?: boolean;
 }
 
 /**
@@ -32,8 +36,27 @@ export function connectRedis(opts: RedisConnectOptions): ScriptedRedis {
     enableAutoPipelining: true,
   };
   if (opts.url.startsWith('rediss:')) options.tls = {};
-  const r = new Redis(opts.url, options) as ScriptedRedis;
-  r.defineCommand('bbAppend', { numberOfKeys: 2, lua: APPEND_AND_PUBLISH });
+  let r: ScriptedRedis;
+  if (opts.cluster) {
+    const u = new URL(opts.url);
+    r = new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
+      // Node connections keep ioredis' defaults (the cluster's slot discovery runs on them);
+      // failing fast is the cluster client's job (enableOfflineQueue below).
+      redisOptions: {
+        connectionName: opts.connectionName,
+        ...(options.tls ? { tls: options.tls } : {}),
+        username: decodeURIComponent(u.username) || undefined,
+        password: decodeURIComponent(u.password) || undefined,
+      },
+      enableOfflineQueue: !opts.failFast,
+      enableAutoPipelining: true,
+      shardedSubscribers: true,
+      clusterRetryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    }) as ScriptedRedis;
+  } else {
+    r = new Redis(opts.url, options) as ScriptedRedis;
+  }
+  r.defineCommand('bbAppend', { numberOfKeys: 3, lua: APPEND_AND_PUBLISH });
   r.defineCommand('bbRead', { numberOfKeys: 2, lua: READ });
   r.defineCommand('bbWindow', { numberOfKeys: 1, lua: SLIDING_WINDOW });
   r.defineCommand('bbAcquireSlot', { numberOfKeys: 1, lua: ACQUIRE_SLOT });

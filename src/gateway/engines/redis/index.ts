@@ -25,6 +25,8 @@ export interface RedisEngineOptions {
   slotLeaseMs: number;
   /** How long `start()` waits for Redis. @default 10000 */
   connectTimeoutMs?: number;
+  /** `url` is a seed node of a Redis Cluster: sharded pub/sub per channel. */
+  cluster?: boolean;
 }
 
 /** Resolves when the client is ready; rejects with the last connection error after `ms`. */
@@ -63,8 +65,9 @@ export function waitReady(r: ScriptedRedis, ms = 10_000): Promise<void> {
  * offsets are one sequence per channel across nodes and arrive in order.
  */
 export function createRedisEngines(opts: RedisEngineOptions): Engines {
-  const redis = connectRedis({ url: opts.url, failFast: true, connectionName: 'backbeat' });
-  const sub = connectRedis({ url: opts.url, failFast: true, connectionName: 'backbeat-sub' });
+  const cluster = opts.cluster === true;
+  const redis = connectRedis({ url: opts.url, failFast: true, connectionName: 'backbeat', cluster });
+  const sub = connectRedis({ url: opts.url, failFast: true, connectionName: 'backbeat-sub', cluster });
   const history = new RedisHistory({
     redis,
     prefix: opts.prefix,
@@ -73,15 +76,21 @@ export function createRedisEngines(opts: RedisEngineOptions): Engines {
     ttlMs: opts.historyTtlMs,
     metaTtlMs: opts.historyMetaTtlMs,
   });
-  const broker = new RedisBroker({ pub: redis, sub, prefix: opts.prefix, logger: opts.logger });
+  const broker = new RedisBroker({ pub: redis, sub, prefix: opts.prefix, logger: opts.logger, sharded: cluster });
   const presence = new RedisPresence({ redis, prefix: opts.prefix, clock: opts.clock, ttlMs: opts.presenceTtlMs });
   const rateLimiter = new RedisRateLimiter({ redis, prefix: opts.prefix, clock: opts.clock, leaseMs: opts.slotLeaseMs });
   const sessions = new RedisSessionStore({ redis, prefix: opts.prefix });
   return {
     kind: 'redis',
-    publish: (channel, pub) => history.appendAndPublish(channel, pub, broker.channelKey(channel)),
+    publish: (channel, pub) => history.appendAndPublish(channel, pub, broker.channelKey(channel), cluster ? 's' : 'p'),
     async start() {
       await Promise.all([waitReady(redis, opts.connectTimeoutMs), waitReady(sub, opts.connectTimeoutMs)]);
+      const ms = opts.connectTimeoutMs ?? 10_000;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        broker.ready,
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('cannot reach redis: control channel subscribe timed out')), ms))),
+      ]).finally(() => clearTimeout(timer));
     },
     health: () => ({
       redis: { ok: redis.status === 'ready', detail: redis.status },

@@ -19,13 +19,21 @@ export class RedisBroker implements Broker {
   readonly #log: Logger;
   #handler: BrokerHandler | undefined;
   #readyOnce = false;
+  /** Sharded pub/sub (SPUBLISH/SSUBSCRIBE) on a Redis Cluster; classic pub/sub otherwise. */
+  readonly sharded: boolean;
+  /** Resolves once the control channel is subscribed (engines.start() waits for it). */
+  readonly ready: Promise<void>;
+  #markReady: () => void = () => undefined;
 
-  constructor(opts: { pub: ScriptedRedis; sub: ScriptedRedis; prefix: string; logger: Logger }) {
+  constructor(opts: { pub: ScriptedRedis; sub: ScriptedRedis; prefix: string; logger: Logger; sharded: boolean }) {
     this.#pub = opts.pub;
     this.#sub = opts.sub;
     this.#prefix = opts.prefix;
     this.#log = opts.logger;
+    this.sharded = opts.sharded;
+    this.ready = new Promise((resolve) => (this.#markReady = resolve));
     this.#sub.on('message', (ch: string, msg: string) => this.#onMessage(ch, msg));
+    this.#sub.on('smessage', (ch: string, msg: string) => this.#onMessage(ch, msg));
     this.#sub.on('ready', () => {
       if (this.#readyOnce) {
         // ioredis has re-subscribed every channel; what was published meanwhile is in history.
@@ -34,7 +42,10 @@ export class RedisBroker implements Broker {
         return;
       }
       this.#readyOnce = true;
-      this.#sub.subscribe(this.controlChannel).catch((err: unknown) => this.#log.error({ err }, 'control subscribe failed'));
+      this.#sub.subscribe(this.controlChannel).then(
+        () => this.#markReady(),
+        (err: unknown) => this.#log.error({ err }, 'control subscribe failed'),
+      );
     });
   }
 
@@ -42,8 +53,13 @@ export class RedisBroker implements Broker {
     return `${this.#prefix}ctl`;
   }
 
+  /** The pub/sub channel of a Backbeat channel; its `{…}` hash tag matches the channel's history keys. */
   channelKey(channel: string): string {
-    return `${this.#prefix}c:${channel}`;
+    return `${this.#prefix}c:{${channel}}`;
+  }
+
+  #send(key: string, msg: string): Promise<unknown> {
+    return this.sharded ? this.#pub.spublish(key, msg) : this.#pub.publish(key, msg);
   }
 
   get subscriberReady(): boolean {
@@ -55,15 +71,15 @@ export class RedisBroker implements Broker {
   }
 
   async publish(channel: string, pub: Publication, epoch: string): Promise<void> {
-    await this.#pub.publish(this.channelKey(channel), JSON.stringify({ t: 'p', e: epoch, p: pub } satisfies Wire));
+    await this.#send(this.channelKey(channel), JSON.stringify({ t: 'p', e: epoch, p: pub } satisfies Wire));
   }
 
   async publishJoin(channel: string, info: ClientInfo): Promise<void> {
-    await this.#pub.publish(this.channelKey(channel), JSON.stringify({ t: 'j', i: info } satisfies Wire));
+    await this.#send(this.channelKey(channel), JSON.stringify({ t: 'j', i: info } satisfies Wire));
   }
 
   async publishLeave(channel: string, info: ClientInfo): Promise<void> {
-    await this.#pub.publish(this.channelKey(channel), JSON.stringify({ t: 'l', i: info } satisfies Wire));
+    await this.#send(this.channelKey(channel), JSON.stringify({ t: 'l', i: info } satisfies Wire));
   }
 
   async publishControl(msg: ControlMessage): Promise<void> {
@@ -71,11 +87,13 @@ export class RedisBroker implements Broker {
   }
 
   async subscribe(channel: string): Promise<void> {
-    await this.#sub.subscribe(this.channelKey(channel));
+    if (this.sharded) await this.#sub.ssubscribe(this.channelKey(channel));
+    else await this.#sub.subscribe(this.channelKey(channel));
   }
 
   async unsubscribe(channel: string): Promise<void> {
-    await this.#sub.unsubscribe(this.channelKey(channel));
+    if (this.sharded) await this.#sub.sunsubscribe(this.channelKey(channel));
+    else await this.#sub.unsubscribe(this.channelKey(channel));
   }
 
   async close(): Promise<void> {
@@ -90,7 +108,7 @@ export class RedisBroker implements Broker {
         h.onControl(JSON.parse(raw) as ControlMessage);
         return;
       }
-      const channel = redisChannel.slice(this.#prefix.length + 2);
+      const channel = redisChannel.slice(this.#prefix.length + 3, -1); // `<prefix>c:{<channel>}`
       const msg = JSON.parse(raw) as Wire;
       if (msg.t === 'p') h.onPublication(channel, msg.p, msg.e);
       else if (msg.t === 'j') h.onJoin(channel, msg.i);

@@ -30,16 +30,24 @@ export class RedisHistory implements History {
     return [`${this.#o.prefix}h:{${channel}}:m`, `${this.#o.prefix}h:{${channel}}:s`];
   }
 
-  /** Appends and, when `pubsubChannel` is given, publishes in the same script. */
-  async appendAndPublish(channel: string, pub: Omit<Publication, 'offset'>, pubsubChannel: string): Promise<{ publication: Publication; epoch: string }> {
+  /**
+   * Appends and, with a `mode`, publishes on `pubsubChannel` in the same script
+   * ('p' PUBLISH, 's' SPUBLISH on a Redis Cluster).
+   */
+  async appendAndPublish(
+    channel: string,
+    pub: Omit<Publication, 'offset'>,
+    pubsubChannel: string,
+    mode: '' | 'p' | 's',
+  ): Promise<{ publication: Publication; epoch: string }> {
     const [meta, stream] = this.keys(channel);
     const fields = JSON.stringify({ data: pub.data, ts: pub.ts, ...(pub.info ? { info: pub.info } : {}), ...(pub.trace ? { trace: pub.trace } : {}) }).slice(1, -1);
-    const [offset, epoch] = await this.#o.redis.bbAppend(meta, stream, newEpoch(), this.#o.metaTtlMs, fields, this.#o.size, this.#o.ttlMs, pubsubChannel);
+    const [offset, epoch] = await this.#o.redis.bbAppend(meta, stream, pubsubChannel, newEpoch(), this.#o.metaTtlMs, fields, this.#o.size, this.#o.ttlMs, mode);
     return { publication: { ...pub, offset: Number(offset) }, epoch };
   }
 
   append(channel: string, pub: Omit<Publication, 'offset'>): Promise<{ publication: Publication; epoch: string }> {
-    return this.appendAndPublish(channel, pub, '');
+    return this.appendAndPublish(channel, pub, `${this.#o.prefix}c:{${channel}}`, '');
   }
 
   async read(channel: string, query: HistoryQuery): Promise<HistoryPage> {

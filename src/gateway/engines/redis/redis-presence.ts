@@ -60,13 +60,14 @@ export class RedisPresence implements Presence {
   async renew(): Promise<void> {
     if (this.#own.size === 0) return;
     const until = this.#clock.now() + this.#ttlMs;
-    const p = this.#redis.pipeline();
+    // One command per key (auto-pipelined per node): valid across Redis Cluster slots.
+    const ops: Promise<unknown>[] = [];
     for (const [channel, clients] of this.#own) {
       const [hash, zset] = this.#keys(channel);
-      for (const c of clients) p.zadd(zset, 'XX', until, c);
-      p.pexpire(hash, this.#ttlMs * 3).pexpire(zset, this.#ttlMs * 3);
+      for (const c of clients) ops.push(this.#redis.zadd(zset, 'XX', until, c));
+      ops.push(this.#redis.pexpire(hash, this.#ttlMs * 3), this.#redis.pexpire(zset, this.#ttlMs * 3));
     }
-    await p.exec();
+    await Promise.all(ops);
   }
 
   async close(): Promise<void> {

@@ -58,12 +58,12 @@ export class RedisRateLimiter implements RateLimiter {
   async renew(): Promise<void> {
     if (this.#held.size === 0) return;
     const until = this.#clock.now() + this.#leaseMs;
-    const p = this.#redis.pipeline();
+    const ops: Promise<unknown>[] = [];
     for (const [key, members] of this.#held) {
-      for (const m of members) p.zadd(`${this.#prefix}slot:{${key}}`, 'XX', until, m);
-      p.pexpire(`${this.#prefix}slot:{${key}}`, this.#leaseMs * 2);
+      for (const m of members) ops.push(this.#redis.zadd(`${this.#prefix}slot:{${key}}`, 'XX', until, m));
+      ops.push(this.#redis.pexpire(`${this.#prefix}slot:{${key}}`, this.#leaseMs * 2));
     }
-    await p.exec();
+    await Promise.all(ops);
   }
 
   async close(): Promise<void> {

@@ -21,9 +21,11 @@ end
 `;
 
 /**
- * KEYS: meta, stream. ARGV: epoch candidate, meta ttl ms, entry fields (a JSON object's
- * inside, without braces, without offset), history size, history ttl ms, pub/sub channel
- * ('' = do not publish). Returns {offset, epoch}.
+ * KEYS: meta, stream, pub/sub channel (same `{ch}` hash tag, so a Redis Cluster can run
+ * it on one shard). ARGV: epoch candidate, meta ttl ms, entry fields (a JSON object's
+ * inside, without braces, without offset), history size, history ttl ms, publish mode
+ * ('' = do not publish, 'p' = PUBLISH, 's' = SPUBLISH for sharded pub/sub).
+ * Returns {offset, epoch}.
  */
 export const APPEND_AND_PUBLISH = `${META}
 top = redis.call('HINCRBY', KEYS[1], 't', 1)
@@ -35,7 +37,7 @@ if size > 0 then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if ARGV[6] ~= '' then
-  redis.call('PUBLISH', ARGV[6], '{"t":"p","e":"' .. epoch .. '","p":' .. entry .. '}')
+  redis.call(ARGV[6] == 's' and 'SPUBLISH' or 'PUBLISH', KEYS[3], '{"t":"p","e":"' .. epoch .. '","p":' .. entry .. '}')
 end
 return {top, epoch}
 `;
