@@ -91,6 +91,8 @@ export class App {
         rateLimitCommands: config.rateLimitCommands,
         rateLimitWindowMs: config.rateLimitWindowMs,
         rateLimitCloseAfter: config.rateLimitCloseAfter,
+        userRateLimitCommands: config.userRateLimitCommands,
+        userRateLimitWindowMs: config.userRateLimitWindowMs,
         connectTimeoutMs: config.connectTimeoutMs,
         pingIntervalMs: config.pingIntervalMs,
         outboundMaxBytes: config.outboundMaxBytes,

@@ -1,4 +1,4 @@
-import { BackbeatError, ForbiddenError, UnauthorizedError, UnavailableError } from '../core/errors/index.ts';
+import { BackbeatError, ForbiddenError, RateLimitedError, UnauthorizedError, UnavailableError } from '../core/errors/index.ts';
 import type { Connection } from './connection.ts';
 import type { CommandContext as Gateway } from './context.ts';
 import type { Command, CommandOf } from './protocol/index.ts';
@@ -21,6 +21,18 @@ export async function handleCommand(gw: Gateway, conn: Connection, cmd: Command)
     gw.replyError(conn, cmd.id, new UnauthorizedError('connect first'), cmd.type);
     gw.disconnect(conn, 4001, 'unauthorized');
     return;
+  }
+  if (gw.opts.userRateLimitCommands > 0) {
+    // Cluster-wide per user: every connection of the user, on every node, shares the window.
+    // Memory answers synchronously, Redis with a promise; within one connection it is always
+    // the same, so commands keep their order.
+    const rule = { limit: gw.opts.userRateLimitCommands, windowMs: gw.opts.userRateLimitWindowMs };
+    const pending = gw.deps.engines.rateLimiter.consume(`user:${conn.user!}`, rule);
+    const d = pending instanceof Promise ? await gw.deps.breaker.call(() => pending) : pending;
+    if (!d.allowed) {
+      gw.deps.metrics.rateLimited.inc();
+      throw new RateLimitedError(d.retryAfterMs);
+    }
   }
   switch (cmd.type) {
     case 'subscribe':

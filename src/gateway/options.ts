@@ -14,6 +14,9 @@ export interface GatewayOptions {
   rateLimitCommands: number;
   rateLimitWindowMs: number;
   rateLimitCloseAfter: number;
+  /** Per-user limit across connections and nodes through the engine RateLimiter (0 = off). */
+  userRateLimitCommands: number;
+  userRateLimitWindowMs: number;
   connectTimeoutMs: number;
   pingIntervalMs: number;
   outboundMaxBytes: number;

@@ -199,3 +199,20 @@ describe('cluster mode on a Redis Cluster (sharded pub/sub)', () => {
     await pub.close();
   });
 });
+
+describe('cluster-wide per-user rate limit', () => {
+  it('USER_RATE_LIMIT_COMMANDS counts every connection of the user on every node', async () => {
+    const [a, b] = await cluster(2, { USER_RATE_LIMIT_COMMANDS: '10', USER_RATE_LIMIT_WINDOW_MS: '60000' });
+    const token = await a!.token({ sub: 'busy' });
+    const onA = await RawClient.connect(a!.wsUrl, token);
+    const onB = await RawClient.connect(b!.wsUrl, token);
+    for (let i = 0; i < 5; i++) expect(await onA.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    for (let i = 0; i < 5; i++) expect(await onB.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    const limited = await onA.request({ type: 'ping' });
+    expect(limited).toMatchObject({ type: 'error', code: 4029, retryAfterMs: expect.any(Number) });
+    expect(await onB.request({ type: 'ping' })).toMatchObject({ code: 4029 });
+    const other = await RawClient.connect(b!.wsUrl, await b!.token({ sub: 'calm' }));
+    expect(await other.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    await Promise.all([onA.close(), onB.close(), other.close()]);
+  });
+});

@@ -114,6 +114,26 @@ describe('rate limit', () => {
   });
 });
 
+describe('per-user rate limit', () => {
+  it('USER_RATE_LIMIT_COMMANDS is shared by all connections of a user', async () => {
+    const srv = await startTestServer({ USER_RATE_LIMIT_COMMANDS: '4', USER_RATE_LIMIT_WINDOW_MS: '60000' });
+    const token = await srv.token({ sub: 'twice' });
+    const a = await RawClient.connect(srv.wsUrl, token);
+    const b = await RawClient.connect(srv.wsUrl, token);
+    expect(await a.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    expect(await b.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    expect(await a.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    expect(await b.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+    expect(await a.request({ type: 'publish', channel: 'chat:x', data: 1 })).toMatchObject({ code: 4029, retryAfterMs: expect.any(Number) });
+    expect(await b.request({ type: 'history', channel: 'chat:x' })).toMatchObject({ code: 4029 });
+    // refused commands changed nothing
+    const other = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'else' }));
+    expect(await other.request({ type: 'history', channel: 'chat:x' })).toMatchObject({ offset: 0 });
+    await Promise.all([a.close(), b.close(), other.close()]);
+    await srv.close();
+  });
+});
+
 describe('upgrade', () => {
   it('browsers from an origin not in ALLOWED_ORIGINS are refused with 403; allowed ones and non-browsers pass', async () => {
     const srv = await startTestServer({ ALLOWED_ORIGINS: 'https://app.example, https://admin.example' });
