@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackbeatClient, BackbeatClientError, type Publication } from '../../src/client/index.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { until } from '../helpers/wait.ts';
 
 const servers: TestServer[] = [];
 const clients: BackbeatClient[] = [];
@@ -19,13 +20,6 @@ function client(url: string, opts: ConstructorParameters<typeof BackbeatClient>[
   const c = new BackbeatClient(url, { minReconnectDelayMs: 20, maxReconnectDelayMs: 200, ...opts });
   clients.push(c);
   return c;
-}
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 async function httpPublish(srv: TestServer, channel: string, data: unknown): Promise<number> {
   const r = await fetch(`${srv.url}/v1/publish`, {

@@ -9,17 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signHs256 } from '../../src/core/auth/index.ts';
 import { freePort, NodeProcess, RedisProcess } from '../helpers/processes.ts';
 import { Publisher, TrackedSubscriber, verify } from '../helpers/tracker.ts';
+import { until } from '../helpers/wait.ts';
 
 const SECRET = 'chaos-secret-0123456789abcdef0123456789';
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out: ${what}`);
-}
 
 describe('cluster chaos: 3 nodes on Redis', () => {
   let redis: RedisProcess;

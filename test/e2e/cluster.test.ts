@@ -12,6 +12,7 @@ import { App } from '../../src/app.ts';
 import { freePort, NodeProcess, RedisProcess } from '../helpers/processes.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
+import { until } from '../helpers/wait.ts';
 
 const REDIS = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -30,13 +31,6 @@ async function cluster(n: number, env: Record<string, string> = {}): Promise<Tes
   return nodes;
 }
 const admin = (s: TestServer) => s.token({ sub: 'ops', scope: 'admin' });
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('cluster on Redis', () => {
   it('POST /v1/users/{id}/disconnect on one node closes the user everywhere', async () => {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { until } from '../helpers/wait.ts';
 
 interface Sub {
   ws: WebSocket;
@@ -30,13 +31,6 @@ async function openSubscriber(url: string, token: string, channel: string): Prom
   return sub;
 }
 
-async function until(cond: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('fan-out correctness under load', () => {
   let srv: TestServer;
