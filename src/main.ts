@@ -58,6 +58,7 @@ if (config.devSecret) {
     `  ${token}`,
     '',
     '  Try it:',
+    `    export TOKEN=${token}`,
     `    curl -s -X POST ${url}/v1/publish -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
     `         -d '{"channel":"chat:lobby","data":{"text":"hello"}}'`,
     `    npx wscat -c ${wsUrl}   then send {"id":1,"type":"connect","token":"<token>"}`,
