@@ -3,7 +3,12 @@
  * resume on another node, gap repair after a lost pub/sub message, cluster-wide
  * connection limits, Redis AUTH, and presence of a dead node expiring.
  */
+import { execSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { signHs256 } from '../../src/core/auth/index.ts';
@@ -208,5 +213,36 @@ describe('cluster-wide per-user rate limit', () => {
     const other = await RawClient.connect(b!.wsUrl, await b!.token({ sub: 'calm' }));
     expect(await other.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
     await Promise.all([onA.close(), onB.close(), other.close()]);
+  });
+});
+
+describe('rediss:// (TLS)', () => {
+  it('connects to a TLS Redis whose CA comes from NODE_EXTRA_CA_CERTS; without it, start-up refuses', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bb-tls-'));
+    const sh = (cmd: string) => execSync(cmd, { cwd: dir, stdio: 'ignore' });
+    sh('openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 -subj "/CN=backbeat-test-ca"');
+    sh('openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj "/CN=127.0.0.1"');
+    writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    sh('openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt -days 1 -extfile ext.cnf');
+    const port = await freePort();
+    const redis = spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--tls-cert-file', 'srv.crt', '--tls-key-file', 'srv.key', '--tls-ca-cert-file', 'ca.crt', '--tls-auth-clients', 'no', '--save', ''], { cwd: dir, stdio: 'ignore' });
+    cleanups.push(async () => {
+      redis.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await until(() => new Promise<boolean>((res) => {
+      const s = tlsConnect({ port, host: '127.0.0.1', ca: readFileSync(join(dir, 'ca.crt')) }, () => (s.destroy(), res(true)));
+      s.once('error', () => res(false));
+    }), 'tls redis up', 10_000);
+    const env = { JWT_SECRET: TEST_SECRET, REDIS_URL: `rediss://127.0.0.1:${port}`, REDIS_PREFIX: 'tls:' };
+    const trusted = await new NodeProcess(await freePort(), { ...env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.crt') }).start();
+    cleanups.push(() => trusted.stop());
+    const c = await RawClient.connect(trusted.wsUrl, await signHs256(TEST_SECRET, { sub: 'tls', channels: ['*'], publish: ['*'] }, 600));
+    expect(await c.request({ type: 'publish', channel: 'chat:tls', data: 1 })).toMatchObject({ type: 'published', offset: 1 });
+    await c.close();
+    // Verification is not weakened: without the CA the node refuses to start, naming REDIS_URL.
+    const untrusted = new NodeProcess(await freePort(), env);
+    cleanups.push(() => untrusted.stop());
+    await expect(untrusted.start()).rejects.toThrow(/REDIS_URL: cannot reach redis/);
   });
 });

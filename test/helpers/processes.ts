@@ -26,7 +26,11 @@ export async function freePort(): Promise<number> {
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    if (await check().catch(() => false)) return;
+    // A check may throw to give up at once (e.g. the process died); fetch errors mean "not yet".
+    if (await check().catch((err: unknown) => {
+      if (err instanceof Error && err.message.includes(' exited ')) throw err;
+      return false;
+    })) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
@@ -60,7 +64,11 @@ export class NodeProcess {
     });
     this.child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
-    await waitFor(async () => (await fetch(`${this.url}/readyz`)).ok, `node on ${this.port} ready; output: ${this.output.slice(-500)}`);
+    const child = this.child;
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`node on ${this.port} exited ${child.exitCode}: ${this.output.slice(-500)}`);
+      return (await fetch(`${this.url}/readyz`)).ok;
+    }, `node on ${this.port} ready`);
     return this;
   }
 
