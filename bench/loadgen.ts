@@ -114,11 +114,15 @@ async function openMany(n: number, batch = 250): Promise<Conn[]> {
   return conns;
 }
 
-/** Full GC in the server (peers handle SIGUSR2 with --expose-gc), so RSS reflects live memory. */
+/**
+ * Steady-state RSS: repeated full GCs in the server (peers handle SIGUSR2 under
+ * --expose-gc) over ~5 s, so memory V8 keeps after a burst of short-lived garbage (e.g.
+ * token verification on connect) is returned before reading — the same for every server.
+ */
 async function settledRssKiB(pid: number): Promise<number> {
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 8; i++) {
     process.kill(pid, 'SIGUSR2');
-    await sleep(300);
+    await sleep(650);
   }
   return rssKiB(pid);
 }
