@@ -80,6 +80,13 @@ ensure_redis_cluster() {
   log "redis cluster did not become ready"; return 1
 }
 
+# Debian's Chromium for the browser tests (playwright-core drives it; no browser download).
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return 0; fi
+  log "installing chromium (apt)…"
+  apt_install chromium || return 1
+}
+
 stop_started_services() {
   for s in "${STARTED_SERVICES[@]:-}"; do
     case "$s" in
