@@ -51,7 +51,7 @@ describe('reading older versions', () => {
     const r = new SchemaRegistry();
     r.register('t', v1);
     r.register('t', evolve((s) => ((s.properties!['source'] = { type: 'string', default: 'app' }), s.required!.push('source'))));
-    r.register('t', { ...evolve((s) => ((s.properties!['source'] = { type: 'string', default: 'app' }), (s.properties!['playsTotal'] = { type: 'integer' }))) }, (d) => ({ ...d, playsTotal: (d['plays'] as number | undefined) ?? 0 }));
+    r.register('t', { ...evolve((s) => ((s.properties!['source'] = { type: 'string', default: 'app' }), (s.properties!['playsTotal'] = { type: 'integer' }))) }, (d) => ({ ...d, playsTotal: (d['plays']) ?? 0 }));
     expect(r.read('t', { trackId: 'x', plays: 3 }, 1)).toEqual({ v: 3, data: { trackId: 'x', plays: 3, source: 'app', playsTotal: 3 } });
     expect(r.read('t', { trackId: 'x', source: 'radio' }, 2)).toEqual({ v: 3, data: { trackId: 'x', source: 'radio', playsTotal: 0 } });
     expect(r.read('t', { trackId: 'x', source: 'web', playsTotal: 9 })).toEqual({ v: 3, data: { trackId: 'x', source: 'web', playsTotal: 9 } });
