@@ -1,2 +1,3 @@
-/** The event stream capability (issue #3): so far the versioned event schemas. */
+/** The event stream capability (issue #3): versioned event schemas and the event log. */
 export * from './events/index.ts';
+export * from './log/index.ts';
