@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import type { Principal } from '../core/auth/index.ts';
 import type { TimerHandle } from '../core/time/index.ts';
 import { SlidingWindowLog } from './engines/memory/index.ts';
-import type { StreamPosition } from './engines/ports.ts';
 import type { Command } from './protocol/index.ts';
 
 /** Per-connection lifecycle (SPEC §3): a connection serves commands only when `connected`. */
@@ -60,8 +59,6 @@ export class Connection {
   bytesAtPing = 0;
   /** Commands received while `connect` was being verified, served in order after it. */
   held: Command[] | undefined;
-  /** Channels restored from a resumed session, reported in the `connected` reply. */
-  restored: Record<string, StreamPosition & { recovered: boolean; since: number }> | undefined;
 
   constructor(id: string, ws: WebSocket, socket: Socket) {
     this.id = id;

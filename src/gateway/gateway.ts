@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { BackbeatError, ErrorCodes, RateLimitedError, toBackbeatError } from '../core/errors/index.ts';
+import { BackbeatError, RateLimitedError, toBackbeatError } from '../core/errors/index.ts';
 import type { TimerHandle } from '../core/time/index.ts';
 import { ChannelService } from './channels.ts';
 import { handleCommand } from './commands.ts';
@@ -204,10 +204,6 @@ export class Gateway implements FrameSender, CommandContext {
     set.add(conn);
   }
 
-  localConnectionsOf(user: string): number {
-    return this.#byUser.get(user)?.size ?? 0;
-  }
-
   // ---- inbound -------------------------------------------------------------------
 
   onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {
@@ -338,10 +334,6 @@ export class Gateway implements FrameSender, CommandContext {
     this.expiry.close();
     for (const conn of this.connections) conn.ws.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
-  }
-
-  errorCodeFor(key: keyof typeof ErrorCodes): number {
-    return ErrorCodes[key].ws;
   }
 }
 

@@ -58,10 +58,6 @@ export class Hub implements BrokerHandler {
     this.#broker.setHandler(this);
   }
 
-  get channelCount(): number {
-    return this.#channels.size;
-  }
-
   /**
    * Adds a subscription and returns the channel position (and, with `recover`, the
    * publications after it). Live publications are held until `activate()`.

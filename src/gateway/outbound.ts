@@ -26,8 +26,4 @@ export class CorkScheduler {
       setImmediate(this.#flush);
     }
   }
-
-  flushNow(): void {
-    this.#flush();
-  }
 }

@@ -14,8 +14,3 @@ export function channelError(ch: unknown): string {
   if (typeof ch !== 'string') return 'channel must be a string';
   return `channel ${JSON.stringify(ch.slice(0, 200))} is not namespace:name (namespace [a-z][a-z0-9_-]{0,31}, name [A-Za-z0-9_.@=:-]{1,128})`;
 }
-
-/** The user whose personal inbox a channel is, if it is one (`user:SUB`). */
-export function inboxUser(ch: string): string | undefined {
-  return ch.startsWith('user:') ? ch.slice(5) : undefined;
-}

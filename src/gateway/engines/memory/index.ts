@@ -1,5 +1,6 @@
 import type { Clock } from '../../../core/time/index.ts';
 import type { Engines } from '../ports.ts';
+import { closePorts } from '../close-ports.ts';
 import { MemoryBroker } from './memory-broker.ts';
 import { MemoryHistory } from './memory-history.ts';
 import { MemoryPresence } from './memory-presence.ts';
@@ -27,6 +28,7 @@ export function createMemoryEngines(opts: MemoryEngineOptions): Engines {
   const presence = new MemoryPresence();
   const rateLimiter = new MemoryRateLimiter(opts.clock);
   const sessions = new MemorySessionStore(opts.clock);
+  const ports = { history, broker, presence, rateLimiter, sessions };
   return {
     kind: 'memory',
     async publish(channel, pub) {
@@ -36,13 +38,7 @@ export function createMemoryEngines(opts: MemoryEngineOptions): Engines {
     },
     start: async () => undefined,
     health: () => ({ memory: { ok: true } }),
-    history,
-    broker,
-    presence,
-    rateLimiter,
-    sessions,
-    async close() {
-      await Promise.allSettled([broker.close(), presence.close(), rateLimiter.close(), sessions.close(), history.close()]);
-    },
+    ...ports,
+    close: () => closePorts(ports),
   };
 }

@@ -104,10 +104,6 @@ export class MemoryHistory implements History {
     }
   }
 
-  get channelCount(): number {
-    return this.#streams.size;
-  }
-
   #stream(channel: string): Stream {
     const now = this.#opts.clock.now();
     let s = this.#streams.get(channel);

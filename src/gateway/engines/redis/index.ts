@@ -1,6 +1,7 @@
 import type { Logger } from '../../../core/observability/index.ts';
 import type { Clock } from '../../../core/time/index.ts';
 import type { Engines } from '../ports.ts';
+import { closePorts } from '../close-ports.ts';
 import { connectRedis, type ScriptedRedis } from './connection.ts';
 import { RedisBroker } from './redis-broker.ts';
 import { RedisHistory } from './redis-history.ts';
@@ -80,6 +81,7 @@ export function createRedisEngines(opts: RedisEngineOptions): Engines {
   const presence = new RedisPresence({ redis, prefix: opts.prefix, clock: opts.clock, ttlMs: opts.presenceTtlMs });
   const rateLimiter = new RedisRateLimiter({ redis, prefix: opts.prefix, clock: opts.clock, leaseMs: opts.slotLeaseMs });
   const sessions = new RedisSessionStore({ redis, prefix: opts.prefix });
+  const ports = { history, broker, presence, rateLimiter, sessions };
   return {
     kind: 'redis',
     publish: (channel, pub) => history.appendAndPublish(channel, pub, broker.channelKey(channel), cluster ? 's' : 'p'),
@@ -96,13 +98,9 @@ export function createRedisEngines(opts: RedisEngineOptions): Engines {
       redis: { ok: redis.status === 'ready', detail: redis.status },
       'redis-subscriber': { ok: broker.subscriberReady, detail: sub.status },
     }),
-    history,
-    broker,
-    presence,
-    rateLimiter,
-    sessions,
+    ...ports,
     async close() {
-      await Promise.allSettled([broker.close(), presence.close(), rateLimiter.close(), sessions.close(), history.close()]);
+      await closePorts(ports);
       await Promise.allSettled([redis.quit(), sub.quit()]);
       redis.disconnect();
       sub.disconnect();
