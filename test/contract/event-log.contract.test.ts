@@ -1,87 +1,178 @@
-/** The EventLog contract (src/streaming/log/port.ts) for every engine, and crash safety of the embedded one. */
+/**
+ * The EventLog contract (src/streaming/log/port.ts) for every engine, and crash safety of
+ * the embedded one. Add an engine as one more entry of `factories`; the suite does not
+ * change (the factories are in event-logs.ts). Each test gets its own log (a fresh SQLite file, a fresh Kafka topic).
+ */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteEventLog, type EventLog } from '../../src/streaming/index.ts';
+import { SqliteEventLog, type EventLog, type LogConsumer, type RecordBatch, type StoredRecord } from '../../src/streaming/index.ts';
 import { until } from '../helpers/wait.ts';
+import { eventLogFactories } from './event-logs.ts';
 
 const dirs: string[] = [];
 const logs: EventLog[] = [];
+const consumers: LogConsumer[] = [];
 const dir = () => {
   const d = mkdtempSync(join(tmpdir(), 'bb-log-'));
   dirs.push(d);
   return d;
 };
 afterEach(async () => {
+  await Promise.all(consumers.splice(0).map((c) => c.close()));
   await Promise.all(logs.splice(0).map((l) => l.close()));
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-/** Add an engine (Kafka) as one more factory; the suite does not change. */
-const factories: Array<{ name: string; open(path: string): EventLog }> = [{ name: 'sqlite', open: (path) => new SqliteEventLog(join(path, 'events.db')) }];
-const rec = (id: string, ts = 1000, key = 'u1') => ({ id, key, ts, body: JSON.stringify({ id }) });
+const rec = (id: string, key = 'u1', ts = 1000) => ({ id, key, ts, body: JSON.stringify({ id, key }) });
 
-describe.each(factories)('EventLog contract: $name', (f) => {
-  const open = (path = dir()) => {
-    const l = f.open(path);
+/** Collects every batch a consumer is handed; `fail` decides per batch whether the handler rejects. */
+function collector(fail: (b: RecordBatch, n: number) => boolean = () => false) {
+  const batches: RecordBatch[] = [];
+  let n = 0;
+  const handler = async (b: RecordBatch) => {
+    if (fail(b, n++)) throw new Error('handler failed');
+    batches.push(b);
+  };
+  const records = () => batches.flatMap((b) => b.records.map((r) => ({ ...r, replay: b.replay })));
+  return { batches, handler, records, ids: () => records().map((r) => r.id) };
+}
+
+describe.each(eventLogFactories())('EventLog contract: $name', (f) => {
+  const open = async (path = dir(), name = `t-${randomUUID()}`) => {
+    const l = f.open(path, name);
     logs.push(l);
+    await l.start();
     return l;
   };
+  const consume = async (log: EventLog, ...args: Parameters<EventLog['consume']>) => {
+    const c = await log.consume(...args);
+    consumers.push(c);
+    return c;
+  };
 
-  it('appends in order with offsets from 1, reads them back', async () => {
-    const log = open();
-    expect(await log.append([rec('a'), rec('b')])).toEqual([
-      { offset: 1, duplicate: false },
-      { offset: 2, duplicate: false },
-    ]);
-    expect(await log.append([rec('c')])).toEqual([{ offset: 3, duplicate: false }]);
-    expect((await log.read(0, 10)).map((r) => [r.offset, r.id])).toEqual([
-      [1, 'a'],
-      [2, 'b'],
-      [3, 'c'],
-    ]);
-    expect((await log.read(1, 1)).map((r) => r.id)).toEqual(['b']);
-    expect(await log.head()).toBe(3);
+  it('appends durably and hands every record to a consumer, per key in append order', async () => {
+    const log = await open();
+    const batch = Array.from({ length: 60 }, (_, i) => rec(`e${i}`, `user-${i % 5}`));
+    const results = await log.append(batch);
+    expect(results.every((r) => !r.duplicate && r.offset >= 0)).toBe(true);
+    // A key always lands on one partition.
+    for (let i = 5; i < 60; i++) expect(results[i]!.partition).toBe(results[i - 5]!.partition);
+    const c = collector();
+    await consume(log, `g-${randomUUID()}`, c.handler);
+    await until(() => c.ids().length >= 60, 'all 60 consumed');
+    expect(new Set(c.ids()).size).toBe(60);
+    for (let k = 0; k < 5; k++) {
+      const seen = c.records().filter((r) => r.key === `user-${k}`);
+      expect(seen.map((r) => r.id)).toEqual(batch.filter((r) => r.key === `user-${k}`).map((r) => r.id));
+      const offsets = seen.map((r) => r.offset);
+      expect(offsets).toEqual([...offsets].sort((a, b) => a - b)); // growing within the partition
+    }
+    expect(c.batches.every((b) => b.records.every((r) => r.partition === b.partition))).toBe(true);
+    const heads = await log.heads();
+    for (const r of c.records()) expect(heads[r.partition]).toBeGreaterThanOrEqual(r.offset);
   });
 
-  it('drops duplicates by id, reporting the original offset', async () => {
-    const log = open();
+  it('drops duplicates by id, also within one batch', async () => {
+    const log = await open();
     await log.append([rec('a'), rec('b')]);
-    expect(await log.append([rec('b'), rec('c'), rec('c')])).toEqual([
-      { offset: 2, duplicate: true },
-      { offset: 3, duplicate: false },
-      { offset: 3, duplicate: true },
-    ]);
-    expect(await log.head()).toBe(3);
+    const again = await log.append([rec('b'), rec('c'), rec('c')]);
+    expect(again.map((r) => r.duplicate)).toEqual([true, false, true]);
+    const c = collector();
+    await consume(log, `g-${randomUUID()}`, c.handler);
+    await until(() => c.ids().length >= 3, 'a, b, c consumed');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.ids().sort()).toEqual(['a', 'b', 'c']);
   });
 
-  it('keeps consumer offsets per group, monotonic, across reopen', async () => {
+  it('delivers records appended while the consumer waits', async () => {
+    const log = await open();
+    const c = collector();
+    await consume(log, `g-${randomUUID()}`, c.handler);
+    await log.append([rec('late-1')]);
+    await until(() => c.ids().includes('late-1'), 'late-1 consumed');
+    await log.append([rec('late-2'), rec('late-3')]);
+    await until(() => c.ids().length === 3, 'late-2 and late-3 consumed');
+    expect(c.records().every((r) => !r.replay)).toBe(true);
+  });
+
+  it('at-least-once: a rejected batch comes again, nothing is skipped', async () => {
+    const log = await open();
+    await log.append(Array.from({ length: 20 }, (_, i) => rec(`r${i}`)));
+    const c = collector((_b, n) => n < 3); // the first three attempts fail
+    await consume(log, `g-${randomUUID()}`, c.handler, { retryBackoffMs: 5 });
+    await until(() => c.ids().length >= 20, 'all 20 after retries');
+    expect(c.ids()).toEqual(Array.from({ length: 20 }, (_, i) => `r${i}`));
+  });
+
+  it('a group resumes after its last committed batch; another group starts from the beginning', async () => {
     const path = dir();
-    const log = open(path);
-    await log.append([rec('a'), rec('b'), rec('c')]);
-    await log.commit('recs', 2);
-    await log.commit('recs', 1); // never goes back
-    await log.commit('stats', 3);
-    expect([await log.committed('recs'), await log.committed('stats'), await log.committed('none')]).toEqual([2, 3, 0]);
-    await log.close();
-    const again = open(path);
-    expect(await again.committed('recs')).toBe(2);
-    expect((await again.read(await again.committed('recs'), 10)).map((r) => r.id)).toEqual(['c']);
+    const name = `t-${randomUUID()}`;
+    const group = `g-${randomUUID()}`;
+    const log = await open(path, name);
+    await log.append(Array.from({ length: 10 }, (_, i) => rec(`a${i}`)));
+    const first = collector();
+    const c1 = await consume(log, group, first.handler);
+    await until(() => first.ids().length >= 10, 'first 10');
+    await c1.close();
+    await log.append(Array.from({ length: 5 }, (_, i) => rec(`b${i}`)));
+    const second = collector();
+    await consume(log, group, second.handler);
+    await until(() => second.ids().length >= 5, 'the next 5');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(second.ids()).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
+    const other = collector();
+    await consume(log, `g-${randomUUID()}`, other.handler);
+    await until(() => other.ids().length >= 15, 'a new group sees all 15');
   });
 
-  it('retention by time and by count; offsets are never reused', async () => {
-    const log = open();
-    await log.append([rec('a', 1), rec('b', 2), rec('c', 3), rec('d', 4)]);
-    expect(await log.prune({ beforeTs: 2 })).toBe(1);
-    expect(await log.prune({ keep: 2 })).toBe(1);
-    expect((await log.read(0, 10)).map((r) => r.id)).toEqual(['c', 'd']);
-    expect(await log.append([rec('e')])).toEqual([{ offset: 5, duplicate: false }]);
+  it('from earliest: committed records come again flagged replay, then live ones unflagged', async () => {
+    const path = dir();
+    const name = `t-${randomUUID()}`;
+    const group = `g-${randomUUID()}`;
+    const log = await open(path, name);
+    await log.append(Array.from({ length: 8 }, (_, i) => rec(`x${i}`, `k${i % 2}`)));
+    const first = collector();
+    const c1 = await consume(log, group, first.handler);
+    await until(() => first.ids().length >= 8, 'first 8');
+    await c1.close();
+    await log.append([rec('y0', 'k0'), rec('y1', 'k1')]);
+    const again = collector();
+    await consume(log, group, again.handler, { from: 'earliest' });
+    await until(() => again.ids().length >= 10, 'replay of 8 + 2 live');
+    const byId = new Map<string, StoredRecord & { replay: boolean }>(again.records().map((r) => [r.id, r]));
+    for (let i = 0; i < 8; i++) expect(byId.get(`x${i}`)?.replay).toBe(true);
+    expect([byId.get('y0')?.replay, byId.get('y1')?.replay]).toEqual([false, false]);
   });
 });
 
-describe('embedded log crash safety', () => {
+describe('embedded log', () => {
+  it('offsets from 1 without holes; retention by time and by count never reuses offsets', async () => {
+    const log = new SqliteEventLog(join(dir(), 'events.db'));
+    logs.push(log);
+    await log.append([rec('a', 'u', 1), rec('b', 'u', 2), rec('c', 'u', 3), rec('d', 'u', 4)]);
+    expect(log.readSync(0, 10).map((r) => r.offset)).toEqual([1, 2, 3, 4]);
+    expect(log.prune({ beforeTs: 2 })).toBe(1);
+    expect(log.prune({ keep: 2 })).toBe(1);
+    expect(log.readSync(0, 10).map((r) => r.id)).toEqual(['c', 'd']);
+    expect(await log.append([rec('e')])).toEqual([{ partition: 0, offset: 5, duplicate: false }]);
+    expect(await log.heads()).toEqual({ 0: 5 });
+  });
+
+  it('retention runs on its own timer with the configured bounds', async () => {
+    let now = 10_000;
+    const log = new SqliteEventLog(join(dir(), 'events.db'), { retentionMs: 5000, retentionRecords: 3, retentionIntervalMs: 20, now: () => now });
+    logs.push(log);
+    await log.start();
+    await log.append([rec('old', 'u', 1000), ...Array.from({ length: 5 }, (_, i) => rec(`n${i}`, 'u', 9000))]);
+    now = 10_001;
+    await until(() => log.readSync(0, 100).length === 3, 'pruned to the newest 3');
+    expect(log.readSync(0, 100).map((r) => r.id)).toEqual(['n2', 'n3', 'n4']);
+  });
+
   it('every append acknowledged before kill -9 is in the log after reopening', { timeout: 60_000 }, async () => {
     const path = join(dir(), 'events.db');
     const child = spawn(process.execPath, [join(import.meta.dirname, '../helpers/log-writer.ts'), path], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -99,10 +190,10 @@ describe('embedded log crash safety', () => {
     await exited;
     const log = new SqliteEventLog(path);
     logs.push(log);
-    const stored = new Set((await log.read(0, 1_000_000)).map((r) => r.id));
+    const all = log.readSync(0, 1_000_000);
+    const stored = new Set(all.map((r) => r.id));
     const missing = acked.filter((id) => !stored.has(id));
     expect({ acked: acked.length >= 2000, missing: missing.length }).toEqual({ acked: true, missing: 0 });
-    const offsets = (await log.read(0, 1_000_000)).map((r) => r.offset);
-    expect(offsets.every((o, i) => o === i + 1)).toBe(true); // no holes
+    expect(all.every((r, i) => r.offset === i + 1)).toBe(true); // no holes
   });
 });

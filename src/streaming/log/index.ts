@@ -1,2 +1,3 @@
-export type { AppendResult, EventLog, LogRecord, StoredRecord } from './port.ts';
-export { SqliteEventLog } from './sqlite-log.ts';
+export type { AppendResult, BatchHandler, ConsumeOptions, EventLog, LogConsumer, LogHealth, LogRecord, RecordBatch, StoredRecord } from './port.ts';
+export { SqliteEventLog, type SqliteEventLogOptions } from './sqlite-log.ts';
+export { SqliteDedupeWindow, type DedupeWindow, type SqliteDedupeOptions } from './dedupe.ts';

@@ -1,11 +1,20 @@
 /**
- * The event log port (#3): an append-only, durable, ordered log of events with consumer
- * groups. Embedded: SQLite under DATA_DIR (`sqlite-log.ts`); cluster: Kafka (to come).
- * Semantics every implementation keeps:
- * - `append` resolves only once the events are durable; offsets grow by one, from 1;
- * - an event whose `id` is already in the log (within the dedupe window) is not
- *   appended again: its result says `duplicate` and carries the original offset;
- * - `read` returns events in offset order; a group's committed offset survives restarts.
+ * The event log port (#3): an append-only, durable, partitioned log of events with
+ * consumer groups. Engines: embedded SQLite under DATA_DIR (`sqlite-log.ts`, one
+ * partition) and Apache Kafka (`kafka-log.ts`, a topic partitioned by user id).
+ * The contract every engine keeps (test/contract/event-log.contract.test.ts):
+ * - `append` resolves only once every record is durable (fsync / acks=all); a record
+ *   whose `id` was appended before, within the engine's dedupe window, is not appended
+ *   again: its result says `duplicate: true`;
+ * - records with the same `key` go to the same partition, in append order;
+ * - offsets grow within a partition, never reused;
+ * - `consume` is at-least-once: a batch is committed for the group only after its
+ *   handler resolved; a handler that rejects gets the same batch again (the consumer
+ *   backs off); after close or a crash, a consumer of the same group resumes after the
+ *   last committed batch;
+ * - with `from: 'earliest'` the consumer first re-delivers every retained record up to
+ *   the group's committed position with `replay: true` (to rebuild in-memory state;
+ *   side effects must be skipped), then continues live with `replay: false`.
  */
 export interface LogRecord {
   /** Event id (dedupe key). */
@@ -14,30 +23,63 @@ export interface LogRecord {
   key: string;
   /** Event time, ms since the epoch. */
   ts: number;
-  /** The serialized event. */
+  /** The serialized event (JSON). */
   body: string;
 }
 
 export interface StoredRecord extends LogRecord {
+  partition: number;
   offset: number;
 }
 
 export interface AppendResult {
+  partition: number;
+  /** Offset of the record; for a duplicate, -1 when the engine does not know the original. */
   offset: number;
   duplicate: boolean;
 }
 
+/** A run of records of one partition, in offset order. */
+export interface RecordBatch {
+  partition: number;
+  records: StoredRecord[];
+  /** Every record of the batch was committed by the group before this consumer started. */
+  replay: boolean;
+}
+
+export type BatchHandler = (batch: RecordBatch) => Promise<void>;
+
+export interface ConsumeOptions {
+  /**
+   * `committed` (default): start after the group's committed position (a new group
+   * starts at the earliest retained record). `earliest`: replay everything retained up
+   * to that position first, flagged `replay`.
+   */
+  from?: 'committed' | 'earliest';
+  /** Most records per batch. @default 500 */
+  maxBatch?: number;
+  /** Backoff after a rejected batch, first step in ms (doubles, with jitter, up to 5 s). @default 50 */
+  retryBackoffMs?: number;
+}
+
+export interface LogConsumer {
+  /** Stops fetching and waits for the batch in flight (committed if its handler resolved). Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface LogHealth {
+  ok: boolean;
+  detail?: string;
+}
+
 export interface EventLog {
+  readonly kind: 'sqlite' | 'kafka';
+  /** Connects, creates what is missing (topics, tables). */
+  start(): Promise<void>;
   append(records: readonly LogRecord[]): Promise<AppendResult[]>;
-  /** Records after `afterOffset`, oldest first, at most `limit`. */
-  read(afterOffset: number, limit: number): Promise<StoredRecord[]>;
-  /** The group has processed everything up to and including `offset`. */
-  commit(group: string, offset: number): Promise<void>;
-  /** Last committed offset of a group (0 when none). */
-  committed(group: string): Promise<number>;
-  /** Highest offset in the log (0 when empty). */
-  head(): Promise<number>;
-  /** Drops records older than `beforeTs` or beyond the newest `keep`; returns how many went. */
-  prune(opts: { beforeTs?: number; keep?: number }): Promise<number>;
+  consume(group: string, handler: BatchHandler, opts?: ConsumeOptions): Promise<LogConsumer>;
+  /** Highest offset per partition (a partition that is empty is absent). For lag metrics and tests. */
+  heads(): Promise<Record<number, number>>;
+  health(): LogHealth;
   close(): Promise<void>;
 }

@@ -1,13 +1,26 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { AppendResult, EventLog, LogRecord, StoredRecord } from './port.ts';
+import type { AppendResult, BatchHandler, ConsumeOptions, EventLog, LogConsumer, LogHealth, LogRecord, RecordBatch, StoredRecord } from './port.ts';
+
+export interface SqliteEventLogOptions {
+  /** Records older than this (event time) are pruned, ms; 0 keeps them. @default 0 */
+  retentionMs?: number;
+  /** Newest records kept; 0 keeps all. @default 0 */
+  retentionRecords?: number;
+  /** How often retention runs, ms. @default 60_000 */
+  retentionIntervalMs?: number;
+  now?: () => number;
+}
 
 /**
  * The embedded event log: one SQLite file (node:sqlite, no native build) in WAL mode
  * with `synchronous=FULL`, so an append that resolved survives `kill -9` and power loss
- * of the process. Ids are unique (the dedupe window is the retained log). A single
- * writer per file: this node.
+ * of the process. One partition (0): offsets from 1 without holes, a total order, so
+ * every user's events are in order. Ids are unique: the dedupe window is the retained
+ * log. A single writer per file: this node. Consumers are in-process loops that wake on
+ * append (no polling while idle).
  */
 export class SqliteEventLog implements EventLog {
+  readonly kind = 'sqlite' as const;
   readonly #db: DatabaseSync;
   readonly #insert: StatementSync;
   readonly #byId: StatementSync;
@@ -15,8 +28,12 @@ export class SqliteEventLog implements EventLog {
   readonly #commit: StatementSync;
   readonly #committed: StatementSync;
   readonly #head: StatementSync;
+  readonly #consumers = new Set<SqliteConsumer>();
+  readonly #opts: Required<Omit<SqliteEventLogOptions, 'now'>> & { now: () => number };
+  #retention: NodeJS.Timeout | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, opts: SqliteEventLogOptions = {}) {
+    this.#opts = { retentionMs: 0, retentionRecords: 0, retentionIntervalMs: 60_000, now: Date.now, ...opts };
     this.#db = new DatabaseSync(path);
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
@@ -33,12 +50,18 @@ export class SqliteEventLog implements EventLog {
     `);
     this.#insert = this.#db.prepare('INSERT INTO events (id, key, ts, body) VALUES (?, ?, ?, ?)');
     this.#byId = this.#db.prepare('SELECT offset FROM events WHERE id = ?');
-    this.#read = this.#db.prepare('SELECT offset, id, key, ts, body FROM events WHERE offset > ? ORDER BY offset LIMIT ?');
+    this.#read = this.#db.prepare('SELECT offset, id, key, ts, body FROM events WHERE offset > ? AND offset <= ? ORDER BY offset LIMIT ?');
     this.#commit = this.#db.prepare(
       'INSERT INTO consumer_offsets (grp, offset) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET offset = max(offset, excluded.offset)',
     );
     this.#committed = this.#db.prepare('SELECT offset FROM consumer_offsets WHERE grp = ?');
     this.#head = this.#db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) AS head");
+  }
+
+  async start(): Promise<void> {
+    if ((this.#opts.retentionMs || this.#opts.retentionRecords) && !this.#retention) {
+      this.#retention = setInterval(() => this.runRetention(), this.#opts.retentionIntervalMs).unref();
+    }
   }
 
   async append(records: readonly LogRecord[]): Promise<AppendResult[]> {
@@ -50,45 +73,144 @@ export class SqliteEventLog implements EventLog {
         // Look up first: an ignored INSERT would still consume an AUTOINCREMENT number
         // and leave a hole in the offsets.
         const seen = this.#byId.get(r.id) as { offset: number } | undefined;
-        if (seen) out.push({ offset: Number(seen.offset), duplicate: true });
-        else out.push({ offset: Number(this.#insert.run(r.id, r.key, r.ts, r.body).lastInsertRowid), duplicate: false });
+        if (seen) out.push({ partition: 0, offset: Number(seen.offset), duplicate: true });
+        else out.push({ partition: 0, offset: Number(this.#insert.run(r.id, r.key, r.ts, r.body).lastInsertRowid), duplicate: false });
       }
       this.#db.exec('COMMIT');
     } catch (err) {
       this.#db.exec('ROLLBACK');
       throw err;
     }
+    for (const c of this.#consumers) c.wake();
     return out;
   }
 
-  async read(afterOffset: number, limit: number): Promise<StoredRecord[]> {
-    return (this.#read.all(afterOffset, limit) as unknown as StoredRecord[]).map((r) => ({ ...r, offset: Number(r.offset), ts: Number(r.ts) }));
+  async consume(group: string, handler: BatchHandler, opts: ConsumeOptions = {}): Promise<LogConsumer> {
+    const committed = this.committedSync(group);
+    const c = new SqliteConsumer(this, group, handler, {
+      position: opts.from === 'earliest' ? 0 : committed,
+      replayUntil: opts.from === 'earliest' ? committed : 0,
+      maxBatch: opts.maxBatch ?? 500,
+      backoffMs: opts.retryBackoffMs ?? 50,
+    });
+    this.#consumers.add(c);
+    c.done.finally(() => this.#consumers.delete(c)).catch(() => undefined);
+    return c;
   }
 
-  async commit(group: string, offset: number): Promise<void> {
+  /** Records with `after < offset ≤ upTo`, oldest first, at most `limit`. */
+  readSync(after: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): StoredRecord[] {
+    return (this.#read.all(after, upTo, limit) as unknown as Array<Omit<StoredRecord, 'partition'>>).map((r) => ({
+      partition: 0,
+      offset: Number(r.offset),
+      id: r.id,
+      key: r.key,
+      ts: Number(r.ts),
+      body: r.body,
+    }));
+  }
+
+  commitSync(group: string, offset: number): void {
     this.#commit.run(group, offset);
   }
 
-  async committed(group: string): Promise<number> {
+  committedSync(group: string): number {
     const row = this.#committed.get(group) as { offset: number } | undefined;
     return row ? Number(row.offset) : 0;
   }
 
-  async head(): Promise<number> {
-    return Number((this.#head.get() as { head: number }).head);
+  async heads(): Promise<Record<number, number>> {
+    const head = Number((this.#head.get() as { head: number }).head);
+    return head > 0 ? { 0: head } : {};
   }
 
-  async prune(opts: { beforeTs?: number; keep?: number }): Promise<number> {
+  /** Drops records older than `beforeTs` or beyond the newest `keep`; returns how many went. */
+  prune(opts: { beforeTs?: number; keep?: number }): number {
     let n = 0;
     if (opts.beforeTs !== undefined) n += Number(this.#db.prepare('DELETE FROM events WHERE ts < ?').run(opts.beforeTs).changes);
     if (opts.keep !== undefined) {
-      const head = await this.head();
+      const head = Number((this.#head.get() as { head: number }).head);
       n += Number(this.#db.prepare('DELETE FROM events WHERE offset <= ?').run(head - opts.keep).changes);
     }
     return n;
   }
 
+  runRetention(): number {
+    if (!this.#db.isOpen) return 0;
+    return this.prune({
+      ...(this.#opts.retentionMs ? { beforeTs: this.#opts.now() - this.#opts.retentionMs } : {}),
+      ...(this.#opts.retentionRecords ? { keep: this.#opts.retentionRecords } : {}),
+    });
+  }
+
+  health(): LogHealth {
+    return this.#db.isOpen ? { ok: true } : { ok: false, detail: 'closed' };
+  }
+
   async close(): Promise<void> {
+    if (this.#retention) clearInterval(this.#retention);
+    await Promise.all([...this.#consumers].map((c) => c.close()));
     if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+/** One consumer loop: read after the position, hand the batch over, commit, repeat; sleep until an append wakes it. */
+class SqliteConsumer implements LogConsumer {
+  readonly done: Promise<void>;
+  #closed = false;
+  #wake: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    log: SqliteEventLog,
+    group: string,
+    handler: BatchHandler,
+    s: { position: number; replayUntil: number; maxBatch: number; backoffMs: number },
+  ) {
+    this.done = this.#run(log, group, handler, s);
+  }
+
+  wake(): void {
+    this.#wake?.();
+  }
+
+  async #sleep(ms: number | undefined): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      if (ms !== undefined) this.#timer = setTimeout(resolve, ms).unref();
+    });
+    this.#wake = undefined;
+    if (this.#timer) clearTimeout(this.#timer);
+  }
+
+  async #run(log: SqliteEventLog, group: string, handler: BatchHandler, s: { position: number; replayUntil: number; maxBatch: number; backoffMs: number }): Promise<void> {
+    let position = s.position;
+    let failures = 0;
+    while (!this.#closed) {
+      const replay = position < s.replayUntil;
+      const records = log.health().ok ? log.readSync(position, s.maxBatch, replay ? s.replayUntil : undefined) : [];
+      if (records.length === 0) {
+        await this.#sleep(1000); // woken by append; the timeout only guards against a missed wake
+        continue;
+      }
+      const batch: RecordBatch = { partition: 0, records, replay };
+      try {
+        await handler(batch);
+      } catch {
+        // At-least-once: the same batch again after a backoff (full jitter, doubling, ≤ 5 s).
+        failures++;
+        await this.#sleep(Math.random() * Math.min(5000, s.backoffMs * 2 ** Math.min(failures, 16)));
+        continue;
+      }
+      failures = 0;
+      position = records.at(-1)!.offset;
+      if (!replay) log.commitSync(group, position);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#wake?.();
+    await this.done;
   }
 }
