@@ -11,6 +11,7 @@ import { createMemoryEngines, createRedisEngines, Gateway, type Engines } from '
 import { createHttpServer } from './http/index.ts';
 import { ConnectionManager, createStrategy, MemoryNodeRegistry, RedisNodeRegistry } from './connections/index.ts';
 import { connectRedis, waitReady, type ScriptedRedis } from './gateway/index.ts';
+import { createStreamEngines, StreamingService, type EventHandler } from './streaming/index.ts';
 
 export type AppState = 'created' | 'starting' | 'ready' | 'draining' | 'closed';
 
@@ -27,6 +28,8 @@ export interface AppDeps {
   clock?: Clock;
   /** Engines to use instead of the ones the config selects (tests, embedding). */
   engines?: Engines;
+  /** Handlers of the event stream run after the built-in ones (embedding, tests). */
+  eventHandlers?: EventHandler[];
 }
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -44,6 +47,7 @@ export class App {
   readonly verifier: TokenVerifier;
   readonly breaker: DependencyBreaker;
   readonly gateway: Gateway;
+  readonly streaming: StreamingService;
   readonly connections: ConnectionManager;
   readonly #registryRedis: ScriptedRedis | undefined;
   readonly #lifecycle: StateMachine<AppState>;
@@ -81,6 +85,20 @@ export class App {
       now: () => this.clock.now(),
     });
     this.breaker = new DependencyBreaker(`engines:${this.engines.kind}`, { metrics: this.metrics, logger: this.logger });
+    const streamLogger = this.logger.child({ component: 'streaming' });
+    const streamEngines = createStreamEngines({ ...config, nodeId: config.nodeId! }, streamLogger);
+    this.streaming = new StreamingService({
+      ...streamEngines,
+      clock: this.clock,
+      logger: streamLogger,
+      registry: this.metrics.registry,
+      // Recommendation pushes go to the user's inbox channel like any publication.
+      publish: (userId, data) => this.gateway.channels.publish(`user:${userId}`, data, { user: 'backbeat' }, 'streaming'),
+      maxBatch: config.eventsMaxBatch,
+      retry: { attempts: config.eventHandlerAttempts, baseMs: config.eventRetryBaseMs, maxMs: config.eventRetryMaxMs },
+      pushDebounceMs: config.recommendationPushDebounceMs,
+      extraHandlers: deps.eventHandlers ?? [],
+    });
     this.gateway = new Gateway(
       {
         nodeId: config.nodeId!,
@@ -107,6 +125,7 @@ export class App {
         metrics: this.metrics,
         logger: this.logger.child({ component: 'gateway' }),
         clock: this.clock,
+        events: this.streaming,
       },
     );
     this.#registryRedis = config.redisUrl ? connectRedis({ url: config.redisUrl, failFast: true, connectionName: 'backbeat-registry', cluster: config.redisCluster }) : undefined;
@@ -161,8 +180,16 @@ export class App {
       await this.close({ drain: false });
       throw new ConfigError(this.config.redisUrl ? 'REDIS_URL' : 'engines', (err as Error).message);
     }
+    try {
+      await this.streaming.start();
+    } catch (err) {
+      await this.close({ drain: false });
+      throw new ConfigError(this.config.kafkaBrokers ? 'KAFKA_BROKERS' : 'DATA_DIR', `event stream: ${(err as Error).message}`);
+    }
     this.#http = await createHttpServer({
       gateway: this.gateway,
+      streaming: this.streaming,
+      eventsBodyLimitBytes: this.config.eventsMaxBodyBytes,
       logger: this.logger,
       metrics: this.metrics,
       verifier: this.verifier,
@@ -181,6 +208,7 @@ export class App {
   #readiness() {
     const checks: Record<string, { ok: boolean; detail?: string }> = {
       ...this.engines.health(),
+      eventLog: this.streaming.health(),
       breaker: { ok: !this.breaker.isOpen, detail: this.breaker.isOpen ? 'open' : 'closed' },
     };
     const ok = Object.values(checks).every((c) => c.ok);
@@ -201,6 +229,7 @@ export class App {
           ['drain clients', () => (drain ? this.gateway.drain(this.config.drainMs, this.config.shutdownTimeoutMs) : undefined)],
           ['gateway', () => this.gateway.close()],
           ['http', () => this.#http?.close()],
+          ['streaming', () => this.streaming.close()],
           ['breaker', () => this.breaker.shutdown()],
           ['engines', () => this.engines.close()],
           ['registry connection', () => this.#registryRedis?.quit().catch(() => this.#registryRedis?.disconnect())],

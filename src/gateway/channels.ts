@@ -34,7 +34,7 @@ export class ChannelService {
     channel: string,
     data: unknown,
     info: ClientInfo | undefined,
-    source: 'ws' | 'http',
+    source: 'ws' | 'http' | 'streaming',
     traceHeaders?: Record<string, unknown>,
   ): Promise<PublishResult> {
     const started = performance.now();

@@ -1,4 +1,4 @@
-import { BackbeatError, ForbiddenError, RateLimitedError, UnauthorizedError, UnavailableError } from '../core/errors/index.ts';
+import { BackbeatError, BadRequestError, ForbiddenError, RateLimitedError, UnauthorizedError, UnavailableError } from '../core/errors/index.ts';
 import type { Connection } from './connection.ts';
 import type { CommandContext as Gateway } from './context.ts';
 import type { Command, CommandOf } from './protocol/index.ts';
@@ -50,7 +50,7 @@ export async function handleCommand(gw: Gateway, conn: Connection, cmd: Command)
     case 'refresh':
       return refresh(gw, conn, cmd);
     case 'event':
-      throw new UnavailableError('the event stream is not enabled on this server');
+      return event(gw, conn, cmd);
   }
 }
 
@@ -239,4 +239,24 @@ async function refresh(gw: Gateway, conn: Connection, cmd: CommandOf<'refresh'>)
   conn.principal = principal;
   scheduleExpiry(gw, conn);
   ok(gw, conn, 'refresh', { id: cmd.id, type: 'refreshed', ttl: ttlSeconds(gw, conn) });
+}
+
+/**
+ * `event`: one event of SPEC §5 into the stream. A client token may send events only
+ * about its own user (a missing `userId` is filled in); a token with the `events:write`
+ * scope may send any user's. The reply comes once the event is durable in the log.
+ */
+async function event(gw: Gateway, conn: Connection, cmd: CommandOf<'event'>): Promise<void> {
+  const sink = gw.deps.events;
+  if (!sink) throw new UnavailableError('the event stream is not enabled on this server');
+  const service = conn.principal!.hasScope('events:write');
+  const userId = (cmd.event as { userId?: unknown }).userId;
+  if (!service && userId !== undefined && userId !== conn.user) {
+    throw new ForbiddenError(`events may only be sent for your own user (${conn.user!}) without the events:write scope`);
+  }
+  const res = await sink.accept([cmd.event], service ? { source: 'ws' } : { source: 'ws', ownUser: conn.user! });
+  const rejected = res.rejected[0];
+  if (rejected) throw new BadRequestError(rejected.error);
+  const accepted = res.ids[0]!;
+  ok(gw, conn, 'event', { id: cmd.id, type: 'accepted', eventId: accepted.id, ...(accepted.duplicate ? { duplicate: true } : {}) });
 }

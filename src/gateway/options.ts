@@ -25,6 +25,14 @@ export interface GatewayOptions {
   allowedOrigins: readonly string[] | undefined;
 }
 
+/** Where the `event` command hands events (the event stream, wired by the composition root). */
+export interface EventSink {
+  accept(
+    raws: readonly unknown[],
+    ctx: { source: 'ws'; ownUser?: string },
+  ): Promise<{ ids: Array<{ id: string; duplicate: boolean }>; rejected: Array<{ index: number; error: string }> }>;
+}
+
 export interface GatewayDeps {
   engines: Engines;
   verifier: TokenVerifier;
@@ -32,5 +40,7 @@ export interface GatewayDeps {
   metrics: Metrics;
   logger: Logger;
   clock: Clock;
+  /** The event stream; without it the `event` command answers 4503. */
+  events?: EventSink;
 }
 

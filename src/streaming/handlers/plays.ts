@@ -1,0 +1,160 @@
+import type { StreamEvent } from '../events/index.ts';
+import type { StreamingMetrics } from '../metrics.ts';
+import type { EventHandler, HandlerContext } from '../processor.ts';
+
+/** How a play ended: listened to (nearly) the end, part of it, or skipped early. */
+export type PlayOutcome = 'complete' | 'partial' | 'skip';
+
+export interface TrackStats {
+  plays: number;
+  completes: number;
+  partials: number;
+  skips: number;
+  likes: number;
+  playlistAdds: number;
+  /** Total listened time, ms. */
+  listenedMs: number;
+  lastPlayedAt: number;
+}
+
+export interface HistoryEntry {
+  trackId: string;
+  artistId: string;
+  ts: number;
+  outcome: PlayOutcome;
+  playedMs: number;
+}
+
+export interface UserListening {
+  plays: number;
+  skips: number;
+  likes: number;
+  /** Newest last, at most `historySize`. */
+  history: HistoryEntry[];
+  sessions: number;
+  /** The current (or last) listening session. */
+  session: { start: number; last: number; plays: number; listenedMs: number } | undefined;
+}
+
+export interface PlaysOptions {
+  /** A play of at least this fraction of the track is complete. @default 0.8 */
+  completeRatio: number;
+  /** A play shorter than this (ms), or under `skipRatio`, counts as a skip. @default 30_000 */
+  skipMs: number;
+  /** @default 0.25 */
+  skipRatio: number;
+  /** Plays kept per user. @default 50 */
+  historySize: number;
+  /** Silence that ends a listening session, ms. @default 30 min */
+  sessionGapMs: number;
+  /** Tracks, artists and users tracked at most each; the least recently active go first. @default 1_000_000 */
+  maxEntities: number;
+}
+
+export const DEFAULT_PLAYS_OPTIONS: PlaysOptions = {
+  completeRatio: 0.8,
+  skipMs: 30_000,
+  skipRatio: 0.25,
+  historySize: 50,
+  sessionGapMs: 30 * 60_000,
+  maxEntities: 1_000_000,
+};
+
+/** Completion vs skip from `playedMs/durationMs` (SPEC §5 track.played). */
+export function classifyPlay(playedMs: number, durationMs: number, o: Pick<PlaysOptions, 'completeRatio' | 'skipMs' | 'skipRatio'> = DEFAULT_PLAYS_OPTIONS): PlayOutcome {
+  const ratio = durationMs > 0 ? Math.min(1, playedMs / durationMs) : 1;
+  if (ratio >= o.completeRatio) return 'complete';
+  if (ratio < o.skipRatio || playedMs < Math.min(o.skipMs, durationMs * o.completeRatio)) return 'skip';
+  return 'partial';
+}
+
+const emptyTrack = (): TrackStats => ({ plays: 0, completes: 0, partials: 0, skips: 0, likes: 0, playlistAdds: 0, listenedMs: 0, lastPlayedAt: 0 });
+
+/** A Map bounded to `max` entries that evicts the least recently touched (touch = re-insert). */
+function touch<V>(map: Map<string, V>, key: string, make: () => V, max: number): V {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = make();
+    if (map.size >= max) map.delete(map.keys().next().value!);
+  } else map.delete(key);
+  map.set(key, v);
+  return v;
+}
+
+/**
+ * Music plays: play counts per track and artist, completion vs skip, per-user bounded
+ * listening history and listening sessions (a gap of `sessionGapMs` starts a new one).
+ * State is in memory and rebuilt from the log on start (replayed events count the same).
+ */
+export class PlaysHandler implements EventHandler {
+  readonly name = 'plays';
+  readonly types: ReadonlySet<string> = new Set(['track.played', 'track.skipped', 'track.liked', 'playlist.track_added']);
+  readonly #o: PlaysOptions;
+  readonly #metrics: StreamingMetrics | undefined;
+  readonly #tracks = new Map<string, TrackStats>();
+  readonly #artists = new Map<string, TrackStats>();
+  readonly #users = new Map<string, UserListening>();
+
+  constructor(opts: Partial<PlaysOptions> = {}, metrics?: StreamingMetrics) {
+    this.#o = { ...DEFAULT_PLAYS_OPTIONS, ...opts };
+    this.#metrics = metrics;
+  }
+
+  handle(e: StreamEvent, ctx: HandlerContext): void {
+    const d = e.data;
+    const max = this.#o.maxEntities;
+    const user = touch(this.#users, e.userId, () => ({ plays: 0, skips: 0, likes: 0, history: [], sessions: 0, session: undefined }), max);
+    if (e.type === 'track.liked' || e.type === 'playlist.track_added') {
+      const t = touch(this.#tracks, d['trackId'] as string, emptyTrack, max);
+      if (e.type === 'track.liked') {
+        t.likes++;
+        user.likes++;
+        touch(this.#artists, d['artistId'] as string, emptyTrack, max).likes++;
+      } else t.playlistAdds++;
+      return;
+    }
+    const trackId = d['trackId'] as string;
+    const artistId = d['artistId'] as string;
+    const outcome: PlayOutcome = e.type === 'track.skipped' ? 'skip' : classifyPlay(d['playedMs'] as number, d['durationMs'] as number, this.#o);
+    const playedMs = e.type === 'track.skipped' ? (d['positionMs'] as number) : (d['playedMs'] as number);
+    for (const s of [touch(this.#tracks, trackId, emptyTrack, max), touch(this.#artists, artistId, emptyTrack, max)]) {
+      // An explicit skip event is a skip, not a play; a short play is both.
+      if (e.type === 'track.played') s.plays++;
+      if (outcome === 'complete') s.completes++;
+      else if (outcome === 'partial') s.partials++;
+      else s.skips++;
+      s.listenedMs += playedMs;
+      s.lastPlayedAt = Math.max(s.lastPlayedAt, e.ts);
+    }
+    if (e.type === 'track.played') user.plays++;
+    if (outcome === 'skip') user.skips++;
+    user.history.push({ trackId, artistId, ts: e.ts, outcome, playedMs });
+    if (user.history.length > this.#o.historySize) user.history.splice(0, user.history.length - this.#o.historySize);
+    const s = user.session;
+    if (!s || e.ts - s.last > this.#o.sessionGapMs) {
+      user.sessions++;
+      user.session = { start: e.ts, last: e.ts, plays: 1, listenedMs: playedMs };
+    } else {
+      s.last = Math.max(s.last, e.ts);
+      s.plays++;
+      s.listenedMs += playedMs;
+    }
+    if (!ctx.replay) this.#metrics?.plays.labels(outcome).inc();
+  }
+
+  track(trackId: string): TrackStats | undefined {
+    return this.#tracks.get(trackId);
+  }
+
+  artist(artistId: string): TrackStats | undefined {
+    return this.#artists.get(artistId);
+  }
+
+  user(userId: string): UserListening | undefined {
+    return this.#users.get(userId);
+  }
+
+  get sizes(): { tracks: number; artists: number; users: number } {
+    return { tracks: this.#tracks.size, artists: this.#artists.size, users: this.#users.size };
+  }
+}

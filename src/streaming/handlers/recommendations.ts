@@ -1,0 +1,120 @@
+import type { Logger } from '../../core/observability/index.ts';
+import type { Clock, TimerHandle } from '../../core/time/index.ts';
+import type { StreamEvent } from '../events/index.ts';
+import type { StreamingMetrics } from '../metrics.ts';
+import type { EventHandler, HandlerContext } from '../processor.ts';
+import type { Interaction, Recommendation, Recommender } from '../recommendations/index.ts';
+
+/** Publishes a payload to a user's personal inbox channel `user:<id>`. */
+export type UserPublisher = (userId: string, data: unknown) => Promise<unknown>;
+
+export interface RecommendationsHandlerOptions {
+  model: Recommender;
+  /** The baseline, answered for users the model knows nothing about (and reported in `model`). */
+  baseline: Recommender;
+  clock: Clock;
+  metrics: StreamingMetrics;
+  logger: Logger;
+  publish: UserPublisher;
+  /** After a play, the new list is pushed this long after the user's last event (debounce), ms. @default 1000 */
+  pushDebounceMs: number;
+  /** Items in a pushed list. @default 10 */
+  pushItems: number;
+  /** Users with a push pending at most; over it, the push is sent at once. @default 100_000 */
+  maxPendingPushes: number;
+}
+
+/** The signal a music event gives the model, or undefined when it gives none. */
+export function toInteraction(e: StreamEvent): Interaction | undefined {
+  const d = e.data;
+  const base = { userId: e.userId, trackId: d['trackId'] as string, ts: e.ts };
+  const artistId = typeof d['artistId'] === 'string' ? { artistId: d['artistId'] } : {};
+  switch (e.type) {
+    case 'track.played': {
+      const duration = d['durationMs'] as number;
+      const completion = duration > 0 ? Math.min(1, Math.max(0, (d['playedMs'] as number) / duration)) : 1;
+      return { ...base, ...artistId, kind: 'play', completion };
+    }
+    case 'track.skipped':
+      return { ...base, ...artistId, kind: 'skip' };
+    case 'track.liked':
+      return { ...base, ...artistId, kind: 'like' };
+    case 'playlist.track_added':
+      return { ...base, kind: 'add' };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Live recommendations: every play, skip, like and playlist add teaches the online model
+ * (and the popularity baseline); after a live play, the user's new list is pushed to
+ * their `user:<id>` channel as `{"kind":"recommendations","items":[…]}`, debounced per
+ * user so a burst of plays makes one push. Replayed events only rebuild the model.
+ */
+export class RecommendationsHandler implements EventHandler {
+  readonly name = 'recommendations';
+  readonly types: ReadonlySet<string> = new Set(['track.played', 'track.skipped', 'track.liked', 'playlist.track_added']);
+  readonly #o: RecommendationsHandlerOptions;
+  readonly #pending = new Map<string, TimerHandle>();
+  readonly #known = new Map<string, number>();
+
+  constructor(opts: RecommendationsHandlerOptions) {
+    this.#o = opts;
+  }
+
+  handle(e: StreamEvent, ctx: HandlerContext): void {
+    const i = toInteraction(e);
+    if (!i) return;
+    const started = performance.now();
+    this.#o.model.observe(i);
+    this.#o.metrics.recommendationUpdate.observe((performance.now() - started) / 1000);
+    this.#o.baseline.observe(i);
+    this.#known.delete(e.userId);
+    this.#known.set(e.userId, Math.max(this.#known.get(e.userId) ?? 0, e.receivedAt));
+    if (this.#known.size > 1_000_000) this.#known.delete(this.#known.keys().next().value!);
+    if (!ctx.replay && ctx.owner && e.type === 'track.played') this.#schedulePush(e.userId);
+  }
+
+  /** SPEC §4 `GET /v1/users/{id}/recommendations`. */
+  recommend(userId: string, limit: number): { items: Recommendation[]; model: string; updatedAt: string | null } {
+    const now = this.#o.clock.now();
+    const updated = this.#known.get(userId);
+    const model = updated === undefined ? this.#o.baseline : this.#o.model;
+    return { items: model.recommend(userId, limit, now), model: model.name, updatedAt: updated === undefined ? null : new Date(updated).toISOString() };
+  }
+
+  #schedulePush(userId: string): void {
+    this.#pending.get(userId)?.cancel();
+    if (this.#pending.size >= this.#o.maxPendingPushes) {
+      this.#pending.delete(userId);
+      void this.#push(userId);
+      return;
+    }
+    this.#pending.set(
+      userId,
+      this.#o.clock.setTimeout(() => {
+        this.#pending.delete(userId);
+        void this.#push(userId);
+      }, this.#o.pushDebounceMs),
+    );
+  }
+
+  async #push(userId: string): Promise<void> {
+    const { items } = this.recommend(userId, this.#o.pushItems);
+    try {
+      await this.#o.publish(userId, { kind: 'recommendations', items });
+      this.#o.metrics.recommendationPushes.labels('ok').inc();
+    } catch (err) {
+      // A push is a convenience (the list is always available over HTTP): count and log, never retry forever.
+      this.#o.metrics.recommendationPushes.labels('failed').inc();
+      this.#o.logger.warn({ err, userId }, 'recommendation push failed');
+    }
+  }
+
+  /** Cancels pending pushes (shutdown). */
+  close(): void {
+    for (const t of this.#pending.values()) t.cancel();
+    this.#pending.clear();
+  }
+}

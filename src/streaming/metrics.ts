@@ -1,0 +1,76 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** The event stream's Prometheus metrics, registered on the app's registry (`backbeat_streaming_*`). */
+export class StreamingMetrics {
+  readonly ingested: Counter<'source' | 'outcome'>;
+  readonly appendDuration: Histogram<'engine'>;
+  readonly processed: Counter<'handler' | 'outcome'>;
+  readonly handlerDuration: Histogram<'handler'>;
+  readonly lag: Gauge<'partition'>;
+  readonly deadLetters: Gauge;
+  readonly plays: Counter<'outcome'>;
+  readonly recommendationUpdate: Histogram;
+  readonly recommendationPushes: Counter<'outcome'>;
+  readonly windowResults: Counter<'window' | 'kind'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.ingested = new Counter({
+      name: 'backbeat_streaming_events_ingested_total',
+      help: 'Events received, by source (http, ws) and outcome (accepted, duplicate, rejected)',
+      labelNames: ['source', 'outcome'] as const,
+      registers,
+    });
+    this.appendDuration = new Histogram({
+      name: 'backbeat_streaming_append_duration_seconds',
+      help: 'Time for a batch to become durable in the event log',
+      labelNames: ['engine'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.processed = new Counter({
+      name: 'backbeat_streaming_events_processed_total',
+      help: 'Events handled, by handler and outcome (ok, replayed, retried, dead_lettered, skipped_duplicate)',
+      labelNames: ['handler', 'outcome'] as const,
+      registers,
+    });
+    this.handlerDuration = new Histogram({
+      name: 'backbeat_streaming_handler_duration_seconds',
+      help: 'Time one handler spends on one event',
+      labelNames: ['handler'] as const,
+      buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
+      registers,
+    });
+    this.lag = new Gauge({
+      name: 'backbeat_streaming_consumer_lag',
+      help: 'Records appended but not yet handled, per partition',
+      labelNames: ['partition'] as const,
+      registers,
+    });
+    this.deadLetters = new Gauge({ name: 'backbeat_streaming_dead_letters', help: 'Events in the dead-letter queue', registers });
+    this.plays = new Counter({
+      name: 'backbeat_streaming_plays_total',
+      help: 'Plays by outcome (complete, partial, skip)',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    this.recommendationUpdate = new Histogram({
+      name: 'backbeat_streaming_recommendation_update_seconds',
+      help: 'Time the recommendation model takes to learn from one event',
+      buckets: [0.000005, 0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01],
+      registers,
+    });
+    this.recommendationPushes = new Counter({
+      name: 'backbeat_streaming_recommendation_pushes_total',
+      help: "Recommendation lists pushed to users' user:<id> channels, by outcome",
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    this.windowResults = new Counter({
+      name: 'backbeat_streaming_window_results_total',
+      help: 'Windowed aggregate results emitted, by window and kind (final, update, late_dropped)',
+      labelNames: ['window', 'kind'] as const,
+      registers,
+    });
+  }
+}
