@@ -87,6 +87,16 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+// The event stream's benchmarks live in bench/streaming.ts; `-- streaming[-name]` runs only them.
+async function runStreaming(arg?: string): Promise<void> {
+  const child = spawn(NODE, ['bench/streaming.ts', ...(arg ? [arg] : [])], { cwd: ROOT, stdio: 'inherit' });
+  await new Promise((res) => child.once('exit', res));
+}
+if (filter?.startsWith('streaming')) {
+  await runStreaming(filter);
+  process.exit(0);
+}
+
 const token = await signHs256(SECRET, { sub: 'bench', channels: ['*'], publish: ['*'] }, 24 * 3600);
 // `--render` only rewrites the table from gateway.json; a filtered run updates its scenarios and keeps the others.
 const renderOnly = filter === '--render';
@@ -148,6 +158,7 @@ for (const sc of SCENARIOS) {
     lines.push(`| ${sc.what} | ${m} | ${v('backbeat') ?? '—'} | ${v('raw') ?? '—'} | ${v('raw-corked') ?? '—'} | ${v('socketio') ?? '—'} | ${ratio(v('backbeat'), v('raw-corked'))} | ${ratio(v('backbeat'), v('raw'))} | ${ratio(v('backbeat'), v('socketio'))} |`);
   }
 }
-lines.push('', 'Raw data: gateway.json. Metrics: deliveredPerSec = messages received by all subscribers / (last receipt − first publish); p50/p99 = publish-to-delivery latency in ms; loss = expected − received deliveries; rssPerConnKiB = server RSS growth / connections.', '');
+lines.push('', 'Raw data: gateway.json. Metrics: deliveredPerSec = messages received by all subscribers / (last receipt − first publish); p50/p99 = publish-to-delivery latency in ms; loss = expected − received deliveries; rssPerConnKiB = server RSS growth / connections.', '', 'Event stream benchmarks (ingest, Kafka, windows, recommendations): [streaming.md](streaming.md).', '');
 writeFileSync(join(ROOT, 'bench/results/README.md'), lines.join('\n'));
 console.log('wrote bench/results/gateway.json and bench/results/README.md');
+if (!filter) await runStreaming();

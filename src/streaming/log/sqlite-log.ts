@@ -22,6 +22,8 @@ export interface SqliteEventLogOptions {
 export class SqliteEventLog implements EventLog {
   readonly kind = 'sqlite' as const;
   readonly #db: DatabaseSync;
+  /** A second connection for consumer offsets: synchronous=NORMAL (see the constructor). */
+  readonly #offsetsDb: DatabaseSync;
   readonly #insert: StatementSync;
   readonly #byId: StatementSync;
   readonly #read: StatementSync;
@@ -48,13 +50,18 @@ export class SqliteEventLog implements EventLog {
       CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
       CREATE TABLE IF NOT EXISTS consumer_offsets (grp TEXT PRIMARY KEY, offset INTEGER NOT NULL);
     `);
+    // Consumer offsets need no fsync per commit: a commit lost to a power cut only means
+    // those records come again (at-least-once), while the events themselves stay FULL.
+    // `synchronous` is per connection, so offsets get their own.
+    this.#offsetsDb = new DatabaseSync(path);
+    this.#offsetsDb.exec('PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
     this.#insert = this.#db.prepare('INSERT INTO events (id, key, ts, body) VALUES (?, ?, ?, ?)');
     this.#byId = this.#db.prepare('SELECT offset FROM events WHERE id = ?');
     this.#read = this.#db.prepare('SELECT offset, id, key, ts, body FROM events WHERE offset > ? AND offset <= ? ORDER BY offset LIMIT ?');
-    this.#commit = this.#db.prepare(
+    this.#commit = this.#offsetsDb.prepare(
       'INSERT INTO consumer_offsets (grp, offset) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET offset = max(offset, excluded.offset)',
     );
-    this.#committed = this.#db.prepare('SELECT offset FROM consumer_offsets WHERE grp = ?');
+    this.#committed = this.#offsetsDb.prepare('SELECT offset FROM consumer_offsets WHERE grp = ?');
     this.#head = this.#db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) AS head");
   }
 
@@ -150,6 +157,7 @@ export class SqliteEventLog implements EventLog {
   async close(): Promise<void> {
     if (this.#retention) clearInterval(this.#retention);
     await Promise.all([...this.#consumers].map((c) => c.close()));
+    if (this.#offsetsDb.isOpen) this.#offsetsDb.close();
     if (this.#db.isOpen) this.#db.close();
   }
 }

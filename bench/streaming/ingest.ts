@@ -1,0 +1,94 @@
+/**
+ * Embedded ingest end to end: HTTP batches → validation → the SQLite log (fsync per
+ * batch) → the stream processor and its handlers (plays, recommendations). Starts a real
+ * Backbeat server process (bench/peers/backbeat.ts), posts N play events in batches of
+ * BATCH from C concurrent keep-alive connections, and waits until the processor has
+ * handled all of them. Prints `RESULT {json}`:
+ * - ackPerSec: events acknowledged (202, durable) per second;
+ * - endToEndPerSec: events handled by every handler per second, first POST → last handled;
+ * - postP50ms / postP99ms: latency of one batch POST.
+ * Usage: node bench/streaming/ingest.ts [N=300000] [BATCH=1000] [C=4]
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { signHs256 } from '../../src/core/auth/index.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const SECRET = 'bench-secret-0123456789abcdef0123456789';
+const N = Number(process.argv[2] ?? 300_000);
+const BATCH = Number(process.argv[3] ?? 1000);
+const C = Number(process.argv[4] ?? 4);
+
+const server = spawn(process.execPath, ['bench/peers/backbeat.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_SECRET: SECRET } });
+const port = await new Promise<number>((resolve, reject) => {
+  let out = '';
+  server.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    const m = /READY (\d+)/.exec(out);
+    if (m) resolve(Number(m[1]));
+  });
+  server.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+});
+const url = `http://127.0.0.1:${port}`;
+const token = await signHs256(SECRET, { sub: 'bench', scope: 'admin' }, 3600);
+
+// Zipf-ish tracks over 5,000, 10,000 users, a day of event time.
+let seed = 42;
+const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const t0 = Date.now() - 86_400_000;
+const bodies: string[] = [];
+for (let b = 0; b < N / BATCH; b++) {
+  const events = [];
+  for (let i = 0; i < BATCH; i++) {
+    const n = b * BATCH + i;
+    const track = Math.floor(5000 * rnd() ** 3);
+    events.push({
+      type: 'track.played',
+      userId: `u${Math.floor(rnd() * 10_000)}`,
+      ts: t0 + Math.floor((n / N) * 86_400_000),
+      data: { trackId: `t${track}`, artistId: `a${track % 500}`, durationMs: 200_000, playedMs: Math.floor(rnd() * 200_000) },
+    });
+  }
+  bodies.push(JSON.stringify(events));
+}
+
+const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+const latencies: number[] = [];
+let next = 0;
+let acked = 0;
+const started = performance.now();
+await Promise.all(
+  Array.from({ length: C }, async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
+      const t = performance.now();
+      const res = await fetch(`${url}/v1/events`, { method: 'POST', headers, body });
+      const json = (await res.json()) as { accepted: number };
+      if (res.status !== 202) throw new Error(`POST /v1/events → ${res.status}`);
+      latencies.push(performance.now() - t);
+      acked += json.accepted;
+    }
+  }),
+);
+const ackedAt = performance.now();
+for (;;) {
+  const stats = (await (await fetch(`${url}/v1/events/stats`, { headers })).json()) as { processor: { handled: number } };
+  if (stats.processor.handled >= acked) break;
+  await new Promise((r) => setTimeout(r, 5));
+}
+const doneAt = performance.now();
+server.kill('SIGKILL');
+latencies.sort((a, b) => a - b);
+const q = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]! * 100) / 100;
+console.log(
+  `RESULT ${JSON.stringify({
+    events: acked,
+    batch: BATCH,
+    concurrency: C,
+    ackPerSec: Math.round(acked / ((ackedAt - started) / 1000)),
+    endToEndPerSec: Math.round(acked / ((doneAt - started) / 1000)),
+    postP50ms: q(0.5),
+    postP99ms: q(0.99),
+  })}`,
+);
+process.exit(0);
