@@ -58,7 +58,7 @@ class Recorder implements EventHandler {
   readonly name: string;
   readonly types = new Set(['track.liked']);
   readonly seen: string[] = [];
-  fail: (e: StreamEvent) => unknown = () => undefined;
+  fail: (e: StreamEvent) => Error | undefined = () => undefined;
   constructor(name = 'rec') {
     this.name = name;
   }

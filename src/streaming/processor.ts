@@ -179,7 +179,7 @@ export class StreamProcessor {
       id: `${eventId}/${handler}`,
       eventId,
       handler,
-      event: event ?? ({ id: record.id, type: 'undecodable', v: 0, userId: record.key, ts: record.ts, receivedAt: now, data: { body: record.body }, trace: {} } as StreamEvent),
+      event: event ?? ({ id: record.id, type: 'undecodable', v: 0, userId: record.key, ts: record.ts, receivedAt: now, data: { body: record.body }, trace: {} }),
       error: { code: err.def.name, message: (err.cause instanceof Error ? err.cause.message : undefined) ?? err.message, retriable },
       attempts,
       firstFailedAt: now,

@@ -10,7 +10,9 @@ import { BackbeatError } from '../../src/core/errors/index.ts';
 import type { EventHandler, StreamEvent } from '../../src/streaming/index.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { until } from '../helpers/wait.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON read off the wire
+type Json = Record<string, any>;
 
 /** A handler the test can make fail: `poison` tracks fail for good, `flaky` ones fail twice (retriable). */
 class FaultyHandler implements EventHandler {
@@ -51,11 +53,11 @@ async function post(body: unknown, token = writer, contentType = 'application/js
     headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as Json };
 }
 const get = async (path: string, token = reader) => {
   const res = await fetch(`${srv.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as Json };
 };
 const caughtUp = () => srv.app.streaming.processor.caughtUp();
 
@@ -177,7 +179,7 @@ describe('failures and the dead-letter queue', () => {
     expect(faulty.seen).toContain(afterId); // the poison event did not block the partition
     const dlq = await get('/v1/events/dlq', admin);
     expect(dlq.status).toBe(200);
-    const entry = (dlq.body['items'] as Array<Record<string, any>>).find((d) => d['eventId'] === poisonId);
+    const entry = (dlq.body['items'] as Array<Json>).find((d) => d['eventId'] === poisonId);
     expect(entry).toMatchObject({ handler: 'faulty', attempts: 1, error: { code: 'bad_request', retriable: false, message: 'cannot handle poison-1' } });
     expect((await get('/v1/events/dlq', reader)).status).toBe(403);
     // The plays handler still counted it: only the failing handler dead-letters.
@@ -186,7 +188,7 @@ describe('failures and the dead-letter queue', () => {
     // Replay while still broken: stays, attempts add up.
     const again = await fetch(`${srv.url}/v1/events/dlq/replay`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ ids: [entry!['id']] }) });
     expect(await again.json()).toMatchObject({ replayed: 1, succeeded: [], failed: [{ id: entry!['id'] }] });
-    expect(((await get('/v1/events/dlq', admin)).body['items'] as Array<Record<string, any>>).find((d) => d['eventId'] === poisonId)?.['attempts']).toBe(2);
+    expect(((await get('/v1/events/dlq', admin)).body['items'] as Array<Json>).find((d) => d['eventId'] === poisonId)?.['attempts']).toBe(2);
 
     faulty.poisonOn = false; // "fixed"
     const fixed = await fetch(`${srv.url}/v1/events/dlq/replay`, { method: 'POST', headers: { authorization: `Bearer ${admin}` } });
