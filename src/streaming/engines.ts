@@ -7,7 +7,7 @@ import { SqliteEventLog, type EventLog } from './log/index.ts';
 export interface StreamEnginesConfig {
   dataDir: string;
   nodeId: string;
-  kafkaBrokers: string | undefined;
+  kafkaBrokers: readonly string[] | undefined;
   kafkaTopic: string;
   kafkaPartitions: number;
   kafkaReplicationFactor: number;

@@ -38,7 +38,7 @@ describe('config', () => {
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET', 'at least 32'],
     [{ JWKS_URL: 'not a url' }, 'JWKS_URL', ''],
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL', 'redis://'],
-    [{ KAFKA_BROKERS: 'k:9092' }, 'KAFKA_BROKERS', 'not available'],
+    [{ KAFKA_BROKERS: 'k:9092,nohostport' }, 'KAFKA_BROKERS', 'host:port'],
     [{ BALANCER_STRATEGY: 'random' }, 'BALANCER_STRATEGY', ''],
     [{ NODE_ID: 'has space' }, 'NODE_ID', ''],
   ])('%o stops start-up naming %s', (env, variable, words) => {

@@ -53,7 +53,11 @@ export const ConfigVars = [
   v('REDIS_PREFIX', 'redisPrefix', z.string().regex(/^[A-Za-z0-9_.:-]{0,64}$/, 'must be up to 64 of [A-Za-z0-9_.:-]'), 'bb:',
     'prefix of every Redis key and pub/sub channel (several deployments can share one Redis)'),
   v('PRESENCE_TTL_MS', 'presenceTtlMs', int(1000, 3_600_000), '9000', 'cluster presence lease: members of a dead node disappear within this'),
-  v('KAFKA_BROKERS', 'kafkaBrokers', optionalString, undefined, 'comma list host:port of Kafka brokers for the event log'),
+  v('KAFKA_BROKERS', 'kafkaBrokers',
+    optionalString
+      .transform((s) => (s === undefined ? undefined : s.split(',').map((b) => b.trim()).filter(Boolean)))
+      .refine((l) => l === undefined || (l.length > 0 && l.every((b) => /^[A-Za-z0-9.\[\]:_-]+:\d{1,5}$/.test(b))), 'must be a comma list of host:port'),
+    undefined, 'comma list host:port of Kafka brokers: the event log goes to Kafka instead of the embedded log'),
   v('KAFKA_TOPIC', 'kafkaTopic', z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be 1-200 of [A-Za-z0-9._-]'), 'backbeat.events',
     'Kafka topic of the event log (created at start when missing); dead letters also go to <topic>.dlt'),
   v('KAFKA_PARTITIONS', 'kafkaPartitions', int(1, 10_000), '6', 'partitions of a topic Backbeat creates (events are keyed by user id)'),
