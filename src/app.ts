@@ -9,7 +9,7 @@ import { DependencyBreaker } from './core/resilience/index.ts';
 import { systemClock, type Clock } from './core/time/index.ts';
 import { createMemoryEngines, createRedisEngines, Gateway, type Engines } from './gateway/index.ts';
 import { createHttpServer } from './http/index.ts';
-import { ConnectionManager, createStrategy, MemoryNodeRegistry, RedisNodeRegistry } from './connections/index.ts';
+import { ConnectionManager, createStrategy, KeyOwnership, MemoryNodeRegistry, RedisNodeRegistry } from './connections/index.ts';
 import { connectRedis, waitReady, type ScriptedRedis } from './gateway/index.ts';
 import { createStreamEngines, StreamingService, type EventHandler } from './streaming/index.ts';
 
@@ -50,6 +50,7 @@ export class App {
   readonly streaming: StreamingService;
   readonly connections: ConnectionManager;
   readonly #registryRedis: ScriptedRedis | undefined;
+  readonly #ownership: KeyOwnership | undefined;
   readonly #lifecycle: StateMachine<AppState>;
   #http: FastifyInstance | undefined;
   #closing: Promise<void> | undefined;
@@ -98,6 +99,8 @@ export class App {
       retry: { attempts: config.eventHandlerAttempts, baseMs: config.eventRetryBaseMs, maxMs: config.eventRetryMaxMs },
       pushDebounceMs: config.recommendationPushDebounceMs,
       extraHandlers: deps.eventHandlers ?? [],
+      // With Kafka every node handles every event; one owner per user does the side effects.
+      ...(config.kafkaBrokers ? { owns: (userId: string) => this.#ownership?.owns(userId) ?? true } : {}),
     });
     this.gateway = new Gateway(
       {
@@ -140,6 +143,9 @@ export class App {
       self: () => this.#selfInfo(),
       heartbeatMs: config.heartbeatIntervalMs,
     });
+    this.#ownership = config.kafkaBrokers
+      ? new KeyOwnership({ self: config.nodeId!, nodes: () => this.connections.nodes(), clock: this.clock, refreshMs: config.heartbeatIntervalMs })
+      : undefined;
   }
 
   /** This node as the registry and balancers see it. */
@@ -202,6 +208,7 @@ export class App {
     await this.#http.listen({ host: this.config.host, port: this.config.port });
     this.#lifecycle.set('ready');
     await this.connections.start();
+    await this.#ownership?.refresh();
     return this;
   }
 
@@ -226,6 +233,7 @@ export class App {
       await runAll(
         [
           ['deregister', () => this.connections.close()],
+          ['ownership', () => this.#ownership?.close()],
           ['drain clients', () => (drain ? this.gateway.drain(this.config.drainMs, this.config.shutdownTimeoutMs) : undefined)],
           ['gateway', () => this.gateway.close()],
           ['http', () => this.#http?.close()],

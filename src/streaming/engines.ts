@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/observability/index.ts';
 import { SqliteDeadLetterStore, type DeadLetterStore } from './dlq/store.ts';
-import { SqliteEventLog, type EventLog } from './log/index.ts';
+import { KafkaEventLog, SqliteDedupeWindow, SqliteEventLog, type EventLog } from './log/index.ts';
 
 export interface StreamEnginesConfig {
   dataDir: string;
@@ -31,10 +31,25 @@ export interface StreamEngines {
  * SQLite under DATA_DIR either way (with Kafka, dead letters are also produced to the
  * `<topic>.dlt` topic for Kafka tooling).
  */
-export function createStreamEngines(c: StreamEnginesConfig, _logger: Logger): StreamEngines {
+export function createStreamEngines(c: StreamEnginesConfig, logger: Logger): StreamEngines {
   const dir = join(c.dataDir, 'streaming');
   mkdirSync(dir, { recursive: true });
   const dlq = new SqliteDeadLetterStore(join(dir, 'dead-letters.db'));
+  if (c.kafkaBrokers) {
+    // Every node reads every partition in a group of its own: each holds the whole model
+    // and the stats (a materialized view, like a Kafka Streams global table); side effects
+    // per user (pushes, dead letters) are done by that user's owner node only.
+    const log = new KafkaEventLog({
+      brokers: [...c.kafkaBrokers],
+      topic: c.kafkaTopic,
+      partitions: c.kafkaPartitions,
+      replicationFactor: c.kafkaReplicationFactor,
+      clientId: `backbeat-${c.nodeId}`,
+      dedupe: new SqliteDedupeWindow(join(dir, 'dedupe.db'), { maxIds: c.eventDedupeWindow, ttlMs: c.eventDedupeTtlMs }),
+      logger: logger.child({ engine: 'kafka' }),
+    });
+    return { log, dlq, group: `backbeat-handlers-${c.nodeId}`, extraClose: [] };
+  }
   const log = new SqliteEventLog(join(dir, 'events.db'), { retentionMs: c.eventLogRetentionMs, retentionRecords: c.eventLogRetentionEvents });
   return { log, dlq, group: 'backbeat-handlers', extraClose: [] };
 }
