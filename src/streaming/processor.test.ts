@@ -195,3 +195,19 @@ describe('EventIngest', () => {
     expect(stored).toMatchObject({ id: res.ids[0]!.id, receivedAt: NOW, trace: { traceparent }, ts: NOW, v: 1 });
   });
 });
+
+describe('StreamProcessor dedupe', () => {
+  it('a duplicate id that reached the log anyway (another node, a power cut) is handled once', async () => {
+    const h = new Recorder();
+    const s = setup([h]);
+    const body = (trackId: string) => JSON.stringify({ id: 'same-id', type: 'track.liked', v: 1, userId: 'u', ts: NOW, receivedAt: NOW, data: { trackId, artistId: 'a' }, trace: {} });
+    // Two records with one event id but different log ids: what two nodes' windows would let through.
+    await s.log.append([
+      { id: 'log-1', key: 'u', ts: NOW, body: body('first') },
+      { id: 'log-2', key: 'u', ts: NOW, body: body('second') },
+    ]);
+    await s.processor.start();
+    await s.processor.caughtUp();
+    expect(h.seen).toEqual(['first']);
+  });
+});

@@ -2,6 +2,7 @@ import { BackbeatError, toBackbeatError } from '../core/errors/index.ts';
 import { extractContext, withSpan, type Logger } from '../core/observability/index.ts';
 import type { Clock } from '../core/time/index.ts';
 import type { DeadLetter, DeadLetterStore } from './dlq/store.ts';
+import { IdWindow } from './log/dedupe.ts';
 import { decodeEvent, type StreamEvent } from './events/index.ts';
 import type { EventLog, LogConsumer, RecordBatch, StoredRecord } from './log/index.ts';
 import type { StreamingMetrics } from './metrics.ts';
@@ -51,6 +52,8 @@ export interface StreamProcessorOptions {
   owns?: (userId: string) => boolean;
   /** Most records per batch. @default 500 */
   maxBatch?: number;
+  /** Event ids handled recently, remembered to skip a duplicate that reached the log anyway. @default 250_000 */
+  recentIds?: number;
   /** Sleep used between retries (tests make it instant). */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -70,12 +73,19 @@ const isRetriable = (err: unknown): boolean =>
 export class StreamProcessor {
   readonly #o: StreamProcessorOptions;
   readonly #applied = new Map<number, number>();
+  /**
+   * The second line of dedupe: ids already handled. The log drops duplicates within its
+   * window, but a resend that reached another node (Kafka: each node has its own window)
+   * or came after a power cut is in the log twice; handlers see it once.
+   */
+  readonly #recent: IdWindow;
   readonly #sleep: (ms: number) => Promise<void>;
   #consumer: LogConsumer | undefined;
   #handled = 0;
 
   constructor(opts: StreamProcessorOptions) {
     this.#o = opts;
+    this.#recent = new IdWindow(opts.recentIds ?? 250_000);
     this.#sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref()));
   }
 
@@ -130,12 +140,18 @@ export class StreamProcessor {
       if (!replay) await this.#deadLetter(record, undefined, 'decode', toBackbeatError(err), 1);
       return;
     }
+    if (this.#recent.has(event.id)) {
+      this.#o.metrics.processed.labels('*', 'skipped_duplicate').inc();
+      return;
+    }
     const owner = this.#o.owns?.(event.userId) ?? true;
     const ctx: HandlerContext = { replay, owner, partition: record.partition, offset: record.offset };
     for (const h of this.#o.handlers) {
       if (!h.types.has(event.type)) continue;
       await this.#run(h, event, ctx, record);
     }
+    // Only once every handler is done (or dead-lettered): a throw above redelivers the record.
+    this.#recent.add(event.id);
   }
 
   async #run(h: EventHandler, event: StreamEvent, ctx: HandlerContext, record: StoredRecord): Promise<void> {

@@ -14,69 +14,125 @@ export interface DedupeWindow {
   close(): Promise<void>;
 }
 
+/**
+ * The last `max` ids seen, in memory, oldest evicted first: the fast path of every dedupe
+ * check (a B-tree insert per event id on disk costs ten times an append).
+ */
+export class IdWindow {
+  readonly #ids = new Map<string, number>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  get size(): number {
+    return this.#ids.size;
+  }
+
+  /** Seen at or after `since` (ms)? */
+  has(id: string, since = -Infinity): boolean {
+    const at = this.#ids.get(id);
+    return at !== undefined && at >= since;
+  }
+
+  add(id: string, at = 0): void {
+    this.#ids.delete(id);
+    this.#ids.set(id, at);
+    if (this.#ids.size > this.#max) this.#ids.delete(this.#ids.keys().next().value!);
+  }
+
+  delete(id: string): void {
+    this.#ids.delete(id);
+  }
+}
+
 export interface SqliteDedupeOptions {
-  /** Ids remembered at most. @default 1_000_000 */
+  /** Ids remembered at most. @default 250_000 */
   maxIds?: number;
   /** How long an id is remembered, ms. @default 7 days */
   ttlMs?: number;
   now?: () => number;
 }
 
-/** The embedded window: one SQLite table (WAL, synchronous=FULL) under DATA_DIR; `:memory:` for tests. */
+/**
+ * The embedded window: an `IdWindow` in memory, persisted as an append-only SQLite table
+ * under DATA_DIR (no index: appends are sequential writes) and loaded back at open. WAL
+ * with synchronous=NORMAL: a claim survives a crash of the process (the WAL is in the OS
+ * page cache); only a power cut can lose the last claims, and then a resend of those
+ * events is appended again — at-least-once, never a loss (the stream processor drops
+ * repeats of recently handled ids as well).
+ */
 export class SqliteDedupeWindow implements DedupeWindow {
   readonly #db: DatabaseSync;
-  readonly #get: StatementSync;
   readonly #put: StatementSync;
-  readonly #del: StatementSync;
+  readonly #window: IdWindow;
   readonly #maxIds: number;
   readonly #ttlMs: number;
   readonly #now: () => number;
   #sincePrune = 0;
 
   constructor(path: string, opts: SqliteDedupeOptions = {}) {
-    this.#maxIds = opts.maxIds ?? 1_000_000;
+    this.#maxIds = opts.maxIds ?? 250_000;
     this.#ttlMs = opts.ttlMs ?? 7 * 86_400_000;
     this.#now = opts.now ?? Date.now;
+    this.#window = new IdWindow(this.#maxIds);
     this.#db = new DatabaseSync(path);
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = FULL;
-      CREATE TABLE IF NOT EXISTS dedupe (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, at INTEGER NOT NULL);
+      PRAGMA synchronous = NORMAL;
+      CREATE TABLE IF NOT EXISTS claims (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, at INTEGER NOT NULL);
     `);
-    this.#get = this.#db.prepare('SELECT at FROM dedupe WHERE id = ?');
-    this.#put = this.#db.prepare('INSERT INTO dedupe (id, at) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at');
-    this.#del = this.#db.prepare('DELETE FROM dedupe WHERE id = ?');
+    this.#put = this.#db.prepare('INSERT INTO claims (id, at) VALUES (?, ?)');
+    // Oldest first, so later claims (and releases, at = -1) win.
+    const rows = this.#db.prepare('SELECT id, at FROM (SELECT seq, id, at FROM claims ORDER BY seq DESC LIMIT ?) ORDER BY seq').all(this.#maxIds * 2) as Array<{ id: string; at: number }>;
+    for (const r of rows) {
+      if (Number(r.at) < 0) this.#window.delete(r.id);
+      else this.#window.add(r.id, Number(r.at));
+    }
   }
 
   async claim(ids: readonly string[]): Promise<boolean[]> {
     const now = this.#now();
+    const since = now - this.#ttlMs + 1;
     const out: boolean[] = [];
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      for (const id of ids) {
-        const row = this.#get.get(id) as { at: number } | undefined;
-        const seen = row !== undefined && Number(row.at) > now - this.#ttlMs;
-        if (!seen) this.#put.run(id, now);
-        out.push(seen);
+    const fresh: string[] = [];
+    const inCall = new Set<string>();
+    for (const id of ids) {
+      const dup = inCall.has(id) || this.#window.has(id, since);
+      out.push(dup);
+      if (!dup) {
+        inCall.add(id);
+        fresh.push(id);
       }
-      this.#db.exec('COMMIT');
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
     }
-    this.#sincePrune += ids.length;
-    if (this.#sincePrune >= 10_000) this.#prune(now);
+    if (fresh.length) {
+      this.#db.exec('BEGIN IMMEDIATE');
+      try {
+        for (const id of fresh) this.#put.run(id, now);
+        this.#db.exec('COMMIT');
+      } catch (err) {
+        this.#db.exec('ROLLBACK');
+        throw err;
+      }
+      for (const id of fresh) this.#window.add(id, now);
+    }
+    this.#sincePrune += fresh.length;
+    if (this.#sincePrune >= 50_000) this.#prune();
     return out;
   }
 
   async release(ids: readonly string[]): Promise<void> {
-    for (const id of ids) this.#del.run(id);
+    for (const id of ids) {
+      this.#window.delete(id);
+      this.#put.run(id, -1);
+    }
   }
 
-  #prune(now: number): void {
+  /** The table keeps twice the window, so a reload sees every live claim and the releases after it. */
+  #prune(): void {
     this.#sincePrune = 0;
-    this.#db.prepare('DELETE FROM dedupe WHERE at <= ?').run(now - this.#ttlMs);
-    this.#db.prepare('DELETE FROM dedupe WHERE seq <= (SELECT max(seq) FROM dedupe) - ?').run(this.#maxIds);
+    this.#db.prepare('DELETE FROM claims WHERE seq <= (SELECT max(seq) FROM claims) - ?').run(this.#maxIds * 2);
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,4 @@
 export type { AppendResult, BatchHandler, ConsumeOptions, EventLog, LogConsumer, LogHealth, LogRecord, RecordBatch, StoredRecord } from './port.ts';
 export { SqliteEventLog, type SqliteEventLogOptions } from './sqlite-log.ts';
 export { SqliteDedupeWindow, type DedupeWindow, type SqliteDedupeOptions } from './dedupe.ts';
+export { KafkaEventLog, type KafkaEventLogOptions } from './kafka-log.ts';

@@ -1,4 +1,5 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { IdWindow } from './dedupe.ts';
 import type { AppendResult, BatchHandler, ConsumeOptions, EventLog, LogConsumer, LogHealth, LogRecord, RecordBatch, StoredRecord } from './port.ts';
 
 export interface SqliteEventLogOptions {
@@ -8,6 +9,8 @@ export interface SqliteEventLogOptions {
   retentionRecords?: number;
   /** How often retention runs, ms. @default 60_000 */
   retentionIntervalMs?: number;
+  /** Newest event ids checked for duplicates (in memory, reloaded from the log at open). @default 250_000 */
+  dedupeWindow?: number;
   now?: () => number;
 }
 
@@ -15,9 +18,10 @@ export interface SqliteEventLogOptions {
  * The embedded event log: one SQLite file (node:sqlite, no native build) in WAL mode
  * with `synchronous=FULL`, so an append that resolved survives `kill -9` and power loss
  * of the process. One partition (0): offsets from 1 without holes, a total order, so
- * every user's events are in order. Ids are unique: the dedupe window is the retained
- * log. A single writer per file: this node. Consumers are in-process loops that wake on
- * append (no polling while idle).
+ * every user's events are in order. Duplicates are dropped by id within the newest
+ * `dedupeWindow` events (an in-memory window loaded from the log itself at open: no
+ * index on ids, so an append is a sequential write). A single writer per file: this
+ * node. Consumers are in-process loops that wake on append (no polling while idle).
  */
 export class SqliteEventLog implements EventLog {
   readonly kind = 'sqlite' as const;
@@ -25,7 +29,7 @@ export class SqliteEventLog implements EventLog {
   /** A second connection for consumer offsets: synchronous=NORMAL (see the constructor). */
   readonly #offsetsDb: DatabaseSync;
   readonly #insert: StatementSync;
-  readonly #byId: StatementSync;
+  readonly #ids: IdWindow;
   readonly #read: StatementSync;
   readonly #commit: StatementSync;
   readonly #committed: StatementSync;
@@ -35,14 +39,14 @@ export class SqliteEventLog implements EventLog {
   #retention: NodeJS.Timeout | undefined;
 
   constructor(path: string, opts: SqliteEventLogOptions = {}) {
-    this.#opts = { retentionMs: 0, retentionRecords: 0, retentionIntervalMs: 60_000, now: Date.now, ...opts };
+    this.#opts = { retentionMs: 0, retentionRecords: 0, retentionIntervalMs: 60_000, dedupeWindow: 250_000, now: Date.now, ...opts };
     this.#db = new DatabaseSync(path);
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = FULL;
       CREATE TABLE IF NOT EXISTS events (
         offset INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
+        id TEXT NOT NULL,
         key TEXT NOT NULL,
         ts INTEGER NOT NULL,
         body TEXT NOT NULL
@@ -55,8 +59,11 @@ export class SqliteEventLog implements EventLog {
     // `synchronous` is per connection, so offsets get their own.
     this.#offsetsDb = new DatabaseSync(path);
     this.#offsetsDb.exec('PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
-    this.#insert = this.#db.prepare('INSERT INTO events (id, key, ts, body) VALUES (?, ?, ?, ?)');
-    this.#byId = this.#db.prepare('SELECT offset FROM events WHERE id = ?');
+    // OR IGNORE: a file made by an older version has a UNIQUE id; a conflict there is a duplicate too.
+    this.#insert = this.#db.prepare('INSERT OR IGNORE INTO events (id, key, ts, body) VALUES (?, ?, ?, ?)');
+    this.#ids = new IdWindow(this.#opts.dedupeWindow);
+    const recent = this.#db.prepare('SELECT id FROM (SELECT offset, id FROM events ORDER BY offset DESC LIMIT ?) ORDER BY offset').all(this.#opts.dedupeWindow) as Array<{ id: string }>;
+    for (const r of recent) this.#ids.add(r.id);
     this.#read = this.#db.prepare('SELECT offset, id, key, ts, body FROM events WHERE offset > ? AND offset <= ? ORDER BY offset LIMIT ?');
     this.#commit = this.#offsetsDb.prepare(
       'INSERT INTO consumer_offsets (grp, offset) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET offset = max(offset, excluded.offset)',
@@ -73,21 +80,31 @@ export class SqliteEventLog implements EventLog {
 
   async append(records: readonly LogRecord[]): Promise<AppendResult[]> {
     const out: AppendResult[] = [];
+    const added: string[] = [];
+    const inBatch = new Set<string>();
     // One transaction per batch: one fsync for the whole batch.
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       for (const r of records) {
-        // Look up first: an ignored INSERT would still consume an AUTOINCREMENT number
-        // and leave a hole in the offsets.
-        const seen = this.#byId.get(r.id) as { offset: number } | undefined;
-        if (seen) out.push({ partition: 0, offset: Number(seen.offset), duplicate: true });
-        else out.push({ partition: 0, offset: Number(this.#insert.run(r.id, r.key, r.ts, r.body).lastInsertRowid), duplicate: false });
+        if (this.#ids.has(r.id) || inBatch.has(r.id)) {
+          out.push({ partition: 0, offset: -1, duplicate: true });
+          continue;
+        }
+        const res = this.#insert.run(r.id, r.key, r.ts, r.body);
+        if (Number(res.changes) === 0) {
+          out.push({ partition: 0, offset: -1, duplicate: true });
+          continue;
+        }
+        inBatch.add(r.id);
+        added.push(r.id);
+        out.push({ partition: 0, offset: Number(res.lastInsertRowid), duplicate: false });
       }
       this.#db.exec('COMMIT');
     } catch (err) {
       this.#db.exec('ROLLBACK');
       throw err;
     }
+    for (const id of added) this.#ids.add(id);
     for (const c of this.#consumers) c.wake();
     return out;
   }
