@@ -112,9 +112,13 @@ export class KafkaEventLog implements EventLog {
     const fresh = records.filter((_, i) => !dup[i]);
     const out: AppendResult[] = records.map((r) => ({ partition: this.partitionOf(r.key), offset: -1, duplicate: true }));
     if (!fresh.length) return out;
+    const messages: Message[] = [];
+    records.forEach((r, i) => {
+      if (!dup[i]) messages.push(this.#message(r, out[i]!.partition));
+    });
     let result;
     try {
-      result = await this.#producer.send({ messages: fresh.map((r) => this.#message(r)) });
+      result = await this.#producer.send({ messages });
     } catch (err) {
       await this.#o.dedupe.release(fresh.map((r) => r.id));
       throw this.#convert(err, `kafka append of ${fresh.length} records failed`);
@@ -180,18 +184,9 @@ export class KafkaEventLog implements EventLog {
     await Promise.all([step('producer', this.#producer.close()), step('admin', this.#admin.close()), step('dedupe', this.#o.dedupe.close())]);
   }
 
-  #message(r: LogRecord): Message {
-    return {
-      topic: this.#o.topic,
-      partition: this.partitionOf(r.key),
-      key: r.key,
-      value: r.body,
-      timestamp: BigInt(r.ts),
-      headers: new Map([
-        ['id', r.id],
-        ['ts', String(r.ts)],
-      ]),
-    };
+  /** The event time travels as the record timestamp, the id as a header (for Kafka tooling). */
+  #message(r: LogRecord, partition: number): Message {
+    return { topic: this.#o.topic, partition, key: r.key, value: r.body, timestamp: BigInt(r.ts), headers: new Map([['id', r.id]]) };
   }
 
   async #partitionCount(): Promise<number> {
