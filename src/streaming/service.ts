@@ -6,6 +6,7 @@ import type { DeadLetter, DeadLetterStore } from './dlq/store.ts';
 import { musicEventRegistry, type SchemaRegistry } from './events/index.ts';
 import { PlaysHandler } from './handlers/plays.ts';
 import { RecommendationsHandler, type UserPublisher } from './handlers/recommendations.ts';
+import { TrendingHandler } from './handlers/trending.ts';
 import { EventIngest, type IngestContext, type IngestResult } from './ingest.ts';
 import type { EventLog, LogHealth } from './log/index.ts';
 import { StreamingMetrics } from './metrics.ts';
@@ -43,6 +44,7 @@ export class StreamingService {
   readonly processor: StreamProcessor;
   readonly plays: PlaysHandler;
   readonly recommendations: RecommendationsHandler;
+  readonly trending: TrendingHandler;
   readonly #o: StreamingOptions;
   #started = false;
 
@@ -64,10 +66,11 @@ export class StreamingService {
       pushItems: 10,
       maxPendingPushes: 100_000,
     });
+    this.trending = new TrendingHandler({ metrics: this.metrics });
     this.processor = new StreamProcessor({
       log: opts.log,
       group: opts.group,
-      handlers: [this.plays, this.recommendations, ...(opts.extraHandlers ?? [])],
+      handlers: [this.plays, this.recommendations, this.trending, ...(opts.extraHandlers ?? [])],
       dlq: opts.dlq,
       metrics: this.metrics,
       logger,
@@ -110,6 +113,7 @@ export class StreamingService {
       processor: { handled: this.processor.handled, applied: Object.fromEntries(this.processor.applied) },
       deadLetters: await this.#o.dlq.count(),
       plays: this.plays.sizes,
+      windows: this.trending.latest(),
     };
   }
 
@@ -119,6 +123,7 @@ export class StreamingService {
       [
         ['processor', () => (this.#started ? this.processor.close() : undefined)],
         ['recommendation pushes', () => this.recommendations.close()],
+        ['windows', () => this.trending.close()],
         ['event log', () => o.log.close()],
         ['dead-letter store', () => o.dlq.close()],
         ...(o.extraClose ?? []).map((f, i) => [`streaming store ${i}`, f] as [string, () => Promise<void>]),

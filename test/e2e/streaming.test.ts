@@ -198,6 +198,26 @@ describe('failures and the dead-letter queue', () => {
   });
 });
 
+describe('windows', () => {
+  it('per-minute windows in event time: plays, unique listeners, top tracks; a late event beyond the grace changes nothing', async () => {
+    const m = Math.ceil((now + 6 * 3_600_000) / 60_000) * 60_000; // a minute boundary hours ahead of the other tests
+    const at = (ms: number, user: string, track: string) => play(user, track, { ts: m + ms });
+    await post([at(1000, 'w-1', 'win-a'), at(2000, 'w-2', 'win-a'), at(59_000, 'w-1', 'win-b'), at(180_000, 'w-3', 'win-c')]);
+    await caughtUp();
+    const windows = async () => (await get('/v1/events/stats', admin)).body['windows'] as Json;
+    const minute = async () => ((await windows())['minutes'] as Json[]).find((w) => w['window']['start'] === m);
+    expect(await minute()).toMatchObject({
+      final: true,
+      values: { plays: 3, listeners: 2, topTracks: [{ item: 'win-a', count: 2 }, { item: 'win-b', count: 1 }] },
+    });
+    const lateBefore = (await windows())['lateEvents'] as number;
+    await post([at(30_000, 'w-9', 'win-late')]);
+    await caughtUp();
+    expect((await windows())['lateEvents']).toBe(lateBefore + 1);
+    expect((await minute())!['values']['plays']).toBe(3);
+  });
+});
+
 describe('observability', () => {
   it('exports streaming metrics', async () => {
     const text = await (await fetch(`${srv.url}/metrics`)).text();
