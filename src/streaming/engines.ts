@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/observability/index.ts';
+import { MirroredDeadLetterStore } from './dlq/mirrored.ts';
 import { SqliteDeadLetterStore, type DeadLetterStore } from './dlq/store.ts';
+import { IdWindow } from './log/dedupe.ts';
 import { KafkaEventLog, SqliteDedupeWindow, SqliteEventLog, type EventLog } from './log/index.ts';
 
 export interface StreamEnginesConfig {
@@ -48,8 +50,27 @@ export function createStreamEngines(c: StreamEnginesConfig, logger: Logger): Str
       dedupe: new SqliteDedupeWindow(join(dir, 'dedupe.db'), { maxIds: c.eventDedupeWindow, ttlMs: c.eventDedupeTtlMs }),
       logger: logger.child({ engine: 'kafka' }),
     });
-    return { log, dlq, group: `backbeat-handlers-${c.nodeId}`, extraClose: [] };
+    const dlt = new KafkaEventLog({
+      brokers: [...c.kafkaBrokers],
+      topic: `${c.kafkaTopic}.dlt`,
+      partitions: 1,
+      replicationFactor: c.kafkaReplicationFactor,
+      clientId: `backbeat-${c.nodeId}-dlt`,
+      dedupe: memoryDedupe(),
+      logger: logger.child({ engine: 'kafka', topic: 'dlt' }),
+    });
+    return { log, dlq: new MirroredDeadLetterStore(dlq, dlt), group: `backbeat-handlers-${c.nodeId}`, extraClose: [] };
   }
   const log = new SqliteEventLog(join(dir, 'events.db'), { retentionMs: c.eventLogRetentionMs, retentionRecords: c.eventLogRetentionEvents });
   return { log, dlq, group: 'backbeat-handlers', extraClose: [] };
+}
+
+/** Dead-letter records have unique ids by construction; a small in-memory window is enough. */
+function memoryDedupe() {
+  const w = new IdWindow(10_000);
+  return {
+    claim: async (ids: readonly string[]) => ids.map((id) => (w.has(id) ? true : (w.add(id), false))),
+    release: async (ids: readonly string[]) => ids.forEach((id) => w.delete(id)),
+    close: async () => undefined,
+  };
 }

@@ -9,3 +9,4 @@ export { RecommendationsHandler, toInteraction, type UserPublisher } from './han
 export { StreamingMetrics } from './metrics.ts';
 export { StreamingService, type StreamingOptions } from './service.ts';
 export { createStreamEngines, type StreamEngines, type StreamEnginesConfig } from './engines.ts';
+export { MirroredDeadLetterStore } from './dlq/mirrored.ts';
