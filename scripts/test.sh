@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, command 2: the whole test suite (or `--project unit|integration|
 # performance|security|ml`). Installs npm packages, Redis and Chromium, starts the
-# services the suites need (Redis, a local Redis Cluster) when absent, stops what it
+# services the suites need (Redis, a local Redis Cluster, Kafka) when absent, stops what it
 # started, and ends with the plain line `N passed, N failed` that CI reads. Extra
 # arguments go to vitest.
 set -uo pipefail
@@ -10,6 +10,7 @@ ensure_node_modules || exit 1
 ensure_redis || log "redis unavailable: suites that need it will fail"
 ensure_redis_cluster || log "redis cluster unavailable: the redis-cluster suites will fail"
 ensure_chromium || log "chromium unavailable: the browser tests will fail"
+ensure_kafka || log "kafka unavailable: the kafka suites will fail"
 trap stop_started_services EXIT
 cd "$ROOT"
 mkdir -p test-results

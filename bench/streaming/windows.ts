@@ -6,17 +6,21 @@
  * - a tumbling 60 s window: count + distinct(userId) + topK(trackId, 10), one global key
  *   (trending: ~17 windows);
  * - a sliding 5 min / 1 min window with the same aggregations.
- * Events are generated once, before timing; each measurement pushes all of them through
- * a fresh aggregator and flushes it. Median of 5 runs after one warm-up run. Prints
+ * Events are generated once, before timing, the way a consumer of the event log gets them:
+ * each one JSON.parse'd from its serialized body (so every event owns its strings, as
+ * decoded events do; POOLED=1 shares one string per track/user instead, which is a
+ * cache-unfriendlier access pattern). Each measurement pushes all events through a fresh
+ * aggregator and flushes it. Median of 5 runs after one warm-up run. Prints
  * `RESULT {"events":…,"tumblingMs":…,"slidingMs":…,"eventsPerSec":…}` (eventsPerSec:
- * tumbling) on stdout; details go to stderr. EVENTS=n overrides the event count.
+ * tumbling) on stdout; details (every run, CPU time) go to stderr. EVENTS=n overrides the
+ * event count.
  */
 import { count, distinct, mulberry32, sliding, topK, tumbling, WindowedAggregator, zipf, type WindowAssigner } from '../../src/streaming/windows/index.ts';
 
 interface Play {
   trackId: string;
   userId: string;
-  region: string;
+  playedMs: number;
 }
 
 const EVENTS = Number(process.env['EVENTS'] ?? 1_000_000);
@@ -24,23 +28,24 @@ const TRACKS = 50_000;
 const USERS = 100_000;
 const RUNS = 5;
 const T0 = Date.UTC(2026, 0, 1);
+const POOLED = process.env['POOLED'] === '1';
 
 function generate(): { plays: Play[]; times: Float64Array } {
   const random = mulberry32(42);
   const track = zipf(TRACKS, 1, random);
   const trackIds = Array.from({ length: TRACKS }, (_, i) => `t${i}`);
   const userIds = Array.from({ length: USERS }, (_, i) => `u${i}`);
-  const regions = ['eu', 'us', 'latam', 'apac'];
   const plays: Play[] = [];
   const times = new Float64Array(EVENTS);
   for (let i = 0; i < EVENTS; i++) {
-    plays.push({ trackId: trackIds[track()]!, userId: userIds[Math.floor(random() * USERS)]!, region: regions[i & 3]! });
+    const play: Play = { trackId: trackIds[track()]!, userId: userIds[Math.floor(random() * USERS)]!, playedMs: 30_000 + Math.floor(random() * 200_000) };
+    plays.push(POOLED ? play : (JSON.parse(JSON.stringify(play)) as Play));
     times[i] = T0 + i + Math.round((random() - 0.5) * 400);
   }
   return { plays, times };
 }
 
-function run(window: WindowAssigner, plays: Play[], times: Float64Array): { ms: number; results: number; plays: number } {
+function run(window: WindowAssigner, plays: Play[], times: Float64Array): { ms: number; cpuMs: number; results: number; plays: number } {
   let results = 0;
   let total = 0;
   const agg = new WindowedAggregator({
@@ -53,12 +58,14 @@ function run(window: WindowAssigner, plays: Play[], times: Float64Array): { ms: 
       total += r.values.plays;
     },
   });
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   for (let i = 0; i < plays.length; i++) agg.add(plays[i]!, times[i]!);
   agg.flush();
   const ms = performance.now() - start;
+  const cpu = process.cpuUsage(cpu0);
   if (agg.stats.dropped !== 0) throw new Error(`unexpected late events: ${agg.stats.dropped}`);
-  return { ms, results, plays: total };
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000, results, plays: total };
 }
 
 function median(xs: number[]): number {
@@ -70,12 +77,15 @@ const { plays, times } = generate();
 const measure = (window: WindowAssigner, name: string): number => {
   run(window, plays, times); // warm-up
   const ms: number[] = [];
-  let last = { ms: 0, results: 0, plays: 0 };
+  const cpu: number[] = [];
+  let last = { ms: 0, cpuMs: 0, results: 0, plays: 0 };
   for (let r = 0; r < RUNS; r++) {
     last = run(window, plays, times);
     ms.push(last.ms);
+    cpu.push(last.cpuMs);
   }
-  process.stderr.write(`${name}: runs ${ms.map((m) => m.toFixed(1)).join(' ')} ms; ${last.results} results, ${last.plays} plays counted\n`);
+  const list = (xs: number[]) => xs.map((m) => m.toFixed(1)).join(' ');
+  process.stderr.write(`${name}: wall ${list(ms)} ms; cpu ${list(cpu)} ms; ${last.results} results, ${last.plays} plays counted\n`);
   return median(ms);
 };
 const tumblingMs = measure(tumbling(60_000), 'tumbling 60s');

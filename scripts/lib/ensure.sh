@@ -92,6 +92,10 @@ stop_started_services() {
     case "$s" in
       redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
       redis-cluster) for p in "${REDIS_CLUSTER_PORTS[@]}"; do redis-cli -h 127.0.0.1 -p "$p" shutdown nosave >/dev/null 2>&1 || true; done ;;
+      kafka) stop_kafka ;;
     esac
   done
 }
+
+# Kafka (ensure_kafka, stop_kafka): its own file, being longer than the others.
+source "$ROOT/scripts/lib/kafka.sh"

@@ -4,7 +4,8 @@
  * unique name (a Kafka topic `t-<uuid>`). Add an engine here as one more entry.
  */
 import { join } from 'node:path';
-import { SqliteEventLog, type EventLog } from '../../src/streaming/index.ts';
+import { createLogger } from '../../src/core/observability/index.ts';
+import { KafkaEventLog, SqliteDedupeWindow, SqliteEventLog, type EventLog } from '../../src/streaming/index.ts';
 
 export interface EventLogFactory {
   name: string;
@@ -13,6 +14,22 @@ export interface EventLogFactory {
 
 export function eventLogFactories(): EventLogFactory[] {
   const factories: EventLogFactory[] = [{ name: 'sqlite', open: (path) => new SqliteEventLog(join(path, 'events.db')) }];
-  // kafka: added with the Kafka engine (TEST_KAFKA_BROKERS, started by scripts/test.sh).
+  // kafka: the shared broker of scripts/test.sh (ensure_kafka). Unset, every kafka case fails saying so.
+  factories.push({
+    name: 'kafka',
+    open: (path, name) => {
+      const brokers = process.env.TEST_KAFKA_BROKERS;
+      if (!brokers) throw new Error('TEST_KAFKA_BROKERS is not set: start a broker with `source scripts/lib/ensure.sh; ensure_kafka` (scripts/test.sh does)');
+      return new KafkaEventLog({
+        brokers: brokers.split(','),
+        topic: name,
+        partitions: 6,
+        clientId: `contract-${name}`,
+        // On the test's dir, so a log reopened on the same path and name keeps its dedupe window.
+        dedupe: new SqliteDedupeWindow(join(path, `${name}.dedupe.db`)),
+        logger: createLogger(process.env.LOG_LEVEL ?? 'error'),
+      });
+    },
+  });
   return factories;
 }

@@ -46,6 +46,12 @@ export class KafkaLogConsumer implements LogConsumer {
   readonly #pendingCommits = new Map<number, { offset: bigint; leaderEpoch: number }>();
   /** Records read from the stream, not handled yet, per partition. */
   readonly #buffered = new Map<number, Msg[]>();
+  /**
+   * Next offset per partition this session takes from the stream: past what is buffered or
+   * being handled. A rejoin makes the stream fetch again from the committed offset; what is
+   * below this was taken already (a batch in the handler has left #buffered but is not in #next yet).
+   */
+  readonly #taken = new Map<number, bigint>();
   #bufferedCount = 0;
   #lastPartition = -1;
   #closing = false;
@@ -143,6 +149,7 @@ export class KafkaLogConsumer implements LogConsumer {
     } finally {
       this.#consumer.off('consumer:group:join', onJoin);
       this.#buffered.clear();
+      this.#taken.clear();
       this.#bufferedCount = 0;
       if (!stream.destroyed) {
         await stream.close().catch((err: unknown) => this.#o.logger.warn({ err, group: this.#o.group }, 'kafka stream close failed'));
@@ -201,9 +208,10 @@ export class KafkaLogConsumer implements LogConsumer {
     while (this.#bufferedCount < cap) {
       const m = stream.read() as Msg | null;
       if (m === null) return;
+      const expected = this.#taken.get(m.partition) ?? this.#next.get(m.partition) ?? -1n;
+      if (m.offset < expected) continue; // re-fetched after a rejoin or reconnect: handled or taken already
+      this.#taken.set(m.partition, m.offset + 1n);
       const queue = this.#buffered.get(m.partition) ?? [];
-      const expected = queue.length ? queue[queue.length - 1]!.offset + 1n : (this.#next.get(m.partition) ?? -1n);
-      if (m.offset < expected) continue; // re-fetched after a rejoin or reconnect: handled or buffered already
       queue.push(m);
       this.#buffered.set(m.partition, queue);
       this.#bufferedCount++;
@@ -217,6 +225,7 @@ export class KafkaLogConsumer implements LogConsumer {
       if (owned.has(p)) continue;
       this.#bufferedCount -= queue.length;
       this.#buffered.delete(p);
+      this.#taken.set(p, queue[0]!.offset); // should it come back, these are fetched again
     }
   }
 

@@ -1,0 +1,110 @@
+import { RingBuffer } from './ring-buffer.ts';
+import { asArray, asFinite, asPair, asString, fail } from './snapshot-check.ts';
+import type { InteractionKind } from './types.ts';
+
+/** One remembered interaction of a user. `weight` is the model's implicit-feedback weight (negative for skips). */
+export interface HistoryEntry {
+  trackId: string;
+  kind: InteractionKind;
+  weight: number;
+  ts: number;
+}
+
+const KIND_CODES: readonly InteractionKind[] = ['play', 'skip', 'like', 'add'];
+
+/**
+ * Per-user recent-history rings, bounded twice: `historySize` entries per user (oldest
+ * overwritten) and `maxUsers` users (least recently active user evicted first, O(1) via
+ * the Map's insertion order, which `record` refreshes).
+ */
+export class UserHistories {
+  readonly historySize: number;
+  readonly maxUsers: number;
+  #users = new Map<string, RingBuffer<HistoryEntry>>();
+
+  constructor(historySize: number, maxUsers: number) {
+    positiveInt(historySize, 'historySize');
+    positiveInt(maxUsers, 'maxUsers');
+    this.historySize = historySize;
+    this.maxUsers = maxUsers;
+  }
+
+  get size(): number {
+    return this.#users.size;
+  }
+
+  get(userId: string): RingBuffer<HistoryEntry> | undefined {
+    return this.#users.get(userId);
+  }
+
+  /** The user's ring, created (and the LRU user evicted) if needed, moved to most recently active. */
+  touch(userId: string): RingBuffer<HistoryEntry> {
+    let ring = this.#users.get(userId);
+    if (ring) {
+      this.#users.delete(userId);
+    } else {
+      ring = new RingBuffer<HistoryEntry>(this.historySize);
+      if (this.#users.size >= this.maxUsers) {
+        const oldest = this.#users.keys().next();
+        if (!oldest.done) this.#users.delete(oldest.value);
+      }
+    }
+    this.#users.set(userId, ring);
+    return ring;
+  }
+
+  /** Tracks the user played, skipped, liked or added within their history window. */
+  heard(userId: string): Set<string> {
+    const out = new Set<string>();
+    const ring = this.#users.get(userId);
+    if (ring) for (const e of ring.newestFirst()) out.add(e.trackId);
+    return out;
+  }
+
+  /** Largest ring size over all users (for bound checks). */
+  maxRingSize(): number {
+    let m = 0;
+    for (const r of this.#users.values()) m = Math.max(m, r.size);
+    return m;
+  }
+
+  /** `[[userId, [[trackId, kindCode, weight, ts], …oldest first]], …least recently active first]`. */
+  snapshot(): [string, [string, number, number, number][]][] {
+    return [...this.#users].map(([u, ring]) => [u, ring.toArray().map((e) => [e.trackId, KIND_CODES.indexOf(e.kind), e.weight, e.ts])]);
+  }
+
+  /** Parses a `snapshot()` without touching this instance. */
+  parse(raw: unknown, path: string): Map<string, RingBuffer<HistoryEntry>> {
+    const users = new Map<string, RingBuffer<HistoryEntry>>();
+    const list = asArray(raw, path, this.maxUsers);
+    list.forEach((u, ui) => {
+      const [id, entries] = asPair(u, `${path}[${ui}]`);
+      const userId = asString(id, `${path}[${ui}][0]`);
+      if (users.has(userId)) fail(`${path}[${ui}]`, `repeats user ${JSON.stringify(userId)}`);
+      const ring = new RingBuffer<HistoryEntry>(this.historySize);
+      asArray(entries, `${path}[${ui}][1]`, this.historySize).forEach((e, ei) => {
+        const p = `${path}[${ui}][1][${ei}]`;
+        const a = asArray(e, p);
+        if (a.length !== 4) fail(p, 'must be [trackId, kind, weight, ts]');
+        const kind = KIND_CODES[a[1] as number];
+        if (!Number.isInteger(a[1]) || kind === undefined) fail(`${p}[1]`, 'must be a kind code 0..3');
+        ring.push({ trackId: asString(a[0], `${p}[0]`), kind, weight: asFinite(a[2], `${p}[2]`), ts: asFinite(a[3], `${p}[3]`) });
+      });
+      users.set(userId, ring);
+    });
+    return users;
+  }
+
+  /** Installs the result of `parse`. */
+  replace(users: Map<string, RingBuffer<HistoryEntry>>): void {
+    this.#users = users;
+  }
+}
+
+export function positiveInt(v: number, name: string): void {
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+}
+
+export function positiveNumber(v: number, name: string): void {
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new RangeError(`${name} must be a positive finite number, got ${v}`);
+}

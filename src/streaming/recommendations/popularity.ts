@@ -1,0 +1,212 @@
+import { DAY_MS, EMPTY, logAdd, toLog, valueAt } from './decay.ts';
+import { positiveInt, positiveNumber, UserHistories } from './history.ts';
+import { asArray, asFinite, asObject, asPair, asString, expectHeader, expectSame, fail } from './snapshot-check.ts';
+import { checkInteraction, type Interaction, type Recommendation, type Recommender } from './types.ts';
+
+/** Order of a ranking: higher score first, ties by trackId ascending (deterministic). */
+export function byScoreThenId(a: { trackId: string; score: number }, b: { trackId: string; score: number }): number {
+  return b.score - a.score || (a.trackId < b.trackId ? -1 : a.trackId > b.trackId ? 1 : 0);
+}
+
+export function checkLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
+}
+
+/**
+ * Time-decayed global counts with an always-ready top list.
+ *
+ * Counts live in log space (see decay.ts), so their order never changes with time and an
+ * increment can only move a track UP: the top-`topSize` list is kept exact incrementally
+ * (an outside track enters only by passing the list's last entry; O(topSize) worst case per
+ * update, O(1) typical). At most `maxItems` tracks are counted; a new track beyond that
+ * evicts the least recently counted one (O(1), Map insertion order). If the evicted track
+ * was in the top list, the list is rebuilt (O(n log n)) at the next read — rare, since
+ * top tracks are counted often.
+ */
+export class DecayedPopularity {
+  readonly halfLifeMs: number;
+  readonly maxItems: number;
+  readonly topSize: number;
+  #scores = new Map<string, number>();
+  #top: string[] = [];
+  #exact = true;
+
+  constructor(halfLifeMs: number, maxItems: number, topSize: number) {
+    positiveNumber(halfLifeMs, 'halfLifeMs');
+    positiveInt(maxItems, 'maxItems');
+    positiveInt(topSize, 'topSize');
+    this.halfLifeMs = halfLifeMs;
+    this.maxItems = maxItems;
+    this.topSize = topSize;
+  }
+
+  get size(): number {
+    return this.#scores.size;
+  }
+
+  add(trackId: string, weight: number, ts: number): void {
+    const prev = this.#scores.get(trackId);
+    const s = logAdd(prev ?? EMPTY, toLog(weight, ts, this.halfLifeMs));
+    if (prev !== undefined) {
+      this.#scores.delete(trackId);
+    } else if (this.#scores.size >= this.maxItems) {
+      const oldest = this.#scores.keys().next();
+      if (!oldest.done) this.#evict(oldest.value);
+    }
+    this.#scores.set(trackId, s);
+    this.#place(trackId, s);
+  }
+
+  /** Stored log score (order-preserving), or undefined for an untracked track. */
+  logScore(trackId: string): number | undefined {
+    return this.#scores.get(trackId);
+  }
+
+  /** Decayed count at `now` (0 for an untracked track). */
+  scoreAt(trackId: string, now: number): number {
+    const s = this.#scores.get(trackId);
+    return s === undefined ? 0 : valueAt(s, now, this.halfLifeMs);
+  }
+
+  /** The most counted tracks, best first, ties by trackId. */
+  top(): readonly string[] {
+    if (!this.#exact) this.#rebuild();
+    return this.#top;
+  }
+
+  #better(a: string, sa: number, b: string): boolean {
+    const sb = this.#scores.get(b) ?? EMPTY;
+    return sa > sb || (sa === sb && a < b);
+  }
+
+  #place(trackId: string, s: number): void {
+    const top = this.#top;
+    let i = top.indexOf(trackId);
+    if (i < 0) {
+      const last = top[top.length - 1];
+      if (top.length >= this.topSize && last !== undefined && !this.#better(trackId, s, last)) return;
+      top.push(trackId);
+      i = top.length - 1;
+    }
+    while (i > 0) {
+      const prev = top[i - 1] as string;
+      if (!this.#better(trackId, s, prev)) break;
+      top[i] = prev;
+      i--;
+    }
+    top[i] = trackId;
+    if (top.length > this.topSize) top.pop();
+  }
+
+  #evict(trackId: string): void {
+    this.#scores.delete(trackId);
+    const i = this.#top.indexOf(trackId);
+    if (i >= 0) {
+      this.#top.splice(i, 1);
+      this.#exact = false;
+    }
+  }
+
+  #rebuild(): void {
+    const all = [...this.#scores].map(([trackId, score]) => ({ trackId, score }));
+    all.sort(byScoreThenId);
+    this.#top = all.slice(0, this.topSize).map((e) => e.trackId);
+    this.#exact = true;
+  }
+
+  /** `[[trackId, log2 score], …least recently counted first]`. */
+  snapshot(): [string, number][] {
+    return [...this.#scores];
+  }
+
+  parse(raw: unknown, path: string): Map<string, number> {
+    const scores = new Map<string, number>();
+    asArray(raw, path, this.maxItems).forEach((e, i) => {
+      const [k, v] = asPair(e, `${path}[${i}]`);
+      const id = asString(k, `${path}[${i}][0]`);
+      if (scores.has(id)) fail(`${path}[${i}]`, `repeats track ${JSON.stringify(id)}`);
+      scores.set(id, asFinite(v, `${path}[${i}][1]`));
+    });
+    return scores;
+  }
+
+  replace(scores: Map<string, number>): void {
+    this.#scores = scores;
+    this.#rebuild();
+  }
+}
+
+export interface PopularityOptions {
+  /** Half-life of a play's weight. Default 3 days (the same as item-knn's). */
+  halfLifeMs?: number;
+  /** Recent interactions remembered per user, for exclusion. Default 100. */
+  historySize?: number;
+  /** Users remembered; the least recently active is forgotten first. Default 100,000. */
+  maxUsers?: number;
+  /** Tracks counted; the least recently played is forgotten first. Default 50,000. */
+  maxItems?: number;
+  /** Length of the ranked list kept ready; a user who heard all of it gets fewer results. Default 500. */
+  topSize?: number;
+}
+
+export const POPULARITY_DEFAULTS: Required<PopularityOptions> = {
+  halfLifeMs: 3 * DAY_MS,
+  historySize: 100,
+  maxUsers: 100_000,
+  maxItems: 50_000,
+  topSize: 500,
+};
+
+/**
+ * The baseline: time-decayed global play counts (every play counts 1, halving every
+ * half-life), minus what the user played or skipped recently. Reason "popular now".
+ */
+export class PopularityRecommender implements Recommender {
+  readonly name = 'popularity';
+  readonly options: Required<PopularityOptions>;
+  readonly #pop: DecayedPopularity;
+  readonly #history: UserHistories;
+
+  constructor(options: PopularityOptions = {}) {
+    this.options = { ...POPULARITY_DEFAULTS, ...options };
+    const o = this.options;
+    this.#pop = new DecayedPopularity(o.halfLifeMs, o.maxItems, o.topSize);
+    this.#history = new UserHistories(o.historySize, o.maxUsers);
+  }
+
+  observe(i: Interaction): void {
+    checkInteraction(i);
+    this.#history.touch(i.userId).push({ trackId: i.trackId, kind: i.kind, weight: 0, ts: i.ts });
+    if (i.kind === 'play') this.#pop.add(i.trackId, 1, i.ts);
+  }
+
+  recommend(userId: string, limit: number, now: number): Recommendation[] {
+    checkLimit(limit);
+    const heard = this.#history.heard(userId);
+    const out: Recommendation[] = [];
+    for (const trackId of this.#pop.top()) {
+      if (out.length >= limit) break;
+      if (!heard.has(trackId)) out.push({ trackId, score: this.#pop.scoreAt(trackId, now), reason: 'popular now' });
+    }
+    return out;
+  }
+
+  /** Counts of what is held, for bound checks and metrics. */
+  stats(): { items: number; users: number; maxHistory: number } {
+    return { items: this.#pop.size, users: this.#history.size, maxHistory: this.#history.maxRingSize() };
+  }
+
+  snapshot(): unknown {
+    return { kind: this.name, version: 1, halfLifeMs: this.options.halfLifeMs, plays: this.#pop.snapshot(), users: this.#history.snapshot() };
+  }
+
+  restore(state: unknown): void {
+    const s = asObject(state, 'snapshot');
+    expectHeader(s, this.name, 1);
+    expectSame(s, 'halfLifeMs', this.options.halfLifeMs);
+    const plays = this.#pop.parse(s['plays'], 'plays');
+    const users = this.#history.parse(s['users'], 'users');
+    this.#pop.replace(plays);
+    this.#history.replace(users);
+  }
+}
