@@ -44,6 +44,7 @@ const lines = [
   `  Backbeat ${app.state} on ${url}  (node ${config.nodeId}, engines: ${app.engines.kind})`,
   `  WebSocket   ${wsUrl}   (protocol backbeat.v1, see docs/protocol.md)`,
   `  API docs    ${url}/docs    metrics ${url}/metrics`,
+  `  Event log   ${app.streaming.logKind === 'kafka' ? `Kafka ${(config.kafkaBrokers ?? []).join(',')} topic ${config.kafkaTopic}` : `embedded SQLite in ${config.dataDir}/streaming`}`,
 ];
 if (config.devSecret) {
   const token = await signHs256(
@@ -61,6 +62,8 @@ if (config.devSecret) {
     `    export TOKEN=${token}`,
     `    curl -s -X POST ${url}/v1/publish -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
     `         -d '{"channel":"chat:lobby","data":{"text":"hello"}}'`,
+    `    curl -s -X POST ${url}/v1/events -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
+    `         -d '[{"type":"track.played","userId":"demo","ts":${Date.now()},"data":{"trackId":"t1","artistId":"a1","durationMs":200000,"playedMs":190000}}]'`,
     `    npx wscat -c ${wsUrl}   then send {"id":1,"type":"connect","token":"<token>"}`,
   );
 }
