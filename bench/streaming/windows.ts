@@ -7,15 +7,23 @@
  *   (trending: ~17 windows);
  * - a sliding 5 min / 1 min window with the same aggregations.
  * Events are generated once, before timing, the way a consumer of the event log gets them:
- * each one JSON.parse'd from its serialized body (so every event owns its strings, as
- * decoded events do; POOLED=1 shares one string per track/user instead, which is a
- * cache-unfriendlier access pattern). Each measurement pushes all events through a fresh
- * aggregator and flushes it. Median of 5 runs after one warm-up run. Prints
+ * each one JSON.parse'd from its serialized body (V8 interns short strings from JSON, so
+ * the id strings are shared and scattered over the heap — the aggregator's dominant cost
+ * is the cache misses on reading them). POOLED=1 skips the JSON round trip. Each
+ * measurement pushes all events through a fresh aggregator and flushes it, after a full
+ * GC. Median of 5 runs after one warm-up run. Prints
  * `RESULT {"events":…,"tumblingMs":…,"slidingMs":…,"eventsPerSec":…}` (eventsPerSec:
  * tumbling) on stdout; details (every run, CPU time) go to stderr. EVENTS=n overrides the
  * event count.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { count, distinct, mulberry32, sliding, topK, tumbling, WindowedAggregator, zipf, type WindowAssigner } from '../../src/streaming/windows/index.ts';
+
+// A full GC before each measured run, so no run pays the old-generation GC debt left by
+// generating a million events (a ~200 ms mark-compact otherwise lands in the first runs).
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 interface Play {
   trackId: string;
@@ -58,6 +66,7 @@ function run(window: WindowAssigner, plays: Play[], times: Float64Array): { ms: 
       total += r.values.plays;
     },
   });
+  gc();
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   for (let i = 0; i < plays.length; i++) agg.add(plays[i]!, times[i]!);

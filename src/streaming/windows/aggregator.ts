@@ -9,6 +9,8 @@
  *   outOfOrdernessMs: 5_000, graceMs: 60_000,
  *   onResult: (r) => …, onLate: (e, reason, t) => …,
  * });
+ * // Annotate the extractors' parameter: TypeScript does not carry E from `key` into the
+ * // aggregation calls of the same object literal.
  * agg.add(play, play.ts);          // hot path
  * agg.advanceWatermark(ts);        // idle source: move event time explicitly
  * agg.flush();                     // shutdown: every open window emits its final result
