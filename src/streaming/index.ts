@@ -10,3 +10,4 @@ export { StreamingMetrics } from './metrics.ts';
 export { StreamingService, type StreamingOptions } from './service.ts';
 export { createStreamEngines, type StreamEngines, type StreamEnginesConfig } from './engines.ts';
 export { MirroredDeadLetterStore } from './dlq/mirrored.ts';
+export * from './windows/index.ts';
