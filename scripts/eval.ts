@@ -5,7 +5,8 @@
  * mostly completed first-listen plays are held out; every model learns the stream online
  * in time order and is asked for its top 10 at the user's cutoff. Prints a table and the
  * lift over popularity, writes bench/results/eval.json, and exits 1 unless item-knn
- * clearly beats popularity (hit-rate@10 ≥ 1.5× and ≥ +0.15 absolute).
+ * clearly beats popularity — at its own half-life and at 1 and 3 days — (hit-rate@10
+ * ≥ 1.5× and ≥ +0.15 absolute).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -29,7 +30,7 @@ import {
 const { values } = parseArgs({
   options: {
     seed: { type: 'string', default: '42' },
-    users: { type: 'string', default: '1500' },
+    users: { type: 'string', default: '1200' },
     days: { type: 'string', default: '28' },
     knn: { type: 'string' }, // JSON ItemKnnOptions overrides, for experiments
     data: { type: 'string' }, // JSON SyntheticOptions overrides, for experiments
@@ -56,9 +57,10 @@ const knnModel = new ItemKnnRecommender(knnOptions);
 const models: Recommender[] = [
   knnModel,
   new PopularityRecommender({ halfLifeMs: knnModel.options.halfLifeMs }),
-  // The baseline at other half-lives, so the win is not an artefact of one setting.
+  // The baseline at shorter half-lives too (1 day is its best here), so the win is not an
+  // artefact of one setting: item-knn must clearly beat every variant.
   renamed('popularity (1-day half-life)', new PopularityRecommender({ halfLifeMs: DAY_MS })),
-  renamed('popularity (7-day half-life)', new PopularityRecommender({ halfLifeMs: 7 * DAY_MS })),
+  renamed('popularity (3-day half-life)', new PopularityRecommender({ halfLifeMs: 3 * DAY_MS })),
   new RandomRecommender(seed),
 ];
 const report = evaluate(data.interactions, cases, models, 10);
@@ -75,9 +77,14 @@ const line = (cells: string[]): string => cells.map((x, c) => x.padEnd(widths[c]
 console.log(`dataset: seed ${seed}, ${data.users.length} users, ${data.tracks.length} tracks, ${data.options.days} days, ${data.interactions.length} interactions; ${report.users} users tested (5 held out each)`);
 console.log(line(head));
 for (const r of rows) console.log(line(r));
-const wins = clearlyBeats(knn, pop);
+const baselines = report.models.filter((m) => m.model.startsWith('popularity'));
+const best = baselines.reduce((a, b) => (b.hitRate > a.hitRate ? b : a));
+const wins = baselines.every((b) => clearlyBeats(knn, b));
 console.log(
-  `item-knn vs popularity: hit-rate ${lift(knn.hitRate, pop.hitRate)} (+${f(knn.hitRate - pop.hitRate)}), precision ${lift(knn.precision, pop.precision)}, recall ${lift(knn.recall, pop.recall)} — ${wins ? 'clear win' : 'NOT a clear win'} (bar: ≥ 1.5× and ≥ +0.15 hit-rate); ${seconds.toFixed(1)} s`,
+  `item-knn vs popularity (same ${knnModel.options.halfLifeMs / DAY_MS}-day half-life): hit-rate ${lift(knn.hitRate, pop.hitRate)} (+${f(knn.hitRate - pop.hitRate)}), precision ${lift(knn.precision, pop.precision)}, recall ${lift(knn.recall, pop.recall)}`,
+);
+console.log(
+  `item-knn vs the best popularity variant (${best.model}): hit-rate ${lift(knn.hitRate, best.hitRate)} (+${f(knn.hitRate - best.hitRate)}), precision ${lift(knn.precision, best.precision)} — ${wins ? 'clear win over every variant' : 'NOT a clear win'} (bar: ≥ 1.5× and ≥ +0.15 hit-rate@10); ${seconds.toFixed(1)} s`,
 );
 
 mkdirSync(join(values.out, '..'), { recursive: true });
@@ -92,6 +99,8 @@ writeFileSync(
       knnOptions,
       report,
       lift: { hitRate: knn.hitRate / pop.hitRate, precision: knn.precision / pop.precision, recall: knn.recall / pop.recall },
+      liftOverBestPopularity: { baseline: best.model, hitRate: knn.hitRate / best.hitRate, precision: knn.precision / best.precision, recall: knn.recall / best.recall },
+      bar: { ratio: 1.5, margin: 0.15, against: 'every popularity variant' },
       clearWin: wins,
       seconds,
     },

@@ -96,7 +96,7 @@ describe('KafkaEventLog on the shared broker', () => {
     expect(c.ids().length).toBe(sent.length + 1);
     // What the consumer sees is exactly what append reported.
     const byId = new Map(c.records().map((r) => [r.id, r]));
-    sent.forEach((r, i) => expect([byId.get(r.id)?.partition, byId.get(r.id)?.offset, byId.get(r.id)?.key]).toEqual([results[i]!.partition, results[i]!.offset, r.key]));
+    sent.forEach((r, i) => expect(byId.get(r.id)).toMatchObject({ partition: results[i]!.partition, offset: results[i]!.offset, key: r.key, ts: r.ts, body: r.body }));
     for (const k of keys) expect(c.records().filter((r) => r.key === k && r.id !== 'fresh').map((r) => r.id)).toEqual(sent.filter((r) => r.key === k).map((r) => r.id));
     for (const b of c.batches) {
       expect(b.records.length).toBeLessThanOrEqual(7);

@@ -99,7 +99,7 @@ export class KafkaBroker {
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`kafka broker on ${this.brokers} exited (${child.exitCode ?? child.signalCode}): ${this.output}`);
       }
-      const admin = new Admin({ clientId: 'backbeat-test-ready', bootstrapBrokers: [this.brokers], retries: 0, timeout: 2000 });
+      const admin = new Admin({ clientId: 'backbeat-test-ready', bootstrapBrokers: [this.brokers], retries: 0, requestTimeout: 2000 });
       try {
         await admin.listTopics();
         return;

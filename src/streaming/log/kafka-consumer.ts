@@ -77,8 +77,8 @@ export class KafkaLogConsumer implements LogConsumer {
       highWaterMark: Math.max(16, this.#maxBatch),
       retries: 2,
       retryDelay: 200,
-      timeout: 5_000,
       connectTimeout: 3_000,
+      requestTimeout: 20_000, // above rebalanceTimeout: a JoinGroup may legitimately wait that long
     });
     // A failed background rejoin is emitted as 'error': without a listener it would crash the process.
     this.#consumer.on('error', (err: unknown) => this.#o.logger.warn({ err, group: o.group }, 'kafka consumer group error; the next session rejoins'));
@@ -305,14 +305,7 @@ export class KafkaLogConsumer implements LogConsumer {
   }
 }
 
+/** The event time is the record timestamp (kafka-log.ts sets it), the id a header. */
 function toStored(m: Msg): StoredRecord {
-  const ts = m.headers.get('ts');
-  return {
-    id: m.headers.get('id') ?? '',
-    key: m.key,
-    ts: ts === undefined ? Number(m.timestamp) : Number(ts),
-    body: m.value,
-    partition: m.partition,
-    offset: Number(m.offset),
-  };
+  return { id: m.headers.get('id') ?? '', key: m.key, ts: Number(m.timestamp), body: m.value, partition: m.partition, offset: Number(m.offset) };
 }

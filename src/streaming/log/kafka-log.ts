@@ -62,12 +62,14 @@ export class KafkaEventLog implements EventLog {
     this.#o = o;
     this.#partitions = o.partitions ?? 6;
     const base = { clientId: o.clientId, bootstrapBrokers: o.brokers, connectTimeout: 3_000, timeout: 5_000 };
-    this.#admin = new Admin({ ...base, retries: 1, retryDelay: 250 });
+    // requestTimeout bounds a request to a broker that accepts connections but does not answer.
+    this.#admin = new Admin({ ...base, retries: 1, retryDelay: 250, requestTimeout: 5_000 });
     this.#producer = new Producer({
       ...base,
       idempotent: true,
       acks: ProduceAcks.ALL,
       serializers: stringSerializers,
+      requestTimeout: 10_000,
       // Bounded: an append against a dead broker rejects after ~3 s instead of hanging.
       retries: 5,
       retryDelay: (_client, _op, attempt) => Math.min(1_000, 100 * 2 ** attempt),
