@@ -315,9 +315,20 @@ describe('session resume', () => {
 });
 
 describe('event', () => {
-  it('answers 4503 while the event stream is not enabled', async () => {
+  it('accepted with the eventId once durable; the same id again is accepted as a duplicate', async () => {
     const c = await client('ev');
-    expect(await c.request({ type: 'event', event: { type: 'track.played' } })).toMatchObject({ type: 'error', code: 4503 });
+    const event = { id: 'ev-1', type: 'app.opened', ts: Date.now(), data: { platform: 'web' } };
+    expect(await c.request({ id: 41, type: 'event', event })).toEqual({ id: 41, type: 'accepted', eventId: 'ev-1' });
+    expect(await c.request({ id: 42, type: 'event', event })).toEqual({ id: 42, type: 'accepted', eventId: 'ev-1', duplicate: true });
+    await c.close();
+  });
+
+  it('4400 naming the field for an invalid event, 4003 for another user\'s, 4400 for a non-object event', async () => {
+    const c = await client('ev2');
+    const bad = await c.request({ type: 'event', event: { type: 'track.played', ts: Date.now(), data: { trackId: 't' } } });
+    expect(bad).toMatchObject({ type: 'error', code: 4400, message: expect.stringContaining('data.artistId is required') });
+    expect(await c.request({ type: 'event', event: { type: 'app.opened', userId: 'someone', ts: Date.now(), data: { platform: 'web' } } })).toMatchObject({ type: 'error', code: 4003 });
+    expect(await c.request({ type: 'event', event: 'nope' })).toMatchObject({ type: 'error', code: 4400 });
     await c.close();
   });
 });
