@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteDedupeWindow } from './dedupe.ts';
 
@@ -38,9 +41,6 @@ describe('SqliteDedupeWindow', () => {
 
 describe('SqliteDedupeWindow persistence', () => {
   it('claims and releases survive reopening the file', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'bb-dedupe-'));
     const path = join(dir, 'd.db');
     const a = new SqliteDedupeWindow(path);
