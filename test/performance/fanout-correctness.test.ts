@@ -82,12 +82,26 @@ describe('fan-out correctness under load', () => {
     });
     const send = (cmd: object) => new Promise<void>((r) => (replies.push(r), pub.send(JSON.stringify(cmd))));
     await send({ id: 1, type: 'connect', token: await srv.token({ sub: 'slow-pub' }) });
+    // The slow reader resumes as soon as the server reports the slow-consumer close, so it
+    // reads the close frame within the server's close grace however loaded the machine is.
+    let resumed = false;
+    const deadline = Date.now() + 120_000;
+    const watcher = (async () => {
+      while (!resumed && Date.now() < deadline) {
+        const m = await (await fetch(`${srv.url}/metrics`)).text();
+        if (/backbeat_gateway_slow_consumer_closes_total [1-9]/.test(m)) {
+          (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+          resumed = true;
+        } else await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
     // One publish at a time, as a paced producer would: fast readers keep their queues short.
     for (let i = 0; i < N; i++) await send({ id: 10 + i, type: 'publish', channel: 'load:slow', data: { i, payload } });
     await until(() => fast.every((s) => s.offsets.length === N), 'fast subscribers received everything');
     for (const s of fast) expect(s.offsets).toEqual(Array.from({ length: N }, (_, i) => i + 1));
-    // The slow reader resumes and finds its connection closed with 4009.
-    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    // The slow reader finds its connection closed with 4009.
+    await until(() => resumed, 'server closed the slow consumer');
+    await watcher;
     await until(() => slow.closeCode !== undefined, 'slow consumer closed');
     expect(slow.closeCode).toBe(4009);
     expect(slow.offsets.length).toBeLessThan(N);
