@@ -56,8 +56,11 @@ export class RecommendationsHandler implements EventHandler {
   readonly name = 'recommendations';
   readonly types: ReadonlySet<string> = new Set(['track.played', 'track.skipped', 'track.liked', 'playlist.track_added']);
   readonly #o: RecommendationsHandlerOptions;
-  readonly #pending = new Map<string, TimerHandle>();
+  /** userId → when its push is due (debounced); swept by one timer, not a timer per play. */
+  readonly #due = new Map<string, number>();
+  #sweeper: TimerHandle | undefined;
   readonly #known = new Map<string, number>();
+  #n = 0;
 
   constructor(opts: RecommendationsHandlerOptions) {
     this.#o = opts;
@@ -66,9 +69,12 @@ export class RecommendationsHandler implements EventHandler {
   handle(e: StreamEvent, ctx: HandlerContext): void {
     const i = toInteraction(e);
     if (!i) return;
-    const started = performance.now();
-    this.#o.model.observe(i);
-    this.#o.metrics.recommendationUpdate.observe((performance.now() - started) / 1000);
+    // Update latency is sampled (1 in 16): the timer would cost a noticeable share of the update.
+    if ((this.#n++ & 15) === 0) {
+      const started = performance.now();
+      this.#o.model.observe(i);
+      this.#o.metrics.recommendationUpdate.observe((performance.now() - started) / 1000);
+    } else this.#o.model.observe(i);
     this.#o.baseline.observe(i);
     this.#known.delete(e.userId);
     this.#known.set(e.userId, Math.max(this.#known.get(e.userId) ?? 0, e.receivedAt));
@@ -85,19 +91,27 @@ export class RecommendationsHandler implements EventHandler {
   }
 
   #schedulePush(userId: string): void {
-    this.#pending.get(userId)?.cancel();
-    if (this.#pending.size >= this.#o.maxPendingPushes) {
-      this.#pending.delete(userId);
-      void this.#push(userId);
+    if (!this.#due.has(userId) && this.#due.size >= this.#o.maxPendingPushes) {
+      void this.#push(userId); // over the bound: push now rather than hold more state
       return;
     }
-    this.#pending.set(
-      userId,
-      this.#o.clock.setTimeout(() => {
-        this.#pending.delete(userId);
-        void this.#push(userId);
-      }, this.#o.pushDebounceMs),
-    );
+    // Re-inserting keeps the map ordered by due time, so the sweep stops at the first not due.
+    this.#due.delete(userId);
+    this.#due.set(userId, this.#o.clock.now() + this.#o.pushDebounceMs);
+    this.#sweeper ??= this.#o.clock.setInterval(() => this.#sweep(), Math.max(10, Math.min(1000, this.#o.pushDebounceMs / 4)));
+  }
+
+  #sweep(): void {
+    const now = this.#o.clock.now();
+    for (const [userId, at] of this.#due) {
+      if (at > now) break;
+      this.#due.delete(userId);
+      void this.#push(userId);
+    }
+    if (this.#due.size === 0) {
+      this.#sweeper?.cancel();
+      this.#sweeper = undefined;
+    }
   }
 
   async #push(userId: string): Promise<void> {
@@ -112,9 +126,10 @@ export class RecommendationsHandler implements EventHandler {
     }
   }
 
-  /** Cancels pending pushes (shutdown). */
+  /** Drops pending pushes (shutdown). */
   close(): void {
-    for (const t of this.#pending.values()) t.cancel();
-    this.#pending.clear();
+    this.#sweeper?.cancel();
+    this.#sweeper = undefined;
+    this.#due.clear();
   }
 }
