@@ -59,7 +59,11 @@ export function leaveLastOut(interactions: readonly Interaction[], options: Hold
  * The control that proves the evaluation can fail: every user's held-out tracks replaced
  * by tracks drawn uniformly (seeded) from the catalog, none the user heard before the cutoff.
  */
-export function shuffleLabels(cases: readonly EvalCase[], interactions: readonly Interaction[], seed: number): EvalCase[] {
+export function shuffleLabels(
+  cases: readonly EvalCase[],
+  interactions: readonly Interaction[],
+  seed: number,
+): EvalCase[] {
   const rnd = mulberry32(seed);
   const catalog = [...new Set(interactions.map((i) => i.trackId))].sort();
   const cutoff = new Map(cases.map((c) => [c.userId, c.cutoffTs]));
@@ -110,10 +114,23 @@ export interface EvalReport {
  * event at or after a case's cutoff, asks each model for its top k for that user (with
  * now = cutoff). A tested user's own interactions from the cutoff on are withheld.
  */
-export function evaluate(interactions: readonly Interaction[], cases: readonly EvalCase[], models: readonly Recommender[], k = 10): EvalReport {
+export function evaluate(
+  interactions: readonly Interaction[],
+  cases: readonly EvalCase[],
+  models: readonly Recommender[],
+  k = 10,
+): EvalReport {
   const sorted = [...cases].sort((a, b) => a.cutoffTs - b.cutoffTs || (a.userId < b.userId ? -1 : 1));
   const cutoff = new Map(sorted.map((c) => [c.userId, c.cutoffTs]));
-  const acc = models.map((m) => ({ model: m.name, hits: 0, precision: 0, recall: 0, covered: new Set<string>(), observeMs: 0, recommendMs: 0 }));
+  const acc = models.map((m) => ({
+    model: m.name,
+    hits: 0,
+    precision: 0,
+    recall: 0,
+    covered: new Set<string>(),
+    observeMs: 0,
+    recommendMs: 0,
+  }));
   const catalog = new Set<string>();
   let next = 0;
   let events = 0;
@@ -135,7 +152,8 @@ export function evaluate(interactions: readonly Interaction[], cases: readonly E
     });
   };
   for (const i of interactions) {
-    while (next < sorted.length && (sorted[next] as EvalCase).cutoffTs <= i.ts) test(sorted[next++] as EvalCase);
+    while (next < sorted.length && (sorted[next] as EvalCase).cutoffTs <= i.ts)
+      test(sorted[next++] as EvalCase);
     catalog.add(i.trackId);
     const t = cutoff.get(i.userId);
     if (t !== undefined && i.ts >= t) continue;
@@ -172,7 +190,12 @@ export function metricsOf(report: EvalReport, model: string): ModelMetrics {
 }
 
 /** The "clearly wins" bar: hit-rate ≥ `ratio` × the baseline's AND ≥ baseline + `margin` (absolute). */
-export function clearlyBeats(model: ModelMetrics, baseline: ModelMetrics, ratio = 1.5, margin = 0.15): boolean {
+export function clearlyBeats(
+  model: ModelMetrics,
+  baseline: ModelMetrics,
+  ratio = 1.5,
+  margin = 0.15,
+): boolean {
   return model.hitRate >= ratio * baseline.hitRate && model.hitRate >= baseline.hitRate + margin;
 }
 
@@ -224,7 +247,13 @@ export class RandomRecommender implements Recommender {
   }
 
   snapshot(): unknown {
-    return { kind: this.name, version: 1, state: this.#state, catalog: [...this.#catalog], users: this.#history.snapshot() };
+    return {
+      kind: this.name,
+      version: 1,
+      state: this.#state,
+      catalog: [...this.#catalog],
+      users: this.#history.snapshot(),
+    };
   }
 
   restore(state: unknown): void {

@@ -70,7 +70,10 @@ export class UserHistories {
 
   /** `[[userId, [[trackId, kindCode, weight, ts], …oldest first]], …least recently active first]`. */
   snapshot(): [string, [string, number, number, number][]][] {
-    return [...this.#users].map(([u, ring]) => [u, ring.toArray().map((e) => [e.trackId, KIND_CODES.indexOf(e.kind), e.weight, e.ts])]);
+    return [...this.#users].map(([u, ring]) => [
+      u,
+      ring.toArray().map((e) => [e.trackId, KIND_CODES.indexOf(e.kind), e.weight, e.ts]),
+    ]);
   }
 
   /** Parses a `snapshot()` without touching this instance. */
@@ -88,7 +91,12 @@ export class UserHistories {
         if (a.length !== 4) fail(p, 'must be [trackId, kind, weight, ts]');
         const kind = KIND_CODES[a[1] as number];
         if (!Number.isInteger(a[1]) || kind === undefined) fail(`${p}[1]`, 'must be a kind code 0..3');
-        ring.push({ trackId: asString(a[0], `${p}[0]`), kind, weight: asFinite(a[2], `${p}[2]`), ts: asFinite(a[3], `${p}[3]`) });
+        ring.push({
+          trackId: asString(a[0], `${p}[0]`),
+          kind,
+          weight: asFinite(a[2], `${p}[2]`),
+          ts: asFinite(a[3], `${p}[3]`),
+        });
       });
       users.set(userId, ring);
     });
@@ -106,5 +114,6 @@ export function positiveInt(v: number, name: string): void {
 }
 
 export function positiveNumber(v: number, name: string): void {
-  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new RangeError(`${name} must be a positive finite number, got ${v}`);
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))
+    throw new RangeError(`${name} must be a positive finite number, got ${v}`);
 }

@@ -1,11 +1,30 @@
 /** Online recommendations (#3): session item-kNN learned from plays, likes, adds and skips; the popularity baseline; the evaluation. */
 export type { Interaction, InteractionKind, Recommendation, Recommender } from './types.ts';
-export { ItemKnnRecommender, ITEM_KNN_DEFAULTS, type FeedbackWeights, type ItemKnnOptions, type ItemKnnStats } from './item-knn.ts';
-export { PopularityRecommender, POPULARITY_DEFAULTS, DecayedPopularity, type PopularityOptions } from './popularity.ts';
+export {
+  ItemKnnRecommender,
+  ITEM_KNN_DEFAULTS,
+  type FeedbackWeights,
+  type ItemKnnOptions,
+  type ItemKnnStats,
+} from './item-knn.ts';
+export {
+  PopularityRecommender,
+  POPULARITY_DEFAULTS,
+  DecayedPopularity,
+  type PopularityOptions,
+} from './popularity.ts';
 export { InvalidSnapshotError } from './snapshot-check.ts';
 export { RingBuffer } from './ring-buffer.ts';
 export { decayFactor, logAdd, toLog, valueAt, DAY_MS, HOUR_MS } from './decay.ts';
-export { generateListening, mulberry32, SYNTHETIC_DEFAULTS, type SyntheticDataset, type SyntheticOptions, type SyntheticTrack, type SyntheticUser } from './synthetic.ts';
+export {
+  generateListening,
+  mulberry32,
+  SYNTHETIC_DEFAULTS,
+  type SyntheticDataset,
+  type SyntheticOptions,
+  type SyntheticTrack,
+  type SyntheticUser,
+} from './synthetic.ts';
 export {
   clearlyBeats,
   evaluate,

@@ -1,15 +1,33 @@
 import { DAY_MS, EMPTY, logAdd, toLog, valueAt } from './decay.ts';
 import { positiveInt, positiveNumber, UserHistories } from './history.ts';
-import { asArray, asFinite, asObject, asPair, asString, expectHeader, expectSame, fail } from './snapshot-check.ts';
+import {
+  asArray,
+  asFinite,
+  asObject,
+  asPair,
+  asString,
+  expectHeader,
+  expectSame,
+  fail,
+} from './snapshot-check.ts';
 import { checkInteraction, type Interaction, type Recommendation, type Recommender } from './types.ts';
 
 /** Order of a ranking: higher score first, ties by trackId ascending (deterministic). */
-export function byScoreThenId(a: { trackId: string; score: number }, b: { trackId: string; score: number }): number {
+export function byScoreThenId(
+  a: { trackId: string; score: number },
+  b: { trackId: string; score: number },
+): number {
   return b.score - a.score || (a.trackId < b.trackId ? -1 : a.trackId > b.trackId ? 1 : 0);
 }
 
+/** Whether (a, sa) ranks before (b, sb): higher score, then smaller id. */
+function beats(a: string, sa: number, b: string, sb: number): boolean {
+  return sa > sb || (sa === sb && a < b);
+}
+
 export function checkLimit(limit: number): void {
-  if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
+  if (!Number.isInteger(limit) || limit < 0)
+    throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
 }
 
 /**
@@ -28,7 +46,10 @@ export class DecayedPopularity {
   readonly maxItems: number;
   readonly topSize: number;
   #scores = new Map<string, number>();
+  /** Ranked track ids, their scores, and each id's index (the top list, kept exact while #exact). */
   #top: string[] = [];
+  #topScores: number[] = [];
+  #at = new Map<string, number>();
   #exact = true;
 
   constructor(halfLifeMs: number, maxItems: number, topSize: number) {
@@ -54,7 +75,7 @@ export class DecayedPopularity {
       if (!oldest.done) this.#evict(oldest.value);
     }
     this.#scores.set(trackId, s);
-    this.#place(trackId, s);
+    if (this.#exact) this.#place(trackId, s);
   }
 
   /** Stored log score (order-preserving), or undefined for an untracked track. */
@@ -74,43 +95,46 @@ export class DecayedPopularity {
     return this.#top;
   }
 
-  #better(a: string, sa: number, b: string): boolean {
-    const sb = this.#scores.get(b) ?? EMPTY;
-    return sa > sb || (sa === sb && a < b);
-  }
-
+  /** Moves `trackId` (whose score just rose to `s`) up the list, or lets it in past the last entry. */
   #place(trackId: string, s: number): void {
     const top = this.#top;
-    let i = top.indexOf(trackId);
-    if (i < 0) {
-      const last = top[top.length - 1];
-      if (top.length >= this.topSize && last !== undefined && !this.#better(trackId, s, last)) return;
+    const sc = this.#topScores;
+    let i = this.#at.get(trackId);
+    if (i === undefined) {
+      const n = top.length;
+      if (n >= this.topSize && !beats(trackId, s, top[n - 1] as string, sc[n - 1] as number)) return;
       top.push(trackId);
-      i = top.length - 1;
+      sc.push(s);
+      i = n;
     }
-    while (i > 0) {
+    while (i > 0 && beats(trackId, s, top[i - 1] as string, sc[i - 1] as number)) {
       const prev = top[i - 1] as string;
-      if (!this.#better(trackId, s, prev)) break;
       top[i] = prev;
+      sc[i] = sc[i - 1] as number;
+      this.#at.set(prev, i);
       i--;
     }
     top[i] = trackId;
-    if (top.length > this.topSize) top.pop();
+    sc[i] = s;
+    this.#at.set(trackId, i);
+    if (top.length > this.topSize) {
+      this.#at.delete(top.pop() as string);
+      sc.pop();
+    }
   }
 
   #evict(trackId: string): void {
     this.#scores.delete(trackId);
-    const i = this.#top.indexOf(trackId);
-    if (i >= 0) {
-      this.#top.splice(i, 1);
-      this.#exact = false;
-    }
+    if (this.#at.has(trackId)) this.#exact = false; // rebuilt at the next read (rare: top tracks are counted often)
   }
 
   #rebuild(): void {
     const all = [...this.#scores].map(([trackId, score]) => ({ trackId, score }));
     all.sort(byScoreThenId);
-    this.#top = all.slice(0, this.topSize).map((e) => e.trackId);
+    const top = all.slice(0, this.topSize);
+    this.#top = top.map((e) => e.trackId);
+    this.#topScores = top.map((e) => e.score);
+    this.#at = new Map(this.#top.map((t, i) => [t, i]));
     this.#exact = true;
   }
 
@@ -137,7 +161,7 @@ export class DecayedPopularity {
 }
 
 export interface PopularityOptions {
-  /** Half-life of a play's weight. Default 3 days (the same as item-knn's). */
+  /** Half-life of a play's weight. Default 7 days (the same as item-knn's). */
   halfLifeMs?: number;
   /** Recent interactions remembered per user, for exclusion. Default 100. */
   historySize?: number;
@@ -150,7 +174,7 @@ export interface PopularityOptions {
 }
 
 export const POPULARITY_DEFAULTS: Required<PopularityOptions> = {
-  halfLifeMs: 3 * DAY_MS,
+  halfLifeMs: 7 * DAY_MS,
   historySize: 100,
   maxUsers: 100_000,
   maxItems: 50_000,
@@ -186,7 +210,8 @@ export class PopularityRecommender implements Recommender {
     const out: Recommendation[] = [];
     for (const trackId of this.#pop.top()) {
       if (out.length >= limit) break;
-      if (!heard.has(trackId)) out.push({ trackId, score: this.#pop.scoreAt(trackId, now), reason: 'popular now' });
+      if (!heard.has(trackId))
+        out.push({ trackId, score: this.#pop.scoreAt(trackId, now), reason: 'popular now' });
     }
     return out;
   }
@@ -197,7 +222,13 @@ export class PopularityRecommender implements Recommender {
   }
 
   snapshot(): unknown {
-    return { kind: this.name, version: 1, halfLifeMs: this.options.halfLifeMs, plays: this.#pop.snapshot(), users: this.#history.snapshot() };
+    return {
+      kind: this.name,
+      version: 1,
+      halfLifeMs: this.options.halfLifeMs,
+      plays: this.#pop.snapshot(),
+      users: this.#history.snapshot(),
+    };
   }
 
   restore(state: unknown): void {

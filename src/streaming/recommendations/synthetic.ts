@@ -151,7 +151,13 @@ export function generateListening(options: SyntheticOptions = {}): SyntheticData
       const artistId = `a${g}-${a}`;
       const mine: SyntheticTrack[] = [];
       for (let t = 0; t < o.tracksPerArtist; t++) {
-        const tr: SyntheticTrack = { trackId: `t${g}-${a}-${t}`, artistId, genre: g, hit: false, releaseDay: 0 };
+        const tr: SyntheticTrack = {
+          trackId: `t${g}-${a}-${t}`,
+          artistId,
+          genre: g,
+          hit: false,
+          releaseDay: 0,
+        };
         list.push(tr);
         mine.push(tr);
         tracks.push(tr);
@@ -164,7 +170,8 @@ export function generateListening(options: SyntheticOptions = {}): SyntheticData
       [list[i], list[j]] = [list[j] as SyntheticTrack, list[i] as SyntheticTrack];
     }
     byGenre.push(list);
-    for (const tr of list) if (rnd() < o.newReleases) tr.releaseDay = 1 + Math.floor(rnd() * Math.max(1, o.days - 1));
+    for (const tr of list)
+      if (rnd() < o.newReleases) tr.releaseDay = 1 + Math.floor(rnd() * Math.max(1, o.days - 1));
   }
   const hits: SyntheticTrack[] = [];
   for (let h = 0; h < o.globalHits; h++) {
@@ -175,14 +182,11 @@ export function generateListening(options: SyntheticOptions = {}): SyntheticData
     tr.releaseDay = h % 2 === 0 ? 0 : 1 + Math.floor(rnd() * Math.max(1, o.days - 1));
     hits.push(tr);
   }
-  const hype = (tr: SyntheticTrack, d: number): number => (tr.releaseDay > d ? 0 : tr.releaseDay > 0 ? 1 + o.hype * Math.exp(-(d - tr.releaseDay) / o.hypeDays) : 1);
+  const hype = (tr: SyntheticTrack, d: number): number =>
+    tr.releaseDay > d ? 0 : tr.releaseDay > 0 ? 1 + o.hype * Math.exp(-(d - tr.releaseDay) / o.hypeDays) : 1;
   /** Per genre, cumulative pick weights for day `d`: Zipf by shuffled rank, 0 before release, hyped after. */
   const weightsOn = (d: number): number[][] =>
-    byGenre.map((list) =>
-      cumulative(
-        list.map((tr, r) => hype(tr, d) / (r + 1) ** o.zipf),
-      ),
-    );
+    byGenre.map((list) => cumulative(list.map((tr, r) => hype(tr, d) / (r + 1) ** o.zipf)));
   const daily = Array.from({ length: o.days }, (_, d) => weightsOn(d));
   const dailyHits = Array.from({ length: o.days }, (_, d) => cumulative(hits.map((tr) => hype(tr, d))));
   const genreAudience = cumulative(Array.from({ length: o.genres }, (_, g) => 1 / (g + 1) ** 0.5));
@@ -209,7 +213,12 @@ export function generateListening(options: SyntheticOptions = {}): SyntheticData
     const activity = 0.3 + 1.7 * rnd();
     const liked: SyntheticTrack[] = [];
 
-    const chooseTrack = (genreCum: number[][], day: number, sessionGenre: number, prev: SyntheticTrack | undefined): { tr: SyntheticTrack; fit: boolean } => {
+    const chooseTrack = (
+      genreCum: number[][],
+      day: number,
+      sessionGenre: number,
+      prev: SyntheticTrack | undefined,
+    ): { tr: SyntheticTrack; fit: boolean } => {
       const r = rnd();
       if (r < o.hitShare && hits.length > 0) {
         // Crossover hits: everyone enjoys them (in taste for every user).
@@ -219,7 +228,7 @@ export function generateListening(options: SyntheticOptions = {}): SyntheticData
         let g = Math.floor(rnd() * o.genres);
         if (mine.has(g) && o.genres > mine.size) while (mine.has(g)) g = (g + 1) % o.genres;
         const tr = (byGenre[g] as SyntheticTrack[])[pick(genreCum[g] as number[], rnd())] as SyntheticTrack;
-        return { tr, fit: mine.has(g) };
+        return { tr, fit: mine.has(g) || tr.hit };
       }
       if (r < o.hitShare + o.explore + o.replay && liked.length > 0) {
         return { tr: liked[Math.floor(rnd() * liked.length)] as SyntheticTrack, fit: true };
@@ -229,7 +238,12 @@ export function generateListening(options: SyntheticOptions = {}): SyntheticData
         const tr = list[Math.floor(rnd() * list.length)] as SyntheticTrack;
         if (tr.releaseDay <= day) return { tr, fit: true };
       }
-      return { tr: (byGenre[sessionGenre] as SyntheticTrack[])[pick(genreCum[sessionGenre] as number[], rnd())] as SyntheticTrack, fit: true };
+      return {
+        tr: (byGenre[sessionGenre] as SyntheticTrack[])[
+          pick(genreCum[sessionGenre] as number[], rnd())
+        ] as SyntheticTrack,
+        fit: true,
+      };
     };
 
     for (let d = 0; d < o.days; d++) {
@@ -243,14 +257,20 @@ export function generateListening(options: SyntheticOptions = {}): SyntheticData
           const { tr, fit } = chooseTrack(daily[d] as number[][], d, sessionGenre, prev);
           const durationMs = (2.5 + 2 * rnd()) * MINUTE;
           const base = { userId, trackId: tr.trackId, artistId: tr.artistId };
-          const skip = rnd() < (fit ? 0.06 : 0.6);
+          const skip = rnd() < (fit ? 0.03 : 0.65);
           if (skip) {
             ts += Math.floor((5 + 25 * rnd()) * 1000);
             interactions.push({ ...base, kind: 'skip', ts, seq: seq++ });
           } else {
             const completion = fit ? Math.min(1, 0.65 + 0.45 * rnd()) : 0.05 + 0.55 * rnd();
             ts += Math.floor(completion * durationMs);
-            interactions.push({ ...base, kind: 'play', ts, completion: Math.round(completion * 1000) / 1000, seq: seq++ });
+            interactions.push({
+              ...base,
+              kind: 'play',
+              ts,
+              completion: Math.round(completion * 1000) / 1000,
+              seq: seq++,
+            });
             if (fit && completion >= 0.9) {
               const r = rnd();
               if (r < 0.08) {
@@ -268,7 +288,9 @@ export function generateListening(options: SyntheticOptions = {}): SyntheticData
       }
     }
   }
-  interactions.sort((x, y) => x.ts - y.ts || (x.userId < y.userId ? -1 : x.userId > y.userId ? 1 : 0) || x.seq - y.seq);
+  interactions.sort(
+    (x, y) => x.ts - y.ts || (x.userId < y.userId ? -1 : x.userId > y.userId ? 1 : 0) || x.seq - y.seq,
+  );
   const genreOf = new Map(tracks.map((t) => [t.trackId, t.genre]));
   const hitIds = new Set(hits.map((t) => t.trackId));
   return {

@@ -41,12 +41,20 @@ const KINDS: ReadonlySet<string> = new Set(['play', 'skip', 'like', 'add']);
 /** Cheap shape check for `observe` (the gateway validates events upstream; this guards the model's state). */
 export function checkInteraction(i: Interaction): void {
   if (typeof i !== 'object' || i === null) throw new TypeError('interaction must be an object');
-  if (typeof i.userId !== 'string' || i.userId === '') throw new TypeError('interaction.userId must be a non-empty string');
-  if (typeof i.trackId !== 'string' || i.trackId === '') throw new TypeError('interaction.trackId must be a non-empty string');
-  if (!KINDS.has(i.kind)) throw new TypeError(`interaction.kind must be play|skip|like|add, got ${JSON.stringify(i.kind)}`);
-  if (typeof i.ts !== 'number' || !Number.isFinite(i.ts)) throw new TypeError('interaction.ts must be a finite number');
-  if (i.completion !== undefined && (typeof i.completion !== 'number' || !(i.completion >= 0 && i.completion <= 1))) {
+  if (typeof i.userId !== 'string' || i.userId === '')
+    throw new TypeError('interaction.userId must be a non-empty string');
+  if (typeof i.trackId !== 'string' || i.trackId === '')
+    throw new TypeError('interaction.trackId must be a non-empty string');
+  if (!KINDS.has(i.kind))
+    throw new TypeError(`interaction.kind must be play|skip|like|add, got ${JSON.stringify(i.kind)}`);
+  if (typeof i.ts !== 'number' || !Number.isFinite(i.ts))
+    throw new TypeError('interaction.ts must be a finite number');
+  if (
+    i.completion !== undefined &&
+    (typeof i.completion !== 'number' || !(i.completion >= 0 && i.completion <= 1))
+  ) {
     throw new TypeError('interaction.completion must be in [0, 1]');
   }
-  if (i.artistId !== undefined && typeof i.artistId !== 'string') throw new TypeError('interaction.artistId must be a string');
+  if (i.artistId !== undefined && typeof i.artistId !== 'string')
+    throw new TypeError('interaction.artistId must be a string');
 }
