@@ -98,6 +98,7 @@ export class App {
       maxBatch: config.eventsMaxBatch,
       retry: { attempts: config.eventHandlerAttempts, baseMs: config.eventRetryBaseMs, maxMs: config.eventRetryMaxMs },
       pushDebounceMs: config.recommendationPushDebounceMs,
+      maxPushesPerSec: config.recommendationPushMaxPerSec,
       extraHandlers: deps.eventHandlers ?? [],
       // With Kafka every node handles every event; one owner per user does the side effects.
       ...(config.kafkaBrokers ? { owns: (userId: string) => this.#ownership?.owns(userId) ?? true } : {}),

@@ -11,7 +11,7 @@ import { EventIngest, type IngestContext, type IngestResult } from './ingest.ts'
 import type { EventLog, LogHealth } from './log/index.ts';
 import { StreamingMetrics } from './metrics.ts';
 import { StreamProcessor, type EventHandler, type RetryPolicy } from './processor.ts';
-import { ItemKnnRecommender, PopularityRecommender } from './recommendations/index.ts';
+import { ItemKnnRecommender } from './recommendations/index.ts';
 
 export interface StreamingOptions {
   log: EventLog;
@@ -26,6 +26,7 @@ export interface StreamingOptions {
   maxBatch: number;
   retry: RetryPolicy;
   pushDebounceMs: number;
+  maxPushesPerSec: number;
   /** Handlers run after the built-in ones. */
   extraHandlers?: EventHandler[];
   /** Closed with the service (stores the caller opened for the log, e.g. a dedupe window). */
@@ -57,7 +58,6 @@ export class StreamingService {
     this.plays = new PlaysHandler({}, this.metrics);
     this.recommendations = new RecommendationsHandler({
       model: new ItemKnnRecommender(),
-      baseline: new PopularityRecommender(),
       clock: opts.clock,
       metrics: this.metrics,
       logger,
@@ -65,6 +65,7 @@ export class StreamingService {
       pushDebounceMs: opts.pushDebounceMs,
       pushItems: 10,
       maxPendingPushes: 100_000,
+      maxPushesPerSec: opts.maxPushesPerSec,
     });
     this.trending = new TrendingHandler({ metrics: this.metrics });
     this.processor = new StreamProcessor({

@@ -74,6 +74,8 @@ export const ConfigVars = [
   v('EVENT_RETRY_MAX_MS', 'eventRetryMaxMs', int(0, 600_000), '2000', 'largest retry backoff of a failing handler'),
   v('RECOMMENDATION_PUSH_DEBOUNCE_MS', 'recommendationPushDebounceMs', int(0, 3_600_000), '1000',
     "after a play, the user's new recommendations are pushed to user:<id> once no play came for this long"),
+  v('RECOMMENDATION_PUSH_MAX_PER_SEC', 'recommendationPushMaxPerSec', int(1, 1_000_000), '500',
+    'recommendation pushes per second at most (each computes a list); due pushes over it wait and keep coalescing'),
   v('DATABASE_URL', 'databaseUrl', optionalString, undefined, 'postgres:// URL; SQLite under DATA_DIR when unset'),
   v('MAX_MESSAGE_BYTES', 'maxMessageBytes', int(256, 16 * 1024 * 1024), '65536', 'largest accepted WebSocket frame; bigger closes 4013'),
   v('MAX_CONNECTIONS', 'maxConnections', int(1, 10_000_000), '100000', 'connections this node accepts (its capacity); over it upgrades get HTTP 503'),

@@ -10,8 +10,12 @@ export type UserPublisher = (userId: string, data: unknown) => Promise<unknown>;
 
 export interface RecommendationsHandlerOptions {
   model: Recommender;
-  /** The baseline, answered for users the model knows nothing about (and reported in `model`). */
-  baseline: Recommender;
+  /**
+   * A separate baseline for users the model knows nothing about. Absent (the default
+   * wiring), such users get the model's own popularity fill — the same decayed
+   * popularity ranking, without learning it twice — reported as `popularity`.
+   */
+  baseline?: Recommender;
   clock: Clock;
   metrics: StreamingMetrics;
   logger: Logger;
@@ -20,8 +24,13 @@ export interface RecommendationsHandlerOptions {
   pushDebounceMs: number;
   /** Items in a pushed list. @default 10 */
   pushItems: number;
-  /** Users with a push pending at most; over it, the push is sent at once. @default 100_000 */
+  /** Users with a push pending at most; over it the oldest pending push is dropped (counted `dropped`). @default 100_000 */
   maxPendingPushes: number;
+  /**
+   * Pushes per second at most (each computes a list: ~0.1–1 ms). Due pushes over it wait
+   * for the next sweep, still coalescing later plays (counted `deferred`). @default 500
+   */
+  maxPushesPerSec: number;
 }
 
 /** The signal a music event gives the model, or undefined when it gives none. */
@@ -75,7 +84,7 @@ export class RecommendationsHandler implements EventHandler {
       this.#o.model.observe(i);
       this.#o.metrics.recommendationUpdate.observe((performance.now() - started) / 1000);
     } else this.#o.model.observe(i);
-    this.#o.baseline.observe(i);
+    this.#o.baseline?.observe(i);
     this.#known.delete(e.userId);
     this.#known.set(e.userId, Math.max(this.#known.get(e.userId) ?? 0, e.receivedAt));
     if (this.#known.size > 1_000_000) this.#known.delete(this.#known.keys().next().value!);
@@ -86,14 +95,18 @@ export class RecommendationsHandler implements EventHandler {
   recommend(userId: string, limit: number): { items: Recommendation[]; model: string; updatedAt: string | null } {
     const now = this.#o.clock.now();
     const updated = this.#known.get(userId);
-    const model = updated === undefined ? this.#o.baseline : this.#o.model;
-    return { items: model.recommend(userId, limit, now), model: model.name, updatedAt: updated === undefined ? null : new Date(updated).toISOString() };
+    if (updated === undefined) {
+      const baseline = this.#o.baseline ?? this.#o.model;
+      return { items: baseline.recommend(userId, limit, now), model: this.#o.baseline?.name ?? 'popularity', updatedAt: null };
+    }
+    return { items: this.#o.model.recommend(userId, limit, now), model: this.#o.model.name, updatedAt: new Date(updated).toISOString() };
   }
 
   #schedulePush(userId: string): void {
     if (!this.#due.has(userId) && this.#due.size >= this.#o.maxPendingPushes) {
-      void this.#push(userId); // over the bound: push now rather than hold more state
-      return;
+      // Over the bound: the oldest pending push goes (its list stays available over HTTP).
+      this.#due.delete(this.#due.keys().next().value!);
+      this.#o.metrics.recommendationPushes.labels('dropped').inc();
     }
     // Re-inserting keeps the map ordered by due time, so the sweep stops at the first not due.
     this.#due.delete(userId);
@@ -103,8 +116,14 @@ export class RecommendationsHandler implements EventHandler {
 
   #sweep(): void {
     const now = this.#o.clock.now();
+    const interval = Math.max(10, Math.min(1000, this.#o.pushDebounceMs / 4));
+    let budget = Math.max(1, Math.floor((this.#o.maxPushesPerSec * interval) / 1000));
     for (const [userId, at] of this.#due) {
       if (at > now) break;
+      if (budget-- <= 0) {
+        this.#o.metrics.recommendationPushes.labels('deferred').inc();
+        break;
+      }
       this.#due.delete(userId);
       void this.#push(userId);
     }
