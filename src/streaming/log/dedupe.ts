@@ -66,6 +66,7 @@ export interface SqliteDedupeOptions {
 export class SqliteDedupeWindow implements DedupeWindow {
   readonly #db: DatabaseSync;
   readonly #put: StatementSync;
+  readonly #inserts = new Map<number, StatementSync>();
   readonly #window: IdWindow;
   readonly #maxIds: number;
   readonly #ttlMs: number;
@@ -109,7 +110,13 @@ export class SqliteDedupeWindow implements DedupeWindow {
     if (fresh.length) {
       this.#db.exec('BEGIN IMMEDIATE');
       try {
-        for (const id of fresh) this.#put.run(id, now);
+        // Multi-row inserts of up to CHUNK rows: one native call per chunk, not per id.
+        for (let i = 0; i < fresh.length; i += CHUNK) {
+          const chunk = fresh.slice(i, i + CHUNK);
+          const params: Array<string | number> = [];
+          for (const id of chunk) params.push(id, now);
+          this.#insertRows(chunk.length).run(...params);
+        }
         this.#db.exec('COMMIT');
       } catch (err) {
         this.#db.exec('ROLLBACK');
@@ -120,6 +127,15 @@ export class SqliteDedupeWindow implements DedupeWindow {
     this.#sincePrune += fresh.length;
     if (this.#sincePrune >= 50_000) this.#prune();
     return out;
+  }
+
+  #insertRows(n: number): StatementSync {
+    let stmt = this.#inserts.get(n);
+    if (!stmt) {
+      stmt = this.#db.prepare(`INSERT INTO claims (id, at) VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')}`);
+      this.#inserts.set(n, stmt);
+    }
+    return stmt;
   }
 
   async release(ids: readonly string[]): Promise<void> {
@@ -139,3 +155,5 @@ export class SqliteDedupeWindow implements DedupeWindow {
     if (this.#db.isOpen) this.#db.close();
   }
 }
+
+const CHUNK = 100;

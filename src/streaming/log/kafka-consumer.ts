@@ -55,6 +55,8 @@ export class KafkaLogConsumer implements LogConsumer {
   #bufferedCount = 0;
   #lastPartition = -1;
   #closing = false;
+  #committing: Promise<void> | undefined;
+  #inFlush = false;
   #closed: Promise<void> | undefined;
   #run: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -263,11 +265,38 @@ export class KafkaLogConsumer implements LogConsumer {
     this.#next.set(b.partition, last.offset + 1n);
     if (b.replay) return; // below the group's committed position already
     this.#pendingCommits.set(b.partition, { offset: last.offset + 1n, leaderEpoch: last.leaderEpoch });
-    await this.#flushCommits();
+    this.#kickCommit();
+  }
+
+  /**
+   * Commits run one at a time in the background while the next batch is handled (a broker
+   * round trip per batch would halve throughput); only handled offsets are ever committed,
+   * so a crash still redelivers at most what was handled but not yet committed.
+   */
+  #kickCommit(): void {
+    if (this.#committing) return;
+    this.#committing = this.#flushCommits().finally(() => {
+      this.#committing = undefined;
+      if (this.#pendingCommits.size && !this.#closing) this.#kickCommit();
+    });
   }
 
   async #flushCommits(): Promise<void> {
     if (!this.#pendingCommits.size) return;
+    // Callers other than #kickCommit wait for the commit in flight first: commits stay in order.
+    if (this.#committing && !this.#inFlush) {
+      await this.#committing;
+      if (!this.#pendingCommits.size) return;
+    }
+    this.#inFlush = true;
+    try {
+      await this.#commitPending();
+    } finally {
+      this.#inFlush = false;
+    }
+  }
+
+  async #commitPending(): Promise<void> {
     const offsets = [...this.#pendingCommits].map(([partition, c]) => ({ topic: this.#o.topic, partition, offset: c.offset, leaderEpoch: c.leaderEpoch }));
     for (let attempt = 0; ; attempt++) {
       try {
