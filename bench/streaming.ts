@@ -33,7 +33,7 @@ interface Bench {
 const BENCHES: Bench[] = [
   {
     name: 'ingest',
-    what: 'embedded ingest end to end: POST /v1/events batches of 1,000 (4 connections) → SQLite log (fsync per batch) → plays + recommendations handlers',
+    what: 'embedded ingest end to end: POST /v1/events batches of 1,000 (4 connections) → SQLite log (fsync per batch) → plays, recommendations and trending-window handlers',
     script: 'bench/streaming/ingest.ts',
     args: ['300000', '1000', '4'],
     metrics: { endToEndPerSec: '≥ 100,000 events/s', ackPerSec: '', postP99ms: '' },
