@@ -3,17 +3,9 @@
  * Deterministic (no Math.random), so a failing case reproduces.
  */
 
-/** mulberry32: a fast seeded PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../core/random/index.ts';
+
+export { mulberry32 };
 
 /**
  * A sampler of ranks 0..n−1 with P(rank r) ∝ 1/(r + 1)^s (rank 0 most frequent), by

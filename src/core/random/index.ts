@@ -1,0 +1,16 @@
+/**
+ * Seeded randomness for synthetic data, evaluations, tests and benchmarks: deterministic
+ * (never Math.random), so a failing case or a reported figure reproduces from its seed.
+ */
+
+/** mulberry32: a small, fast, seeded 32-bit PRNG returning floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
