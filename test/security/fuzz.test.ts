@@ -125,4 +125,49 @@ describe('HTTP fuzzing', () => {
       { numRuns: 150 },
     );
   });
+
+  it('POST /v1/events: arbitrary bodies and events get 202 (each event accepted or rejected by index) or 400, never 5xx', async () => {
+    const event = fc.record(
+      {
+        id: fc.oneof(fc.uuid(), fc.string({ maxLength: 20 })),
+        type: fc.constantFrom('track.played', 'track.liked', 'track.skipped', 'playlist.track_added', 'app.opened', 'x'),
+        v: fc.oneof(fc.constant(1), fc.integer({ min: -2, max: 3 })),
+        userId: fc.oneof(fc.constant('fz'), fc.string({ maxLength: 20 })),
+        ts: fc.oneof(fc.constant(Date.now()), fc.integer(), fc.string({ maxLength: 30 })),
+        data: fc.oneof(fc.record({ trackId: fc.string({ maxLength: 5 }), artistId: fc.string({ maxLength: 5 }), durationMs: fc.integer(), playedMs: fc.integer() }), fc.jsonValue({ maxDepth: 2 })),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.array(event, { minLength: 1, maxLength: 10 }).map((v) => JSON.stringify(v)), fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)), fc.string({ maxLength: 100 })),
+        fc.boolean(),
+        async (body, ndjson) => {
+          const r = await fetch(`${srv.url}/v1/events`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': ndjson ? 'application/x-ndjson' : 'application/json' },
+            body,
+          });
+          expect([202, 400]).toContain(r.status);
+          const j = (await r.json()) as { accepted?: number; rejected?: Array<{ index: number; error: string }>; error?: { code: string } };
+          if (r.status === 400) expect(j.error?.code).toBe('bad_request');
+          else for (const x of j.rejected ?? []) expect(x.error.length).toBeGreaterThan(0);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('recommendations, listening, dead letters: arbitrary ids and queries get 200/400/404, never 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 30 }), fc.dictionary(fc.constantFrom('limit', 'after', 'handler'), fc.string({ maxLength: 12 })), async (id, q) => {
+        const qs = new URLSearchParams(q);
+        for (const path of [`/v1/users/${encodeURIComponent(id)}/recommendations?${qs}`, `/v1/users/${encodeURIComponent(id)}/listening`, `/v1/events/dlq?${qs}`]) {
+          const r = await fetch(`${srv.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+          expect([200, 400, 404]).toContain(r.status);
+        }
+      }),
+      { numRuns: 80 },
+    );
+  });
 });
