@@ -39,6 +39,13 @@ const BENCHES: Bench[] = [
     metrics: { endToEndPerSec: '≥ 100,000 events/s', ackPerSec: '', postP99ms: '' },
   },
   {
+    name: 'intake',
+    what: 'embedded stream in one process, no HTTP: intake alone (validation + durable SQLite append), then the handlers alone catching up',
+    script: 'bench/streaming/intake.ts',
+    args: ['200000'],
+    metrics: { intakePerSec: '', handlersPerSec: '' },
+  },
+  {
     name: 'kafka',
     what: 'Kafka produce + consume of 200,000 events on one local broker: Backbeat KafkaEventLog vs bare @platformatic/kafka vs kafkajs',
     script: 'bench/streaming/kafka.ts',
