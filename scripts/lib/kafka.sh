@@ -8,8 +8,8 @@
 #   private brokers from those jars) and records `kafka` in STARTED_SERVICES.
 # - stop_kafka: stops the broker this script started (stop_started_services calls it).
 # To change the Kafka version, edit KAFKA_VERSION here and kafka.version in the POM; to add
-# broker settings, extend kafka_write_config (test/helpers/kafka-broker.ts has its own copy
-# for private brokers: keep both in step).
+# broker settings, extend kafka_write_config (test/helpers/kafka-broker.ts calls it for the
+# private brokers too).
 
 KAFKA_VERSION=4.1.2
 # Overridable to try the script beside a running broker (e.g. a cold start on other ports).

@@ -24,7 +24,6 @@ export interface StreamEngines {
   dlq: DeadLetterStore;
   /** This node's consumer group. */
   group: string;
-  extraClose: Array<() => Promise<void>>;
 }
 
 /**
@@ -59,10 +58,10 @@ export function createStreamEngines(c: StreamEnginesConfig, logger: Logger): Str
       dedupe: memoryDedupe(),
       logger: logger.child({ engine: 'kafka', topic: 'dlt' }),
     });
-    return { log, dlq: new MirroredDeadLetterStore(dlq, dlt), group: `backbeat-handlers-${c.nodeId}`, extraClose: [] };
+    return { log, dlq: new MirroredDeadLetterStore(dlq, dlt), group: `backbeat-handlers-${c.nodeId}` };
   }
   const log = new SqliteEventLog(join(dir, 'events.db'), { retentionMs: c.eventLogRetentionMs, retentionRecords: c.eventLogRetentionEvents });
-  return { log, dlq, group: 'backbeat-handlers', extraClose: [] };
+  return { log, dlq, group: 'backbeat-handlers' };
 }
 
 /** Dead-letter records have unique ids by construction; a small in-memory window is enough. */

@@ -1,10 +1,10 @@
 /** The event stream capability (issue #3): what the composition root, HTTP and tests may use. */
 export * from './events/index.ts';
 export * from './log/index.ts';
-export { EventIngest, parseNdjson, BadNdjsonLine, type IngestContext, type IngestResult } from './ingest.ts';
+export { EventIngest, parseNdjson, type IngestContext, type IngestResult } from './ingest.ts';
 export { StreamProcessor, type EventHandler, type HandlerContext, type RetryPolicy, type StreamProcessorOptions } from './processor.ts';
 export { SqliteDeadLetterStore, type DeadLetter, type DeadLetterStore } from './dlq/store.ts';
-export { PlaysHandler, classifyPlay, type PlayOutcome, type TrackStats, type UserListening } from './handlers/plays.ts';
+export { PlaysHandler, classifyPlay, emptyTrack, type PlayOutcome, type TrackStats, type UserListening } from './handlers/plays.ts';
 export { RecommendationsHandler, toInteraction, type UserPublisher } from './handlers/recommendations.ts';
 export { StreamingMetrics } from './metrics.ts';
 export { StreamingService, type StreamingOptions } from './service.ts';

@@ -29,8 +29,6 @@ export interface StreamingOptions {
   maxPushesPerSec: number;
   /** Handlers run after the built-in ones. */
   extraHandlers?: EventHandler[];
-  /** Closed with the service (stores the caller opened for the log, e.g. a dedupe window). */
-  extraClose?: Array<() => Promise<void>>;
 }
 
 /**
@@ -127,7 +125,6 @@ export class StreamingService {
         ['windows', () => this.trending.close()],
         ['event log', () => o.log.close()],
         ['dead-letter store', () => o.dlq.close()],
-        ...(o.extraClose ?? []).map((f, i) => [`streaming store ${i}`, f] as [string, () => Promise<void>]),
       ],
       o.logger,
     );

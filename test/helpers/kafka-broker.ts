@@ -4,12 +4,12 @@
  * the jars that `ensure_kafka` cached (`BACKBEAT_KAFKA_LIBS`) as one single-node KRaft
  * JVM (broker + controller) on two free ports and its own temp data dir, formatted once,
  * so `restart()` comes back with the same cluster id, topics and committed offsets.
- * Readiness is a metadata request polled until it answers, never a sleep. The config
- * mirrors kafka_write_config in scripts/lib/kafka.sh: change both together.
+ * Readiness is a metadata request polled until it answers, never a sleep. The config is
+ * written by `kafka_write_config` of scripts/lib/kafka.sh, the same as the shared broker's.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Admin } from '@platformatic/kafka';
@@ -50,7 +50,7 @@ export class KafkaBroker {
     if (!this.#port) {
       this.#port = await freePort();
       this.#controllerPort = await freePort();
-      writeFileSync(config, this.#config());
+      writeConfig(config, join(this.dir, 'data'), this.#port, this.#controllerPort);
       this.#format(config);
     }
     const child = spawn('java', [...this.#jvm(), 'kafka.Kafka', config], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -112,31 +112,12 @@ export class KafkaBroker {
     }
     throw new Error(`kafka broker on ${this.brokers} not ready after ${timeoutMs} ms: ${this.output}`, { cause: last });
   }
+}
 
-  #config(): string {
-    const data = join(this.dir, 'data');
-    return `process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:${this.#controllerPort}
-listeners=PLAINTEXT://127.0.0.1:${this.#port},CONTROLLER://127.0.0.1:${this.#controllerPort}
-advertised.listeners=PLAINTEXT://127.0.0.1:${this.#port}
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=${data}
-num.partitions=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-# After a SIGKILL the restarted broker cannot register until its old session expired (9 s by default).
-broker.heartbeat.interval.ms=500
-broker.session.timeout.ms=3000
-`;
-  }
+/** The broker config, from the one definition in scripts/lib/kafka.sh. */
+function writeConfig(file: string, dataDir: string, port: number, controllerPort: number): void {
+  const r = spawnSync('bash', ['-c', 'source "$0" && kafka_write_config "$@"', join(ROOT, 'scripts/lib/kafka.sh'), file, dataDir, String(port), String(controllerPort)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`kafka_write_config failed: ${r.stderr}`);
 }
 
 /** What `StorageTool random-uuid` prints (16 random bytes, base64url), without a JVM start. */

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Scope, TokenVerifier } from '../../core/auth/index.ts';
 import { BadRequestError, ForbiddenError } from '../../core/errors/index.ts';
 import { injectContext, extractContext } from '../../core/observability/index.ts';
-import { parseNdjson, type StreamingService } from '../../streaming/index.ts';
+import { emptyTrack, parseNdjson, type StreamingService } from '../../streaming/index.ts';
 import { authenticate, requireScope } from '../auth.ts';
 
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
@@ -167,7 +167,7 @@ export function eventRoutes(app: FastifyInstance, streaming: StreamingService, v
     async (req) => {
       const { id } = req.params as { id: string };
       const t = streaming.plays.track(id);
-      return { trackId: id, ...(t ?? { plays: 0, completes: 0, partials: 0, skips: 0, likes: 0, playlistAdds: 0, listenedMs: 0, lastPlayedAt: 0 }) };
+      return { trackId: id, ...(t ?? emptyTrack()) };
     },
   );
 }

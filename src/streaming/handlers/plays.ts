@@ -68,7 +68,8 @@ export function classifyPlay(playedMs: number, durationMs: number, o: Pick<Plays
   return 'partial';
 }
 
-const emptyTrack = (): TrackStats => ({ plays: 0, completes: 0, partials: 0, skips: 0, likes: 0, playlistAdds: 0, listenedMs: 0, lastPlayedAt: 0 });
+/** Stats of a track or artist nobody has played yet. */
+export const emptyTrack = (): TrackStats => ({ plays: 0, completes: 0, partials: 0, skips: 0, likes: 0, playlistAdds: 0, listenedMs: 0, lastPlayedAt: 0 });
 
 /** A Map bounded to `max` entries that evicts the least recently touched (touch = re-insert). */
 function touch<V>(map: Map<string, V>, key: string, make: () => V, max: number): V {

@@ -22,6 +22,15 @@ export interface TrendingOptions {
   sessionGapMs?: number;
 }
 
+/** A closed listening session of one user (session window). */
+export interface ListeningSession {
+  userId: string;
+  start: number;
+  end: number;
+  plays: number;
+  listenedMs: number;
+}
+
 /** What `latest()` reports of one window kind. */
 export interface WindowSummary {
   window: { start: number; end: number };
@@ -50,7 +59,7 @@ export class TrendingHandler implements EventHandler {
   readonly #keep: number;
   readonly #minutes: WindowSummary[] = [];
   readonly #trending: WindowSummary[] = [];
-  readonly #sessions: Array<{ userId: string; start: number; end: number; plays: number; listenedMs: number }> = [];
+  readonly #sessions: ListeningSession[] = [];
   readonly #perMinute;
   readonly #sliding;
   readonly #sessionAgg;
@@ -119,12 +128,8 @@ export class TrendingHandler implements EventHandler {
   }
 
   /** Latest results: per-minute windows, the sliding "trending now" window, closed listening sessions, late events. */
-  latest(): { minutes: WindowSummary[]; trending: WindowSummary | null; sessions: TrendingHandler['sessionsList']; lateEvents: number } {
+  latest(): { minutes: WindowSummary[]; trending: WindowSummary | null; sessions: ListeningSession[]; lateEvents: number } {
     return { minutes: this.#minutes.slice(-10), trending: this.#trending.at(-1) ?? null, sessions: this.#sessions.slice(-10), lateEvents: this.#late };
-  }
-
-  get sessionsList(): Array<{ userId: string; start: number; end: number; plays: number; listenedMs: number }> {
-    return [...this.#sessions];
   }
 
   /** Emits what is open (shutdown). */

@@ -22,7 +22,7 @@ const play = (userId: string, trackId: string, ts: number, completion = 1): Inte
 const relevant = (i: Interaction): boolean => (i.completion ?? 1) >= 0.8;
 
 /** Records what it was shown; recommends a fixed list. */
-class Stub implements Recommender {
+class FixedListRecommender implements Recommender {
   readonly name: string;
   readonly seen: Interaction[] = [];
   readonly asked: { userId: string; now: number; seenSoFar: number }[] = [];
@@ -36,7 +36,7 @@ class Stub implements Recommender {
   }
   recommend(userId: string, limit: number, now: number): Recommendation[] {
     this.asked.push({ userId, now, seenSoFar: this.seen.length });
-    return this.#list.slice(0, limit).map((trackId) => ({ trackId, score: 1, reason: 'stub' }));
+    return this.#list.slice(0, limit).map((trackId) => ({ trackId, score: 1, reason: 'fixed list' }));
   }
   snapshot(): unknown {
     return null;
@@ -73,8 +73,8 @@ describe('evaluate', () => {
   const cases: EvalCase[] = [{ userId: 'u', cutoffTs: T0 + 2, heldOut: ['b', 'c'], trainEvents: 1 }];
 
   it('asks at the cutoff having shown only the past, withholds the user’s own tail, and scores hits', () => {
-    const oracle = new Stub('oracle', ['b', 'q', 'c']);
-    const miss = new Stub('miss', ['q', 'r']);
+    const oracle = new FixedListRecommender('oracle', ['b', 'q', 'c']);
+    const miss = new FixedListRecommender('miss', ['q', 'r']);
     const r = evaluate(events, cases, [oracle, miss], 10);
     expect(oracle.asked).toEqual([{ userId: 'u', now: T0 + 2, seenSoFar: 2 }]);
     expect(oracle.seen.map((i) => `${i.userId}:${i.trackId}`)).toEqual(['u:a', 'x:z', 'x:y', 'x:w']); // u's b and c never learned
