@@ -11,6 +11,8 @@ ensure_redis || log "redis unavailable: suites that need it will fail"
 ensure_redis_cluster || log "redis cluster unavailable: the redis-cluster suites will fail"
 ensure_chromium || log "chromium unavailable: the browser tests will fail"
 ensure_kafka || log "kafka unavailable: the kafka suites will fail"
+ensure_postgres || log "postgresql unavailable: the postgres store suites will fail"
+ensure_test_ca || log "test CA unavailable: the push provider suites will fail"
 trap stop_started_services EXIT
 cd "$ROOT"
 mkdir -p test-results

@@ -87,12 +87,72 @@ ensure_chromium() {
   apt_install chromium || return 1
 }
 
+# A private CA and a server certificate for 127.0.0.1/localhost, for the protocol-true
+# local push provider servers (APNs, FCM, Web Push). Clients verify certificates as in
+# production: the CA reaches them through NODE_EXTRA_CA_CERTS (read by Node at start, so
+# it is exported here, before vitest starts), never by turning verification off.
+# Exports TEST_TLS_DIR (ca.pem, server.pem, server-key.pem) and NODE_EXTRA_CA_CERTS.
+ensure_test_ca() {
+  local dir="${TEST_TLS_DIR:-$HOME/.cache/backbeat/test-ca}"
+  if [ ! -s "$dir/ca.pem" ] || [ ! -s "$dir/server.pem" ] || [ ! -s "$dir/server-key.pem" ] \
+     || ! openssl x509 -checkend 86400 -noout -in "$dir/server.pem" >/dev/null 2>&1; then
+    command -v openssl >/dev/null 2>&1 || apt_install openssl || return 1
+    rm -rf "$dir" && mkdir -p "$dir"
+    (
+      cd "$dir" || exit 1
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+        -subj "/CN=Backbeat test CA" -keyout ca-key.pem -out ca.pem \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" >/dev/null 2>&1 &&
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+        -keyout server-key.pem -out server.csr >/dev/null 2>&1 &&
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > ext.cnf &&
+      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 825 \
+        -extfile ext.cnf -out server.pem >/dev/null 2>&1
+    ) || { log "test CA generation failed"; return 1; }
+  fi
+  export TEST_TLS_DIR="$dir"
+  export NODE_EXTRA_CA_CERTS="$dir/ca.pem"
+}
+
+# PostgreSQL on 127.0.0.1:5432 (trust auth) with a database `test`, for the store's
+# PostgreSQL engine. Uses a running server when one answers; else installs (apt) and
+# starts a private cluster under /tmp. Exports TEST_DATABASE_URL.
+ensure_postgres() {
+  local url="postgres://postgres@127.0.0.1:5432/test"
+  if command -v pg_isready >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='test'" 2>/dev/null | grep -q 1 \
+      || psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE test" >/dev/null 2>&1 || true
+    export TEST_DATABASE_URL="$url"
+    return 0
+  fi
+  local bindir
+  bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+  if [ -z "$bindir" ] && ! command -v initdb >/dev/null 2>&1; then
+    log "installing postgresql (apt)…"
+    apt_install postgresql || return 1
+    bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+  fi
+  local initdb="${bindir:+$bindir/}initdb" pgctl="${bindir:+$bindir/}pg_ctl"
+  local data=/tmp/backbeat-pg
+  log "starting postgresql on 127.0.0.1:5432 ($data)"
+  rm -rf "$data" && mkdir -p "$data"
+  local runas=()
+  if [ "$(id -u)" = 0 ]; then id postgres >/dev/null 2>&1 || useradd -r postgres 2>/dev/null; chown postgres "$data"; runas=(su postgres -s /bin/sh -c); fi
+  local init="$initdb -D $data -U postgres -A trust >/dev/null" start="$pgctl -D $data -l $data/log -o '-h 127.0.0.1 -p 5432 -k /tmp' -w start >/dev/null"
+  if [ ${#runas[@]} -gt 0 ]; then "${runas[@]}" "$init" && "${runas[@]}" "$start"; else sh -c "$init" && sh -c "$start"; fi || { log "postgresql did not start"; return 1; }
+  STARTED_SERVICES+=(postgres)
+  PG_STARTED_DATA="$data"; PG_CTL="$pgctl"
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE test" >/dev/null 2>&1 || true
+  export TEST_DATABASE_URL="$url"
+}
+
 stop_started_services() {
   for s in "${STARTED_SERVICES[@]:-}"; do
     case "$s" in
       redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
       redis-cluster) for p in "${REDIS_CLUSTER_PORTS[@]}"; do redis-cli -h 127.0.0.1 -p "$p" shutdown nosave >/dev/null 2>&1 || true; done ;;
       kafka) stop_kafka ;;
+      postgres) if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$PG_CTL -D $PG_STARTED_DATA -m fast stop" >/dev/null 2>&1; else "$PG_CTL" -D "$PG_STARTED_DATA" -m fast stop >/dev/null 2>&1; fi || true ;;
     esac
   done
 }
