@@ -96,6 +96,7 @@ export class App {
       // Recommendation pushes go to the user's inbox channel like any publication.
       publish: (userId, data) => this.gateway.channels.publish(`user:${userId}`, data, { user: 'backbeat' }, 'streaming'),
       maxBatch: config.eventsMaxBatch,
+      maxJsonDepth: config.maxJsonDepth,
       retry: { attempts: config.eventHandlerAttempts, baseMs: config.eventRetryBaseMs, maxMs: config.eventRetryMaxMs },
       pushDebounceMs: config.recommendationPushDebounceMs,
       maxPushesPerSec: config.recommendationPushMaxPerSec,
@@ -107,6 +108,7 @@ export class App {
       {
         nodeId: config.nodeId!,
         maxMessageBytes: config.maxMessageBytes,
+        maxJsonDepth: config.maxJsonDepth,
         maxConnectionsPerUser: config.maxConnectionsPerUser,
         maxSubscriptionsPerConnection: config.maxSubscriptions,
         maxConnections: config.maxConnections,
@@ -201,6 +203,12 @@ export class App {
       metrics: this.metrics,
       verifier: this.verifier,
       bodyLimitBytes: this.config.maxMessageBytes,
+      requestTimeoutMs: this.config.httpRequestTimeoutMs,
+      limits: {
+        maxJsonDepth: this.config.maxJsonDepth,
+        maxPendingBodies: this.config.httpMaxPendingBodies,
+        maxPendingBodiesPerIp: this.config.httpMaxPendingBodiesPerIp,
+      },
       version: VERSION,
       readiness: () => this.#readiness(),
       nodes: () => this.connections.nodes(),

@@ -152,7 +152,7 @@ export class BackbeatClient extends Emitter<ClientEvents> implements Subscriptio
     this.#setState('connecting');
     let ws: WebSocket;
     try {
-      ws = new this.#o.WebSocket(this.url);
+      ws = new this.#o.WebSocket(this.url, 'backbeat.v1');
     } catch (err) {
       this.emit('error', err as Error);
       this.#scheduleReconnect();

@@ -107,8 +107,8 @@ async function establish(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'
 
   const restoredSubs = [];
   if (cmd.session !== undefined) {
-    const record = await engines.sessions.take(cmd.session).catch(() => undefined);
-    if (record && record.user === principal.user) {
+    const record = await engines.sessions.take(cmd.session, principal.user).catch(() => undefined);
+    if (record) {
       for (const [channel, s] of Object.entries(record.channels)) {
         if (principal.canSubscribe(channel)) restoredSubs.push({ channel, ...s });
       }

@@ -59,6 +59,13 @@ export class Connection {
   bytesAtPing = 0;
   /** Commands received while `connect` was being verified, served in order after it. */
   held: Command[] | undefined;
+  /** Commands dispatched whose reply has not been sent yet. */
+  inflight = 0;
+  /**
+   * Set when the client flooded past the rate limit: its further frames are ignored and
+   * it is closed 4029 as soon as every command already accepted has had its reply.
+   */
+  flooded = false;
 
   constructor(id: string, ws: WebSocket, socket: Socket) {
     this.id = id;

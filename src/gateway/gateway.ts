@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { BackbeatError, RateLimitedError, toBackbeatError } from '../core/errors/index.ts';
+import { BackbeatError, ErrorCodes, RateLimitedError, toBackbeatError, type ErrorCodeKey } from '../core/errors/index.ts';
 import type { TimerHandle } from '../core/time/index.ts';
 import { ChannelService } from './channels.ts';
 import { handleCommand } from './commands.ts';
@@ -12,12 +12,15 @@ import { ExpiryWheel } from './expiry.ts';
 import type { ControlMessage } from './engines/ports.ts';
 import { Hub, type FrameSender } from './hub.ts';
 import { CorkScheduler } from './outbound.ts';
-import { parseCommand, type Command } from './protocol/index.ts';
+import { parseCommand, type Command, type ParseResult } from './protocol/index.ts';
 import { GatewaySocket } from './socket.ts';
 import type { CommandContext } from './context.ts';
 import type { GatewayDeps, GatewayOptions } from './options.ts';
 
 export type { GatewayDeps, GatewayOptions };
+
+/** The one WebSocket subprotocol this gateway speaks (SPEC §3). */
+export const SUBPROTOCOL = 'backbeat.v1';
 
 /** Close codes after which a client should not reconnect as it is (bad token, bad input). */
 const NO_RECONNECT = new Set([4001, 4003, 4013]);
@@ -74,6 +77,7 @@ export class Gateway implements FrameSender, CommandContext {
       metrics: deps.metrics,
       clock: deps.clock,
       historySize: opts.historySize,
+      maxJsonDepth: opts.maxJsonDepth,
     });
     this.hub = new Hub({ broker: deps.engines.broker, history: deps.engines.history, sender: this, metrics: deps.metrics, logger: deps.logger });
     this.#wss = new WebSocketServer({
@@ -82,6 +86,8 @@ export class Gateway implements FrameSender, CommandContext {
       perMessageDeflate: false,
       clientTracking: false,
       WebSocket: GatewaySocket,
+      // Offered subprotocols were checked in handleUpgrade: answer with ours, never another.
+      handleProtocols: (offered: Set<string>) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
     this.#pingTimer = deps.clock.setInterval(() => this.#pingAll(), opts.pingIntervalMs);
     this.expiry = new ExpiryWheel<Connection>(deps.clock, (conn) => this.disconnect(conn, 4011, 'token expired', true));
@@ -93,15 +99,24 @@ export class Gateway implements FrameSender, CommandContext {
 
   /** Node HTTP `upgrade` handler for `GET /ws`. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const refuse = (status: number, text: string): void => {
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+    const refuse = (status: number, reason: string, key: ErrorCodeKey, message: string): void => {
+      const body = JSON.stringify({ error: { code: ErrorCodes[key].name, message } });
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     };
-    if (!this.#accepting || this.connections.size >= this.opts.maxConnections) return refuse(503, 'Service Unavailable');
+    if (!this.#accepting || this.connections.size >= this.opts.maxConnections) {
+      return refuse(503, 'Service Unavailable', 'UNAVAILABLE', this.#accepting ? 'node at capacity: use GET /v1/connect for another' : 'server shutting down');
+    }
+    // Subprotocol (decision, docs/protocol.md): a client that offers subprotocols must offer
+    // backbeat.v1, which is then selected; one that offers none is served backbeat.v1 too.
+    const offered = req.headers['sec-websocket-protocol'];
+    if (offered !== undefined && !offered.split(',').some((p) => p.trim() === SUBPROTOCOL)) {
+      return refuse(400, 'Bad Request', 'BAD_REQUEST', `unsupported subprotocol: offer ${SUBPROTOCOL}`);
+    }
     const origin = req.headers.origin;
     const allowed = this.opts.allowedOrigins;
     if (origin !== undefined && allowed !== undefined && !allowed.includes(origin) && !allowed.includes('*')) {
       this.deps.logger.info({ origin }, 'websocket origin refused');
-      return refuse(403, 'Forbidden');
+      return refuse(403, 'Forbidden', 'FORBIDDEN', 'origin not allowed (ALLOWED_ORIGINS)');
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
   }
@@ -209,14 +224,15 @@ export class Gateway implements FrameSender, CommandContext {
   onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {
     this.deps.metrics.messagesIn.inc();
     this.deps.metrics.bytesIn.inc(data.length);
-    if (!conn.isOpen) return;
-    const parsed = isBinary
-      ? ({ ok: false, id: undefined, type: undefined, message: 'binary frames are not supported; send JSON text frames' } as const)
-      : parseCommand(data.toString('utf8'));
+    if (!conn.isOpen || conn.flooded) return;
+    const parsed: ParseResult = isBinary
+      ? { ok: false, id: undefined, type: undefined, message: 'binary frames are not supported; send JSON text frames' }
+      : parseCommand(data.toString('utf8'), this.opts.maxJsonDepth);
     const id = parsed.ok ? parsed.cmd.id : parsed.id;
     const type = parsed.ok ? parsed.cmd.type : parsed.type;
     if (!this.#allow(conn, id, type)) return;
     if (!parsed.ok) {
+      if (parsed.tooDeep) this.deps.metrics.jsonDepthRefused.labels('ws').inc();
       if (conn.state !== 'connected' && parsed.id !== undefined) {
         // Anything but a well-formed connect before connect: 4001 and close (SPEC §3).
         const why = parsed.type === 'connect' ? parsed.message : 'connect first';
@@ -232,7 +248,18 @@ export class Gateway implements FrameSender, CommandContext {
 
   /** Runs one parsed command; any failure becomes its one error reply. */
   dispatch(conn: Connection, cmd: Command): void {
-    handleCommand(this, conn, cmd).catch((err: unknown) => this.replyError(conn, cmd.id, err, cmd.type));
+    conn.inflight++;
+    handleCommand(this, conn, cmd).then(
+      () => this.#settled(conn),
+      (err: unknown) => {
+        this.replyError(conn, cmd.id, err, cmd.type);
+        this.#settled(conn);
+      },
+    );
+  }
+
+  #settled(conn: Connection): void {
+    if (--conn.inflight === 0 && conn.flooded) this.disconnect(conn, 4029, 'rate limit exceeded repeatedly');
   }
 
   /** Sliding-window command limit: over it, 4029 with retryAfterMs; sustained flooding closes 4029. */
@@ -247,7 +274,11 @@ export class Gateway implements FrameSender, CommandContext {
       conn.rejected = 0;
     }
     if (++conn.rejected > this.opts.rateLimitCloseAfter) {
-      this.disconnect(conn, 4029, 'rate limit exceeded repeatedly');
+      // Every command accepted before the flood still gets its reply: stop reading, close
+      // once they are answered (or after the close grace, should an engine hang).
+      conn.flooded = true;
+      if (conn.inflight === 0) this.disconnect(conn, 4029, 'rate limit exceeded repeatedly');
+      else setTimeout(() => this.disconnect(conn, 4029, 'rate limit exceeded repeatedly'), CLOSE_GRACE_MS).unref();
       return false;
     }
     this.replyError(conn, id, new RateLimitedError(d.retryAfterMs), type);

@@ -7,6 +7,8 @@ import type { Engines } from './engines/ports.ts';
 export interface GatewayOptions {
   nodeId: string;
   maxMessageBytes: number;
+  /** Deepest JSON nesting accepted in a frame (MAX_JSON_DEPTH); deeper gets 4400. */
+  maxJsonDepth: number;
   maxConnectionsPerUser: number;
   maxSubscriptionsPerConnection: number;
   /** Node capacity: upgrades over it are refused with HTTP 503. */

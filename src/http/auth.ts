@@ -8,11 +8,14 @@ declare module 'fastify' {
   }
 }
 
+const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
+
 /** Verifies `Authorization: Bearer JWT` and returns the principal. */
 export async function authenticate(req: FastifyRequest, verifier: TokenVerifier): Promise<Principal> {
-  const header = req.headers.authorization;
-  if (!header || !header.startsWith('Bearer ')) throw new UnauthorizedError('missing Authorization: Bearer token');
-  const principal = await verifier.verify(header.slice(7).trim());
+  // RFC 7235 §2.1: the auth scheme is case-insensitive (`bearer`, `BEARER` are Bearer too).
+  const m = BEARER.exec(req.headers.authorization ?? '');
+  if (!m) throw new UnauthorizedError('missing Authorization: Bearer token');
+  const principal = await verifier.verify(m[1]!);
   req.principal = principal;
   return principal;
 }

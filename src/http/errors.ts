@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { BackbeatError, ErrorCodes } from '../core/errors/index.ts';
 import type { Logger, Metrics } from '../core/observability/index.ts';
+import { codeForStatus } from './edge.ts';
 
 /** Maps every error to `{"error":{"code","message"}}` with the catalog's status. */
 export function installErrorMapping(app: FastifyInstance, metrics: Metrics, log: Logger): void {
@@ -23,8 +24,10 @@ export function installErrorMapping(app: FastifyInstance, metrics: Metrics, log:
       code = ErrorCodes.TOO_LARGE.name;
       message = 'request body too large';
     } else if (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! < 500) {
+      // The framework's and plugins' own client errors (bad JSON, media type, static file
+      // paths…): their status, with the catalog code of that status.
       status = (err as FastifyError).statusCode!;
-      code = status === 404 ? ErrorCodes.NOT_FOUND.name : ErrorCodes.BAD_REQUEST.name;
+      code = codeForStatus(status);
       message = err.message;
     } else {
       status = 500;

@@ -5,6 +5,7 @@ import type { TokenVerifier } from '../core/auth/index.ts';
 import type { Logger, Metrics } from '../core/observability/index.ts';
 import type { Gateway } from '../gateway/index.ts';
 import type { StreamingService } from '../streaming/index.ts';
+import { clientErrorHandler, frameworkErrors, installEdge, type EdgeLimits } from './edge.ts';
 import { installErrorMapping } from './errors.ts';
 import { channelRoutes } from './routes/channels.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -19,6 +20,9 @@ export interface HttpDeps extends SystemDeps {
   metrics: Metrics;
   verifier: TokenVerifier;
   bodyLimitBytes: number;
+  /** Time to receive a whole request, headers and body (HTTP_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs: number;
+  limits: EdgeLimits;
   version: string;
 }
 
@@ -35,9 +39,20 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     bodyLimit: deps.bodyLimitBytes,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
     forceCloseConnections: true,
-    return503OnClosing: true,
+    // The edge answers 503 itself while closing, in the SPEC's error shape.
+    return503OnClosing: false,
+    // Slow senders: a request (headers and body) must arrive within requestTimeoutMs;
+    // Node checks every connectionsCheckingInterval, so keep that a fraction of it.
+    requestTimeout: deps.requestTimeoutMs,
+    http: { headersTimeout: deps.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, deps.requestTimeoutMs / 4) },
+    // Longer than any valid channel or id (schemas bound them): an over-long one gets the
+    // schema's 400 naming the field, a far longer one the router's 414 (SPEC shape).
+    maxParamLength: 1024,
+    clientErrorHandler: clientErrorHandler(deps.metrics, deps.logger),
+    frameworkErrors,
   });
   installErrorMapping(app, deps.metrics, deps.logger);
+  installEdge(app, deps.limits, deps.metrics);
 
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
@@ -64,7 +79,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/ws') {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      const body = JSON.stringify({ error: { code: 'not_found', message: `no WebSocket endpoint at ${path}: use /ws` } });
+      socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
     deps.gateway.handleUpgrade(req, socket, head);

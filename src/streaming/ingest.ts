@@ -1,4 +1,5 @@
 import { BadRequestError, ForbiddenError, toBackbeatError } from '../core/errors/index.ts';
+import { DEFAULT_MAX_JSON_DEPTH, depthError, exceedsJsonDepth } from '../core/json/index.ts';
 import type { Logger } from '../core/observability/index.ts';
 import type { Clock } from '../core/time/index.ts';
 import { parseEvent, type SchemaRegistry, type StreamEvent } from './events/index.ts';
@@ -31,6 +32,8 @@ export interface EventIngestOptions {
   logger: Logger;
   /** Most events in one batch. @default 1000 */
   maxBatch: number;
+  /** Deepest JSON nesting of one event (MAX_JSON_DEPTH); a deeper event is rejected by index. @default 32 */
+  maxJsonDepth?: number;
 }
 
 /**
@@ -80,6 +83,9 @@ export class EventIngest {
 
   #parse(raw: unknown, now: number, ctx: IngestContext): StreamEvent {
     if (raw instanceof BadNdjsonLine) throw new BadRequestError(raw.reason);
+    // Checked first: nothing recursive (validation, JSON.stringify for the log) may see a deep value.
+    const maxDepth = this.#o.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+    if (exceedsJsonDepth(raw, maxDepth)) throw new BadRequestError(depthError('event', maxDepth));
     let input = raw;
     if (ctx.ownUser !== undefined && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
       const userId = (raw as { userId?: unknown }).userId;

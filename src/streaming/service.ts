@@ -24,6 +24,8 @@ export interface StreamingOptions {
   publish: UserPublisher;
   owns?: (userId: string) => boolean;
   maxBatch: number;
+  /** Deepest JSON nesting of one event (MAX_JSON_DEPTH). */
+  maxJsonDepth?: number;
   retry: RetryPolicy;
   pushDebounceMs: number;
   maxPushesPerSec: number;
@@ -52,7 +54,7 @@ export class StreamingService {
     this.registry = musicEventRegistry();
     this.metrics = new StreamingMetrics(opts.registry);
     const logger = opts.logger;
-    this.ingest = new EventIngest({ log: opts.log, registry: this.registry, clock: opts.clock, metrics: this.metrics, logger, maxBatch: opts.maxBatch });
+    this.ingest = new EventIngest({ log: opts.log, registry: this.registry, clock: opts.clock, metrics: this.metrics, logger, maxBatch: opts.maxBatch, ...(opts.maxJsonDepth ? { maxJsonDepth: opts.maxJsonDepth } : {}) });
     this.plays = new PlaysHandler({}, this.metrics);
     this.recommendations = new RecommendationsHandler({
       model: new ItemKnnRecommender(),

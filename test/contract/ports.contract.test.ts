@@ -130,9 +130,17 @@ describe.each(factories)('ports contract: $name', (factory) => {
       const { e } = await make();
       const rec = { user: 'u', channels: { 'c:a': { presence: true, offset: 3, epoch: 'e' } } };
       await e.sessions.save('s1', rec, 60_000);
-      expect(await e.sessions.take('s1')).toEqual(rec);
-      expect(await e.sessions.take('s1')).toBeUndefined();
-      expect(await e.sessions.take('never')).toBeUndefined();
+      expect(await e.sessions.take('s1', 'u')).toEqual(rec);
+      expect(await e.sessions.take('s1', 'u')).toBeUndefined();
+      expect(await e.sessions.take('never', 'u')).toBeUndefined();
+    });
+
+    it("another user's take neither returns nor consumes the session (resume-token theft)", async () => {
+      const { e } = await make();
+      const rec = { user: 'alice', channels: { 'c:a': { presence: false, offset: 1, epoch: 'e' } } };
+      await e.sessions.save('s2', rec, 60_000);
+      expect(await e.sessions.take('s2', 'mallory')).toBeUndefined();
+      expect(await e.sessions.take('s2', 'alice')).toEqual(rec);
     });
   });
 

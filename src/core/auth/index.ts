@@ -1,3 +1,4 @@
 export { compileGlobs } from './glob.ts';
 export { SCOPES, TokenVerifier, type Principal, type Scope, type VerifierOptions } from './verifier.ts';
+export { USER_ID_PATTERN, USER_ID_RULE, isUserId } from './user-id.ts';
 export { signHs256, type TokenClaims } from './tokens.ts';

@@ -1,4 +1,5 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
+import { USER_ID_RULE, isUserId } from './user-id.ts';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import { UnauthorizedError } from '../errors/index.ts';
 import { compileGlobs } from './glob.ts';
@@ -152,9 +153,7 @@ class TokenPrincipal implements Principal {
 }
 
 function toPrincipal(p: JWTPayload): Principal {
-  if (typeof p.sub !== 'string' || p.sub.length === 0 || p.sub.length > 128 || !/^[A-Za-z0-9_.@=-]+$/.test(p.sub)) {
-    throw new UnauthorizedError('token claim sub must be 1-128 of [A-Za-z0-9_.@=-]');
-  }
+  if (!isUserId(p.sub)) throw new UnauthorizedError(`token claim sub must be ${USER_ID_RULE}`);
   const channels = stringList(p['channels'], 'channels');
   const publish = stringList(p['publish'], 'publish');
   if (p['scope'] !== undefined && typeof p['scope'] !== 'string') throw new UnauthorizedError('token claim scope must be a string');

@@ -35,6 +35,13 @@ export const ErrorCodes = {
     message: 'client could not keep up with its outbound queue',
   },
   TOKEN_EXPIRED: { name: 'token_expired', ws: 4011, http: 401, retriable: true, message: 'token expired' },
+  REQUEST_TIMEOUT: {
+    name: 'request_timeout',
+    ws: 4008,
+    http: 408,
+    retriable: true,
+    message: 'the request was not received in time',
+  },
   TOO_LARGE: { name: 'too_large', ws: 4013, http: 413, retriable: false, message: 'message too large' },
   RATE_LIMITED: { name: 'rate_limited', ws: 4029, http: 429, retriable: true, message: 'rate limit exceeded' },
   BAD_REQUEST: { name: 'bad_request', ws: 4400, http: 400, retriable: false, message: 'bad request' },

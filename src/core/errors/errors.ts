@@ -70,6 +70,13 @@ export class UnavailableError extends BackbeatError {
   }
 }
 
+export class InternalError extends BackbeatError {
+  constructor(message: string, options?: BackbeatErrorOptions) {
+    super('INTERNAL', message, options);
+    this.name = 'InternalError';
+  }
+}
+
 /** Converts anything thrown into a catalog error; unknown errors become INTERNAL with cause. */
 export function toBackbeatError(err: unknown): BackbeatError {
   if (err instanceof BackbeatError) return err;

@@ -3,6 +3,7 @@ export {
   BackbeatError,
   BadRequestError,
   ForbiddenError,
+  InternalError,
   RateLimitedError,
   UnauthorizedError,
   UnavailableError,

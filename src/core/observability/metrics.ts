@@ -102,6 +102,22 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+  readonly httpBodiesPending = new Gauge({
+    name: 'backbeat_http_bodies_pending',
+    help: 'HTTP request bodies being received right now (bounded by HTTP_MAX_PENDING_BODIES)',
+    registers: [this.registry],
+  });
+  readonly httpBodiesRefused = new Counter({
+    name: 'backbeat_http_bodies_refused_total',
+    help: 'HTTP requests refused because too many bodies were in flight (node or client address bound)',
+    registers: [this.registry],
+  });
+  readonly jsonDepthRefused = new Counter({
+    name: 'backbeat_json_depth_refused_total',
+    help: 'User JSON refused for nesting deeper than MAX_JSON_DEPTH, by where it entered',
+    labelNames: ['edge'] as const,
+    registers: [this.registry],
+  });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'backbeat_process_' });

@@ -35,4 +35,15 @@ describe('DependencyBreaker', () => {
     expect(b.isOpen).toBe(false);
     b.shutdown();
   });
+
+  it('programming errors (a hostile input our code choked on) are 4500 for that call and never open the breaker', async () => {
+    const b = new DependencyBreaker('engines', deps(), { volumeThreshold: 1, errorThresholdPercentage: 1 });
+    const deep: unknown = JSON.parse('['.repeat(20_000) + ']'.repeat(20_000));
+    for (let i = 0; i < 10; i++) {
+      await expect(b.call(async () => JSON.stringify(deep))).rejects.toMatchObject({ key: 'INTERNAL', wsCode: 4500 });
+    }
+    expect(b.isOpen).toBe(false);
+    expect(await b.call(async () => 'ok')).toBe('ok');
+    b.shutdown();
+  });
 });

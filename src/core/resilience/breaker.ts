@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum';
-import { BackbeatError, UnavailableError } from '../errors/index.ts';
+import { BackbeatError, InternalError, UnavailableError } from '../errors/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 
 export interface BreakerOptions {
@@ -33,7 +33,11 @@ export class DependencyBreaker {
       errorThresholdPercentage: opts.errorThresholdPercentage ?? 50,
       resetTimeout: opts.resetTimeoutMs ?? 5000,
       volumeThreshold: opts.volumeThreshold ?? 5,
-      errorFilter: (err: unknown) => err instanceof BackbeatError && !err.retriable,
+      // Only the dependency's own failures count: a caller's error (a non-retriable catalog
+      // error) or a programming error our code threw while handling one request's data
+      // (TypeError, RangeError: a bug or a hostile input, never an outage) must not open
+      // the breaker and fail every other client's calls.
+      errorFilter: (err: unknown) => (err instanceof BackbeatError && !err.retriable) || isProgrammingError(err),
     });
     const gauge = deps.metrics.breakerState.labels(name);
     gauge.set(0);
@@ -63,6 +67,8 @@ export class DependencyBreaker {
         throw new UnavailableError(`${this.name} unavailable (circuit open)`, { cause: err });
       }
       if (code === 'ETIMEDOUT') throw new UnavailableError(`${this.name} timed out`, { cause: err });
+      // A bug, not an outage: 4500 / HTTP 500 for this request only (logged by the caller).
+      if (isProgrammingError(err)) throw new InternalError(`${this.name}: ${(err as Error).message}`, { cause: err });
       throw new UnavailableError(`${this.name} failed: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -70,4 +76,9 @@ export class DependencyBreaker {
   shutdown(): void {
     this.#breaker.shutdown();
   }
+}
+
+/** Errors that JavaScript itself raises for a bug or an input our code cannot handle (not I/O). */
+function isProgrammingError(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError || err instanceof ReferenceError;
 }

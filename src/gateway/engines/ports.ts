@@ -133,8 +133,12 @@ export interface SessionRecord {
 
 export interface SessionStore {
   save(id: string, record: SessionRecord, ttlMs: number): Promise<void>;
-  /** Returns and removes a session (a session resumes once). */
-  take(id: string): Promise<SessionRecord | undefined>;
+  /**
+   * Returns and removes the session `id` of `user` (a session resumes once). A session of
+   * another user is neither returned nor consumed: a stolen resume token restores nothing
+   * and leaves the owner's session intact.
+   */
+  take(id: string, user: string): Promise<SessionRecord | undefined>;
   close(): Promise<void>;
 }
 

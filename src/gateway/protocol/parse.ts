@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { CommandSchemas, type Command, type CommandType } from './schema.ts';
+import { DEFAULT_MAX_JSON_DEPTH, depthError, exceedsJsonDepth } from '../../core/json/index.ts';
 import { channelError, isValidChannel } from './channel.ts';
 
 const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false, useDefaults: false });
@@ -10,7 +11,7 @@ const validators = Object.fromEntries(
 export type ParseResult =
   | { ok: true; cmd: Command }
   /** `id` is set when the frame had a usable id, so the error reply can carry it. */
-  | { ok: false; id: number | undefined; type: string | undefined; message: string };
+  | { ok: false; id: number | undefined; type: string | undefined; message: string; tooDeep?: true };
 
 function describe(err: ErrorObject | undefined): string {
   if (!err) return 'invalid command';
@@ -21,9 +22,10 @@ function describe(err: ErrorObject | undefined): string {
 
 /**
  * Turns one text frame into a typed command, or a precise reason it is not one.
- * Never throws: every input maps to a command or a 4400 reason.
+ * Never throws: every input maps to a command or a 4400 reason. A frame nesting deeper
+ * than `maxDepth` (MAX_JSON_DEPTH) is refused here, before any recursive code sees it.
  */
-export function parseCommand(text: string): ParseResult {
+export function parseCommand(text: string, maxDepth: number = DEFAULT_MAX_JSON_DEPTH): ParseResult {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -39,6 +41,9 @@ export function parseCommand(text: string): ParseResult {
     return { ok: false, id: undefined, type: undefined, message: 'command id must be a positive integer' };
   }
   const type = obj['type'];
+  if (exceedsJsonDepth(obj, maxDepth)) {
+    return { ok: false, id, type: typeof type === 'string' && Object.hasOwn(validators, type) ? type : undefined, message: depthError('frame', maxDepth), tooDeep: true };
+  }
   if (typeof type !== 'string' || !Object.hasOwn(validators, type)) {
     return { ok: false, id, type: undefined, message: `unknown command type ${JSON.stringify(type)?.slice(0, 64)}` };
   }

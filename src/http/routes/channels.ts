@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { TokenVerifier } from '../../core/auth/index.ts';
+import { USER_ID_PATTERN, type TokenVerifier } from '../../core/auth/index.ts';
 import { BadRequestError } from '../../core/errors/index.ts';
 import type { Gateway } from '../../gateway/index.ts';
 import { CHANNEL_PATTERN } from '../../gateway/index.ts';
@@ -104,7 +104,7 @@ export function channelRoutes(app: FastifyInstance, gw: Gateway, verifier: Token
         tags: ['channels'],
         summary: "Close every connection of a user, on every node",
         security: [{ bearer: [] }],
-        params: Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_.@=-]{1,128}$' }) }),
+        params: Type.Object({ id: Type.String({ pattern: USER_ID_PATTERN, maxLength: 128 }) }),
         body: Type.Object({
           code: Type.Optional(Type.Integer({ minimum: 4000, maximum: 4999 })),
           reason: Type.Optional(Type.String({ maxLength: 100 })),

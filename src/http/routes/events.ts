@@ -1,13 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Scope, TokenVerifier } from '../../core/auth/index.ts';
+import { USER_ID_PATTERN, type Scope, type TokenVerifier } from '../../core/auth/index.ts';
 import { BadRequestError, ForbiddenError } from '../../core/errors/index.ts';
 import { injectContext, extractContext } from '../../core/observability/index.ts';
 import { emptyTrack, parseNdjson, type StreamingService } from '../../streaming/index.ts';
 import { authenticate, requireScope } from '../auth.ts';
 
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
-const UserId = Type.String({ pattern: '^[A-Za-z0-9_.:@-]{1,128}$' });
+const UserId = Type.String({ pattern: USER_ID_PATTERN, maxLength: 128 });
 const Rec = Type.Object({ trackId: Type.String(), score: Type.Number(), reason: Type.String() });
 
 /** A preHandler: the scope, or a token whose `sub` is the `:id` of the route (the user's own data). */
@@ -28,6 +28,8 @@ export function eventRoutes(app: FastifyInstance, streaming: StreamingService, v
     {
       preHandler: requireScope(verifier, 'events:write'),
       bodyLimit: bodyLimitBytes,
+      // Each event's depth is checked on its own: a deep one is rejected by index.
+      config: { jsonDepth: 'per-item' },
       schema: {
         tags: ['events'],
         summary: 'Send events (a JSON array, one JSON object, or NDJSON with content-type application/x-ndjson); 202 once durable',

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { TokenVerifier } from '../../core/auth/index.ts';
+import { USER_ID_PATTERN, type TokenVerifier } from '../../core/auth/index.ts';
 import type { Metrics } from '../../core/observability/index.ts';
 import type { NodeInfo } from '../../connections/index.ts';
 import { requireScope } from '../auth.ts';
@@ -43,7 +43,7 @@ export function systemRoutes(app: FastifyInstance, deps: SystemDeps): void {
       schema: {
         tags: ['connections'],
         summary: 'The gateway node a client should connect to (healthy, with spare capacity, by the configured strategy)',
-        querystring: Type.Object({ user: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.@=-]{1,128}$', description: 'sticky key for consistent-hash' })) }),
+        querystring: Type.Object({ user: Type.Optional(Type.String({ pattern: USER_ID_PATTERN, maxLength: 128, description: 'sticky key for consistent-hash' })) }),
         response: { 200: Type.Object({ url: Type.String(), node: Type.String() }), 503: Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) }) },
       },
     },

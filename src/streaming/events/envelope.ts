@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { USER_ID_RULE, isUserId } from '../../core/auth/index.ts';
 import { BadRequestError } from '../../core/errors/index.ts';
 import type { SchemaRegistry } from './registry.ts';
 
@@ -49,7 +50,7 @@ export function parseEvent(raw: unknown, ctx: ParseEventContext): StreamEvent {
   if (id !== undefined && (typeof id !== 'string' || !ID.test(id))) problems.push('id must be 1-128 of [A-Za-z0-9_.:@-] (a UUID fits)');
   if (typeof type !== 'string' || type === '') problems.push('type is required (a string)');
   if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) problems.push('v must be a positive integer');
-  if (typeof userId !== 'string' || !ID.test(userId)) problems.push(userId === undefined ? 'userId is required' : 'userId must be 1-128 of [A-Za-z0-9_.:@-]');
+  if (!isUserId(userId)) problems.push(userId === undefined ? 'userId is required' : `userId must be ${USER_ID_RULE}`);
   const millis = eventTime(ts);
   const maxFuture = ctx.maxFutureMs ?? 86_400_000;
   if (millis === undefined) problems.push(ts === undefined ? 'ts is required' : 'ts must be an ISO 8601 date-time or epoch milliseconds');

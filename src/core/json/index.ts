@@ -1,0 +1,1 @@
+export { DEFAULT_MAX_JSON_DEPTH, depthError, exceedsJsonDepth } from './bounds.ts';
