@@ -53,7 +53,7 @@ export function eventRoutes(app: FastifyInstance, streaming: StreamingService, v
     },
     async (req, reply) => {
       const body: unknown = req.body;
-      const ndjson = (req.headers['content-type'] ?? '').startsWith('application/x-ndjson');
+      const ndjson = (req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-ndjson');
       const raws = ndjson && typeof body === 'string' ? parseNdjson(body) : Array.isArray(body) ? body : typeof body === 'object' && body !== null ? [body] : undefined;
       if (!raws) throw new BadRequestError('body must be a JSON array of events, one event object, or NDJSON');
       const trace = injectContext(extractContext(req.headers));
