@@ -47,7 +47,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     http: { headersTimeout: deps.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, deps.requestTimeoutMs / 4) },
     // Longer than any valid channel or id (schemas bound them): an over-long one gets the
     // schema's 400 naming the field, a far longer one the router's 414 (SPEC shape).
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     clientErrorHandler: clientErrorHandler(deps.metrics, deps.logger),
     frameworkErrors,
   });
