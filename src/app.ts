@@ -12,6 +12,8 @@ import { createHttpServer } from './http/index.ts';
 import { ConnectionManager, createStrategy, KeyOwnership, MemoryNodeRegistry, RedisNodeRegistry } from './connections/index.ts';
 import { connectRedis, waitReady, type ScriptedRedis } from './gateway/index.ts';
 import { createStreamEngines, StreamingService, type EventHandler } from './streaming/index.ts';
+import { openStore, type Store, type StoreHealth } from './core/store/index.ts';
+import { createProviders, PushEventsHandler, PushMetrics, PushService, type Providers } from './push/index.ts';
 
 export type AppState = 'created' | 'starting' | 'ready' | 'draining' | 'closed';
 
@@ -49,6 +51,13 @@ export class App {
   readonly gateway: Gateway;
   readonly streaming: StreamingService;
   readonly connections: ConnectionManager;
+  /** Push notifications; set once `start()` has opened the store. */
+  push: PushService | undefined;
+  store: Store | undefined;
+  readonly #providers: Providers;
+  readonly #pushEvents: PushEventsHandler;
+  #storeHealth: StoreHealth | undefined;
+  #storeHealthTimer: ReturnType<typeof setInterval> | undefined;
   readonly #registryRedis: ScriptedRedis | undefined;
   readonly #ownership: KeyOwnership | undefined;
   readonly #lifecycle: StateMachine<AppState>;
@@ -86,6 +95,8 @@ export class App {
       now: () => this.clock.now(),
     });
     this.breaker = new DependencyBreaker(`engines:${this.engines.kind}`, { metrics: this.metrics, logger: this.logger });
+    this.#providers = createProviders(config, this.logger.child({ component: 'push' }));
+    this.#pushEvents = new PushEventsHandler({ store: () => this.store, model: () => this.push?.sendTime, consentDefault: config.consentDefault });
     const streamLogger = this.logger.child({ component: 'streaming' });
     const streamEngines = createStreamEngines({ ...config, nodeId: config.nodeId! }, streamLogger);
     this.streaming = new StreamingService({
@@ -100,7 +111,7 @@ export class App {
       retry: { attempts: config.eventHandlerAttempts, baseMs: config.eventRetryBaseMs, maxMs: config.eventRetryMaxMs },
       pushDebounceMs: config.recommendationPushDebounceMs,
       maxPushesPerSec: config.recommendationPushMaxPerSec,
-      extraHandlers: deps.eventHandlers ?? [],
+      extraHandlers: [this.#pushEvents, ...(deps.eventHandlers ?? [])],
       // With Kafka every node handles every event; one owner per user does the side effects.
       ...(config.kafkaBrokers ? { owns: (userId: string) => this.#ownership?.owns(userId) ?? true } : {}),
     });
@@ -190,6 +201,16 @@ export class App {
       throw new ConfigError(this.config.redisUrl ? 'REDIS_URL' : 'engines', (err as Error).message);
     }
     try {
+      this.store = await openStore({ databaseUrl: this.config.databaseUrl, dataDir: this.config.dataDir, logger: this.logger.child({ component: 'store' }), clock: this.clock });
+      this.#storeHealth = await this.store.health();
+      this.#storeHealthTimer = setInterval(() => void this.store?.health().then((h) => (this.#storeHealth = h)), 2000);
+      this.#storeHealthTimer.unref();
+    } catch (err) {
+      await this.close({ drain: false });
+      throw new ConfigError(this.config.databaseUrl ? 'DATABASE_URL' : 'DATA_DIR', `store: ${(err as Error).message}`);
+    }
+    this.push = this.#createPush(this.store);
+    try {
       await this.streaming.start();
     } catch (err) {
       await this.close({ drain: false });
@@ -198,6 +219,7 @@ export class App {
     this.#http = await createHttpServer({
       gateway: this.gateway,
       streaming: this.streaming,
+      push: this.push,
       eventsBodyLimitBytes: this.config.eventsMaxBodyBytes,
       logger: this.logger,
       metrics: this.metrics,
@@ -215,16 +237,47 @@ export class App {
       pickNode: (key) => this.connections.pick(key),
     });
     await this.#http.listen({ host: this.config.host, port: this.config.port });
+    this.push.start();
     this.#lifecycle.set('ready');
     await this.connections.start();
     await this.#ownership?.refresh();
     return this;
   }
 
+  #createPush(store: Store): PushService {
+    const config = this.config;
+    const pushEvents = this.#pushEvents;
+    return new PushService({
+      store,
+      providers: this.#providers.byPlatform,
+      vapidPublicKey: this.#providers.vapidPublicKey,
+      // Connected right now, on any node: the user holds a connection slot (cluster-wide leases).
+      connectedUsers: async (userIds) => {
+        const online = new Set<string>();
+        for (let i = 0; i < userIds.length; i += 1000) {
+          const chunk = userIds.slice(i, i + 1000);
+          const counts = await Promise.all(chunk.map((u) => this.engines.rateLimiter.slotCount(`conns:${u}`)));
+          chunk.forEach((u, j) => counts[j]! > 0 && online.add(u));
+        }
+        return online;
+      },
+      publishInbox: async (userId, payload) => void (await this.gateway.channels.publish(`user:${userId}`, payload, { user: 'backbeat' }, 'push')),
+      onUserChanged: (userId) => pushEvents.invalidate(userId),
+      consentDefault: config.consentDefault,
+      maxRecipients: config.pushMaxRecipients,
+      runner: { nodeId: config.nodeId!, batchSize: config.pushBatchSize, maxInFlight: config.pushMaxInFlight, leaseMs: config.pushLeaseMs, maxAttempts: config.pushMaxAttempts },
+      clock: this.clock,
+      logger: this.logger.child({ component: 'push' }),
+      metrics: this.metrics,
+      pushMetrics: new PushMetrics(this.metrics.registry),
+    });
+  }
+
   #readiness() {
     const checks: Record<string, { ok: boolean; detail?: string }> = {
       ...this.engines.health(),
       eventLog: this.streaming.health(),
+      ...(this.#storeHealth ? { store: { ok: this.#storeHealth.ok, detail: this.#storeHealth.detail } } : {}),
       breaker: { ok: !this.breaker.isOpen, detail: this.breaker.isOpen ? 'open' : 'closed' },
     };
     const ok = Object.values(checks).every((c) => c.ok);
@@ -246,7 +299,13 @@ export class App {
           ['drain clients', () => (drain ? this.gateway.drain(this.config.drainMs, this.config.shutdownTimeoutMs) : undefined)],
           ['gateway', () => this.gateway.close()],
           ['http', () => this.#http?.close()],
+          ['push runner', () => this.push?.stop()],
           ['streaming', () => this.streaming.close()],
+          ['push providers', () => this.#providers.close()],
+          ['store', async () => {
+            if (this.#storeHealthTimer) clearInterval(this.#storeHealthTimer);
+            await this.store?.close();
+          }],
           ['breaker', () => this.breaker.shutdown()],
           ['engines', () => this.engines.close()],
           ['registry connection', () => this.#registryRedis?.quit().catch(() => this.#registryRedis?.disconnect())],

@@ -27,3 +27,12 @@ export function requireScope(verifier: TokenVerifier, scope: Scope) {
     if (!p.hasScope(scope)) throw new ForbiddenError(`token lacks scope ${scope}`);
   };
 }
+
+/** A preHandler: the scope, or a token whose `sub` is the `:id` of the route (the user's own data). */
+export function scopeOrOwn(verifier: TokenVerifier, scope: Scope) {
+  return async (req: FastifyRequest): Promise<void> => {
+    const p = await authenticate(req, verifier);
+    const { id } = req.params as { id: string };
+    if (!p.hasScope(scope) && p.user !== id) throw new ForbiddenError(`token lacks scope ${scope} and is not user ${id}'s own`);
+  };
+}

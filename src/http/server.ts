@@ -5,15 +5,18 @@ import type { TokenVerifier } from '../core/auth/index.ts';
 import type { Logger, Metrics } from '../core/observability/index.ts';
 import type { Gateway } from '../gateway/index.ts';
 import type { StreamingService } from '../streaming/index.ts';
+import type { PushService } from '../push/index.ts';
 import { clientErrorHandler, frameworkErrors, installEdge, type EdgeLimits } from './edge.ts';
 import { installErrorMapping } from './errors.ts';
 import { channelRoutes } from './routes/channels.ts';
 import { eventRoutes } from './routes/events.ts';
+import { pushRoutes } from './routes/push.ts';
 import { systemRoutes, type SystemDeps } from './routes/system.ts';
 
 export interface HttpDeps extends SystemDeps {
   gateway: Gateway;
   streaming: StreamingService;
+  push: PushService;
   /** Body limit of POST /v1/events (EVENTS_MAX_BODY_BYTES). */
   eventsBodyLimitBytes: number;
   logger: Logger;
@@ -75,6 +78,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   systemRoutes(app, deps);
   channelRoutes(app, deps.gateway, deps.verifier);
   eventRoutes(app, deps.streaming, deps.verifier, deps.eventsBodyLimitBytes);
+  pushRoutes(app, deps.push, deps.verifier);
 
   app.server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0];

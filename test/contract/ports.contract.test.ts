@@ -122,6 +122,9 @@ describe.each(factories)('ports contract: $name', (factory) => {
       await e.rateLimiter.releaseSlot('s', 'a');
       expect(await e.rateLimiter.acquireSlot('s', 'c', 2)).toBe(true);
       expect(await e.rateLimiter.acquireSlot('other', 'x', 1)).toBe(true);
+      expect(await e.rateLimiter.slotCount('s')).toBe(2);
+      expect(await e.rateLimiter.slotCount('other')).toBe(1);
+      expect(await e.rateLimiter.slotCount('none')).toBe(0);
     });
   });
 

@@ -149,6 +149,9 @@ describe.each(storeFactories)('Store contract: $name', (f) => {
     expect(await store.consent.get('u1')).toEqual({ userId: 'u1', analytics: true, personalization: false, marketing: true, updatedAt: T0 + 5 });
     await store.consent.put('u1', { analytics: false, personalization: true, marketing: false });
     expect(await store.consent.get('u1')).toMatchObject({ analytics: false, personalization: true, marketing: false });
+    await store.preferences.put('u3', prefs);
+    expect((await store.preferences.getMany(['u1', 'u2', 'u3', 'u1'])).map((p) => p.userId).sort()).toEqual(['u1', 'u3']);
+    expect((await store.consent.getMany(['u1', 'u2'])).map((c) => c.userId)).toEqual(['u1']);
 
     const locales = { en: { title: 'New from {{ artist }}', body: 'Listen now' }, fr: { title: 'Nouveau : {{ artist }}', body: 'Écoutez' } };
     expect(await store.templates.put({ name: 'new-release', defaultLocale: 'en', locales })).toMatchObject({ version: 1, locales });

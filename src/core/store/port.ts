@@ -68,6 +68,8 @@ export interface DeviceRepository {
 
 export interface PreferenceRepository {
   get(userId: string): Promise<StoredPreferences | null>;
+  /** The stored preferences of many users (those without a row are left out). */
+  getMany(userIds: readonly string[]): Promise<StoredPreferences[]>;
   /** Replaces the user's preferences and returns what is stored. */
   put(userId: string, prefs: Preferences): Promise<StoredPreferences>;
 }
@@ -75,6 +77,8 @@ export interface PreferenceRepository {
 export interface ConsentRepository {
   /** null for a user never asked: the caller applies CONSENT_DEFAULT. */
   get(userId: string): Promise<Consent | null>;
+  /** The consent rows of many users (users never asked are left out). */
+  getMany(userIds: readonly string[]): Promise<Consent[]>;
   put(userId: string, choices: ConsentChoices): Promise<Consent>;
 }
 

@@ -1,5 +1,5 @@
 import type { Clock } from '../time/index.ts';
-import { col, type Row, type SqlDriver } from './driver.ts';
+import { chunks, col, marks, type Row, type SqlDriver } from './driver.ts';
 import type { ConsentRepository, PreferenceRepository } from './port.ts';
 import type { Consent, ConsentChoices, Preferences, StoredPreferences } from './types.ts';
 
@@ -41,6 +41,15 @@ export class SqlPreferenceRepository implements PreferenceRepository {
     return row ? toPreferences(row) : null;
   }
 
+  async getMany(userIds: readonly string[]): Promise<StoredPreferences[]> {
+    const out: StoredPreferences[] = [];
+    for (const ids of chunks([...new Set(userIds)], 1000)) {
+      const rows = await this.#db.all(`SELECT user_id, timezone, locale, quiet_start, quiet_end, opt_out, updated_at FROM preferences WHERE user_id IN (${marks(ids.length)})`, ids);
+      for (const r of rows) out.push(toPreferences(r));
+    }
+    return out;
+  }
+
   async put(userId: string, prefs: Preferences): Promise<StoredPreferences> {
     const row = await this.#db.get(
       `INSERT INTO preferences (user_id, timezone, locale, quiet_start, quiet_end, opt_out, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -74,6 +83,15 @@ export class SqlConsentRepository implements ConsentRepository {
   async get(userId: string): Promise<Consent | null> {
     const row = await this.#db.get('SELECT user_id, analytics, personalization, marketing, updated_at FROM consent WHERE user_id = ?', [userId]);
     return row ? toConsent(row) : null;
+  }
+
+  async getMany(userIds: readonly string[]): Promise<Consent[]> {
+    const out: Consent[] = [];
+    for (const ids of chunks([...new Set(userIds)], 1000)) {
+      const rows = await this.#db.all(`SELECT user_id, analytics, personalization, marketing, updated_at FROM consent WHERE user_id IN (${marks(ids.length)})`, ids);
+      for (const r of rows) out.push(toConsent(r));
+    }
+    return out;
   }
 
   async put(userId: string, c: ConsentChoices): Promise<Consent> {

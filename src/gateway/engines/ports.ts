@@ -121,6 +121,8 @@ export interface RateLimiter {
   /** Takes one of `max` slots under `key` for `member`; false when all are taken. Idempotent per member. */
   acquireSlot(key: string, member: string, max: number): Promise<boolean>;
   releaseSlot(key: string, member: string): Promise<void>;
+  /** Slots taken under `key` right now (live leases only): e.g. a user's connections on every node. */
+  slotCount(key: string): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -1,23 +1,15 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { USER_ID_PATTERN, type Scope, type TokenVerifier } from '../../core/auth/index.ts';
-import { BadRequestError, ForbiddenError } from '../../core/errors/index.ts';
+import type { FastifyInstance } from 'fastify';
+import { USER_ID_PATTERN, type TokenVerifier } from '../../core/auth/index.ts';
+import { BadRequestError } from '../../core/errors/index.ts';
 import { injectContext, extractContext } from '../../core/observability/index.ts';
 import { emptyTrack, parseNdjson, type StreamingService } from '../../streaming/index.ts';
-import { authenticate, requireScope } from '../auth.ts';
+import { requireScope, scopeOrOwn } from '../auth.ts';
 
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
 const UserId = Type.String({ pattern: USER_ID_PATTERN, maxLength: 128 });
 const Rec = Type.Object({ trackId: Type.String(), score: Type.Number(), reason: Type.String() });
 
-/** A preHandler: the scope, or a token whose `sub` is the `:id` of the route (the user's own data). */
-function scopeOrOwn(verifier: TokenVerifier, scope: Scope) {
-  return async (req: FastifyRequest): Promise<void> => {
-    const p = await authenticate(req, verifier);
-    const { id } = req.params as { id: string };
-    if (!p.hasScope(scope) && p.user !== id) throw new ForbiddenError(`token lacks scope ${scope} and is not user ${id}'s own`);
-  };
-}
 
 /** SPEC §4 event routes: intake, dead letters, recommendations; plus listening stats. */
 export function eventRoutes(app: FastifyInstance, streaming: StreamingService, verifier: TokenVerifier, bodyLimitBytes: number): void {

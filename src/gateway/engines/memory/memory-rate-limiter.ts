@@ -61,6 +61,10 @@ export class MemoryRateLimiter implements RateLimiter {
     return true;
   }
 
+  async slotCount(key: string): Promise<number> {
+    return this.#slots.get(key)?.size ?? 0;
+  }
+
   async releaseSlot(key: string, member: string): Promise<void> {
     const set = this.#slots.get(key);
     if (!set) return;

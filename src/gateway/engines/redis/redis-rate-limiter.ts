@@ -54,6 +54,10 @@ export class RedisRateLimiter implements RateLimiter {
     await this.#redis.zrem(`${this.#prefix}slot:{${key}}`, member);
   }
 
+  async slotCount(key: string): Promise<number> {
+    return this.#redis.zcount(`${this.#prefix}slot:{${key}}`, `(${this.#clock.now()}`, '+inf');
+  }
+
   /** Renews the leases of the slots this node holds. */
   async renew(): Promise<void> {
     if (this.#held.size === 0) return;

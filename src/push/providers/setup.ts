@@ -1,0 +1,111 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../../core/config/index.ts';
+import type { Logger } from '../../core/observability/index.ts';
+import { ApnsProvider } from './apns/index.ts';
+import { FcmProvider } from './fcm/index.ts';
+import type { Platform, PushProvider } from './types.ts';
+import { generateVapidKeys, WebPushProvider } from './webpush/index.ts';
+
+/** What `createProviders` reads of the configuration (SPEC §2). */
+export interface ProviderConfig {
+  dataDir: string;
+  apnsKey?: string | undefined;
+  apnsKeyId?: string | undefined;
+  apnsTeamId?: string | undefined;
+  apnsTopic?: string | undefined;
+  apnsUrl?: string | undefined;
+  fcmServiceAccount?: string | undefined;
+  fcmUrl?: string | undefined;
+  fcmTokenUrl?: string | undefined;
+  vapidPublicKey?: string | undefined;
+  vapidPrivateKey?: string | undefined;
+  vapidSubject?: string | undefined;
+}
+
+export interface Providers {
+  byPlatform: Partial<Record<Platform, PushProvider>>;
+  /** The VAPID public key browsers subscribe with (`GET /v1/push/vapid-public-key`). */
+  vapidPublicKey: string;
+  close(): Promise<void>;
+}
+
+/** A PEM or JSON given inline, or the path of a file holding it. */
+function inlineOrFile(value: string, variable: string, inlineMarker: string): string {
+  if (value.includes(inlineMarker)) return value;
+  try {
+    return readFileSync(value, 'utf8');
+  } catch (err) {
+    throw new ConfigError(variable, `is neither inline content nor a readable file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/**
+ * The VAPID key pair: from VAPID_PUBLIC_KEY/VAPID_PRIVATE_KEY, or (embedded default)
+ * generated once and kept in `DATA_DIR/vapid.json` (mode 0600), so browsers that
+ * subscribed keep working across restarts.
+ */
+function vapidKeys(cfg: ProviderConfig, logger: Logger): { publicKey: string; privateKey: string } {
+  if (cfg.vapidPublicKey || cfg.vapidPrivateKey) {
+    if (!cfg.vapidPublicKey || !cfg.vapidPrivateKey) throw new ConfigError(cfg.vapidPublicKey ? 'VAPID_PRIVATE_KEY' : 'VAPID_PUBLIC_KEY', 'is required with the other VAPID key');
+    return { publicKey: cfg.vapidPublicKey, privateKey: cfg.vapidPrivateKey };
+  }
+  const file = join(cfg.dataDir, 'vapid.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string; privateKey: string };
+  const keys = generateVapidKeys();
+  mkdirSync(cfg.dataDir, { recursive: true });
+  writeFileSync(`${file}.tmp`, JSON.stringify(keys), { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+  logger.info({ file }, 'generated a VAPID key pair for Web Push (set VAPID_PUBLIC_KEY/VAPID_PRIVATE_KEY to use your own)');
+  return keys;
+}
+
+/**
+ * The push providers this configuration enables: APNs with APNS_KEY (+ key id, team id,
+ * topic), FCM with FCM_SERVICE_ACCOUNT, Web Push always (own or generated VAPID keys).
+ * A platform without a provider gets its devices' notifications counted as failed.
+ */
+export function createProviders(cfg: ProviderConfig, logger: Logger): Providers {
+  const byPlatform: Partial<Record<Platform, PushProvider>> = {};
+  if (cfg.apnsKey) {
+    for (const [v, value] of [['APNS_KEY_ID', cfg.apnsKeyId], ['APNS_TEAM_ID', cfg.apnsTeamId], ['APNS_TOPIC', cfg.apnsTopic]] as const) {
+      if (!value) throw new ConfigError(v, 'is required with APNS_KEY');
+    }
+    byPlatform.ios = new ApnsProvider({
+      key: inlineOrFile(cfg.apnsKey, 'APNS_KEY', '-----BEGIN'),
+      keyId: cfg.apnsKeyId!,
+      teamId: cfg.apnsTeamId!,
+      topic: cfg.apnsTopic!,
+      ...(cfg.apnsUrl ? { url: cfg.apnsUrl } : {}),
+      logger: logger.child({ provider: 'apns' }),
+    });
+  }
+  if (cfg.fcmServiceAccount) {
+    let sa: unknown;
+    try {
+      sa = JSON.parse(inlineOrFile(cfg.fcmServiceAccount, 'FCM_SERVICE_ACCOUNT', '{'));
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError('FCM_SERVICE_ACCOUNT', 'is not valid JSON');
+    }
+    const s = sa as Record<string, unknown>;
+    for (const field of ['client_email', 'private_key', 'project_id']) {
+      if (typeof s[field] !== 'string') throw new ConfigError('FCM_SERVICE_ACCOUNT', `lacks ${field}`);
+    }
+    byPlatform.android = new FcmProvider({
+      serviceAccount: sa as ConstructorParameters<typeof FcmProvider>[0]['serviceAccount'],
+      ...(cfg.fcmUrl ? { url: cfg.fcmUrl } : {}),
+      ...(cfg.fcmTokenUrl ? { tokenUrl: cfg.fcmTokenUrl } : {}),
+      logger: logger.child({ provider: 'fcm' }),
+    });
+  }
+  const vapid = vapidKeys(cfg, logger);
+  byPlatform.web = new WebPushProvider({ vapid: { ...vapid, subject: cfg.vapidSubject ?? 'mailto:push@backbeat.invalid' }, logger: logger.child({ provider: 'webpush' }) });
+  return {
+    byPlatform,
+    vapidPublicKey: vapid.publicKey,
+    async close() {
+      await Promise.all(Object.values(byPlatform).map((p) => p.close()));
+    },
+  };
+}
