@@ -265,7 +265,7 @@ export class App {
       onUserChanged: (userId) => pushEvents.invalidate(userId),
       consentDefault: config.consentDefault,
       maxRecipients: config.pushMaxRecipients,
-      runner: { nodeId: config.nodeId!, batchSize: config.pushBatchSize, maxInFlight: config.pushMaxInFlight, leaseMs: config.pushLeaseMs, maxAttempts: config.pushMaxAttempts },
+      runner: { nodeId: config.nodeId!, batchSize: config.pushBatchSize, maxInFlight: config.pushMaxInFlight, leaseMs: config.pushLeaseMs, maxAttempts: config.pushMaxAttempts, retryBaseMs: config.pushRetryBaseMs },
       clock: this.clock,
       logger: this.logger.child({ component: 'push' }),
       metrics: this.metrics,

@@ -241,3 +241,32 @@ describe('experiments', () => {
     expect((await api('GET', '/v1/users/st1/send-time')).json).toEqual({ localHour: 7, timezone: 'Asia/Tokyo', basis: 'learned' });
   });
 });
+
+describe('a dead provider', () => {
+  it('its devices fail after their attempts while the other providers deliver', async () => {
+    const others = await startProviderServers();
+    // APNs points at a port nobody listens on: every send is a network error → retry.
+    const dead = await startTestServer({ ...others.env, APNS_URL: 'https://127.0.0.1:9', PUSH_MAX_ATTEMPTS: '3', PUSH_RETRY_BASE_MS: '50' });
+    const token = await dead.token({ sub: 'svc', scope: 'push:send' });
+    const call = async (method: string, path: string, body?: unknown) =>
+      (await fetch(`${dead.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<Record<string, unknown>>;
+    try {
+      const key = String((await (await fetch(`${dead.url}/v1/push/vapid-public-key`)).json() as { publicKey: string }).publicKey);
+      for (let i = 0; i < 5; i++) {
+        await call('POST', '/v1/devices', { userId: `dp${i}`, platform: 'ios', token: apnsToken(500 + i) });
+        await call('POST', '/v1/devices', { userId: `dp${i}`, platform: 'android', token: fcmToken(500 + i) });
+        await call('POST', '/v1/devices', { userId: `dp${i}`, platform: 'web', subscription: others.webpush.newSubscription({ applicationServerKey: key }) });
+      }
+      const r = await call('POST', '/v1/notifications', { userIds: [0, 1, 2, 3, 4].map((i) => `dp${i}`), title: 'still', body: 'here' });
+      let s: Record<string, unknown> = {};
+      await until(async () => (s = await call('GET', `/v1/notifications/${String(r['jobId'])}`))['status'] === 'done', 'job done', 30_000);
+      expect(s).toMatchObject({ total: 15, delivered: 10, failed: 5 });
+      expect(s['byPlatform']).toMatchObject({ ios: { failed: 5, delivered: 0 }, android: { delivered: 5 }, web: { delivered: 5 } });
+      const metrics = await (await fetch(`${dead.url}/metrics`)).text();
+      expect(metrics).toMatch(/backbeat_push_deliveries_total\{provider="apns",outcome="retry"\} (\d+)/);
+    } finally {
+      await dead.close();
+      await others.close();
+    }
+  }, 60_000);
+});

@@ -92,6 +92,7 @@ export const ConfigVars = [
   v('PUSH_MAX_IN_FLIGHT', 'pushMaxInFlight', int(1, 100_000), '2000', 'push deliveries in flight at once on this node (all providers)'),
   v('PUSH_LEASE_MS', 'pushLeaseMs', int(1000, 3_600_000), '60000', "a claimed recipient's lease: another node takes it over when its node died this long ago"),
   v('PUSH_MAX_ATTEMPTS', 'pushMaxAttempts', int(1, 100), '5', 'attempts per device before a retriable failure counts as failed'),
+  v('PUSH_RETRY_BASE_MS', 'pushRetryBaseMs', int(0, 600_000), '1000', 'first retry backoff of a device whose provider asked to retry; doubles per attempt, full jitter, at most 5 min (a Retry-After from the provider wins when longer)'),
   v('PUSH_MAX_RECIPIENTS', 'pushMaxRecipients', int(1, 10_000_000), '1000000', 'devices one notification may address'),
   v('CONSENT_DEFAULT', 'consentDefault', z.enum(['granted', 'denied']), 'granted', 'consent of a user never asked (analytics, personalization, marketing)'),
   v('MAX_MESSAGE_BYTES', 'maxMessageBytes', int(256, 16 * 1024 * 1024), '65536', 'largest accepted WebSocket frame; bigger closes 4013'),
