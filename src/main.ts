@@ -45,6 +45,8 @@ const lines = [
   `  WebSocket   ${wsUrl}   (protocol backbeat.v1, see docs/protocol.md)`,
   `  API docs    ${url}/docs    metrics ${url}/metrics`,
   `  Event log   ${app.streaming.logKind === 'kafka' ? `Kafka ${(config.kafkaBrokers ?? []).join(',')} topic ${config.kafkaTopic}` : `embedded SQLite in ${config.dataDir}/streaming`}`,
+  `  Store       ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded SQLite ${config.dataDir}/store.db`}`,
+  `  Push        ${['ios', 'android', 'web'].map((p) => `${p} ${app.push?.hasProvider(p as 'ios') ? 'on' : 'off'}`).join(', ')}  (APNS_*, FCM_SERVICE_ACCOUNT, VAPID_*; see docs/push.md)`,
 ];
 if (config.devSecret) {
   const token = await signHs256(

@@ -78,6 +78,11 @@ export class PushService {
     );
   }
 
+  /** Whether a provider is configured for the platform (its devices fail otherwise). */
+  hasProvider(platform: Platform): boolean {
+    return this.#o.providers[platform] !== undefined;
+  }
+
   get vapidPublicKey(): string {
     return this.#o.vapidPublicKey;
   }
