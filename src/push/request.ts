@@ -110,6 +110,8 @@ export interface JobRequest {
   createdAt: number;
   /** ms; a recipient not sent by then is `expired`. */
   expiresAt?: number;
+  /** W3C trace context of the request that created the job: deliveries continue its trace. */
+  trace?: Record<string, string>;
 }
 
 /** `jobId.seq`: what every delivery carries, and what `notification.opened` names. */

@@ -1,5 +1,5 @@
 import { BadRequestError, BackbeatError, ForbiddenError } from '../core/errors/index.ts';
-import type { Logger, Metrics } from '../core/observability/index.ts';
+import { extractContext, injectContext, withSpan, type Logger, type Metrics } from '../core/observability/index.ts';
 import type { Clock } from '../core/time/index.ts';
 import type { Device, DeviceInfo, Job, NewRecipient, Page, Store, StoredPreferences } from '../core/store/index.ts';
 import { analyze, assignVariant, validateExperiment, type ExperimentAnalysis } from './experiments/index.ts';
@@ -167,7 +167,16 @@ export class PushService {
    * schedule) and only then creates the job with a row per device, durably, before the
    * 202. The same `idempotencyKey` returns the job made the first time.
    */
-  async createNotification(body: NotificationBody): Promise<{ jobId: string; recipients: number; created: boolean }> {
+  async createNotification(body: NotificationBody, traceHeaders?: Record<string, unknown>): Promise<{ jobId: string; recipients: number; created: boolean }> {
+    return withSpan('push.create', extractContext(traceHeaders), async (span) => {
+      const r = await this.#create(body);
+      span.setAttribute('backbeat.job', r.jobId);
+      span.setAttribute('backbeat.recipients', r.recipients);
+      return r;
+    });
+  }
+
+  async #create(body: NotificationBody): Promise<{ jobId: string; recipients: number; created: boolean }> {
     const { store, clock } = this.#o;
     if (body.idempotencyKey) {
       const existing = await store.jobs.getByIdempotencyKey(body.idempotencyKey);
@@ -249,6 +258,7 @@ export class PushService {
       defaultSendHour: body.defaultSendHour ?? 18,
       channel: body.channel ?? 'push',
       createdAt: now,
+      trace: injectContext(),
       ...(body.ttlSeconds !== undefined ? { expiresAt: Math.max(now, sendAtMs ?? now) + body.ttlSeconds * 1000 } : {}),
     };
   }

@@ -148,7 +148,7 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
       },
     },
     async (req, reply) => {
-      const r = await push.createNotification(req.body as NotificationBody);
+      const r = await push.createNotification(req.body as NotificationBody, req.headers);
       return reply.code(202).send({ jobId: r.jobId, recipients: r.recipients });
     },
   );

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { DependencyBreaker } from '../../core/resilience/index.ts';
-import type { Logger, Metrics } from '../../core/observability/index.ts';
+import { extractContext, withSpan, type Logger, type Metrics } from '../../core/observability/index.ts';
 import type { Clock, TimerHandle } from '../../core/time/index.ts';
 import type { Device, Job, Outcome, Recipient, Store, StoredPreferences } from '../../core/store/index.ts';
 import type { PushMetrics } from '../metrics.ts';
@@ -66,10 +67,18 @@ export class JobRunner {
   #timer: TimerHandle | undefined;
   #inFlight = 0;
   #renewTimer: TimerHandle | undefined;
+  /**
+   * Whom this process's leases name: the node id plus a suffix new at each start. A node
+   * restarted after kill -9 has the same NODE_ID (stable per DATA_DIR); with the bare id
+   * its lease renewals would keep its dead predecessor's leases alive for as long as it
+   * had work, and those recipients would wait for the end of the job instead of PUSH_LEASE_MS.
+   */
+  readonly #owner: string;
 
   constructor(opts: JobRunnerOptions, deps: JobRunnerDeps) {
     this.#o = opts;
     this.#d = deps;
+    this.#owner = `${opts.nodeId}/${randomUUID().slice(0, 8)}`;
     this.#writer = new OutcomeWriter(deps.store.jobs, deps.pushMetrics);
   }
 
@@ -78,7 +87,7 @@ export class JobRunner {
     this.#running = true;
     // Leases of recipients in flight are renewed well before they lapse.
     this.#renewTimer = this.#d.clock.setInterval(() => {
-      if (this.#inFlight > 0) this.#d.store.leases.renew(this.#o.nodeId, this.#o.leaseMs).catch((err: unknown) => this.#d.logger.warn({ err }, 'lease renewal failed'));
+      if (this.#inFlight > 0) this.#d.store.leases.renew(this.#owner, this.#o.leaseMs).catch((err: unknown) => this.#d.logger.warn({ err }, 'lease renewal failed'));
     }, Math.max(500, this.#o.leaseMs / 3));
     this.#loop = this.#run();
   }
@@ -95,7 +104,7 @@ export class JobRunner {
     await this.#loop;
     await this.#writer.flush();
     // What this node claimed and did not send goes back at once, not after the lease.
-    await this.#d.store.leases.release(this.#o.nodeId).catch(() => 0);
+    await this.#d.store.leases.release(this.#owner).catch(() => 0);
     for (const b of this.#breakers.values()) b.shutdown();
   }
 
@@ -103,7 +112,7 @@ export class JobRunner {
     while (this.#running) {
       let claimed: Recipient[] = [];
       try {
-        claimed = await this.#d.store.leases.claim({ nodeId: this.#o.nodeId, leaseMs: this.#o.leaseMs, limit: this.#o.batchSize });
+        claimed = await this.#d.store.leases.claim({ nodeId: this.#owner, leaseMs: this.#o.leaseMs, limit: this.#o.batchSize });
       } catch (err) {
         this.#d.logger.warn({ err }, 'claiming push recipients failed; retrying');
       }
@@ -146,7 +155,12 @@ export class JobRunner {
         this.#inFlight++;
         this.#d.pushMetrics.inFlight.set(this.#inFlight);
         try {
-          await this.#deliver(r, devices, prefs);
+          const trace = this.#jobs.get(r.jobId)?.request.trace;
+          await withSpan('push.deliver', extractContext(trace), async (span) => {
+            span.setAttribute('backbeat.job', r.jobId);
+            span.setAttribute('backbeat.platform', r.platform ?? 'none');
+            await this.#deliver(r, devices, prefs);
+          });
         } catch (err) {
           this.#d.logger.error({ err, job: r.jobId, seq: r.seq }, 'push delivery failed unexpectedly');
           await this.#record({ jobId: r.jobId, seq: r.seq, state: 'failed', error: `internal: ${(err as Error).message}` });
@@ -181,7 +195,7 @@ export class JobRunner {
   }
 
   #record(o: Outcome): Promise<boolean> {
-    return this.#writer.record({ ...o, nodeId: this.#o.nodeId });
+    return this.#writer.record({ ...o, nodeId: this.#owner });
   }
 
   async #deliver(r: Recipient, devices: Map<string, Device>, prefs: Map<string, StoredPreferences>): Promise<void> {
