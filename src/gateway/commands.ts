@@ -13,7 +13,12 @@ const MAX_HELD_COMMANDS = 32;
 
 export async function handleCommand(gw: Gateway, conn: Connection, cmd: Command): Promise<void> {
   if (cmd.type === 'connect') return connect(gw, conn, cmd);
-  if (conn.state === 'authenticating' && (conn.held?.length ?? 0) < MAX_HELD_COMMANDS) {
+  if (conn.state === 'authenticating') {
+    // Pipelining behind `connect` is bounded: past the bound it is a rate condition, not
+    // an authentication failure — the command gets 4029 and the connection goes on.
+    if ((conn.held?.length ?? 0) >= MAX_HELD_COMMANDS) {
+      throw new BackbeatError('RATE_LIMITED', `too many commands sent before connect completed (max ${MAX_HELD_COMMANDS}): wait for connected`);
+    }
     (conn.held ??= []).push(cmd);
     return;
   }

@@ -84,6 +84,16 @@ describe('connect', () => {
     await c.close();
   });
 
+  it('past 32 commands pipelined behind connect, each extra one gets 4029 and the connection stays', async () => {
+    const c = await RawClient.open(srv.wsUrl);
+    c.send({ id: 1, type: 'connect', token: await srv.token({ sub: 'pipe2' }) });
+    for (let i = 0; i < 40; i++) c.send({ id: 100 + i, type: 'ping' });
+    for (let i = 0; i < 32; i++) expect(await c.waitFor((f) => f.id === 100 + i)).toMatchObject({ type: 'pong' });
+    for (let i = 32; i < 40; i++) expect(await c.waitFor((f) => f.id === 100 + i)).toMatchObject({ type: 'error', code: 4029 });
+    expect(await c.request({ id: 999, type: 'ping' })).toMatchObject({ type: 'pong' });
+    await c.close();
+  });
+
   it('MAX_CONNECTIONS_PER_USER: the connect over it gets 4029 and close 4029', async () => {
     const token = await srv.token({ sub: 'many' });
     const a = await RawClient.connect(srv.wsUrl, token);

@@ -1,7 +1,7 @@
 /**
  * Architecture rules from docs/architecture.md, checked on the import graph (madge):
- * no import cycles; capabilities import each other only through their index.ts; the
- * client SDK imports nothing outside src/client.
+ * no import cycles; capabilities import each other only through their index.ts; core
+ * imports no capability; the client SDK imports nothing outside src/client.
  */
 // madge ships no types; the two calls used here are typed locally.
 import madgeUntyped from 'madge';
@@ -35,6 +35,13 @@ describe('architecture', async () => {
         if (imp !== `${to}/index.ts`) bad.push(`${file} → ${imp}`);
       }
     }
+    expect(bad).toEqual([]);
+  });
+
+  it('core imports no capability, not even through its index.ts', () => {
+    const bad = Object.entries(deps)
+      .filter(([f]) => f.startsWith('core/'))
+      .flatMap(([f, imps]) => imps.filter((i) => CAPABILITIES.includes(i.split('/')[0]!)).map((i) => `${f} → ${i}`));
     expect(bad).toEqual([]);
   });
 

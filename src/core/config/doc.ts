@@ -5,7 +5,7 @@ export function renderConfigDoc(): string {
   return [
     '# Configuration',
     '',
-    'Generated from `src/core/config/schema.ts` by `npm run docs:config`; a test keeps it in sync.',
+    'Generated from `src/core/config/schema.ts` by `npm run docs`; `src/core/config/config.test.ts` keeps it in sync.',
     'Every setting is an environment variable. A bad value stops start-up with one line naming it.',
     '',
     '| variable | default | meaning |',

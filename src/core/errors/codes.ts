@@ -2,7 +2,7 @@
  * The one catalog of Backbeat errors. Every error a client can see is named here once,
  * with its WebSocket code (error replies and close codes, SPEC §3), its HTTP status and
  * its default message. `docs/errors.md` is checked against this table by
- * `codes.test.ts`; add a row here, then regenerate the doc with `npm run docs:errors`.
+ * `doc.test.ts`; add a row here, then regenerate the doc with `npm run docs`.
  */
 export interface ErrorDef {
   /** Stable string code used in HTTP error bodies and logs. */
