@@ -13,8 +13,8 @@ const common = { testTimeout: 30_000, hookTimeout: 60_000 };
 
 export default defineConfig({
   test: {
-    // `--project ml` has no suites until the recommendation model lands.
-    passWithNoTests: true,
+    // A category that lost every test must fail, not pass quietly.
+    passWithNoTests: false,
     coverage: {
       provider: 'v8',
       include: ['src/**/*.ts'],
