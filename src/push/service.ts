@@ -263,66 +263,90 @@ export class PushService {
     };
   }
 
-  /** The recipient rows: one per device (or `ws` for a connected user), with skips, holds and schedules applied. */
+  /**
+   * The recipient rows: one per device (or `ws` for a connected user), with skips, holds
+   * and schedules applied. The audience is read page by page and only compact rows are
+   * kept, so memory follows the audience size in rows, not in devices with their tokens.
+   */
   async #audience(req: JobRequest, now: number): Promise<NewRecipient[]> {
     const { store } = this.#o;
-    const devices: Device[] = [];
-    const push = (items: Device[]): void => {
-      devices.push(...items);
-      if (devices.length > this.#o.maxRecipients) throw new BadRequestError(`the audience has more than ${this.#o.maxRecipients} devices (PUSH_MAX_RECIPIENTS)`);
-    };
-    if (req.audience.userIds) push(await store.devices.listForUsers(req.audience.userIds));
-    else {
-      let after: string | null = null;
-      do {
-        const page: Page<Device> = req.audience.topic ? await store.devices.listByTopic(req.audience.topic, { after, limit: AUDIENCE_PAGE }) : await store.devices.page({ after, limit: AUDIENCE_PAGE });
-        push(page.items);
-        after = page.next;
-      } while (after);
-    }
-    const byUser = new Map<string, Device[]>();
-    for (const id of req.audience.userIds ?? []) byUser.set(id, []);
-    for (const d of devices) {
-      let list = byUser.get(d.userId);
-      if (!list) byUser.set(d.userId, (list = []));
-      list.push(d);
-    }
-    const users = [...byUser.keys()];
-    const prefs = new Map((await store.preferences.getMany(users)).map((p) => [p.userId, p]));
-    const consent = new Map((await store.consent.getMany(users)).map((c) => [c.userId, c]));
-    const online = req.channel === 'auto' ? await this.#o.connectedUsers(users) : new Set<string>();
-    const baseTime = req.sendAt && req.sendAt !== 'optimal' ? Date.parse(req.sendAt) : now;
     const out: NewRecipient[] = [];
-    for (const [userId, list] of byUser) {
-      const pref = prefs.get(userId);
-      const variant = req.experiment ? assignVariant(req.experiment.name, userId, req.experiment.variants).name : null;
-      const base = { userId, ...(variant ? { variant } : {}) };
-      const marketingDenied = req.category === 'marketing' && !(consent.get(userId)?.marketing ?? this.#o.consentDefault === 'granted');
-      if ((req.category && pref?.optOut.includes(req.category)) || marketingDenied) {
-        out.push(...(list.length ? list : [null]).map((d) => ({ ...base, deviceId: d?.id ?? null, platform: d?.platform ?? null, state: 'skipped' as const, lastError: marketingDenied ? 'no marketing consent' : 'opted out' })));
-        continue;
+    const wsSent = new Set<string>();
+    const baseTime = req.sendAt && req.sendAt !== 'optimal' ? Date.parse(req.sendAt) : now;
+    const addPage = async (devices: readonly Device[], users: readonly string[]): Promise<void> => {
+      const byUser = new Map<string, Device[]>();
+      for (const id of users) byUser.set(id, []);
+      for (const d of devices) {
+        let list = byUser.get(d.userId);
+        if (!list) byUser.set(d.userId, (list = []));
+        list.push(d);
       }
-      if (online.has(userId)) {
-        out.push({ ...base, deviceId: 'ws', platform: 'ws', notBefore: 0 });
-        continue;
+      const ids = [...byUser.keys()];
+      const prefs = new Map((await store.preferences.getMany(ids)).map((p) => [p.userId, p]));
+      const consent = new Map((await store.consent.getMany(ids)).map((c) => [c.userId, c]));
+      const online = req.channel === 'auto' ? await this.#o.connectedUsers(ids) : new Set<string>();
+      for (const [userId, list] of byUser) this.#recipientsOf(req, userId, list, prefs.get(userId), consent.get(userId)?.marketing, online.has(userId), wsSent, now, baseTime, out);
+      if (out.length > this.#o.maxRecipients) throw new BadRequestError(`the audience has more than ${this.#o.maxRecipients} devices (PUSH_MAX_RECIPIENTS)`);
+    };
+    if (req.audience.userIds) {
+      const ids = req.audience.userIds;
+      for (let i = 0; i < ids.length; i += AUDIENCE_PAGE) {
+        const users = ids.slice(i, i + AUDIENCE_PAGE);
+        await addPage(await store.devices.listForUsers(users), users);
       }
-      if (list.length === 0) {
-        out.push({ ...base, deviceId: null, platform: null, state: 'skipped', lastError: 'no device' });
-        continue;
-      }
-      for (const d of list) {
-        const tz = d.timezone ?? pref?.timezone ?? 'UTC';
-        let at = baseTime;
-        if (req.sendAt === 'optimal') at = nextSendTime(now, this.bestHour(userId, req.defaultSendHour).localHour, tz);
-        let state: 'pending' | 'held' = 'pending';
-        if (req.priority !== 'critical' && pref?.quietHours && inQuietHours(at, pref.quietHours, tz)) {
-          state = 'held';
-          at = quietHoursEnd(at, pref.quietHours, tz);
-        }
-        out.push({ ...base, deviceId: d.id, platform: d.platform, state, notBefore: at > now ? at : 0 });
-      }
+      return out;
     }
+    let after: string | null = null;
+    do {
+      const page: Page<Device> = req.audience.topic ? await store.devices.listByTopic(req.audience.topic, { after, limit: AUDIENCE_PAGE }) : await store.devices.page({ after, limit: AUDIENCE_PAGE });
+      await addPage(page.items, []);
+      after = page.next;
+    } while (after);
     return out;
+  }
+
+  /** One user's rows (a user's devices may come in several pages: decisions are per user and the same each time). */
+  #recipientsOf(
+    req: JobRequest,
+    userId: string,
+    devices: readonly Device[],
+    pref: StoredPreferences | undefined,
+    marketingConsent: boolean | undefined,
+    online: boolean,
+    wsSent: Set<string>,
+    now: number,
+    baseTime: number,
+    out: NewRecipient[],
+  ): void {
+    const variant = req.experiment ? assignVariant(req.experiment.name, userId, req.experiment.variants).name : null;
+    const base = { userId, ...(variant ? { variant } : {}) };
+    const marketingDenied = req.category === 'marketing' && !(marketingConsent ?? this.#o.consentDefault === 'granted');
+    if ((req.category && pref?.optOut.includes(req.category)) || marketingDenied) {
+      const lastError = marketingDenied ? 'no marketing consent' : 'opted out';
+      if (devices.length === 0) out.push({ ...base, deviceId: null, platform: null, state: 'skipped', lastError });
+      for (const d of devices) out.push({ ...base, deviceId: d.id, platform: d.platform, state: 'skipped', lastError });
+      return;
+    }
+    if (online) {
+      if (!wsSent.has(userId)) out.push({ ...base, deviceId: 'ws', platform: 'ws', notBefore: 0 });
+      wsSent.add(userId);
+      return;
+    }
+    if (devices.length === 0) {
+      out.push({ ...base, deviceId: null, platform: null, state: 'skipped', lastError: 'no device' });
+      return;
+    }
+    for (const d of devices) {
+      const tz = d.timezone ?? pref?.timezone ?? 'UTC';
+      let at = baseTime;
+      if (req.sendAt === 'optimal') at = nextSendTime(now, this.bestHour(userId, req.defaultSendHour).localHour, tz);
+      let state: 'pending' | 'held' = 'pending';
+      if (req.priority !== 'critical' && pref?.quietHours && inQuietHours(at, pref.quietHours, tz)) {
+        state = 'held';
+        at = quietHoursEnd(at, pref.quietHours, tz);
+      }
+      out.push({ ...base, deviceId: d.id, platform: d.platform, state, notBefore: at > now ? at : 0 });
+    }
   }
 
   bestHour(userId: string, defaultHour = 18): { localHour: number; basis: 'learned' | 'default' } {
