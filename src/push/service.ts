@@ -14,7 +14,7 @@ import { TemplateEngine, TemplateError, type TemplateDefinition } from './templa
 export interface PushServiceOptions {
   store: Store;
   providers: Partial<Record<Platform, PushProvider>>;
-  vapidPublicKey: string;
+  vapidPublicKey: string | undefined;
   /** Users connected right now, on any node (channel "auto"). */
   connectedUsers: (userIds: readonly string[]) => Promise<Set<string>>;
   publishInbox: (userId: string, payload: Record<string, unknown>) => Promise<void>;
@@ -83,7 +83,7 @@ export class PushService {
     return this.#o.providers[platform] !== undefined;
   }
 
-  get vapidPublicKey(): string {
+  get vapidPublicKey(): string | undefined {
     return this.#o.vapidPublicKey;
   }
 

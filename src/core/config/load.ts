@@ -37,11 +37,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const cfg = out as Record<string, string | number | boolean | string[] | undefined>;
 
-  for (const unsupported of ['databaseUrl'] as const) {
-    if (cfg[unsupported] !== undefined) {
-      const name = ConfigVars.find((c) => c.key === unsupported)!.env;
-      throw new ConfigError(name, 'this build runs the embedded engines only; the cluster engine for it is not available yet (unset it)');
-    }
+  if (typeof cfg.databaseUrl === 'string' && !/^postgres(ql)?:\/\//.test(cfg.databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
   }
 
   if (typeof cfg.jwtPublicKey === 'string' && !cfg.jwtPublicKey.includes('-----BEGIN')) {

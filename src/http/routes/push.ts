@@ -172,7 +172,11 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
 
   app.get(
     '/v1/push/vapid-public-key',
-    { schema: { tags: ['push'], summary: 'The VAPID public key browsers subscribe with (applicationServerKey)', response: { 200: Type.Object({ publicKey: Type.String() }) } } },
-    async () => ({ publicKey: push.vapidPublicKey }),
+    { schema: { tags: ['push'], summary: 'The VAPID public key browsers subscribe with (applicationServerKey)', response: { 200: Type.Object({ publicKey: Type.String() }), 404: ErrorBody } } },
+    async () => {
+      const publicKey = push.vapidPublicKey;
+      if (!publicKey) throw new BackbeatError('NOT_FOUND', 'Web Push is off: set VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY (the same on every node)');
+      return { publicKey };
+    },
   );
 }

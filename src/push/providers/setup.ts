@@ -10,6 +10,9 @@ import { generateVapidKeys, WebPushProvider } from './webpush/index.ts';
 /** What `createProviders` reads of the configuration (SPEC §2). */
 export interface ProviderConfig {
   dataDir: string;
+  /** Cluster mode (REDIS_URL or DATABASE_URL): nodes share devices, so a generated VAPID pair per node would not do. */
+  redisUrl?: string | undefined;
+  databaseUrl?: string | undefined;
   apnsKey?: string | undefined;
   apnsKeyId?: string | undefined;
   apnsTeamId?: string | undefined;
@@ -25,8 +28,8 @@ export interface ProviderConfig {
 
 export interface Providers {
   byPlatform: Partial<Record<Platform, PushProvider>>;
-  /** The VAPID public key browsers subscribe with (`GET /v1/push/vapid-public-key`). */
-  vapidPublicKey: string;
+  /** The VAPID public key browsers subscribe with (`GET /v1/push/vapid-public-key`); undefined when Web Push is off. */
+  vapidPublicKey: string | undefined;
   close(): Promise<void>;
 }
 
@@ -99,11 +102,21 @@ export function createProviders(cfg: ProviderConfig, logger: Logger): Providers 
       logger: logger.child({ provider: 'fcm' }),
     });
   }
-  const vapid = vapidKeys(cfg, logger);
-  byPlatform.web = new WebPushProvider({ vapid: { ...vapid, subject: cfg.vapidSubject ?? 'mailto:push@backbeat.invalid' }, logger: logger.child({ provider: 'webpush' }) });
+  // In cluster mode every node must sign with the same pair a browser subscribed with: a
+  // pair generated per node would be refused (403) when another node sends. So the pair is
+  // generated only for a single node; a cluster without VAPID_* has Web Push off.
+  const cluster = Boolean(cfg.redisUrl || cfg.databaseUrl);
+  let vapidPublicKey: string | undefined;
+  if (cluster && !cfg.vapidPublicKey && !cfg.vapidPrivateKey) {
+    logger.warn('Web Push is off: cluster mode needs the same VAPID_PUBLIC_KEY/VAPID_PRIVATE_KEY on every node (npx web-push generate-vapid-keys)');
+  } else {
+    const vapid = vapidKeys(cfg, logger);
+    vapidPublicKey = vapid.publicKey;
+    byPlatform.web = new WebPushProvider({ vapid: { ...vapid, subject: cfg.vapidSubject ?? 'mailto:push@backbeat.invalid' }, logger: logger.child({ provider: 'webpush' }) });
+  }
   return {
     byPlatform,
-    vapidPublicKey: vapid.publicKey,
+    vapidPublicKey,
     async close() {
       await Promise.all(Object.values(byPlatform).map((p) => p.close()));
     },
