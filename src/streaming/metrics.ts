@@ -30,7 +30,7 @@ export class StreamingMetrics {
     });
     this.processed = new Counter({
       name: 'backbeat_streaming_events_processed_total',
-      help: 'Events handled, by handler and outcome (ok, replayed, retried, dead_lettered, skipped_duplicate)',
+      help: 'Events handled, by handler and outcome (ok, replayed, retried, dead_lettered, skipped_duplicate; handler * : skipped_erased for crypto-shredded records, erasure for erasure markers)',
       labelNames: ['handler', 'outcome'] as const,
       registers,
     });

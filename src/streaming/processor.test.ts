@@ -116,6 +116,8 @@ describe('StreamProcessor', () => {
       get: (ids) => real.get(ids),
       remove: (ids) => real.remove(ids),
       count: () => real.count(),
+      forUser: (u) => real.forUser(u),
+      eraseUser: (u) => real.eraseUser(u),
       close: () => real.close(),
     };
     const s = setup([h], { dlq: flaky });

@@ -4,7 +4,7 @@ import type { Clock } from '../core/time/index.ts';
 import type { DeadLetter, DeadLetterStore } from './dlq/store.ts';
 import { IdWindow } from './log/dedupe.ts';
 import { decodeEvent, type StreamEvent } from './events/index.ts';
-import type { EventLog, LogConsumer, RecordBatch, StoredRecord } from './log/index.ts';
+import { ERASURE_EVENT_TYPE, type EventLog, type LogConsumer, type RecordBatch, type StoredRecord } from './log/index.ts';
 import type { StreamingMetrics } from './metrics.ts';
 
 export interface HandlerContext {
@@ -28,6 +28,11 @@ export interface EventHandler {
   /** Event types this handler wants; others are not passed to it. */
   readonly types: ReadonlySet<string>;
   handle(event: StreamEvent, ctx: HandlerContext): void | Promise<void>;
+  /**
+   * GDPR erasure (SPEC §7): drops everything this handler keeps about the user (aggregates
+   * that hold no user id may stay). Idempotent; called on every node, also during replay.
+   */
+  forget?(userId: string): void | Promise<void>;
 }
 
 export interface RetryPolicy {
@@ -56,6 +61,11 @@ export interface StreamProcessorOptions {
   recentIds?: number;
   /** Sleep used between retries (tests make it instant). */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * An erasure marker (ERASURE_EVENT_TYPE) reached this processor: the user's state is to be
+   * forgotten (the caller also drops caches). Called after every handler's `forget`.
+   */
+  onErased?: (userId: string) => void | Promise<void>;
 }
 
 const isRetriable = (err: unknown): boolean =>
@@ -85,6 +95,8 @@ export class StreamProcessor {
   #samples = 0;
   #consumer: LogConsumer | undefined;
   #handled = 0;
+  /** The batch being handled, if any (see `settled`). */
+  #inFlight: Promise<void> | undefined;
 
   constructor(opts: StreamProcessorOptions) {
     this.#o = opts;
@@ -103,7 +115,46 @@ export class StreamProcessor {
   }
 
   async start(): Promise<void> {
-    this.#consumer = await this.#o.log.consume(this.#o.group, (b) => this.#onBatch(b), { from: 'earliest', maxBatch: this.#o.maxBatch ?? 500 });
+    this.#consumer = await this.#o.log.consume(
+      this.#o.group,
+      (b) => {
+        // Set synchronously when the log hands the batch over, so `settled()` never misses one.
+        const p = this.#onBatch(b);
+        this.#inFlight = p;
+        return p.finally(() => {
+          if (this.#inFlight === p) this.#inFlight = undefined;
+        });
+      },
+      { from: 'earliest', maxBatch: this.#o.maxBatch ?? 500 },
+    );
+  }
+
+  /**
+   * Resolves once the batch being handled when called (if any) is done, however it ended.
+   * An erasure uses it: records read from the log before their deletion are applied by then,
+   * so forgetting the user's state afterwards is final.
+   */
+  async settled(): Promise<void> {
+    await this.#inFlight?.catch(() => undefined);
+  }
+
+  /** Forgets the user in every handler that keeps per-user state (GDPR erasure, SPEC §7). */
+  async forget(userId: string): Promise<void> {
+    for (const h of this.#o.handlers) {
+      const r = h.forget?.(userId);
+      if (r instanceof Promise) await r;
+    }
+    const r = this.#o.onErased?.(userId);
+    if (r instanceof Promise) await r;
+  }
+
+  /** Resolves once `offset` of `partition` has been applied here (an erasure marker reached this node). */
+  async reached(partition: number, offset: number, timeoutMs = 30_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while ((this.#applied.get(partition) ?? -1) < offset) {
+      if (Date.now() > end) throw new Error(`stream processor did not reach offset ${offset} of partition ${partition} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   /** Resolves once every record appended so far has been handled (tests, drain). */
@@ -154,6 +205,11 @@ export class StreamProcessor {
   }
 
   #onRecord(record: StoredRecord, replay: boolean): Promise<void> | undefined {
+    if (record.shredded) {
+      // Crypto-shredded (its user was erased): unreadable by design, neither handled nor dead-lettered.
+      this.#count('*', 'skipped_erased');
+      return undefined;
+    }
     let event: StreamEvent;
     try {
       event = decodeEvent(record.body);
@@ -165,6 +221,10 @@ export class StreamProcessor {
     if (this.#recent.has(event.id)) {
       this.#count('*', 'skipped_duplicate');
       return undefined;
+    }
+    if (event.type === ERASURE_EVENT_TYPE) {
+      this.#count('*', 'erasure');
+      return this.forget(event.userId);
     }
     const owner = this.#o.owns?.(event.userId) ?? true;
     const ctx: HandlerContext = { replay, owner, partition: record.partition, offset: record.offset };

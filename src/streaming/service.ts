@@ -3,15 +3,15 @@ import { runAll } from '../core/lifecycle/index.ts';
 import type { Logger } from '../core/observability/index.ts';
 import type { Clock } from '../core/time/index.ts';
 import type { DeadLetter, DeadLetterStore } from './dlq/store.ts';
-import { musicEventRegistry, type SchemaRegistry } from './events/index.ts';
-import { PlaysHandler } from './handlers/plays.ts';
+import { decodeEvent, musicEventRegistry, type SchemaRegistry, type StreamEvent } from './events/index.ts';
+import { PlaysHandler, type UserListening } from './handlers/plays.ts';
 import { RecommendationsHandler, type UserPublisher } from './handlers/recommendations.ts';
-import { TrendingHandler } from './handlers/trending.ts';
+import { TrendingHandler, type ListeningSession } from './handlers/trending.ts';
 import { EventIngest, type IngestContext, type IngestResult } from './ingest.ts';
-import type { EventLog, LogHealth } from './log/index.ts';
+import { ERASURE_EVENT_TYPE, type EventLog, type LogHealth } from './log/index.ts';
 import { StreamingMetrics } from './metrics.ts';
 import { StreamProcessor, type EventHandler, type RetryPolicy } from './processor.ts';
-import { ItemKnnRecommender } from './recommendations/index.ts';
+import { ItemKnnRecommender, type Recommendation, type UserInteraction } from './recommendations/index.ts';
 
 export interface StreamingOptions {
   log: EventLog;
@@ -31,6 +31,29 @@ export interface StreamingOptions {
   maxPushesPerSec: number;
   /** Handlers run after the built-in ones. */
   extraHandlers?: EventHandler[];
+}
+
+/** Everything the event stream holds about one user (GDPR export, SPEC §7). */
+export interface StreamingUserExport {
+  /** The user's events still in the log, oldest first, as stored (normalized). */
+  events: StreamEvent[];
+  /** Counts, bounded recent history and the current listening session (plays handler). */
+  listening: UserListening | null;
+  /** The recommendation model's state about the user and the list it would give now. */
+  recommendations: { known: boolean; updatedAt: string | null; history: UserInteraction[]; items: Recommendation[] };
+  /** Closed listening sessions still kept by the session windows. */
+  sessions: ListeningSession[];
+  /** The user's events in the dead-letter queue, with their errors. */
+  deadLetters: DeadLetter[];
+}
+
+/** What `eraseUser` removed. */
+export interface StreamingErasure {
+  /** Records deleted from the embedded log. */
+  events: number;
+  /** Data keys destroyed (Kafka: the user's records in the topic are unreadable from now on). */
+  keysDestroyed: number;
+  deadLetters: number;
 }
 
 /**
@@ -78,6 +101,8 @@ export class StreamingService {
       clock: opts.clock,
       retry: opts.retry,
       ...(opts.owns ? { owns: opts.owns } : {}),
+      // An erasure marker from another node (Kafka): drop this node's cached data keys of the user too.
+      onErased: (userId) => opts.log.forgetKey?.(userId),
     });
   }
 
@@ -106,6 +131,50 @@ export class StreamingService {
 
   deadLetterCount(): Promise<number> {
     return this.#o.dlq.count();
+  }
+
+  /**
+   * GDPR export (SPEC §7): every event of the user still in the log (Kafka: a scan of the
+   * user's partition, decrypted), what the handlers keep about the user, and the user's
+   * dead letters.
+   */
+  async exportUser(userId: string): Promise<StreamingUserExport> {
+    const events: StreamEvent[] = [];
+    for (const r of await this.#o.log.readKey(userId)) {
+      try {
+        const e = decodeEvent(r.body);
+        if (e.type !== ERASURE_EVENT_TYPE) events.push(e);
+      } catch {
+        // Not an event (corrupt): it is in the dead-letter queue, exported below.
+      }
+    }
+    const listening = this.plays.user(userId);
+    return {
+      events,
+      listening: listening ? structuredClone(listening) : null,
+      recommendations: { ...this.recommendations.exportUser(userId), items: this.recommendations.recommend(userId, 10).items },
+      sessions: this.trending.sessionsOf(userId),
+      deadLetters: await this.#o.dlq.forUser(userId),
+    };
+  }
+
+  /**
+   * GDPR erasure (SPEC §7), idempotent. The log first: SQLite deletes the user's records
+   * (secure_delete, WAL checkpointed and truncated); Kafka destroys the user's data keys
+   * (their records become unreadable, shredded) and appends an erasure marker. Then the
+   * batch being handled is let finish, and every handler forgets the user (history,
+   * sessions, the model's per-user state; aggregates without ids stay). On Kafka this
+   * waits until this node's processor has reached the marker (every node forgets the user
+   * there). Last, the user's dead letters go (secure delete + checkpoint).
+   */
+  async eraseUser(userId: string): Promise<StreamingErasure> {
+    const log = await this.#o.log.eraseKey(userId);
+    await this.processor.settled();
+    await this.processor.forget(userId);
+    if (log.marker && this.#started) await this.processor.reached(log.marker.partition, log.marker.offset);
+    const deadLetters = await this.#o.dlq.eraseUser(userId);
+    this.metrics.deadLetters.set(await this.#o.dlq.count());
+    return { events: log.deleted, keysDestroyed: log.keysDestroyed, deadLetters };
   }
 
   async stats(): Promise<Record<string, unknown>> {

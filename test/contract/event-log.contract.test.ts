@@ -129,6 +129,30 @@ describe.each(eventLogFactories())('EventLog contract: $name', (f) => {
     await until(() => other.ids().length >= 15, 'a new group sees all 15');
   });
 
+  it('erases a key: its records gone or shredded for every reader, other keys untouched, offsets never reused', { timeout: 60_000 }, async () => {
+    const log = await open();
+    const batch = Array.from({ length: 12 }, (_, i) => rec(`g${i}`, i % 3 === 0 ? 'gone' : `stay-${i % 2}`));
+    const first = await log.append(batch);
+    expect((await log.readKey('gone')).map((r) => r.id)).toEqual(['g0', 'g3', 'g6', 'g9']);
+    expect((await log.readKey('gone')).map((r) => r.body)).toEqual(['g0', 'g3', 'g6', 'g9'].map((id) => rec(id, 'gone').body));
+    const erased = await log.eraseKey('gone');
+    expect(erased.deleted + erased.keysDestroyed).toBeGreaterThan(0);
+    expect(await log.eraseKey('gone')).toMatchObject({ deleted: 0, keysDestroyed: 0 }); // idempotent
+    // The key may come back: a new record of it is an ordinary one.
+    const later = await log.append([rec('after-0', 'stay-0'), rec('after-1', 'gone')]);
+    const maxBefore = Math.max(...first.filter((r) => r.partition === later[0]!.partition).map((r) => r.offset));
+    expect(later[0]!.offset).toBeGreaterThan(maxBefore);
+    const c = collector();
+    await consume(log, `g-${randomUUID()}`, c.handler, { from: 'earliest' });
+    await until(() => c.ids().includes('after-0') && c.ids().includes('after-1'), 'records after the erasure consumed');
+    const readable = c.records().filter((r) => !r.shredded && !r.body.includes('backbeat.user.erased'));
+    expect(readable.map((r) => r.id).sort()).toEqual([...batch.filter((r) => r.key !== 'gone').map((r) => r.id), 'after-0', 'after-1'].sort());
+    for (const r of readable) expect(r.body).toBe(rec(r.id, r.key).body);
+    // What is left of the erased records (Kafka cannot rewrite its log) carries nothing readable.
+    for (const r of c.records().filter((x) => x.shredded)) expect({ key: r.key, body: r.body }).toEqual({ key: 'gone', body: '' });
+    expect((await log.readKey('gone')).map((r) => r.id)).toEqual(['after-1']);
+  });
+
   it('from earliest: committed records come again flagged replay, then live ones unflagged', async () => {
     const path = dir();
     const name = `t-${randomUUID()}`;
@@ -150,6 +174,40 @@ describe.each(eventLogFactories())('EventLog contract: $name', (f) => {
 });
 
 describe('embedded log', () => {
+  it('erasure leaves holes in the offsets: consumers read across them, a group resumes past them, heads follow the last record', async () => {
+    const log = new SqliteEventLog(join(dir(), 'events.db'));
+    logs.push(log);
+    const consume = async (...args: Parameters<EventLog['consume']>) => {
+      const c = await log.consume(...args);
+      consumers.push(c);
+      return c;
+    };
+    await log.append(Array.from({ length: 10 }, (_, i) => rec(`h${i}`, [1, 2, 3, 8, 9].includes(i) ? 'gone' : 'kept')));
+    const group = 'g-holes';
+    const first = collector();
+    const c1 = await consume(group, first.handler, { maxBatch: 3 });
+    await until(() => first.ids().length === 10, 'all 10 before the erasure');
+    await c1.close();
+    expect(await log.eraseKey('gone')).toEqual({ deleted: 5, keysDestroyed: 0 });
+    // The newest records were erased: the head is the last one left, so "caught up" stays reachable.
+    expect(await log.heads()).toEqual({ 0: 8 });
+    expect(log.readSync(0, 100).map((r) => r.offset)).toEqual([1, 5, 6, 7, 8]);
+    await log.append([rec('n0', 'kept'), rec('n1', 'gone')]);
+    expect(log.readSync(8, 100).map((r) => [r.id, r.offset])).toEqual([
+      ['n0', 11],
+      ['n1', 12],
+    ]); // offsets are never reused
+    const resumed = collector();
+    await consume(group, resumed.handler, { maxBatch: 2 });
+    await until(() => resumed.ids().length === 2, 'the group resumes after its committed offset, past the holes');
+    expect(resumed.ids()).toEqual(['n0', 'n1']);
+    const replay = collector();
+    await consume('g-fresh', replay.handler, { from: 'earliest', maxBatch: 2 });
+    await until(() => replay.ids().length === 7, 'a fresh group reads across every hole');
+    expect(replay.records().map((r) => r.offset)).toEqual([1, 5, 6, 7, 8, 11, 12]);
+    expect(await log.heads()).toEqual({ 0: 12 });
+  });
+
   it('offsets from 1 without holes; retention by time and by count never reuses offsets', async () => {
     const log = new SqliteEventLog(join(dir(), 'events.db'));
     logs.push(log);

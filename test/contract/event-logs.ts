@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { createLogger } from '../../src/core/observability/index.ts';
-import { KafkaEventLog, SqliteDedupeWindow, SqliteEventLog, type EventLog } from '../../src/streaming/index.ts';
+import { KafkaEventLog, openKeyStore, SqliteDedupeWindow, SqliteEventLog, UserKeyCipher, type EventLog } from '../../src/streaming/index.ts';
 
 export interface EventLogFactory {
   name: string;
@@ -20,6 +20,7 @@ export function eventLogFactories(): EventLogFactory[] {
     open: (path, name) => {
       const brokers = process.env.TEST_KAFKA_BROKERS;
       if (!brokers) throw new Error('TEST_KAFKA_BROKERS is not set: start a broker with `source scripts/lib/ensure.sh; ensure_kafka` (scripts/test.sh does)');
+      const logger = createLogger(process.env.LOG_LEVEL ?? 'error');
       return new KafkaEventLog({
         brokers: brokers.split(','),
         topic: name,
@@ -27,7 +28,9 @@ export function eventLogFactories(): EventLogFactory[] {
         clientId: `contract-${name}`,
         // On the test's dir, so a log reopened on the same path and name keeps its dedupe window.
         dedupe: new SqliteDedupeWindow(join(path, `${name}.dedupe.db`)),
-        logger: createLogger(process.env.LOG_LEVEL ?? 'error'),
+        logger,
+        // As the app runs it: bodies encrypted per key (crypto-shredding), keys in a SQLite file of the test's dir.
+        cipher: new UserKeyCipher({ keys: openKeyStore({ dir: path, logger }), logger }),
       });
     },
   });

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/observability/index.ts';
 import { mulberry32 } from '../../src/core/random/index.ts';
-import { SETTLED_STATES, SqliteStore, StoreUnavailableError, openStore, type DeviceRegistration, type Platform, type RecipientState, type Store } from '../../src/core/store/index.ts';
+import { MIGRATIONS, SETTLED_STATES, SqliteStore, StoreUnavailableError, erasureHashMatches, openStore, type DeviceRegistration, type Platform, type RecipientState, type Store } from '../../src/core/store/index.ts';
 import { ManualClock } from '../../src/core/time/index.ts';
 import { storeFactories, type StoreSpace } from './stores.ts';
 
@@ -352,6 +352,39 @@ describe.each(storeFactories)('Store contract: $name', (f) => {
     expect(await store.experiments.results('e')).toEqual([{ variant: 'A', recipients: 1, sent: 0, opened: 0 }]);
   });
 
+  it('keeps GDPR erasure receipts: one pending per user, progress per store, only a salted hash of the user once done', async () => {
+    const concurrent = await Promise.all([1, 2, 3, 4].map(() => store.erasures.begin('gone-user', ['streaming', 'store'])));
+    expect(new Set(concurrent.map((c) => c.receipt.id)).size).toBe(1);
+    expect(concurrent.filter((c) => c.created)).toHaveLength(1);
+    const { receipt } = concurrent[0]!;
+    expect(receipt).toMatchObject({ userId: 'gone-user', userHash: null, status: 'pending', stores: { streaming: 'pending', store: 'pending' }, createdAt: T0, completedAt: null });
+    clock.tick(10);
+    const other = await store.erasures.begin('other-user', ['store']);
+    expect((await store.erasures.listPending()).map((r) => r.id)).toEqual([receipt.id, other.receipt.id]);
+    clock.tick(10);
+    expect(await store.erasures.markStore(receipt.id, 'streaming', 'done')).toMatchObject({ stores: { streaming: 'done', store: 'pending' }, updatedAt: T0 + 20 });
+    expect(await store.erasures.markStore(receipt.id, 'analytics', 'pending')).toMatchObject({ stores: { streaming: 'done', store: 'pending', analytics: 'pending' } });
+    const done = (await store.erasures.complete(receipt.id))!;
+    expect(done).toMatchObject({ id: receipt.id, userId: null, status: 'done', stores: { streaming: 'done', store: 'done', analytics: 'done' }, completedAt: T0 + 20 });
+    expect(erasureHashMatches(done.userHash!, 'gone-user')).toBe(true);
+    expect(erasureHashMatches(done.userHash!, 'other-user')).toBe(false);
+    expect(await store.erasures.get(receipt.id)).toEqual(done);
+    expect(await store.erasures.complete(receipt.id)).toEqual(done); // idempotent
+    expect((await store.erasures.listPending()).map((r) => r.id)).toEqual([other.receipt.id]);
+    // Erased again later: a new receipt.
+    const again = await store.erasures.begin('gone-user', ['store']);
+    expect(again.created).toBe(true);
+    expect(again.receipt.id).not.toBe(receipt.id);
+    await store.erasures.complete(again.receipt.id);
+    await store.erasures.complete(other.receipt.id);
+    const raw = JSON.stringify(await space.query('SELECT * FROM erasures'));
+    expect(raw).not.toContain('gone-user');
+    expect(raw).not.toContain('other-user');
+    expect(await store.erasures.get('no-such-receipt')).toBeNull();
+    expect(await store.erasures.markStore('no-such-receipt', 'store', 'done')).toBeNull();
+    expect(await store.erasures.complete('no-such-receipt')).toBeNull();
+  });
+
   it('applies each migration once, and nothing again on reopen', async () => {
     const { id } = await store.devices.register(device('u1', 1));
     await store.close();
@@ -362,7 +395,7 @@ describe.each(storeFactories)('Store contract: $name', (f) => {
       await store.close();
     }
     const applied = await space.query('SELECT version, COUNT(*) AS n FROM schema_migrations GROUP BY version ORDER BY version');
-    expect(applied.map((r) => [Number(r['version']), Number(r['n'])])).toEqual([[1, 1]]);
+    expect(applied.map((r) => [Number(r['version']), Number(r['n'])])).toEqual(MIGRATIONS.map((m) => [m.version, 1]));
   });
 
   it.runIf(f.sharedByNodes)('nodes starting at once apply each migration once', async () => {
@@ -372,7 +405,7 @@ describe.each(storeFactories)('Store contract: $name', (f) => {
       await Promise.all(nodes.map((n, i) => n.devices.register(device('u', i))));
       expect(await nodes[0]!.devices.count()).toBe(3);
       const applied = await fresh.query('SELECT version, COUNT(*) AS n FROM schema_migrations GROUP BY version');
-      expect(applied.map((r) => Number(r['n']))).toEqual([1]);
+      expect(applied.map((r) => Number(r['n']))).toEqual(MIGRATIONS.map(() => 1));
     } finally {
       await fresh.dispose();
     }

@@ -1,7 +1,8 @@
 /**
  * With the Kafka log, dead letters are listed from the node's store and also produced to
  * `<topic>.dlt`: the test app runs a handler that refuses one track, and a separate
- * consumer reads the dead-letter topic from the real broker.
+ * consumer reads the dead-letter topic from the real broker. Records are encrypted per user
+ * (crypto-shredding, SPEC §7): the reader decrypts with the node's key store.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../src/core/errors/index.ts';
 import { createLogger } from '../../src/core/observability/index.ts';
-import { KafkaEventLog, SqliteDedupeWindow, type EventHandler, type LogConsumer, type StoredRecord } from '../../src/streaming/index.ts';
+import { KafkaEventLog, openKeyStore, SqliteDedupeWindow, UserKeyCipher, type EventHandler, type LogConsumer, type StoredRecord } from '../../src/streaming/index.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -43,13 +44,16 @@ describe('dead letters on Kafka', () => {
     const [eventId] = ((await res.json()) as { ids: string[] }).ids;
     await until(async () => ((await (await fetch(`${srv.url}/v1/events/dlq`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { total: number }).total === 1, 'dead letter listed');
 
+    const logger = createLogger('error');
     const reader = new KafkaEventLog({
       brokers: brokers.split(','),
       topic: `${topic}.dlt`,
       partitions: 1,
       clientId: 'dlt-reader',
       dedupe: new SqliteDedupeWindow(join(mkdtempSync(join(tmpdir(), 'bb-dlt-')), 'd.db')),
-      logger: createLogger('error'),
+      logger,
+      // The node's data keys (DATA_DIR/streaming/keys.db without DATABASE_URL).
+      cipher: new UserKeyCipher({ keys: openKeyStore({ dir: join(srv.app.config.dataDir, 'streaming'), logger }), logger }),
     });
     await reader.start();
     cleanup.push(() => reader.close());

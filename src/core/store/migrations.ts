@@ -126,6 +126,25 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX experiment_recipients_user ON experiment_recipients (user_id)',
     ],
   },
+  {
+    version: 2,
+    name: 'GDPR erasure receipts',
+    statements: ({ types: t }) => [
+      // user_id is set while the erasure is pending and NULL once done (NULLs never collide:
+      // the UNIQUE makes "one pending erasure per user"); user_hash replaces it then.
+      `CREATE TABLE erasures (
+        id TEXT PRIMARY KEY,
+        user_id TEXT UNIQUE,
+        user_hash TEXT,
+        status TEXT NOT NULL,
+        stores ${t.json} NOT NULL,
+        created_at ${t.bigint} NOT NULL,
+        updated_at ${t.bigint} NOT NULL,
+        completed_at ${t.bigint}
+      )`,
+      'CREATE INDEX erasures_status ON erasures (status, created_at)',
+    ],
+  },
 ];
 
 /**

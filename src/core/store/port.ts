@@ -13,7 +13,9 @@ import type {
   Device,
   DeviceInfo,
   DeviceRegistration,
+  ErasureReceipt,
   ErasureReport,
+  ErasureState,
   ExperimentAssignment,
   Job,
   JobBreakdownRow,
@@ -157,6 +159,25 @@ export interface ExperimentRepository {
   results(experiment: string): Promise<VariantResult[]>;
 }
 
+/** GDPR erasure receipts (SPEC §7: `DELETE /v1/users/{id}` → `GET /v1/erasures/{receiptId}`). */
+export interface ErasureRepository {
+  /**
+   * Persists a pending receipt covering `stores` (each pending), or returns the user's
+   * pending receipt if there is one (`created: false`): one pending erasure per user.
+   */
+  begin(userId: string, stores: readonly string[]): Promise<{ receipt: ErasureReceipt; created: boolean }>;
+  get(id: string): Promise<ErasureReceipt | null>;
+  /** Pending receipts, oldest first: what a node resumes at start. */
+  listPending(limit?: number): Promise<ErasureReceipt[]>;
+  /** Sets one store's state (adding the store if the receipt did not name it). Null for an unknown receipt. */
+  markStore(id: string, store: string, state: ErasureState): Promise<ErasureReceipt | null>;
+  /**
+   * Marks the receipt done and replaces the user id with its salted hash; idempotent. On
+   * SQLite the WAL is then checkpointed and truncated, so no page image keeps the id.
+   */
+  complete(id: string): Promise<ErasureReceipt | null>;
+}
+
 export interface Store {
   readonly engine: 'sqlite' | 'postgres';
   readonly devices: DeviceRepository;
@@ -166,6 +187,7 @@ export interface Store {
   readonly jobs: JobRepository;
   readonly leases: LeaseRepository;
   readonly experiments: ExperimentRepository;
+  readonly erasures: ErasureRepository;
   /** Every row this store holds about the user. */
   exportUser(userId: string): Promise<UserExport>;
   /**

@@ -1,6 +1,7 @@
 import type { Logger } from '../observability/index.ts';
 import type { Clock } from '../time/index.ts';
 import { SqlDeviceRepository } from './devices.ts';
+import { SqlErasureRepository } from './erasures.ts';
 import type { SqlDriver } from './driver.ts';
 import { SqlExperimentRepository } from './experiments.ts';
 import { eraseUser, exportUser } from './gdpr.ts';
@@ -26,11 +27,13 @@ export class SqlStore implements Store {
   readonly jobs: SqlJobRepository;
   readonly leases: SqlLeaseRepository;
   readonly experiments: SqlExperimentRepository;
+  readonly erasures: SqlErasureRepository;
   protected readonly db: SqlDriver;
   protected readonly clock: Clock;
   #closed: Promise<void> | undefined;
 
-  protected constructor(db: SqlDriver, clock: Clock) {
+  /** `afterErasure`: run after an erasure receipt is completed (SQLite: checkpoint the WAL so the user id is gone from it). */
+  protected constructor(db: SqlDriver, clock: Clock, afterErasure?: () => Promise<void>) {
     this.engine = db.dialect.name;
     this.db = db;
     this.clock = clock;
@@ -41,6 +44,7 @@ export class SqlStore implements Store {
     this.jobs = new SqlJobRepository(db, clock);
     this.leases = new SqlLeaseRepository(db, clock);
     this.experiments = new SqlExperimentRepository(db, clock);
+    this.erasures = new SqlErasureRepository(db, clock, afterErasure);
   }
 
   /** Applies pending migrations; on failure closes the driver and rethrows. */

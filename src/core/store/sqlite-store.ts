@@ -26,7 +26,7 @@ export class SqliteStore extends SqlStore {
   readonly #driver: SqliteDriver;
 
   private constructor(driver: SqliteDriver, path: string, clock: Clock) {
-    super(driver, clock);
+    super(driver, clock, () => driver.checkpoint());
     this.#driver = driver;
     this.path = path;
   }

@@ -262,6 +262,27 @@ export interface ErasureReport {
   jobs: number;
 }
 
+/** State of a GDPR erasure, and of each store it covers. */
+export type ErasureState = 'pending' | 'done';
+
+/**
+ * A GDPR erasure receipt (SPEC §7): persisted before anything is erased, so an erasure
+ * interrupted by a crash resumes at start. While pending it holds the user id; once done
+ * only a salted hash of it (`userHash`), so the id itself does not survive.
+ */
+export interface ErasureReceipt {
+  id: string;
+  userId: string | null;
+  /** `sha256$<salt, base64url>$<hex of sha256(salt ‖ userId)>` once done; null while pending. */
+  userHash: string | null;
+  status: ErasureState;
+  /** Per store (eraser name). */
+  stores: Record<string, ErasureState>;
+  createdAt: number;
+  updatedAt: number;
+  completedAt: number | null;
+}
+
 export interface StoreHealth {
   ok: boolean;
   engine: 'sqlite' | 'postgres';

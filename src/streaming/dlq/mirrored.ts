@@ -7,6 +7,9 @@ import type { DeadLetter, DeadLetterStore } from './store.ts';
  * consumers see them: each record is the dead letter as JSON (event, error, attempts,
  * handler), keyed by the user. A put resolves only when both have it; if the topic
  * cannot take it the put fails and the stream processor redelivers the batch.
+ * GDPR: the topic log encrypts each record under the user's data key (the same key store
+ * as the event topic), so erasing the user shreds their dead-letter records too; the
+ * node's own store deletes them.
  */
 export class MirroredDeadLetterStore implements DeadLetterStore {
   readonly #store: DeadLetterStore;
@@ -40,6 +43,14 @@ export class MirroredDeadLetterStore implements DeadLetterStore {
 
   count(): Promise<number> {
     return this.#store.count();
+  }
+
+  forUser(userId: string): Promise<DeadLetter[]> {
+    return this.#store.forUser(userId);
+  }
+
+  eraseUser(userId: string): Promise<number> {
+    return this.#store.eraseUser(userId);
   }
 
   async close(): Promise<void> {

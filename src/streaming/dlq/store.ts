@@ -1,5 +1,6 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { StreamEvent } from '../events/index.ts';
+import { checkpointTruncate } from '../log/sqlite-log.ts';
 
 /**
  * The dead-letter queue: events a handler could not process after its retries (or at
@@ -29,10 +30,18 @@ export interface DeadLetterStore {
   get(ids: readonly string[]): Promise<DeadLetter[]>;
   remove(ids: readonly string[]): Promise<number>;
   count(): Promise<number>;
+  /** The user's dead letters (GDPR export), oldest id first. */
+  forUser(userId: string): Promise<DeadLetter[]>;
+  /** Removes the user's dead letters for good (GDPR erasure); returns how many. Idempotent. */
+  eraseUser(userId: string): Promise<number>;
   close(): Promise<void>;
 }
 
-/** The embedded store: a SQLite table (WAL, synchronous=FULL) under DATA_DIR. */
+/**
+ * The embedded store: a SQLite table (WAL, synchronous=FULL) under DATA_DIR, with
+ * `secure_delete` on so a removed (or erased) dead letter leaves no bytes behind; an
+ * erasure also checkpoints and truncates the WAL.
+ */
 export class SqliteDeadLetterStore implements DeadLetterStore {
   readonly #db: DatabaseSync;
   readonly #put: StatementSync;
@@ -43,6 +52,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = FULL;
+      PRAGMA secure_delete = ON;
       CREATE TABLE IF NOT EXISTS dead_letters (
         id TEXT PRIMARY KEY, handler TEXT NOT NULL, attempts INTEGER NOT NULL,
         first_failed_at INTEGER NOT NULL, last_failed_at INTEGER NOT NULL, body TEXT NOT NULL
@@ -83,6 +93,18 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
 
   async count(): Promise<number> {
     return Number((this.#count.get() as { n: number }).n);
+  }
+
+  // The user is inside the JSON body (no column of its own: dead letters are few, a scan is fine).
+  async forUser(userId: string): Promise<DeadLetter[]> {
+    const rows = this.#db.prepare("SELECT body FROM dead_letters WHERE json_extract(body, '$.event.userId') = ? ORDER BY id").all(userId) as Array<{ body: string }>;
+    return rows.map((r) => JSON.parse(r.body) as DeadLetter);
+  }
+
+  async eraseUser(userId: string): Promise<number> {
+    const n = Number(this.#db.prepare("DELETE FROM dead_letters WHERE json_extract(body, '$.event.userId') = ?").run(userId).changes);
+    checkpointTruncate(this.#db, 'dead-letter store');
+    return n;
   }
 
   async close(): Promise<void> {

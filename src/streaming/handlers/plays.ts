@@ -155,6 +155,11 @@ export class PlaysHandler implements EventHandler {
     return this.#users.get(userId);
   }
 
+  /** GDPR erasure: the user's history, counts and sessions go; track and artist totals (no user id in them) stay. */
+  forget(userId: string): void {
+    this.#users.delete(userId);
+  }
+
   get sizes(): { tracks: number; artists: number; users: number } {
     return { tracks: this.#tracks.size, artists: this.#artists.size, users: this.#users.size };
   }

@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from '../../core/time/index.ts';
 import type { StreamEvent } from '../events/index.ts';
 import type { StreamingMetrics } from '../metrics.ts';
 import type { EventHandler, HandlerContext } from '../processor.ts';
-import type { Interaction, Recommendation, Recommender } from '../recommendations/index.ts';
+import type { Interaction, Recommendation, Recommender, UserInteraction } from '../recommendations/index.ts';
 
 /** Publishes a payload to a user's personal inbox channel `user:<id>`. */
 export type UserPublisher = (userId: string, data: unknown) => Promise<unknown>;
@@ -100,6 +100,25 @@ export class RecommendationsHandler implements EventHandler {
       return { items: baseline.recommend(userId, limit, now), model: this.#o.baseline?.name ?? 'popularity', updatedAt: null };
     }
     return { items: this.#o.model.recommend(userId, limit, now), model: this.#o.model.name, updatedAt: new Date(updated).toISOString() };
+  }
+
+  /**
+   * GDPR erasure: the model's per-user state (history ring, profile), the "known since"
+   * time and any pending push go. Item co-occurrence and popularity are aggregates over
+   * all users and hold no user id: they stay.
+   */
+  forget(userId: string): void {
+    if (!this.#o.model.forget) throw new Error(`recommendation model ${this.#o.model.name} cannot forget a user`);
+    this.#o.model.forget(userId);
+    this.#o.baseline?.forget?.(userId);
+    this.#known.delete(userId);
+    this.#due.delete(userId);
+  }
+
+  /** What the model holds about the user (GDPR export). */
+  exportUser(userId: string): { known: boolean; updatedAt: string | null; history: UserInteraction[] } {
+    const updated = this.#known.get(userId);
+    return { known: updated !== undefined, updatedAt: updated === undefined ? null : new Date(updated).toISOString(), history: this.#o.model.userState?.(userId) ?? [] };
   }
 
   #schedulePush(userId: string): void {

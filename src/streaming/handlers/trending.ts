@@ -127,6 +127,21 @@ export class TrendingHandler implements EventHandler {
     this.#sessionAgg.add(play, e.ts);
   }
 
+  /**
+   * GDPR erasure: the user's open session window and closed sessions go. The per-minute and
+   * sliding windows are keyed by nothing personal (their unique-listener counts are
+   * HyperLogLog sketches: register maxima of hashes, no ids).
+   */
+  forget(userId: string): void {
+    this.#sessionAgg.forgetKey(userId);
+    for (let i = this.#sessions.length - 1; i >= 0; i--) if (this.#sessions[i]!.userId === userId) this.#sessions.splice(i, 1);
+  }
+
+  /** The user's closed listening sessions still kept (GDPR export). */
+  sessionsOf(userId: string): ListeningSession[] {
+    return this.#sessions.filter((s) => s.userId === userId);
+  }
+
   /** Latest results: per-minute windows, the sliding "trending now" window, closed listening sessions, late events. */
   latest(): { minutes: WindowSummary[]; trending: WindowSummary | null; sessions: ListeningSession[]; lateEvents: number } {
     return { minutes: this.#minutes.slice(-10), trending: this.#trending.at(-1) ?? null, sessions: this.#sessions.slice(-10), lateEvents: this.#late };

@@ -335,6 +335,6 @@ export class KafkaLogConsumer implements LogConsumer {
 }
 
 /** The event time is the record timestamp (kafka-log.ts sets it), the id a header. */
-function toStored(m: Msg): StoredRecord {
+export function toStored(m: Msg): StoredRecord {
   return { id: m.headers.get('id') ?? '', key: m.key, ts: Number(m.timestamp), body: m.value, partition: m.partition, offset: Number(m.offset) };
 }

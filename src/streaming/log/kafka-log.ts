@@ -1,9 +1,11 @@
-import { Admin, murmur2, ProduceAcks, Producer, stringSerializers, findErrorBy, type MessageToProduce } from '@platformatic/kafka';
+import { randomUUID } from 'node:crypto';
+import { Admin, Consumer, murmur2, ProduceAcks, Producer, stringDeserializers, stringSerializers, findErrorBy, type MessageToProduce } from '@platformatic/kafka';
 import { UnavailableError } from '../../core/errors/index.ts';
 import type { Logger } from '../../core/observability/index.ts';
+import type { RecordCipher } from '../crypto/cipher.ts';
 import type { DedupeWindow } from './dedupe.ts';
-import { KafkaLogConsumer } from './kafka-consumer.ts';
-import type { AppendResult, BatchHandler, ConsumeOptions, EventLog, LogConsumer, LogHealth, LogRecord } from './port.ts';
+import { KafkaLogConsumer, toStored } from './kafka-consumer.ts';
+import { ERASURE_EVENT_TYPE, type AppendResult, type BatchHandler, type ConsumeOptions, type EventLog, type KeyErasure, type LogConsumer, type LogHealth, type LogRecord, type StoredRecord } from './port.ts';
 
 /**
  * The cluster event log: one Kafka topic, records keyed by `key` (the user id), so a
@@ -22,6 +24,12 @@ import type { AppendResult, BatchHandler, ConsumeOptions, EventLog, LogConsumer,
  *   handler, redelivery on rejection, replay from earliest).
  * - health: a metadata probe every `healthIntervalMs`; failed operations flip it at once.
  * - the log owns `dedupe` and closes it in close().
+ * - crypto-shredding (SPEC §7, with `cipher`): every body is encrypted at append under its
+ *   user's data key and decrypted before the handler sees it; `eraseKey` destroys the
+ *   user's keys (the records stay in the topic until retention, unreadable: consumers get
+ *   them `shredded`) and appends an erasure marker (a plaintext `backbeat.user.erased`
+ *   record keyed by the user, carrying nothing else) so every node's processor forgets
+ *   the user's state when it reaches it.
  */
 export interface KafkaEventLogOptions {
   brokers: string[];
@@ -35,6 +43,12 @@ export interface KafkaEventLogOptions {
   logger: Logger;
   /** @default 2000 */
   healthIntervalMs?: number;
+  /** Encrypts bodies per user (crypto-shredding). Without one, bodies are stored as they are and `eraseKey` refuses. */
+  cipher?: RecordCipher;
+  /** Whether close() closes the cipher (false when another log shares it, e.g. the dead-letter topic). @default true */
+  ownsCipher?: boolean;
+  /** Longest a `readKey` scan may take, ms. @default 60_000 */
+  scanTimeoutMs?: number;
 }
 
 type Message = MessageToProduce<string, string, string, string>;
@@ -83,6 +97,7 @@ export class KafkaEventLog implements EventLog {
     if (this.#started) return;
     const { topic, replicationFactor = 1 } = this.#o;
     try {
+      await this.#o.cipher?.start();
       const existing = await this.#admin.listTopics();
       if (!existing.includes(topic)) {
         await this.#admin.createTopics({ topics: [topic], partitions: this.#partitions, replicas: replicationFactor }).catch((err: unknown) => {
@@ -114,12 +129,14 @@ export class KafkaEventLog implements EventLog {
     const fresh = records.filter((_, i) => !dup[i]);
     const out: AppendResult[] = records.map((r) => ({ partition: this.partitionOf(r.key), offset: -1, duplicate: true }));
     if (!fresh.length) return out;
-    const messages: Message[] = [];
-    records.forEach((r, i) => {
-      if (!dup[i]) messages.push(this.#message(r, out[i]!.partition));
-    });
     let result;
     try {
+      const bodies = this.#o.cipher ? await this.#o.cipher.seal(fresh) : fresh;
+      let next = 0;
+      const messages: Message[] = [];
+      records.forEach((_, i) => {
+        if (!dup[i]) messages.push(this.#message(bodies[next++]!, out[i]!.partition));
+      });
       result = await this.#producer.send({ messages });
     } catch (err) {
       await this.#o.dedupe.release(fresh.map((r) => r.id));
@@ -143,7 +160,10 @@ export class KafkaEventLog implements EventLog {
 
   async consume(group: string, handler: BatchHandler, opts: ConsumeOptions = {}): Promise<LogConsumer> {
     if (!this.#started || this.#closed) throw new UnavailableError('kafka log is not started');
-    const c = new KafkaLogConsumer({ ...opts, brokers: this.#o.brokers, clientId: `${this.#o.clientId}-${group}`, topic: this.#o.topic, group, handler, logger: this.#o.logger });
+    const cipher = this.#o.cipher;
+    // Decrypted per delivery: a key destroyed while records wait in the buffer makes them shredded.
+    const deliver: BatchHandler = cipher ? async (b) => handler({ ...b, records: await cipher.open(b.records) }) : handler;
+    const c = new KafkaLogConsumer({ ...opts, brokers: this.#o.brokers, clientId: `${this.#o.clientId}-${group}`, topic: this.#o.topic, group, handler: deliver, logger: this.#o.logger });
     this.#consumers.add(c);
     await c.start();
     return {
@@ -173,6 +193,86 @@ export class KafkaEventLog implements EventLog {
     return this.#health;
   }
 
+  /**
+   * Every readable record of `key` (GDPR export): scans the key's partition from the
+   * earliest retained offset to the head as it was when called, with a throwaway consumer
+   * group (nothing is committed). Costs a read of that partition; bounded by `scanTimeoutMs`.
+   */
+  async readKey(key: string, opts: { limit?: number } = {}): Promise<StoredRecord[]> {
+    if (!this.#started || this.#closed) throw new UnavailableError('kafka log is not started');
+    const partition = this.partitionOf(key);
+    const last = (await this.heads())[partition];
+    if (last === undefined) return [];
+    const limit = opts.limit ?? Number.MAX_SAFE_INTEGER;
+    const consumer = new Consumer({
+      clientId: `${this.#o.clientId}-export`,
+      groupId: `backbeat-export-${randomUUID()}`,
+      bootstrapBrokers: this.#o.brokers,
+      deserializers: stringDeserializers,
+      autocommit: false,
+      maxWaitTime: 200,
+      connectTimeout: 3_000,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+    });
+    consumer.on('error', (err: unknown) => this.#o.logger.warn({ err, topic: this.#o.topic }, 'kafka export scan: consumer error'));
+    const found: StoredRecord[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const stream = await consumer.consume({ topics: [this.#o.topic], mode: 'earliest', autocommit: false });
+      const scan = (async () => {
+        for await (const m of stream as AsyncIterable<Parameters<typeof toStored>[0]>) {
+          if (m.partition !== partition) continue;
+          if (m.key === key) found.push(toStored(m));
+          if (m.offset >= BigInt(last) || found.length >= limit) break;
+        }
+      })();
+      const timeoutMs = this.#o.scanTimeoutMs ?? 60_000;
+      const expired = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new UnavailableError(`kafka export scan of ${this.#o.topic}[${partition}] did not reach offset ${last} within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([scan, expired]);
+      } finally {
+        await stream.close().catch(() => undefined);
+      }
+    } catch (err) {
+      throw this.#convert(err, `kafka export scan of ${this.#o.topic} failed`);
+    } finally {
+      clearTimeout(timer);
+      await consumer.close(true).catch(() => undefined);
+    }
+    const records = this.#o.cipher ? await this.#o.cipher.open(found) : found;
+    return records.filter((r) => !r.shredded && !isErasureMarker(r.body));
+  }
+
+  forgetKey(key: string): void {
+    this.#o.cipher?.forget(key);
+  }
+
+  /**
+   * Crypto-shredding of `key` (see the header): destroys its data keys, then appends the
+   * erasure marker (never encrypted: the user has no key any more, and it must not get one).
+   */
+  async eraseKey(key: string): Promise<KeyErasure> {
+    if (!this.#started || this.#closed) throw new UnavailableError('kafka log is not started');
+    const cipher = this.#o.cipher;
+    if (!cipher) throw new Error(`kafka topic ${this.#o.topic} has no record cipher: its records cannot be erased (they are not encrypted)`);
+    const keysDestroyed = await cipher.destroy(key);
+    const now = Date.now();
+    const id = `erasure-${randomUUID()}`;
+    const body = JSON.stringify({ id, type: ERASURE_EVENT_TYPE, v: 1, userId: key, ts: now, receivedAt: now, data: {}, trace: {} });
+    const partition = this.partitionOf(key);
+    let result;
+    try {
+      result = await this.#producer.send({ messages: [this.#message({ id, key, ts: now, body }, partition)] });
+    } catch (err) {
+      throw this.#convert(err, 'kafka append of an erasure marker failed');
+    }
+    const offset = (result.offsets ?? []).find((o) => o.topic === this.#o.topic && o.partition === partition)?.offset;
+    return { deleted: 0, keysDestroyed, ...(offset !== undefined ? { marker: { partition, offset: Number(offset) } } : {}) };
+  }
+
   async close(): Promise<void> {
     this.#closed ??= this.#close();
     return this.#closed;
@@ -184,6 +284,7 @@ export class KafkaEventLog implements EventLog {
     const step = (what: string, p: Promise<unknown>) => p.catch((err: unknown) => this.#o.logger.warn({ err, topic: this.#o.topic }, `kafka log close: ${what} failed`));
     await Promise.all([...this.#consumers].map((c) => step('consumer', c.close())));
     await Promise.all([step('producer', this.#producer.close()), step('admin', this.#admin.close()), step('dedupe', this.#o.dedupe.close())]);
+    if (this.#o.cipher && this.#o.ownsCipher !== false) await step('key store', this.#o.cipher.close());
   }
 
   /** The event time travels as the record timestamp, the id as a header (for Kafka tooling). */
@@ -228,6 +329,10 @@ export class KafkaEventLog implements EventLog {
     }
     return err instanceof Error ? err : new Error(`${what}: ${String(err)}`);
   }
+}
+
+function isErasureMarker(body: string): boolean {
+  return body.startsWith('{') && body.includes(`"type":"${ERASURE_EVENT_TYPE}"`);
 }
 
 function message(err: unknown): string {

@@ -14,8 +14,20 @@
  *   last committed batch;
  * - with `from: 'earliest'` the consumer first re-delivers every retained record up to
  *   the group's committed position with `replay: true` (to rebuild in-memory state;
- *   side effects must be skipped), then continues live with `replay: false`.
+ *   side effects must be skipped), then continues live with `replay: false`;
+ * - offsets may have gaps (retention, GDPR erasure): consumers read offset ranges and
+ *   never assume that offset n + 1 follows n;
+ * - `eraseKey` (GDPR, SPEC §7) makes every record of a key gone (SQLite: deleted with
+ *   secure_delete, WAL checkpointed) or unreadable (Kafka: the key's encryption keys are
+ *   destroyed; such records reach consumers flagged `shredded`, with an empty body).
  */
+/**
+ * The type of the erasure marker a log may append for a key it erased (Kafka): every
+ * processor that reaches it forgets the user's state. Not a registered event type, so a
+ * client can never send one.
+ */
+export const ERASURE_EVENT_TYPE = 'backbeat.user.erased';
+
 export interface LogRecord {
   /** Event id (dedupe key). */
   id: string;
@@ -30,6 +42,24 @@ export interface LogRecord {
 export interface StoredRecord extends LogRecord {
   partition: number;
   offset: number;
+  /**
+   * The record's payload was encrypted with a key that has been destroyed (crypto-shredding
+   * after a GDPR erasure): `body` is empty and the record is to be skipped, not handled.
+   */
+  shredded?: true;
+}
+
+/** What `eraseKey` did. */
+export interface KeyErasure {
+  /** Records deleted from the log (SQLite). */
+  deleted: number;
+  /** Encryption keys destroyed (Kafka): the key's records are unreadable from now on. */
+  keysDestroyed: number;
+  /**
+   * Kafka: where the erasure marker went (the key's partition). Every node's processor
+   * forgets the key's state when it reaches it, so a caller may wait for that offset.
+   */
+  marker?: { partition: number; offset: number };
 }
 
 export interface AppendResult {
@@ -80,6 +110,12 @@ export interface EventLog {
   consume(group: string, handler: BatchHandler, opts?: ConsumeOptions): Promise<LogConsumer>;
   /** Highest offset per partition (a partition that is empty is absent). For lag metrics and tests. */
   heads(): Promise<Record<number, number>>;
+  /** Every retained, readable record of `key`, oldest first, at most `limit` (GDPR export). */
+  readKey(key: string, opts?: { limit?: number }): Promise<StoredRecord[]>;
+  /** Erases every record of `key` (see the header); idempotent. */
+  eraseKey(key: string): Promise<KeyErasure>;
+  /** Another node erased `key` (its erasure marker arrived): drop whatever is cached for it (data keys). */
+  forgetKey?(key: string): void;
   health(): LogHealth;
   close(): Promise<void>;
 }

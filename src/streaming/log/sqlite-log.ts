@@ -1,6 +1,9 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { IdWindow } from './dedupe.ts';
-import type { AppendResult, BatchHandler, ConsumeOptions, EventLog, LogConsumer, LogHealth, LogRecord, RecordBatch, StoredRecord } from './port.ts';
+import type { AppendResult, BatchHandler, ConsumeOptions, EventLog, KeyErasure, LogConsumer, LogHealth, LogRecord, RecordBatch, StoredRecord } from './port.ts';
+
+/** `PRAGMA user_version` of a file whose free pages are known to hold no erased content (see `eraseKey`). */
+const SCRUBBED_VERSION = 1;
 
 export interface SqliteEventLogOptions {
   /** Records older than this (event time) are pruned, ms; 0 keeps them. @default 0 */
@@ -17,11 +20,17 @@ export interface SqliteEventLogOptions {
 /**
  * The embedded event log: one SQLite file (node:sqlite, no native build) in WAL mode
  * with `synchronous=FULL`, so an append that resolved survives `kill -9` and power loss
- * of the process. One partition (0): offsets from 1 without holes, a total order, so
- * every user's events are in order. Duplicates are dropped by id within the newest
+ * of the process. One partition (0): offsets from 1, a total order, so every user's
+ * events are in order; offsets are never reused, and have holes where retention (by event
+ * time) or a GDPR erasure removed records. Duplicates are dropped by id within the newest
  * `dedupeWindow` events (an in-memory window loaded from the log itself at open: no
  * index on ids, so an append is a sequential write). A single writer per file: this
  * node. Consumers are in-process loops that wake on append (no polling while idle).
+ *
+ * GDPR erasure (`eraseKey`) deletes a key's records in place: `secure_delete` is on, so
+ * deleted cells and freed pages are overwritten with zeros (retention pays the same small
+ * cost), and the WAL is checkpointed and truncated afterwards, so no page image in any
+ * file under DATA_DIR keeps them.
  */
 export class SqliteEventLog implements EventLog {
   readonly kind = 'sqlite' as const;
@@ -34,6 +43,8 @@ export class SqliteEventLog implements EventLog {
   readonly #commit: StatementSync;
   readonly #committed: StatementSync;
   readonly #head: StatementSync;
+  readonly #seq: StatementSync;
+  readonly #byKey: StatementSync;
   readonly #consumers = new Set<SqliteConsumer>();
   readonly #opts: Required<Omit<SqliteEventLogOptions, 'now'>> & { now: () => number };
   #retention: NodeJS.Timeout | undefined;
@@ -41,9 +52,12 @@ export class SqliteEventLog implements EventLog {
   constructor(path: string, opts: SqliteEventLogOptions = {}) {
     this.#opts = { retentionMs: 0, retentionRecords: 0, retentionIntervalMs: 60_000, dedupeWindow: 250_000, now: Date.now, ...opts };
     this.#db = new DatabaseSync(path);
+    // A new file has had secure_delete on from its first write: its free pages are clean.
+    const fresh = !this.#db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events'").get();
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = FULL;
+      PRAGMA secure_delete = ON;
       CREATE TABLE IF NOT EXISTS events (
         offset INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL,
@@ -54,6 +68,7 @@ export class SqliteEventLog implements EventLog {
       CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
       CREATE TABLE IF NOT EXISTS consumer_offsets (grp TEXT PRIMARY KEY, offset INTEGER NOT NULL);
     `);
+    if (fresh) this.#db.exec(`PRAGMA user_version = ${SCRUBBED_VERSION}`);
     // Consumer offsets need no fsync per commit: a commit lost to a power cut only means
     // those records come again (at-least-once), while the events themselves stay FULL.
     // `synchronous` is per connection, so offsets get their own.
@@ -69,7 +84,11 @@ export class SqliteEventLog implements EventLog {
       'INSERT INTO consumer_offsets (grp, offset) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET offset = max(offset, excluded.offset)',
     );
     this.#committed = this.#offsetsDb.prepare('SELECT offset FROM consumer_offsets WHERE grp = ?');
-    this.#head = this.#db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) AS head");
+    // The highest offset held (not the sequence): after an erasure of the newest records the
+    // head is the last record a consumer can reach, so "caught up" stays reachable.
+    this.#head = this.#db.prepare('SELECT coalesce(max(offset), 0) AS head FROM events');
+    this.#seq = this.#db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) AS seq");
+    this.#byKey = this.#db.prepare('SELECT offset, id, key, ts, body FROM events WHERE key = ? ORDER BY offset LIMIT ?');
   }
 
   async start(): Promise<void> {
@@ -122,16 +141,41 @@ export class SqliteEventLog implements EventLog {
     return c;
   }
 
-  /** Records with `after < offset ≤ upTo`, oldest first, at most `limit`. */
+  /** Records with `after < offset ≤ upTo`, oldest first, at most `limit` (offsets may have holes). */
   readSync(after: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): StoredRecord[] {
-    return (this.#read.all(after, upTo, limit) as unknown as Array<Omit<StoredRecord, 'partition'>>).map((r) => ({
-      partition: 0,
-      offset: Number(r.offset),
-      id: r.id,
-      key: r.key,
-      ts: Number(r.ts),
-      body: r.body,
-    }));
+    return (this.#read.all(after, upTo, limit) as unknown as Array<Omit<StoredRecord, 'partition'>>).map(toStored);
+  }
+
+  /** Every record of `key`, oldest first (a scan of the table: keys have no index, so appends stay sequential writes). */
+  async readKey(key: string, opts: { limit?: number } = {}): Promise<StoredRecord[]> {
+    return (this.#byKey.all(key, opts.limit ?? -1) as unknown as Array<Omit<StoredRecord, 'partition'>>).map(toStored);
+  }
+
+  /**
+   * GDPR erasure of `key`: deletes its records (zeroed in place: secure_delete), then
+   * checkpoints the WAL into the file and truncates it, so neither the database file nor
+   * the WAL keeps them. A file written before secure_delete was on may hold old content
+   * in free pages (retention deletes): the first erasure on such a file VACUUMs it once.
+   * Consumers skip the holes (they read offset ranges).
+   */
+  async eraseKey(key: string): Promise<KeyErasure> {
+    this.#db.exec('BEGIN IMMEDIATE');
+    let deleted: number;
+    try {
+      deleted = Number(this.#db.prepare('DELETE FROM events WHERE key = ?').run(key).changes);
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+    const version = Number((this.#db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version);
+    if (version < SCRUBBED_VERSION) {
+      const free = Number((this.#db.prepare('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count);
+      if (free > 0) this.#db.exec('VACUUM');
+      this.#db.exec(`PRAGMA user_version = ${SCRUBBED_VERSION}`);
+    }
+    checkpointTruncate(this.#db, 'event log');
+    return { deleted, keysDestroyed: 0 };
   }
 
   commitSync(group: string, offset: number): void {
@@ -148,12 +192,17 @@ export class SqliteEventLog implements EventLog {
     return head > 0 ? { 0: head } : {};
   }
 
+  /** The last offset ever given (offsets are never reused, whatever was pruned or erased). */
+  lastOffset(): number {
+    return Number((this.#seq.get() as { seq: number }).seq);
+  }
+
   /** Drops records older than `beforeTs` or beyond the newest `keep`; returns how many went. */
   prune(opts: { beforeTs?: number; keep?: number }): number {
     let n = 0;
     if (opts.beforeTs !== undefined) n += Number(this.#db.prepare('DELETE FROM events WHERE ts < ?').run(opts.beforeTs).changes);
     if (opts.keep !== undefined) {
-      const head = Number((this.#head.get() as { head: number }).head);
+      const head = this.lastOffset();
       n += Number(this.#db.prepare('DELETE FROM events WHERE offset <= ?').run(head - opts.keep).changes);
     }
     return n;
@@ -177,6 +226,20 @@ export class SqliteEventLog implements EventLog {
     if (this.#offsetsDb.isOpen) this.#offsetsDb.close();
     if (this.#db.isOpen) this.#db.close();
   }
+}
+
+function toStored(r: Omit<StoredRecord, 'partition'>): StoredRecord {
+  return { partition: 0, offset: Number(r.offset), id: r.id, key: r.key, ts: Number(r.ts), body: r.body };
+}
+
+/**
+ * `PRAGMA wal_checkpoint(TRUNCATE)`: copies every WAL frame into the database file and
+ * truncates the WAL to zero bytes. Busy (a reader in the middle of a transaction) is an
+ * error: the caller (an erasure) is retried rather than reported done.
+ */
+export function checkpointTruncate(db: DatabaseSync, what: string): void {
+  const row = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number } | undefined;
+  if (row && Number(row.busy) !== 0) throw new Error(`${what}: WAL checkpoint could not complete (busy); retry`);
 }
 
 /** One consumer loop: read after the position, hand the batch over, commit, repeat; sleep until an append wakes it. */

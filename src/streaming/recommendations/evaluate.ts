@@ -2,7 +2,7 @@ import { UserHistories } from './history.ts';
 import { checkLimit } from './popularity.ts';
 import { asArray, asFinite, asObject, asString, expectHeader } from './snapshot-check.ts';
 import { mulberry32 } from './synthetic.ts';
-import { checkInteraction, type Interaction, type Recommendation, type Recommender } from './types.ts';
+import { checkInteraction, type Interaction, type Recommendation, type Recommender, type UserInteraction } from './types.ts';
 
 /** One user's test: recommend at `cutoffTs` (having learned everything before it), score against `heldOut`. */
 export interface EvalCase {
@@ -230,6 +230,14 @@ export class RandomRecommender implements Recommender {
       this.#catalog.push(i.trackId);
     }
     this.#history.touch(i.userId).push({ trackId: i.trackId, kind: i.kind, weight: 0, ts: i.ts });
+  }
+
+  forget(userId: string): boolean {
+    return this.#history.forget(userId);
+  }
+
+  userState(userId: string): UserInteraction[] {
+    return this.#history.entries(userId);
   }
 
   recommend(userId: string, limit: number, _now: number): Recommendation[] {

@@ -53,6 +53,17 @@ export class UserHistories {
     return ring;
   }
 
+  /** Drops the user's ring (GDPR erasure); true if there was one. */
+  forget(userId: string): boolean {
+    return this.#users.delete(userId);
+  }
+
+  /** The user's remembered interactions, newest first (GDPR export). */
+  entries(userId: string): { trackId: string; kind: InteractionKind; ts: number }[] {
+    const ring = this.#users.get(userId);
+    return ring ? [...ring.newestFirst()].map((e) => ({ trackId: e.trackId, kind: e.kind, ts: e.ts })) : [];
+  }
+
   /** Tracks the user played, skipped, liked or added within their history window. */
   heard(userId: string): Set<string> {
     const out = new Set<string>();

@@ -1,5 +1,5 @@
 /** Online recommendations (#3): session item-kNN learned from plays, likes, adds and skips; the popularity baseline; the evaluation. */
-export type { Interaction, InteractionKind, Recommendation, Recommender } from './types.ts';
+export type { Interaction, InteractionKind, Recommendation, Recommender, UserInteraction } from './types.ts';
 export {
   ItemKnnRecommender,
   ITEM_KNN_DEFAULTS,

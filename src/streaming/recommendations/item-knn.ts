@@ -8,6 +8,7 @@ import {
   type InteractionKind,
   type Recommendation,
   type Recommender,
+  type UserInteraction,
 } from './types.ts';
 
 /** Implicit-feedback weight of each signal. Positive weights teach co-occurrence; negative ones penalize. */
@@ -501,6 +502,14 @@ export class ItemKnnRecommender implements Recommender {
       ties.sort((x, y) => (x.trackId < y.trackId ? -1 : 1));
       for (const nb of ties.slice(this.#keep - above)) nbrs.delete(nb);
     }
+  }
+
+  forget(userId: string): boolean {
+    return this.#history.forget(userId);
+  }
+
+  userState(userId: string): UserInteraction[] {
+    return this.#history.entries(userId);
   }
 
   stats(): ItemKnnStats {

@@ -10,7 +10,7 @@ import {
   expectSame,
   fail,
 } from './snapshot-check.ts';
-import { checkInteraction, type Interaction, type Recommendation, type Recommender } from './types.ts';
+import { checkInteraction, type Interaction, type Recommendation, type Recommender, type UserInteraction } from './types.ts';
 
 /** Order of a ranking: higher score first, ties by trackId ascending (deterministic). */
 export function byScoreThenId(
@@ -214,6 +214,14 @@ export class PopularityRecommender implements Recommender {
         out.push({ trackId, score: this.#pop.scoreAt(trackId, now), reason: 'popular now' });
     }
     return out;
+  }
+
+  forget(userId: string): boolean {
+    return this.#history.forget(userId);
+  }
+
+  userState(userId: string): UserInteraction[] {
+    return this.#history.entries(userId);
   }
 
   /** Counts of what is held, for bound checks and metrics. */

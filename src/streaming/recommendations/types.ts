@@ -34,6 +34,21 @@ export interface Recommender {
   snapshot(): unknown;
   /** Replaces the state with a snapshot; validates it and throws InvalidSnapshotError (state unchanged) when it is bad. */
   restore(state: unknown): void;
+  /**
+   * GDPR erasure: drops everything kept per user (history, profile). Aggregates over all
+   * users (item co-occurrence, popularity) hold no user id and stay. True if the user was known.
+   * Every model the service runs implements it (optional only for evaluation-only models).
+   */
+  forget?(userId: string): boolean;
+  /** What is kept about the user, newest first (GDPR export). */
+  userState?(userId: string): UserInteraction[];
+}
+
+/** One remembered interaction of a user, as exported. */
+export interface UserInteraction {
+  trackId: string;
+  kind: InteractionKind;
+  ts: number;
 }
 
 const KINDS: ReadonlySet<string> = new Set(['play', 'skip', 'like', 'add']);

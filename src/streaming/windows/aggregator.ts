@@ -189,6 +189,15 @@ export class WindowedAggregator<E, K extends WindowKey, A extends Aggregations<E
     this.#engine.advance(Infinity, true);
   }
 
+  /**
+   * Drops every open window or session of `key` without a result, and whatever the engine
+   * remembers of the key (session tombstones): a GDPR erasure of a user keyed windows.
+   * Results already emitted are the caller's; distinct-count sketches keep no keys.
+   */
+  forgetKey(key: K): void {
+    this.#engine.forget(key);
+  }
+
   /** The current watermark (−∞ before any event). */
   get watermark(): number {
     return this.#engine.watermark;

@@ -218,6 +218,8 @@ export interface Engine<E> {
   advance(watermark: number, flush: boolean): void;
   snapshot(): unknown;
   restore(json: unknown): void;
+  /** Drops every open cell of `key` without emitting it, and what is remembered of the key (GDPR erasure). */
+  forget(key: WindowKey): void;
 }
 
 export function checkTime(t: number): void {

@@ -321,6 +321,11 @@ export class PaneEngine<E, K extends WindowKey> implements Engine<E> {
     this.#purge((p) => this.#alignDown(p.start) + size + grace <= w);
   }
 
+  forget(key: WindowKey): void {
+    for (const pane of this.#order) if (pane.cells.delete(key as K)) this.#c.stats.openCells--;
+    for (const revs of this.#revs.values()) revs.delete(key as K);
+  }
+
   snapshot(): PaneSnapshot<K> {
     return {
       kind: this.#kind,

@@ -329,6 +329,20 @@ export class SessionEngine<E, K extends WindowKey> implements Engine<E> {
     s.hi = i;
   }
 
+  forget(key: WindowKey): void {
+    const list = this.#byKey.get(key as K);
+    if (list !== undefined) {
+      for (const s of list) this.#remove(s);
+      this.#c.stats.openCells -= list.length;
+      this.#byKey.delete(key as K);
+    }
+    this.#closedEnd.delete(key as K);
+    if (this.#expiries.some((e) => e[1] === key)) {
+      this.#expiries = this.#expiries.slice(this.#expiryHead).filter((e) => e[1] !== key);
+      this.#expiryHead = 0;
+    }
+  }
+
   snapshot(): SessionSnapshot<K> {
     const sessions: SessionSnapshot<K>['sessions'] = [];
     for (const list of this.#byKey.values()) {
