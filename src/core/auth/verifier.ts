@@ -123,6 +123,9 @@ function cachedScopes(scope: string): ReadonlySet<string> {
   return set;
 }
 
+/** The server's own channels (dashboard feeds, alerts): readable with the `analytics:read` scope. */
+const SYSTEM_PREFIX = 'system:';
+
 /** A verified token's grants; methods live on the prototype (no per-connection closures). */
 class TokenPrincipal implements Principal {
   readonly user: string;
@@ -139,8 +142,17 @@ class TokenPrincipal implements Principal {
     this.#pub = pub;
   }
 
+  /**
+   * Own inbox, the `channels` globs, or — for `analytics:read` (or `admin`) service
+   * tokens — the server's `system:` channels (the dashboard feeds). Publishing there
+   * stays governed by `publish` alone.
+   */
   canSubscribe(channel: string): boolean {
-    return (channel.startsWith('user:') && channel.length === this.user.length + 5 && channel.endsWith(this.user)) || this.#sub(channel);
+    return (
+      (channel.startsWith('user:') && channel.length === this.user.length + 5 && channel.endsWith(this.user)) ||
+      this.#sub(channel) ||
+      (channel.startsWith(SYSTEM_PREFIX) && this.hasScope('analytics:read'))
+    );
   }
 
   canPublish(channel: string): boolean {
