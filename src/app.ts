@@ -14,6 +14,20 @@ import { connectRedis, waitReady, type ScriptedRedis } from './gateway/index.ts'
 import { createStreamEngines, StreamingService, type EventHandler } from './streaming/index.ts';
 import { openStore, type Store, type StoreHealth } from './core/store/index.ts';
 import { createProviders, PushEventsHandler, PushMetrics, PushService, type Providers } from './push/index.ts';
+import {
+  AlertService,
+  analyticsGdpr,
+  AnalyticsService,
+  gaugeTotal,
+  GdprService,
+  httpSummary,
+  parseAlertRules,
+  pushGdpr,
+  seriesSampler,
+  streamingGdpr,
+  SystemPublisher,
+} from './analytics/index.ts';
+import { fileURLToPath } from 'node:url';
 
 export type AppState = 'created' | 'starting' | 'ready' | 'draining' | 'closed';
 
@@ -54,6 +68,11 @@ export class App {
   /** Push notifications; set once `start()` has opened the store. */
   push: PushService | undefined;
   store: Store | undefined;
+  readonly analytics: AnalyticsService;
+  readonly alerts: AlertService;
+  /** GDPR consent, export and erasure; set once `start()` has opened the store. */
+  gdpr: GdprService | undefined;
+  readonly #systemPublisher: SystemPublisher;
   readonly #providers: Providers;
   readonly #pushEvents: PushEventsHandler;
   #storeHealth: StoreHealth | undefined;
@@ -97,6 +116,41 @@ export class App {
     this.breaker = new DependencyBreaker(`engines:${this.engines.kind}`, { metrics: this.metrics, logger: this.logger });
     this.#providers = createProviders(config, this.logger.child({ component: 'push' }));
     this.#pushEvents = new PushEventsHandler({ store: () => this.store, model: () => this.push?.sendTime, consentDefault: config.consentDefault });
+    this.analytics = new AnalyticsService({
+      clock: this.clock,
+      logger: this.logger.child({ component: 'analytics' }),
+      registry: this.metrics.registry,
+      sessionGapMinutes: config.sessionGapMinutes,
+      consentDefault: config.consentDefault,
+      consent: async (ids) => new Map(((await this.store?.consent.getMany(ids)) ?? []).map((c) => [c.userId, c])),
+      dataDir: config.dataDir,
+    });
+    const alertRules = parseAlertRules(config.alertRules);
+    const promRegistry = this.metrics.registry;
+    const publishSystem = (channel: string, data: unknown) => this.gateway.channels.publish(channel, data, { user: 'backbeat' }, 'system');
+    this.alerts = new AlertService({
+      rules: alertRules,
+      ...(config.alertWebhookUrl ? { webhookUrl: config.alertWebhookUrl } : {}),
+      sample: seriesSampler({
+        registry: promRegistry,
+        clock: this.clock,
+        connections: () => this.gateway.connectionCount,
+        eventLag: () => gaugeTotal(promRegistry, 'backbeat_streaming_consumer_lag'),
+        dlqSize: () => gaugeTotal(promRegistry, 'backbeat_streaming_dead_letters'),
+      }),
+      publish: publishSystem,
+      clock: this.clock,
+      logger: this.logger.child({ component: 'alerts' }),
+      registry: promRegistry,
+    });
+    this.#systemPublisher = new SystemPublisher({
+      publish: publishSystem,
+      overview: () => this.overview(),
+      trending: async () => ({ tracks: this.analytics.trending('track', '1h', 10).items, artists: this.analytics.trending('artist', '1h', 10).items }),
+      metrics: () => this.alerts.latest() ?? {},
+      clock: this.clock,
+      logger: this.logger.child({ component: 'dashboard' }),
+    });
     const streamLogger = this.logger.child({ component: 'streaming' });
     const streamEngines = createStreamEngines({ ...config, nodeId: config.nodeId! }, streamLogger);
     this.streaming = new StreamingService({
@@ -111,7 +165,7 @@ export class App {
       retry: { attempts: config.eventHandlerAttempts, baseMs: config.eventRetryBaseMs, maxMs: config.eventRetryMaxMs },
       pushDebounceMs: config.recommendationPushDebounceMs,
       maxPushesPerSec: config.recommendationPushMaxPerSec,
-      extraHandlers: [this.#pushEvents, ...(deps.eventHandlers ?? [])],
+      extraHandlers: [this.#pushEvents, this.analytics.handler, ...(deps.eventHandlers ?? [])],
       // With Kafka every node handles every event; one owner per user does the side effects.
       ...(config.kafkaBrokers ? { owns: (userId: string) => this.#ownership?.owns(userId) ?? true } : {}),
     });
@@ -210,6 +264,21 @@ export class App {
       throw new ConfigError(this.config.databaseUrl ? 'DATABASE_URL' : 'DATA_DIR', `store: ${(err as Error).message}`);
     }
     this.push = this.#createPush(this.store);
+    const pushEvents = this.#pushEvents;
+    const parts = [streamingGdpr(this.streaming), pushGdpr(this.push, { invalidate: (u) => pushEvents.invalidate(u) }), analyticsGdpr(this.analytics)];
+    this.gdpr = new GdprService({
+      store: this.store,
+      erasers: parts.map((p) => p.eraser),
+      exporters: parts.map((p) => p.exporter),
+      consentDefault: this.config.consentDefault,
+      clock: this.clock,
+      logger: this.logger.child({ component: 'gdpr' }),
+      registry: this.metrics.registry,
+      onConsentChanged: (u, c) => {
+        pushEvents.invalidate(u);
+        this.analytics.consentChanged(u, c);
+      },
+    });
     try {
       await this.streaming.start();
     } catch (err) {
@@ -220,6 +289,11 @@ export class App {
       gateway: this.gateway,
       streaming: this.streaming,
       push: this.push,
+      analytics: this.analytics,
+      alerts: this.alerts,
+      gdpr: this.gdpr,
+      overview: () => this.overview(),
+      dashboardDistDir: fileURLToPath(new URL('../dist', import.meta.url)),
       eventsBodyLimitBytes: this.config.eventsMaxBodyBytes,
       logger: this.logger,
       metrics: this.metrics,
@@ -238,10 +312,20 @@ export class App {
     });
     await this.#http.listen({ host: this.config.host, port: this.config.port });
     this.push.start();
+    this.alerts.start();
+    this.#systemPublisher.start();
+    // Erasures left pending by a stop resume now (after the stream: on Kafka an eraser waits for this node to pass its marker).
+    void this.gdpr.resume().catch((err: unknown) => this.logger.error({ err }, 'resuming pending erasures failed'));
     this.#lifecycle.set('ready');
     await this.connections.start();
     await this.#ownership?.refresh();
     return this;
+  }
+
+  /** `GET /v1/analytics/overview`: what the dashboard shows (SPEC §7). */
+  async overview(): Promise<Record<string, unknown>> {
+    const part = this.analytics.overviewPart();
+    return { ...part, connections: this.gateway.connectionCount, http: await httpSummary(this.metrics.registry), alerts: { open: this.alerts.openCount() } };
   }
 
   #createPush(store: Store): PushService {
@@ -263,6 +347,7 @@ export class App {
       },
       publishInbox: async (userId, payload) => void (await this.gateway.channels.publish(`user:${userId}`, payload, { user: 'backbeat' }, 'push')),
       onUserChanged: (userId) => pushEvents.invalidate(userId),
+      segmentUsers: (name) => this.analytics.segmentUsers(name),
       consentDefault: config.consentDefault,
       maxRecipients: config.pushMaxRecipients,
       runner: { nodeId: config.nodeId!, batchSize: config.pushBatchSize, maxInFlight: config.pushMaxInFlight, leaseMs: config.pushLeaseMs, maxAttempts: config.pushMaxAttempts, retryBaseMs: config.pushRetryBaseMs },
@@ -295,11 +380,14 @@ export class App {
       await runAll(
         [
           ['deregister', () => this.connections.close()],
+          ['dashboard publisher', () => this.#systemPublisher.close()],
+          ['alerts', () => this.alerts.close()],
           ['ownership', () => this.#ownership?.close()],
           ['drain clients', () => (drain ? this.gateway.drain(this.config.drainMs, this.config.shutdownTimeoutMs) : undefined)],
           ['gateway', () => this.gateway.close()],
           ['http', () => this.#http?.close()],
           ['push runner', () => this.push?.stop()],
+          ['gdpr', () => this.gdpr?.close()],
           ['streaming', () => this.streaming.close()],
           ['push providers', () => this.#providers.close()],
           ['store', async () => {

@@ -38,7 +38,7 @@ export class ChannelService {
     channel: string,
     data: unknown,
     info: ClientInfo | undefined,
-    source: 'ws' | 'http' | 'streaming' | 'push',
+    source: 'ws' | 'http' | 'streaming' | 'push' | 'system',
     traceHeaders?: Record<string, unknown>,
   ): Promise<PublishResult> {
     const started = performance.now();

@@ -11,12 +11,24 @@ import { installErrorMapping } from './errors.ts';
 import { channelRoutes } from './routes/channels.ts';
 import { eventRoutes } from './routes/events.ts';
 import { pushRoutes } from './routes/push.ts';
+import { analyticsRoutes } from './routes/analytics.ts';
+import { alertRoutes } from './routes/alerts.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
+import { gdprRoutes, type GdprApi } from './routes/gdpr.ts';
+import type { AlertService, AnalyticsService } from '../analytics/index.ts';
 import { systemRoutes, type SystemDeps } from './routes/system.ts';
 
 export interface HttpDeps extends SystemDeps {
   gateway: Gateway;
   streaming: StreamingService;
   push: PushService;
+  analytics: AnalyticsService;
+  alerts: AlertService;
+  gdpr: GdprApi;
+  /** `GET /v1/analytics/overview` (the composition root merges analytics, connections, HTTP and alerts). */
+  overview: () => Promise<Record<string, unknown>>;
+  /** Where `npm run build:dashboard` wrote the page's bundle. */
+  dashboardDistDir: string;
   /** Body limit of POST /v1/events (EVENTS_MAX_BODY_BYTES). */
   eventsBodyLimitBytes: number;
   logger: Logger;
@@ -79,6 +91,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   channelRoutes(app, deps.gateway, deps.verifier);
   eventRoutes(app, deps.streaming, deps.verifier, deps.eventsBodyLimitBytes);
   pushRoutes(app, deps.push, deps.verifier);
+  analyticsRoutes(app, deps.analytics, deps.verifier, deps.overview);
+  alertRoutes(app, deps.alerts, deps.verifier);
+  gdprRoutes(app, deps.gdpr, deps.verifier);
+  dashboardRoutes(app, { distDir: deps.dashboardDistDir });
 
   app.server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0];

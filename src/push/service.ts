@@ -18,6 +18,8 @@ export interface PushServiceOptions {
   /** Users connected right now, on any node (channel "auto"). */
   connectedUsers: (userIds: readonly string[]) => Promise<Set<string>>;
   publishInbox: (userId: string, payload: Record<string, unknown>) => Promise<void>;
+  /** The members of an analytics segment (SPEC §7: a segment is a valid audience); undefined for an unknown one. */
+  segmentUsers?: (name: string) => string[] | undefined;
   /** A user's devices, preferences or consent changed (caches elsewhere drop the user). */
   onUserChanged?: (userId: string) => void;
   /** `CONSENT_DEFAULT`: consent of a user never asked. */
@@ -204,8 +206,10 @@ export class PushService {
   async #validate(body: NotificationBody): Promise<JobRequest> {
     const audiences = [body.userIds, body.topic, body.segment].filter((a) => a !== undefined).length;
     if (audiences !== 1) throw new BadRequestError('name exactly one audience: userIds, topic or segment');
+    let segmentMembers: string[] | undefined;
     if (body.segment !== undefined && body.segment !== 'all') {
-      throw new BadRequestError(`unknown segment ${JSON.stringify(body.segment)} (segments other than "all" come with analytics)`);
+      segmentMembers = this.#o.segmentUsers?.(body.segment);
+      if (!segmentMembers) throw new BadRequestError(`unknown segment ${JSON.stringify(body.segment)}: "all" or a segment of GET /v1/analytics/segments`);
     }
     const templates: Record<string, TemplateDefinition> = {};
     const variables = body.variables ?? {};
@@ -242,7 +246,13 @@ export class PushService {
     const now = this.#o.clock.now();
     if (sendAtMs !== undefined && sendAtMs > now + 30 * 86_400_000) throw new BadRequestError('sendAt is more than 30 days ahead');
     return {
-      audience: { ...(body.userIds ? { userIds: body.userIds } : {}), ...(body.topic ? { topic: body.topic } : {}), ...(body.segment ? { segment: body.segment } : {}) },
+      // A segment is resolved to its members now: the job sends to who was in it at the 202.
+      audience: {
+        ...(body.userIds ? { userIds: body.userIds } : {}),
+        ...(segmentMembers ? { userIds: segmentMembers } : {}),
+        ...(body.topic ? { topic: body.topic } : {}),
+        ...(body.segment ? { segment: body.segment } : {}),
+      },
       ...(body.template && !experiment ? { template: body.template } : {}),
       ...(body.title !== undefined ? { title: body.title } : {}),
       ...(body.body !== undefined ? { body: body.body } : {}),

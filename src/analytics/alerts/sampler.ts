@@ -12,7 +12,7 @@ export const SOURCE_METRICS = Object.freeze({
 export interface SamplerDeps {
   registry: Registry;
   connections: () => number;
-  eventLag: () => number;
+  eventLag: () => Promise<number> | number;
   dlqSize: () => Promise<number> | number;
   /** Measures the interval for rates. @default systemClock */
   clock?: Clock;
@@ -49,12 +49,15 @@ export function seriesSampler(deps: SamplerDeps): () => Promise<Record<MetricNam
     const dlq = await Promise.resolve()
       .then(() => deps.dlqSize())
       .catch(() => NaN);
+    const lag = await Promise.resolve()
+      .then(() => deps.eventLag())
+      .catch(() => NaN);
     const out: Record<MetricName, number> = {
       connections: read(deps.connections),
       events_per_second: NaN,
       http_p99_ms: NaN,
       http_error_rate: NaN,
-      event_lag: read(deps.eventLag),
+      event_lag: lag,
       dlq_size: dlq,
     };
     if (!last || now.at <= last.at) return out;
@@ -133,4 +136,22 @@ export function histogramQuantile(q: number, buckets: ReadonlyArray<readonly [nu
     lowerCount = count;
   }
   return lowerBound;
+}
+
+/** HTTP latency (p50, p99, ms) and error rate (5xx share) since the process started, for the overview. */
+export async function httpSummary(registry: Registry): Promise<{ p50Ms: number; p99Ms: number; errorRate: number }> {
+  const s = await snapshot(registry, 0);
+  const buckets = [...s.buckets];
+  const ms = (q: number): number => {
+    const v = histogramQuantile(q, buckets);
+    return Number.isFinite(v) ? Math.round(v * 1000 * 100) / 100 : 0;
+  };
+  return { p50Ms: ms(0.5), p99Ms: ms(0.99), errorRate: s.requests > 0 ? s.errors / s.requests : 0 };
+}
+
+/** The sum of a gauge's series (e.g. consumer lag over partitions); 0 when it is not registered. */
+export async function gaugeTotal(registry: Registry, name: string): Promise<number> {
+  let total = 0;
+  for (const v of await values(registry, name)) total += v.value;
+  return total;
 }
