@@ -4,7 +4,8 @@
  * server and each load generator is its own process; each measurement is repeated
  * BENCH_RUNS times (default 3) and the median is reported. Writes
  * bench/results/gateway.json and bench/results/README.md. `npm run bench -- gateway` runs the
- * single-node scenarios, `-- cluster` the 3-node ones (Redis at REDIS_URL, default local).
+ * single-node scenarios, `-- cluster` the 3-node ones (Redis at REDIS_URL, default local),
+ * `-- push` the push benchmarks (bench/push.ts → push.json, push.md).
  * Add a scenario to SCENARIOS (its args go to loadgen.ts); add a server to SERVERS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -96,6 +97,15 @@ if (filter?.startsWith('streaming')) {
   await runStreaming(filter);
   process.exit(0);
 }
+// The push benchmarks (issue #9: 100k notifications vs bare loops, Web Push CPU, templates) live in bench/push.ts.
+async function runPush(): Promise<void> {
+  const child = spawn(NODE, ['bench/push.ts'], { cwd: ROOT, stdio: 'inherit' });
+  await new Promise((res) => child.once('exit', res));
+}
+if (filter === 'push') {
+  await runPush();
+  process.exit(0);
+}
 
 const token = await signHs256(SECRET, { sub: 'bench', channels: ['*'], publish: ['*'] }, 24 * 3600);
 // `--render` only rewrites the table from gateway.json; a filtered run updates its scenarios and keeps the others.
@@ -158,7 +168,10 @@ for (const sc of SCENARIOS) {
     lines.push(`| ${sc.what} | ${m} | ${v('backbeat') ?? '—'} | ${v('raw') ?? '—'} | ${v('raw-corked') ?? '—'} | ${v('socketio') ?? '—'} | ${ratio(v('backbeat'), v('raw-corked'))} | ${ratio(v('backbeat'), v('raw'))} | ${ratio(v('backbeat'), v('socketio'))} |`);
   }
 }
-lines.push('', 'Raw data: gateway.json. Metrics: deliveredPerSec = messages received by all subscribers / (last receipt − first publish); p50/p99 = publish-to-delivery latency in ms; loss = expected − received deliveries; rssPerConnKiB = server RSS growth / connections.', '', 'Event stream benchmarks (ingest, Kafka, windows, recommendations): [streaming.md](streaming.md).', '');
+lines.push('', 'Raw data: gateway.json. Metrics: deliveredPerSec = messages received by all subscribers / (last receipt − first publish); p50/p99 = publish-to-delivery latency in ms; loss = expected − received deliveries; rssPerConnKiB = server RSS growth / connections.', '', 'Event stream benchmarks (ingest, Kafka, windows, recommendations): [streaming.md](streaming.md). Push (100k notifications, Web Push CPU, templates): [push.md](push.md).', '');
 writeFileSync(join(ROOT, 'bench/results/README.md'), lines.join('\n'));
 console.log('wrote bench/results/gateway.json and bench/results/README.md');
-if (!filter) await runStreaming();
+if (!filter) {
+  await runStreaming();
+  await runPush();
+}
