@@ -2,10 +2,12 @@ import type { JobRepository, Outcome } from '../../core/store/index.ts';
 import type { PushMetrics } from '../metrics.ts';
 
 /**
- * Records outcomes as they arrive, with group commit: an outcome is written at once when
- * no write is running; outcomes that arrive while one is (the store is fsyncing) go
- * together in the next transaction. No timer and no batch window: each outcome waits at
- * most for the commit in progress, so a crash loses at most what was in flight.
+ * Records outcomes as they arrive, with group commit: the write starts on the next turn of
+ * the event loop (`setImmediate`), so every outcome whose answer arrived in this turn's I/O
+ * goes into the same transaction; outcomes that arrive while a commit runs go into the
+ * next. No timer and no batch window: an outcome waits at most one loop turn plus the
+ * commit in progress, so a crash loses at most what was in flight. (The embedded store is
+ * synchronous: writing at once would commit — and fsync — one outcome per transaction.)
  */
 export class OutcomeWriter {
   readonly #jobs: JobRepository;
@@ -21,7 +23,7 @@ export class OutcomeWriter {
   record(outcome: Outcome): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ outcome, resolve, reject });
-      this.#writing ??= this.#drain();
+      this.#writing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.#drain());
     });
   }
 
@@ -42,6 +44,8 @@ export class OutcomeWriter {
         } catch (err) {
           for (const b of batch) b.reject(err);
         }
+        // Let this turn's answers arrive before the next commit.
+        if (this.#queue.length > 0) await new Promise<void>((r) => setImmediate(r));
       }
     } finally {
       this.#writing = undefined;

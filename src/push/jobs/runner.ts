@@ -62,9 +62,9 @@ export class JobRunner {
   /** Rendered (title, body) per job, template and locale: variables are job-wide. */
   readonly #rendered = new Map<string, { title: string; body: string }>();
   #running = false;
-  #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
-  #timer: TimerHandle | undefined;
+  #loops: Array<Promise<void>> = [];
+  /** Idle lanes waiting for the poll timer or a wake. */
+  readonly #sleepers = new Set<() => void>();
   #inFlight = 0;
   #renewTimer: TimerHandle | undefined;
   /**
@@ -89,19 +89,26 @@ export class JobRunner {
     this.#renewTimer = this.#d.clock.setInterval(() => {
       if (this.#inFlight > 0) this.#d.store.leases.renew(this.#owner, this.#o.leaseMs).catch((err: unknown) => this.#d.logger.warn({ err }, 'lease renewal failed'));
     }, Math.max(500, this.#o.leaseMs / 3));
-    this.#loop = this.#run();
+    // Several lanes claim and send batches independently (leases keep them disjoint), so
+    // one batch's slow tail — a provider answering slower than the others — never idles the
+    // node: with PUSH_MAX_IN_FLIGHT 2000 and batches of 1000, two batches overlap.
+    const lanes = Math.max(1, Math.ceil(this.#o.maxInFlight / this.#o.batchSize));
+    this.#laneConcurrency = Math.max(1, Math.ceil(this.#o.maxInFlight / lanes));
+    this.#loops = Array.from({ length: lanes }, () => this.#run());
   }
+
+  #laneConcurrency = 1;
 
   /** A job was created (or a recipient became due): look now instead of at the next poll. */
   wake(): void {
-    this.#wake?.();
+    for (const wake of [...this.#sleepers]) wake();
   }
 
   async stop(): Promise<void> {
     this.#running = false;
-    this.#wake?.();
+    this.wake();
     this.#renewTimer?.cancel();
-    await this.#loop;
+    await Promise.all(this.#loops);
     await this.#writer.flush();
     // What this node claimed and did not send goes back at once, not after the lease.
     await this.#d.store.leases.release(this.#owner).catch(() => 0);
@@ -130,13 +137,14 @@ export class JobRunner {
 
   #idle(): Promise<void> {
     return new Promise((resolve) => {
+      let timer: TimerHandle | undefined = undefined;
       const done = (): void => {
-        this.#timer?.cancel();
-        this.#wake = undefined;
+        timer?.cancel();
+        this.#sleepers.delete(done);
         resolve();
       };
-      this.#wake = done;
-      this.#timer = this.#d.clock.setTimeout(done, this.#o.pollMs);
+      this.#sleepers.add(done);
+      timer = this.#d.clock.setTimeout(done, this.#o.pollMs);
     });
   }
 
@@ -170,7 +178,7 @@ export class JobRunner {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.#o.maxInFlight, batch.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.#laneConcurrency, batch.length) }, worker));
     for (const id of jobIds) await this.#finishIfDone(id);
   }
 

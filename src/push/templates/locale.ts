@@ -7,14 +7,27 @@
  * the user's preference (the device's locale is what its user reads on it).
  */
 
+/**
+ * Tags seen are few (a template's locales, devices' locales): `Intl.Locale` costs more than
+ * the rest of a render, so answers are memoized (bounded; cleared when full).
+ */
+const CANONICAL = new Map<string, string | null>();
+const CANONICAL_MAX = 10_000;
+
 /** The canonical form of a BCP 47 tag without extensions (`fr_ca` → `fr-CA`), or undefined. */
 export function canonicalLocale(tag: unknown): string | undefined {
   if (typeof tag !== 'string' || tag.length === 0 || tag.length > 64) return undefined;
+  const hit = CANONICAL.get(tag);
+  if (hit !== undefined) return hit ?? undefined;
+  let out: string | null;
   try {
-    return new Intl.Locale(tag.replaceAll('_', '-')).baseName;
+    out = new Intl.Locale(tag.replaceAll('_', '-')).baseName;
   } catch {
-    return undefined;
+    out = null;
   }
+  if (CANONICAL.size >= CANONICAL_MAX) CANONICAL.clear();
+  CANONICAL.set(tag, out);
+  return out ?? undefined;
 }
 
 /** The tag and its parents, most specific first: `zh-Hant-TW` → [`zh-Hant-TW`, `zh-Hant`, `zh`]. */

@@ -38,6 +38,6 @@ export async function startProviderServers(opts: { apns?: ApnsServerOptions; fcm
 }
 
 /** A 64-hex-digit APNs device token, distinct per `n`. */
-export const apnsToken = (n: number): string => n.toString(16).padStart(64, 'b');
+export const apnsToken = (n: number): string => n.toString(16).padStart(64, '0');
 /** An FCM registration token, distinct per `n`. */
 export const fcmToken = (n: number): string => `fcm-token-${n}:APA91b${'x'.repeat(40)}`;
