@@ -270,3 +270,25 @@ describe('a dead provider', () => {
     }
   }, 60_000);
 });
+
+describe('segments as audiences', () => {
+  it('a notification to an analytics segment reaches its members (and only them)', async () => {
+    const day = 86_400_000;
+    const now = Date.now();
+    // Two users whose first event is today ("new"), one first seen 40 days ago ("dormant").
+    const play = (userId: string, ts: number) => ({ type: 'track.played', userId, ts, data: { trackId: 'seg-t', artistId: 'seg-a', durationMs: 1000, playedMs: 900 } });
+    expect((await api('POST', '/v1/events', [play('seg-new-1', now - 1000), play('seg-new-2', now - 2000), play('seg-old', now - 40 * day)])).json['accepted']).toBe(3);
+    for (const [i, u] of ['seg-new-1', 'seg-new-2', 'seg-old'].entries()) await api('POST', '/v1/devices', { userId: u, platform: 'android', token: fcmToken(700 + i) });
+    const analytics = await srv.token({ sub: 'reader', scope: 'analytics:read' });
+    await until(async () => {
+      const segs = (await api('GET', '/v1/analytics/segments', undefined, analytics)).json['segments'] as Array<{ name: string; users: number }>;
+      return (segs.find((s) => s.name === 'new')?.users ?? 0) >= 2;
+    }, 'analytics sees the new users');
+    const r = await api('POST', '/v1/notifications', { segment: 'new', title: 'Welcome', body: 'to Backbeat' });
+    expect(r.status).toBe(202);
+    await job(String(r.json['jobId']));
+    const got = providers.fcm.messages.filter((m) => [fcmToken(700), fcmToken(701), fcmToken(702)].includes(String(m['token']))).map((m) => m['token']);
+    expect(got.sort()).toEqual([fcmToken(700), fcmToken(701)].sort());
+    expect((await api('POST', '/v1/notifications', { segment: 'no-such-segment', title: 'a', body: 'b' })).status).toBe(400);
+  });
+});
