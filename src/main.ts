@@ -67,6 +67,7 @@ if (config.devSecret) {
     `    curl -s -X POST ${url}/v1/events -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
     `         -d '[{"type":"track.played","userId":"demo","ts":${Date.now()},"data":{"trackId":"t1","artistId":"a1","durationMs":200000,"playedMs":190000}}]'`,
     `    npx wscat -c ${wsUrl}   then send {"id":1,"type":"connect","token":"<token>"}`,
+    `    open the live dashboard: ${url}/dashboard#token=${token}`,
   );
 }
 process.stdout.write(lines.join('\n') + '\n\n');
