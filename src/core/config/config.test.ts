@@ -48,6 +48,24 @@ describe('config', () => {
     expect(e.message).toContain(words);
   });
 
+  it('reports every bad variable at once, one line each', () => {
+    const e = errorOf({ ...base(), PORT: 'http', LOG_LEVEL: 'loud', MAX_MESSAGE_BYTES: '1.5' });
+    expect(e.problems.map((p) => p.variable)).toEqual(['PORT', 'MAX_MESSAGE_BYTES', 'LOG_LEVEL']);
+    expect(e.message.split('\n')).toHaveLength(3);
+    for (const line of e.message.split('\n')) expect(line).toMatch(/^[A-Z_]+: /);
+  });
+
+  it.each([
+    [{ HEARTBEAT_INTERVAL_MS: '5000', NODE_TTL_MS: '6000' }, 'HEARTBEAT_INTERVAL_MS', 'half of NODE_TTL_MS'],
+    [{ DRAIN_MS: '20000', SHUTDOWN_TIMEOUT_MS: '10000' }, 'DRAIN_MS', 'within SHUTDOWN_TIMEOUT_MS'],
+    [{ VAPID_PUBLIC_KEY: 'abc' }, 'VAPID_PRIVATE_KEY', 'other VAPID key'],
+    [{ APNS_KEY: '-----BEGIN PRIVATE KEY-----' }, 'APNS_KEY_ID', 'with APNS_KEY'],
+  ])('cross-field rule %o names %s', (env, variable, words) => {
+    const e = errorOf({ ...base(), ...env });
+    expect(e.variable).toBe(variable);
+    expect(e.message).toContain(words);
+  });
+
   it('never echoes a secret in the error', () => {
     expect(errorOf({ ...base(), JWT_SECRET: 'hunter2' }).message).not.toContain('hunter2');
   });

@@ -3,14 +3,42 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigVars, type Config } from './schema.ts';
 
-/** A configuration problem: one line naming the variable and what is wrong. */
+/**
+ * A configuration problem: one line per problem, each naming the variable and what is
+ * wrong. `variable` is the first one's; `problems` lists them all (every bad variable is
+ * reported at once, not the first only).
+ */
 export class ConfigError extends Error {
   readonly variable: string;
-  constructor(variable: string, problem: string) {
-    super(`${variable}: ${problem}`);
+  readonly problems: ReadonlyArray<{ variable: string; problem: string }>;
+  constructor(variable: string, problem: string, more: ReadonlyArray<{ variable: string; problem: string }> = []) {
+    const all = [{ variable, problem }, ...more];
+    super(all.map((p) => `${p.variable}: ${p.problem}`).join('\n'));
     this.name = 'ConfigError';
     this.variable = variable;
+    this.problems = all;
   }
+}
+
+/** Rules across variables: each names the variable to change. */
+function crossFieldProblems(cfg: Record<string, unknown>): Array<{ variable: string; problem: string }> {
+  const out: Array<{ variable: string; problem: string }> = [];
+  const n = (k: string): number => Number(cfg[k]);
+  if (n('heartbeatIntervalMs') * 2 > n('nodeTtlMs')) {
+    out.push({ variable: 'HEARTBEAT_INTERVAL_MS', problem: `must be at most half of NODE_TTL_MS (${n('nodeTtlMs')}), or live nodes expire between heartbeats` });
+  }
+  if (n('drainMs') > n('shutdownTimeoutMs')) {
+    out.push({ variable: 'DRAIN_MS', problem: `must be within SHUTDOWN_TIMEOUT_MS (${n('shutdownTimeoutMs')})` });
+  }
+  if ((cfg['vapidPublicKey'] === undefined) !== (cfg['vapidPrivateKey'] === undefined)) {
+    out.push({ variable: cfg['vapidPublicKey'] === undefined ? 'VAPID_PUBLIC_KEY' : 'VAPID_PRIVATE_KEY', problem: 'is required with the other VAPID key' });
+  }
+  if (cfg['apnsKey'] !== undefined) {
+    for (const [key, env] of [['apnsKeyId', 'APNS_KEY_ID'], ['apnsTeamId', 'APNS_TEAM_ID'], ['apnsTopic', 'APNS_TOPIC']] as const) {
+      if (cfg[key] === undefined) out.push({ variable: env, problem: 'is required with APNS_KEY' });
+    }
+  }
+  return out;
 }
 
 /** Never echoed in error messages. */
@@ -19,22 +47,26 @@ const SECRET_VARS = new Set(['JWT_SECRET', 'REDIS_URL', 'DATABASE_URL']);
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 /**
- * Validates the environment once into a frozen Config. Throws ConfigError on the first
- * bad variable. Resolves `NODE_ID` (stable per DATA_DIR), `JWT_PUBLIC_KEY` files and the
+ * Validates the environment once into a frozen Config. Throws one ConfigError listing
+ * every bad variable, then every broken rule across variables. Resolves `NODE_ID` (stable per DATA_DIR), `JWT_PUBLIC_KEY` files and the
  * development secret.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const out: Record<string, unknown> = {};
+  const problems: Array<{ variable: string; problem: string }> = [];
   for (const cv of ConfigVars) {
     const raw = env[cv.env] ?? cv.default;
     const parsed = cv.schema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const shown = SECRET_VARS.has(cv.env) ? '' : ` (got ${JSON.stringify(raw)})`;
-      throw new ConfigError(cv.env, `${issue?.message ?? 'invalid'}${shown}`);
+      problems.push({ variable: cv.env, problem: `${issue?.message ?? 'invalid'}${shown}` });
+      continue;
     }
     out[cv.key] = parsed.data;
   }
+  if (problems.length === 0) problems.push(...crossFieldProblems(out));
+  if (problems.length > 0) throw new ConfigError(problems[0]!.variable, problems[0]!.problem, problems.slice(1));
   const cfg = out as Record<string, string | number | boolean | string[] | undefined>;
 
   if (typeof cfg.databaseUrl === 'string' && !/^postgres(ql)?:\/\//.test(cfg.databaseUrl)) {
