@@ -1,3 +1,4 @@
+import { assertOwnUser } from '../core/auth/index.ts';
 import { BackbeatError, BadRequestError, ForbiddenError, RateLimitedError, UnauthorizedError, UnavailableError } from '../core/errors/index.ts';
 import type { Connection } from './connection.ts';
 import type { CommandContext as Gateway } from './context.ts';
@@ -256,9 +257,7 @@ async function event(gw: Gateway, conn: Connection, cmd: CommandOf<'event'>): Pr
   if (!sink) throw new UnavailableError('the event stream is not enabled on this server');
   const service = conn.principal!.hasScope('events:write');
   const userId = (cmd.event as { userId?: unknown }).userId;
-  if (!service && userId !== undefined && userId !== conn.user) {
-    throw new ForbiddenError(`events may only be sent for your own user (${conn.user!}) without the events:write scope`);
-  }
+  if (typeof userId === 'string') assertOwnUser(conn.user!, userId, service, 'events:write');
   const res = await sink.accept([cmd.event], service ? { source: 'ws' } : { source: 'ws', ownUser: conn.user! });
   const rejected = res.rejected[0];
   if (rejected) throw new BadRequestError(rejected.error);

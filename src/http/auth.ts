@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { Principal, Scope, TokenVerifier } from '../core/auth/index.ts';
+import { assertOwnUser, type Principal, type Scope, type TokenVerifier } from '../core/auth/index.ts';
 import { ForbiddenError, UnauthorizedError } from '../core/errors/index.ts';
 
 declare module 'fastify' {
@@ -33,6 +33,6 @@ export function scopeOrOwn(verifier: TokenVerifier, scope: Scope) {
   return async (req: FastifyRequest): Promise<void> => {
     const p = await authenticate(req, verifier);
     const { id } = req.params as { id: string };
-    if (!p.hasScope(scope) && p.user !== id) throw new ForbiddenError(`token lacks scope ${scope} and is not user ${id}'s own`);
+    assertOwnUser(p.user, id, p.hasScope(scope), scope);
   };
 }

@@ -1,4 +1,5 @@
-import { BadRequestError, ForbiddenError, toBackbeatError } from '../core/errors/index.ts';
+import { assertOwnUser } from '../core/auth/index.ts';
+import { BadRequestError, toBackbeatError } from '../core/errors/index.ts';
 import { DEFAULT_MAX_JSON_DEPTH, depthError, exceedsJsonDepth } from '../core/json/index.ts';
 import type { Logger } from '../core/observability/index.ts';
 import type { Clock } from '../core/time/index.ts';
@@ -90,7 +91,7 @@ export class EventIngest {
     if (ctx.ownUser !== undefined && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
       const userId = (raw as { userId?: unknown }).userId;
       if (userId === undefined) input = { ...raw, userId: ctx.ownUser };
-      else if (userId !== ctx.ownUser) throw new ForbiddenError(`events may only be sent for your own user (${ctx.ownUser}) without the events:write scope`);
+      else if (typeof userId === 'string') assertOwnUser(ctx.ownUser, userId, false, 'events:write');
     }
     return parseEvent(input, { registry: this.#o.registry, now, ...(ctx.trace ? { trace: ctx.trace } : {}) });
   }

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { USER_ID_PATTERN, type TokenVerifier } from '../../core/auth/index.ts';
-import { BackbeatError, ForbiddenError } from '../../core/errors/index.ts';
+import { assertOwnUser, USER_ID_PATTERN, type TokenVerifier } from '../../core/auth/index.ts';
+import { BackbeatError } from '../../core/errors/index.ts';
 import { DeviceBody, Name, NotificationBody, PreferencesBody, TemplateBody, type PushService } from '../../push/index.ts';
 import { authenticate, requireScope, scopeOrOwn } from '../auth.ts';
 
@@ -35,7 +35,7 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
       preHandler: async (req) => {
         const p = await authenticate(req, verifier);
         const { userId } = req.body as DeviceBody;
-        if (!p.hasScope('push:send') && p.user !== userId) throw new ForbiddenError(`a user token may register devices only for its own user (${p.user})`);
+        assertOwnUser(p.user, userId, p.hasScope('push:send'), 'push:send');
       },
       schema: {
         tags: ['push'],
