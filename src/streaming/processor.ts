@@ -1,5 +1,6 @@
 import { BackbeatError, toBackbeatError } from '../core/errors/index.ts';
 import { extractContext, withSpan, type Logger } from '../core/observability/index.ts';
+import { backoffMs } from '../core/resilience/index.ts';
 import type { Clock } from '../core/time/index.ts';
 import type { DeadLetter, DeadLetterStore } from './dlq/store.ts';
 import { IdWindow } from './log/dedupe.ts';
@@ -299,7 +300,7 @@ export class StreamProcessor {
         return;
       }
       this.#count(h.name, 'retried');
-      await this.#sleep(Math.random() * Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1)));
+      await this.#sleep(backoffMs(attempt, retry.baseMs, retry.maxMs));
       try {
         const r = h.handle(event, ctx);
         if (r instanceof Promise) await r;
@@ -357,7 +358,7 @@ export class StreamProcessor {
         } catch (err) {
           lastErr = err;
           if (!isRetriable(err)) break;
-          await this.#sleep(Math.random() * Math.min(this.#o.retry.maxMs, this.#o.retry.baseMs * 2 ** (attempt - 1)));
+          await this.#sleep(backoffMs(attempt, this.#o.retry.baseMs, this.#o.retry.maxMs));
         }
       }
       if (lastErr === undefined) {

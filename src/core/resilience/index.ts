@@ -1,1 +1,2 @@
 export { DependencyBreaker, type BreakerOptions } from './breaker.ts';
+export { backoffMs } from './backoff.ts';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DependencyBreaker } from '../../core/resilience/index.ts';
+import { backoffMs, DependencyBreaker } from '../../core/resilience/index.ts';
 import { extractContext, withSpan, type Logger, type Metrics } from '../../core/observability/index.ts';
 import type { Clock, TimerHandle } from '../../core/time/index.ts';
 import type { Device, Job, Outcome, Recipient, Store, StoredPreferences } from '../../core/store/index.ts';
@@ -314,7 +314,7 @@ export class JobRunner {
   async #retry(r: Recipient, reason: string, now: number, afterMs?: number): Promise<void> {
     const ref = { jobId: r.jobId, seq: r.seq };
     if (r.attempts + 1 >= this.#o.maxAttempts) return void (await this.#record({ ...ref, state: 'failed', error: `gave up after ${r.attempts + 1} attempts: ${reason}` }));
-    const backoff = Math.random() * Math.min(300_000, this.#o.retryBaseMs * 2 ** r.attempts);
+    const backoff = backoffMs(r.attempts + 1, this.#o.retryBaseMs, 300_000);
     await this.#record({ ...ref, state: 'pending', notBefore: now + Math.max(afterMs ?? 0, backoff), error: reason });
   }
 
