@@ -106,6 +106,12 @@ if (filter === 'push') {
   await runPush();
   process.exit(0);
 }
+// Analytics and GDPR end to end (issue #10: erasure from 1M events, event → insight, → dashboard) live in bench/analytics-e2e.ts.
+if (filter === 'analytics-e2e') {
+  const child = spawn(NODE, ['bench/analytics-e2e.ts'], { cwd: ROOT, stdio: 'inherit' });
+  await new Promise((res) => child.once('exit', res));
+  process.exit(0);
+}
 
 const token = await signHs256(SECRET, { sub: 'bench', channels: ['*'], publish: ['*'] }, 24 * 3600);
 // `--render` only rewrites the table from gateway.json; a filtered run updates its scenarios and keeps the others.

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Logger } from '../../core/observability/index.ts';
 import type { Clock, TimerHandle } from '../../core/time/index.ts';
 import type { StreamEvent } from '../events/index.ts';
@@ -68,7 +69,8 @@ export class RecommendationsHandler implements EventHandler {
   /** userId → when its push is due (debounced); swept by one timer, not a timer per play. */
   readonly #due = new Map<string, number>();
   #sweeper: TimerHandle | undefined;
-  readonly #known = new Map<string, number>();
+  /** Users seen and when (bounded; O(1) eviction, see IdWindow for why not a Map). */
+  readonly #known = new LRUCache<string, number>({ max: 1_000_000 });
   #n = 0;
 
   constructor(opts: RecommendationsHandlerOptions) {
@@ -85,9 +87,7 @@ export class RecommendationsHandler implements EventHandler {
       this.#o.metrics.recommendationUpdate.observe((performance.now() - started) / 1000);
     } else this.#o.model.observe(i);
     this.#o.baseline?.observe(i);
-    this.#known.delete(e.userId);
     this.#known.set(e.userId, Math.max(this.#known.get(e.userId) ?? 0, e.receivedAt));
-    if (this.#known.size > 1_000_000) this.#known.delete(this.#known.keys().next().value!);
     if (!ctx.replay && ctx.owner && e.type === 'track.played') this.#schedulePush(e.userId);
   }
 
