@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Store } from '../core/store/index.ts';
 import type { SendTimeModel } from './sendtime/index.ts';
 
@@ -23,7 +24,7 @@ export class PushEventsHandler {
   readonly #model: () => SendTimeModel | undefined;
   readonly #consentDefault: boolean;
   /** userId → [time zone, personalization allowed]; bounded, refreshed when a user's settings change. */
-  readonly #users = new Map<string, [string, boolean]>();
+  readonly #users = new LRUCache<string, [string, boolean]>({ max: 100_000 });
 
   constructor(opts: { store: () => Store | undefined; model: () => SendTimeModel | undefined; consentDefault: 'granted' | 'denied' }) {
     this.#store = opts.store;
@@ -55,7 +56,6 @@ export class PushEventsHandler {
     const [prefs, consent] = await Promise.all([store.preferences.get(userId), store.consent.get(userId)]);
     const tz = prefs?.timezone ?? (await store.devices.listByUser(userId)).find((d) => d.timezone)?.timezone ?? 'UTC';
     const entry: [string, boolean] = [tz, consent ? consent.personalization : this.#consentDefault];
-    if (this.#users.size >= 100_000) this.#users.delete(this.#users.keys().next().value!);
     this.#users.set(userId, entry);
     return entry;
   }

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { StreamEvent } from '../events/index.ts';
 import type { StreamingMetrics } from '../metrics.ts';
 import type { EventHandler, HandlerContext } from '../processor.ts';
@@ -71,14 +72,17 @@ export function classifyPlay(playedMs: number, durationMs: number, o: Pick<Plays
 /** Stats of a track or artist nobody has played yet. */
 export const emptyTrack = (): TrackStats => ({ plays: 0, completes: 0, partials: 0, skips: 0, likes: 0, playlistAdds: 0, listenedMs: 0, lastPlayedAt: 0 });
 
-/** A Map bounded to `max` entries that evicts the least recently touched (touch = re-insert). */
-function touch<V>(map: Map<string, V>, key: string, make: () => V, max: number): V {
-  let v = map.get(key);
+/**
+ * The entry for `key`, created when missing; the cache evicts the least recently touched
+ * past its bound in O(1) (lru-cache: a Map evicting `keys().next()` slows to O(size) per
+ * insert in V8 once full).
+ */
+function touch<V extends object>(cache: LRUCache<string, V>, key: string, make: () => V): V {
+  let v = cache.get(key);
   if (v === undefined) {
     v = make();
-    if (map.size >= max) map.delete(map.keys().next().value!);
-  } else map.delete(key);
-  map.set(key, v);
+    cache.set(key, v);
+  }
   return v;
 }
 
@@ -92,25 +96,28 @@ export class PlaysHandler implements EventHandler {
   readonly types: ReadonlySet<string> = new Set(['track.played', 'track.skipped', 'track.liked', 'playlist.track_added']);
   readonly #o: PlaysOptions;
   readonly #metrics: StreamingMetrics | undefined;
-  readonly #tracks = new Map<string, TrackStats>();
-  readonly #artists = new Map<string, TrackStats>();
-  readonly #users = new Map<string, UserListening>();
+  readonly #tracks: LRUCache<string, TrackStats>;
+  readonly #artists: LRUCache<string, TrackStats>;
+  readonly #users: LRUCache<string, UserListening>;
 
   constructor(opts: Partial<PlaysOptions> = {}, metrics?: StreamingMetrics) {
     this.#o = { ...DEFAULT_PLAYS_OPTIONS, ...opts };
     this.#metrics = metrics;
+    const max = Math.max(1, this.#o.maxEntities);
+    this.#tracks = new LRUCache({ max });
+    this.#artists = new LRUCache({ max });
+    this.#users = new LRUCache({ max });
   }
 
   handle(e: StreamEvent, ctx: HandlerContext): void {
     const d = e.data;
-    const max = this.#o.maxEntities;
-    const user = touch(this.#users, e.userId, () => ({ plays: 0, skips: 0, likes: 0, history: [], sessions: 0, session: undefined }), max);
+    const user = touch(this.#users, e.userId, () => ({ plays: 0, skips: 0, likes: 0, history: [], sessions: 0, session: undefined }));
     if (e.type === 'track.liked' || e.type === 'playlist.track_added') {
-      const t = touch(this.#tracks, d['trackId'] as string, emptyTrack, max);
+      const t = touch(this.#tracks, d['trackId'] as string, emptyTrack);
       if (e.type === 'track.liked') {
         t.likes++;
         user.likes++;
-        touch(this.#artists, d['artistId'] as string, emptyTrack, max).likes++;
+        touch(this.#artists, d['artistId'] as string, emptyTrack).likes++;
       } else t.playlistAdds++;
       return;
     }
@@ -118,7 +125,7 @@ export class PlaysHandler implements EventHandler {
     const artistId = d['artistId'] as string;
     const outcome: PlayOutcome = e.type === 'track.skipped' ? 'skip' : classifyPlay(d['playedMs'] as number, d['durationMs'] as number, this.#o);
     const playedMs = e.type === 'track.skipped' ? (d['positionMs'] as number) : (d['playedMs'] as number);
-    for (const s of [touch(this.#tracks, trackId, emptyTrack, max), touch(this.#artists, artistId, emptyTrack, max)]) {
+    for (const s of [touch(this.#tracks, trackId, emptyTrack), touch(this.#artists, artistId, emptyTrack)]) {
       // An explicit skip event is a skip, not a play; a short play is both.
       if (e.type === 'track.played') s.plays++;
       if (outcome === 'complete') s.completes++;
