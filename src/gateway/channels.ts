@@ -1,5 +1,3 @@
-import { BadRequestError } from '../core/errors/index.ts';
-import { depthError, exceedsJsonDepth } from '../core/json/index.ts';
 import type { Metrics } from '../core/observability/index.ts';
 import { extractContext, injectContext, withSpan } from '../core/observability/index.ts';
 import type { DependencyBreaker } from '../core/resilience/index.ts';
@@ -23,10 +21,8 @@ export class ChannelService {
   readonly #metrics: Metrics;
   readonly #clock: Clock;
   readonly #historySize: number;
-  readonly #maxJsonDepth: number;
 
-  constructor(deps: { engines: Engines; breaker: DependencyBreaker; metrics: Metrics; clock: Clock; historySize: number; maxJsonDepth: number }) {
-    this.#maxJsonDepth = deps.maxJsonDepth;
+  constructor(deps: { engines: Engines; breaker: DependencyBreaker; metrics: Metrics; clock: Clock; historySize: number }) {
     this.#engines = deps.engines;
     this.#breaker = deps.breaker;
     this.#metrics = deps.metrics;
@@ -42,9 +38,6 @@ export class ChannelService {
     traceHeaders?: Record<string, unknown>,
   ): Promise<PublishResult> {
     const started = performance.now();
-    // Nothing is stored that cannot be served back: data every edge has bounded already is
-    // checked again here, the one door to history, for producers inside the process too.
-    if (exceedsJsonDepth(data, this.#maxJsonDepth)) throw new BadRequestError(depthError('publication data', this.#maxJsonDepth));
     return withSpan('gateway.publish', extractContext(traceHeaders), async (span) => {
       span.setAttribute('backbeat.channel', channel);
       const trace = injectContext();

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { BackbeatError, ErrorCodes, RateLimitedError, toBackbeatError, type ErrorCodeKey } from '../core/errors/index.ts';
+import { BackbeatError, ErrorCodes, rawErrorResponse, RateLimitedError, toBackbeatError, type ErrorCodeKey } from '../core/errors/index.ts';
 import type { TimerHandle } from '../core/time/index.ts';
 import { ChannelService } from './channels.ts';
 import { handleCommand } from './commands.ts';
@@ -77,7 +77,6 @@ export class Gateway implements FrameSender, CommandContext {
       metrics: deps.metrics,
       clock: deps.clock,
       historySize: opts.historySize,
-      maxJsonDepth: opts.maxJsonDepth,
     });
     this.hub = new Hub({ broker: deps.engines.broker, history: deps.engines.history, sender: this, metrics: deps.metrics, logger: deps.logger });
     this.#wss = new WebSocketServer({
@@ -100,8 +99,7 @@ export class Gateway implements FrameSender, CommandContext {
   /** Node HTTP `upgrade` handler for `GET /ws`. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const refuse = (status: number, reason: string, key: ErrorCodeKey, message: string): void => {
-      const body = JSON.stringify({ error: { code: ErrorCodes[key].name, message } });
-      socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.end(rawErrorResponse(status, reason, ErrorCodes[key].name, message));
     };
     if (!this.#accepting || this.connections.size >= this.opts.maxConnections) {
       return refuse(503, 'Service Unavailable', 'UNAVAILABLE', this.#accepting ? 'node at capacity: use GET /v1/connect for another' : 'server shutting down');

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequestError, ErrorCodes, RateLimitedError, UnavailableError, type ErrorCodeKey } from '../core/errors/index.ts';
+import { BadRequestError, ErrorCodes, rawErrorResponse, RateLimitedError, UnavailableError, type ErrorCodeKey } from '../core/errors/index.ts';
 import { depthError, exceedsJsonDepth } from '../core/json/index.ts';
 import type { Logger, Metrics } from '../core/observability/index.ts';
 
@@ -74,9 +74,8 @@ export function clientErrorHandler(metrics: Metrics, logger: Logger) {
     metrics.errors.labels(codeForStatus(status)).inc();
     logger.debug({ err: err.code }, 'http client error');
     if (socket.writable) {
-      const body = errorBody(status, message);
       const reason = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
-      socket.write(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.write(rawErrorResponse(status, reason, codeForStatus(status), message));
     }
     socket.destroy();
   };

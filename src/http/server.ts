@@ -6,6 +6,7 @@ import type { Logger, Metrics } from '../core/observability/index.ts';
 import type { Gateway } from '../gateway/index.ts';
 import type { StreamingService } from '../streaming/index.ts';
 import type { PushService } from '../push/index.ts';
+import { ErrorCodes, rawErrorResponse } from '../core/errors/index.ts';
 import { clientErrorHandler, frameworkErrors, installEdge, type EdgeLimits } from './edge.ts';
 import { installErrorMapping } from './errors.ts';
 import { channelRoutes } from './routes/channels.ts';
@@ -99,8 +100,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/ws') {
-      const body = JSON.stringify({ error: { code: 'not_found', message: `no WebSocket endpoint at ${path}: use /ws` } });
-      socket.end(`HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.end(rawErrorResponse(404, 'Not Found', ErrorCodes.NOT_FOUND.name, `no WebSocket endpoint at ${path}: use /ws`));
       return;
     }
     deps.gateway.handleUpgrade(req, socket, head);

@@ -1,4 +1,4 @@
-import { BadRequestError, BackbeatError, ForbiddenError } from '../core/errors/index.ts';
+import { BadRequestError, BackbeatError } from '../core/errors/index.ts';
 import { extractContext, injectContext, withSpan, type Logger, type Metrics } from '../core/observability/index.ts';
 import type { Clock } from '../core/time/index.ts';
 import type { Device, DeviceInfo, Job, NewRecipient, Page, Store, StoredPreferences } from '../core/store/index.ts';
@@ -415,7 +415,7 @@ export class PushService {
   async experiment(name: string): Promise<{ name: string; variants: Array<Record<string, unknown>>; winner: string | null; pValue: number | null }> {
     const results = await this.#o.store.experiments.results(name);
     if (results.length === 0) throw new BackbeatError('NOT_FOUND', `no experiment ${JSON.stringify(name)}`);
-    // Weights come from the most recent job that ran the experiment; equal when unknown.
+    // The store keeps no variant weights: they are reported as 1 (docs/push.md says so).
     const a: ExperimentAnalysis = analyze(results.map((r) => ({ name: r.variant, weight: 1, recipients: r.recipients, sent: r.sent, opened: r.opened })));
     return {
       name,
@@ -428,11 +428,6 @@ export class PushService {
   /** `notification.opened`: counts the open for its experiment variant and teaches the send-time model. */
   async onOpened(notificationId: string): Promise<void> {
     await this.#o.store.experiments.markOpened(notificationId);
-  }
-
-  /** A user token may act only on its own user. */
-  static own(principalUser: string, userId: string, serviceScope: boolean): void {
-    if (!serviceScope && principalUser !== userId) throw new ForbiddenError(`not allowed for user ${userId}`);
   }
 }
 

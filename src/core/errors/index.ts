@@ -11,3 +11,4 @@ export {
   type BackbeatErrorOptions,
 } from './errors.ts';
 export { renderErrorsDoc } from './doc.ts';
+export { rawErrorResponse } from './raw-http.ts';

@@ -49,10 +49,8 @@ function inlineOrFile(value: string, variable: string, inlineMarker: string): st
  * subscribed keep working across restarts.
  */
 function vapidKeys(cfg: ProviderConfig, logger: Logger): { publicKey: string; privateKey: string } {
-  if (cfg.vapidPublicKey || cfg.vapidPrivateKey) {
-    if (!cfg.vapidPublicKey || !cfg.vapidPrivateKey) throw new ConfigError(cfg.vapidPublicKey ? 'VAPID_PRIVATE_KEY' : 'VAPID_PUBLIC_KEY', 'is required with the other VAPID key');
-    return { publicKey: cfg.vapidPublicKey, privateKey: cfg.vapidPrivateKey };
-  }
+  // Both or neither: loadConfig's cross-field rules refuse one without the other.
+  if (cfg.vapidPublicKey && cfg.vapidPrivateKey) return { publicKey: cfg.vapidPublicKey, privateKey: cfg.vapidPrivateKey };
   const file = join(cfg.dataDir, 'vapid.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string; privateKey: string };
   const keys = generateVapidKeys();
@@ -70,10 +68,8 @@ function vapidKeys(cfg: ProviderConfig, logger: Logger): { publicKey: string; pr
  */
 export function createProviders(cfg: ProviderConfig, logger: Logger): Providers {
   const byPlatform: Partial<Record<Platform, PushProvider>> = {};
+  // APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC come with APNS_KEY (loadConfig's cross-field rules).
   if (cfg.apnsKey) {
-    for (const [v, value] of [['APNS_KEY_ID', cfg.apnsKeyId], ['APNS_TEAM_ID', cfg.apnsTeamId], ['APNS_TOPIC', cfg.apnsTopic]] as const) {
-      if (!value) throw new ConfigError(v, 'is required with APNS_KEY');
-    }
     byPlatform.ios = new ApnsProvider({
       key: inlineOrFile(cfg.apnsKey, 'APNS_KEY', '-----BEGIN'),
       keyId: cfg.apnsKeyId!,
