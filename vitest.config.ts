@@ -25,7 +25,15 @@ export default defineConfig({
     projects: [
       { test: { ...common, name: 'unit', include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'] } },
       { test: { ...common, name: 'integration', include: ['test/{contract,protocol,e2e}/**/*.test.ts'] } },
-      { test: { ...common, name: 'performance', include: ['test/performance/**/*.test.ts'], testTimeout: 180_000, fileParallelism: false } },
+      {
+        test: {
+          ...common,
+          name: 'performance',
+          include: ['test/performance/**/*.test.ts'],
+          testTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
       { test: { ...common, name: 'security', include: ['test/security/**/*.test.ts'] } },
       { test: { ...common, name: 'ml', include: ['test/ml/**/*.test.ts'] } },
     ],

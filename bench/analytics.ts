@@ -70,7 +70,18 @@ function generate(shape: 'sessions' | 'uniform', seed: number): string[] {
     }
     const t = track();
     const ts = NOW - WEEK + Math.floor((i / N) * WEEK);
-    const body = { id: `e${seed}-${i}`, type: 'track.played', userId: `user-${user}`, ts, data: { trackId: `track-${t}`, artistId: `artist-${(t * 7919) % ARTISTS}`, durationMs: 200_000, playedMs: Math.floor(rnd() * 200_000) } };
+    const body = {
+      id: `e${seed}-${i}`,
+      type: 'track.played',
+      userId: `user-${user}`,
+      ts,
+      data: {
+        trackId: `track-${t}`,
+        artistId: `artist-${(t * 7919) % ARTISTS}`,
+        durationMs: 200_000,
+        playedMs: Math.floor(rnd() * 200_000),
+      },
+    };
     bodies.push(JSON.stringify(body));
   }
   return bodies;
@@ -117,7 +128,12 @@ async function pass(svc: AnalyticsService, bodies: string[]): Promise<Pass> {
     const c = process.cpuUsage(c0);
     cpu += (c.user + c.system) / 1000;
   }
-  return { foldCpuMs: Math.round(cpu), foldWallMs: Math.round(wall), nsPerEvent: Math.round((cpu * 1e6) / bodies.length), decodeMs: Math.round(decode) };
+  return {
+    foldCpuMs: Math.round(cpu),
+    foldWallMs: Math.round(wall),
+    nsPerEvent: Math.round((cpu * 1e6) / bodies.length),
+    decodeMs: Math.round(decode),
+  };
 }
 
 function quantiles(samples: number[]): { p50: number; p99: number } {
@@ -126,7 +142,10 @@ function quantiles(samples: number[]): { p50: number; p99: number } {
   return { p50: at(0.5), p99: at(0.99) };
 }
 
-function timeQueries(svc: AnalyticsService, clock: ManualClock): Record<string, { p50: number; p99: number }> {
+function timeQueries(
+  svc: AnalyticsService,
+  clock: ManualClock,
+): Record<string, { p50: number; p99: number }> {
   const rnd = mulberry32(99);
   const measure = (n: number, fn: (i: number) => unknown) => {
     const samples: number[] = [];
@@ -171,21 +190,53 @@ for (const shape of ['sessions', 'uniform'] as const) {
   const heap0 = heapMiB();
   const svc = service(dir, clock, 0);
   const first = await pass(svc, bodies);
-  const second = await pass(svc, bodies.map((b) => b.replace('"id":"e', '"id":"again-e')));
+  const second = await pass(
+    svc,
+    bodies.map((b) => b.replace('"id":"e', '"id":"again-e')),
+  );
   const stats = svc.stats();
   const heap = heapMiB() - heap0;
   const queries = shape === 'sessions' ? timeQueries(svc, clock) : undefined;
-  results[shape] = { events: N, users: USERS, trackedUsers: stats.trackedUsers, firstPass: first, steadyPass: second, stateMiB: Math.round(stats.approxBytes / 2 ** 20), heapGrowthMiB: heap, ...(queries ? { queries } : {}) };
+  results[shape] = {
+    events: N,
+    users: USERS,
+    trackedUsers: stats.trackedUsers,
+    firstPass: first,
+    steadyPass: second,
+    stateMiB: Math.round(stats.approxBytes / 2 ** 20),
+    heapGrowthMiB: heap,
+    ...(queries ? { queries } : {}),
+  };
   console.log(shape, JSON.stringify(results[shape]));
   rmSync(dir, { recursive: true, force: true });
 }
 
 const calibrationMs = Math.round((calibrationBefore + calibrate()) / 2);
-const machine = { calibrationMs, cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, load: (await import('node:os')).loadavg().map((x) => Math.round(x * 10) / 10) };
+const machine = {
+  calibrationMs,
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model,
+  memGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  load: (await import('node:os')).loadavg().map((x) => Math.round(x * 10) / 10),
+};
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench/results/analytics.json'), JSON.stringify({ machine, results }, null, 2) + '\n');
-const r = results as Record<'sessions' | 'uniform', { firstPass: Pass; steadyPass: Pass; stateMiB: number; heapGrowthMiB: number; queries?: Record<string, { p50: number; p99: number }> }>;
-const row = (name: string, p: Pass) => `| ${name} | ${p.foldCpuMs} | ${p.foldWallMs} | ${p.nsPerEvent} | ${p.decodeMs} |`;
+writeFileSync(
+  join(ROOT, 'bench/results/analytics.json'),
+  JSON.stringify({ machine, results }, null, 2) + '\n',
+);
+const r = results as Record<
+  'sessions' | 'uniform',
+  {
+    firstPass: Pass;
+    steadyPass: Pass;
+    stateMiB: number;
+    heapGrowthMiB: number;
+    queries?: Record<string, { p50: number; p99: number }>;
+  }
+>;
+const row = (name: string, p: Pass) =>
+  `| ${name} | ${p.foldCpuMs} | ${p.foldWallMs} | ${p.nsPerEvent} | ${p.decodeMs} |`;
 const lines = [
   '# Analytics benchmark results',
   '',
@@ -204,7 +255,9 @@ const lines = [
   '',
   '| query (100k users, cache off) | p50 ms | p99 ms |',
   '|---|---|---|',
-  ...Object.entries(r.sessions.queries ?? {}).map(([k, q]) => `| ${k.replace(/Ms$/, '')} | ${q.p50} | ${q.p99} |`),
+  ...Object.entries(r.sessions.queries ?? {}).map(
+    ([k, q]) => `| ${k.replace(/Ms$/, '')} | ${q.p50} | ${q.p99} |`,
+  ),
   '',
 ];
 writeFileSync(join(ROOT, 'bench/results/analytics.md'), lines.join('\n'));

@@ -15,11 +15,24 @@ const runs: number[] = [];
 for (let r = 0; r < 3; r++) {
   const prefix = `failover-${process.pid}-${r}:`;
   const nodes: NodeProcess[] = [];
-  for (const id of ['fa', 'fb', 'fc']) nodes.push(await new NodeProcess(await freePort(), { NODE_ID: id, JWT_SECRET: SECRET, REDIS_URL, REDIS_PREFIX: prefix, BALANCER_STRATEGY: 'round-robin' }).start());
+  for (const id of ['fa', 'fb', 'fc'])
+    nodes.push(
+      await new NodeProcess(await freePort(), {
+        NODE_ID: id,
+        JWT_SECRET: SECRET,
+        REDIS_URL,
+        REDIS_PREFIX: prefix,
+        BALANCER_STRATEGY: 'round-robin',
+      }).start(),
+    );
   const [victim, watcher] = [nodes[0]!, nodes[1]!];
   // wait until all three are registered
   for (;;) {
-    const n = ((await (await fetch(`${watcher.url}/v1/admin/nodes`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { nodes: unknown[] }).nodes.length;
+    const n = (
+      (await (
+        await fetch(`${watcher.url}/v1/admin/nodes`, { headers: { authorization: `Bearer ${admin}` } })
+      ).json()) as { nodes: unknown[] }
+    ).nodes.length;
     if (n === 3) break;
     await new Promise((res) => setTimeout(res, 50));
   }
@@ -27,7 +40,12 @@ for (let r = 0; r < 3; r++) {
   const killed = performance.now();
   let gone = 0;
   while (performance.now() - killed < 30_000) {
-    const picks = await Promise.all(Array.from({ length: 6 }, async () => ((await (await fetch(`${watcher.url}/v1/connect`)).json()) as { node: string }).node));
+    const picks = await Promise.all(
+      Array.from(
+        { length: 6 },
+        async () => ((await (await fetch(`${watcher.url}/v1/connect`)).json()) as { node: string }).node,
+      ),
+    );
     if (!picks.includes('fa')) {
       gone = performance.now() - killed;
       break;
@@ -39,6 +57,11 @@ for (let r = 0; r < 3; r++) {
   for (const n of nodes) await n.stop();
 }
 const sorted = [...runs].sort((a, b) => a - b);
-const result = { what: 'SIGKILL → dead node no longer returned by GET /v1/connect (defaults: HEARTBEAT_INTERVAL_MS 2000, NODE_TTL_MS 6000)', runsMs: runs, medianMs: sorted[1], date: new Date().toISOString() };
+const result = {
+  what: 'SIGKILL → dead node no longer returned by GET /v1/connect (defaults: HEARTBEAT_INTERVAL_MS 2000, NODE_TTL_MS 6000)',
+  runsMs: runs,
+  medianMs: sorted[1],
+  date: new Date().toISOString(),
+};
 writeFileSync(join(import.meta.dirname, 'results/failover.json'), JSON.stringify(result, null, 2) + '\n');
 console.log(JSON.stringify(result));

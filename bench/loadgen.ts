@@ -39,7 +39,10 @@ interface Conn {
 
 function wsConn(kind: 'backbeat' | 'raw' | 'raw-corked', port: number): Promise<Conn> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${kind === 'backbeat' ? '/ws' : '/'}`, { perMessageDeflate: false, skipUTF8Validation: true });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${kind === 'backbeat' ? '/ws' : '/'}`, {
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+    });
     let nextId = 1;
     const waiting = new Map<number, () => void>();
     const subWaiters: Array<() => void> = [];
@@ -48,7 +51,8 @@ function wsConn(kind: 'backbeat' | 'raw' | 'raw-corked', port: number): Promise<
     const MSG = Buffer.from('{"type":"message"');
     ws.on('message', (data: Buffer) => {
       if (data.length > MSG.length && data.compare(MSG, 0, MSG.length, 0, MSG.length) === 0) {
-        if (onMsg) onMsg(sample() ? (JSON.parse(data.toString()) as { data: { t: number } }).data.t : undefined);
+        if (onMsg)
+          onMsg(sample() ? (JSON.parse(data.toString()) as { data: { t: number } }).data.t : undefined);
         return;
       }
       const f = JSON.parse(data.toString()) as { id?: number; type: string; code?: number; message?: string };
@@ -72,7 +76,9 @@ function wsConn(kind: 'backbeat' | 'raw' | 'raw-corked', port: number): Promise<
       subscribe: (channel) =>
         kind === 'backbeat'
           ? request({ type: 'subscribe', channel })
-          : new Promise<void>((res) => (subWaiters.push(res), ws.send(JSON.stringify({ type: 'subscribe', channel })))),
+          : new Promise<void>(
+              (res) => (subWaiters.push(res), ws.send(JSON.stringify({ type: 'subscribe', channel }))),
+            ),
       publish: (channel, data) => request({ type: 'publish', channel, data }),
       onMessage: (cb, s) => ((onMsg = cb), (sample = s)),
       close: () => ws.terminate(),
@@ -87,13 +93,19 @@ function wsConn(kind: 'backbeat' | 'raw' | 'raw-corked', port: number): Promise<
 
 function sioConn(port: number): Promise<Conn> {
   return new Promise((resolve, reject) => {
-    const s: Socket = sio(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false });
+    const s: Socket = sio(`http://127.0.0.1:${port}`, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    });
     s.once('connect_error', reject);
     s.once('connect', () =>
       resolve({
         subscribe: (channel) => new Promise<void>((res) => s.emit('subscribe', channel, () => res())),
-        publish: (channel, data) => new Promise<void>((res) => s.emit('publish', { channel, data }, () => res())),
-        onMessage: (cb, sample) => s.on('message', (m: { data: { t: number } }) => cb(sample() ? m.data.t : undefined)),
+        publish: (channel, data) =>
+          new Promise<void>((res) => s.emit('publish', { channel, data }, () => res())),
+        onMessage: (cb, sample) =>
+          s.on('message', (m: { data: { t: number } }) => cb(sample() ? m.data.t : undefined)),
         close: () => s.disconnect(),
       }),
     );
@@ -110,7 +122,8 @@ const open = (first = false): Promise<Conn> => {
 
 async function openMany(n: number, batch = 250): Promise<Conn[]> {
   const conns: Conn[] = [];
-  for (let i = 0; i < n; i += batch) conns.push(...(await Promise.all(Array.from({ length: Math.min(batch, n - i) }, () => open()))));
+  for (let i = 0; i < n; i += batch)
+    conns.push(...(await Promise.all(Array.from({ length: Math.min(batch, n - i) }, () => open()))));
   return conns;
 }
 
@@ -143,11 +156,20 @@ async function connectScenario(n: number) {
   await sleep(1000);
   const after = await settledRssKiB(args.serverPid);
   for (const c of conns) c.close();
-  return { n, connectMs: Math.round(ms), connectsPerSec: Math.round((n / ms) * 1000), rssPerConnKiB: Math.round(((after - before) / n) * 100) / 100 };
+  return {
+    n,
+    connectMs: Math.round(ms),
+    connectsPerSec: Math.round((n / ms) * 1000),
+    rssPerConnKiB: Math.round(((after - before) / n) * 100) / 100,
+  };
 }
 
 async function fanout(subs: number, channels: number, mode: 'rate' | 'saturate') {
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   const conns = await openMany(subs);
   const names = Array.from({ length: channels }, (_, i) => `bench:c${i}`);
   await Promise.all(conns.map((c, i) => c.subscribe(names[i % channels]!)));

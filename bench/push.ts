@@ -56,9 +56,27 @@ import { loadConfig } from '../src/core/config/index.ts';
 import { ApnsProvider } from '../src/push/providers/apns/index.ts';
 import { buildRequest, type ApnsRequest } from '../src/push/providers/apns/request.ts';
 import { ProviderToken } from '../src/push/providers/apns/token.ts';
-import { AccessTokenSource, buildFcmBody, FcmProvider, type ServiceAccount } from '../src/push/providers/fcm/index.ts';
-import type { PushMessage, PushOutcome, PushProvider, PushTarget, WebPushSubscription } from '../src/push/providers/types.ts';
-import { encryptAes128gcm, decodeSubscriptionKeys, generateVapidKeys, WebPushProvider, webPushPayload, type PreparedPush } from '../src/push/providers/webpush/index.ts';
+import {
+  AccessTokenSource,
+  buildFcmBody,
+  FcmProvider,
+  type ServiceAccount,
+} from '../src/push/providers/fcm/index.ts';
+import type {
+  PushMessage,
+  PushOutcome,
+  PushProvider,
+  PushTarget,
+  WebPushSubscription,
+} from '../src/push/providers/types.ts';
+import {
+  encryptAes128gcm,
+  decodeSubscriptionKeys,
+  generateVapidKeys,
+  WebPushProvider,
+  webPushPayload,
+  type PreparedPush,
+} from '../src/push/providers/webpush/index.ts';
 import { TemplateEngine, type TemplateDefinition } from '../src/push/templates/index.ts';
 import { fcmToken } from '../test/helpers/push-servers/index.ts';
 
@@ -77,8 +95,18 @@ const TEMPLATE: TemplateDefinition = {
 };
 const VARIABLES = { artist: 'Daft Punk', album: 'Discovery' };
 /** What the job renders per locale (the bare variants send the same strings). */
-const RENDERED = { en: { title: 'New from Daft Punk', body: 'Listen to Discovery now' }, fr: { title: 'Nouveau : Daft Punk', body: 'Écoutez Discovery' } };
-const NOTIFICATION = { template: TEMPLATE.name, variables: VARIABLES, data: { albumId: 'a1' }, priority: 'high', ttlSeconds: 3600, collapseKey: 'release-a1' } as const;
+const RENDERED = {
+  en: { title: 'New from Daft Punk', body: 'Listen to Discovery now' },
+  fr: { title: 'Nouveau : Daft Punk', body: 'Écoutez Discovery' },
+};
+const NOTIFICATION = {
+  template: TEMPLATE.name,
+  variables: VARIABLES,
+  data: { albumId: 'a1' },
+  priority: 'high',
+  ttlSeconds: 3600,
+  collapseKey: 'release-a1',
+} as const;
 /** Device i: platform i % 3; locale alternates en-US / fr-FR. */
 const PLATFORMS = ['ios', 'android', 'web'] as const;
 /** A distinct 64-hex-digit APNs token per i (the helpers' `apnsToken` pads with 'b', so 0xb and 0xbb collide). */
@@ -162,7 +190,11 @@ function memWatch(): { stop(): Promise<Json> } {
         peak: Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, mb(v)])),
         before: { heapUsed: mb(base.heapUsed), rss: mb(base.rss) },
         afterGc: { heapUsed: mb(after.heapUsed), rss: mb(after.rss) },
-        eventLoopDelayMs: { p50: round(lag.percentile(50) / 1e6, 1), p99: round(lag.percentile(99) / 1e6, 1), max: round(lag.max / 1e6, 1) },
+        eventLoopDelayMs: {
+          p50: round(lag.percentile(50) / 1e6, 1),
+          p99: round(lag.percentile(99) / 1e6, 1),
+          max: round(lag.max / 1e6, 1),
+        },
       };
     },
   };
@@ -192,7 +224,11 @@ interface Child {
   kill(): Promise<void>;
 }
 
-async function spawnChild(args: string[], execArgv: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<Child> {
+async function spawnChild(
+  args: string[],
+  execArgv: string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Child> {
   const proc = fork(SELF, args, { cwd: ROOT, execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const listeners: Array<(m: Reply) => void> = [];
   proc.on('message', (m: Reply) => {
@@ -209,7 +245,8 @@ async function spawnChild(args: string[], execArgv: string[] = [], env: NodeJS.P
     ask(cmd, extra = {}, timeoutMs = 240_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${args.join(' ')}: ${cmd} timed out`)), timeoutMs);
-        const onExit = (code: number | null) => reject(new Error(`${args.join(' ')} exited ${code} during ${cmd}`));
+        const onExit = (code: number | null) =>
+          reject(new Error(`${args.join(' ')} exited ${code} during ${cmd}`));
         proc.once('exit', onExit);
         const l = (m: Reply) => {
           if (m.reply !== cmd) return;
@@ -243,7 +280,15 @@ function target(i: number, subs: WebPushSubscription[]): PushTarget {
 }
 function message(i: number): PushMessage {
   const content = RENDERED[localeOf(i)];
-  return { notificationId: `bench-job.${i + 1}`, title: content.title, body: content.body, data: NOTIFICATION.data, priority: NOTIFICATION.priority, ttlSeconds: NOTIFICATION.ttlSeconds, collapseKey: NOTIFICATION.collapseKey };
+  return {
+    notificationId: `bench-job.${i + 1}`,
+    title: content.title,
+    body: content.body,
+    data: NOTIFICATION.data,
+    priority: NOTIFICATION.priority,
+    ttlSeconds: NOTIFICATION.ttlSeconds,
+    collapseKey: NOTIFICATION.collapseKey,
+  };
 }
 /** Devices with i % 3 === 2 (web) among the first n. */
 const webCount = (n: number) => Math.floor(n / 3);
@@ -259,14 +304,37 @@ async function serverRole(kind: string): Promise<void> {
   if (kind === 'apns') {
     const apns = await apnsMod.startApnsServer();
     serve({
-      info: () => ({ env: { APNS_KEY: apns.key.privateKeyPem, APNS_KEY_ID: apns.key.keyId, APNS_TEAM_ID: apns.key.teamId, APNS_TOPIC: apns.topic, APNS_URL: apns.url } }),
-      stats: () => ({ accepted: apns.requests.length, rejected: tally(apns.rejections.map((r) => `${r.status} ${r.reason}`)), sessions: apns.sessions, maxActive: apns.maxActive }),
+      info: () => ({
+        env: {
+          APNS_KEY: apns.key.privateKeyPem,
+          APNS_KEY_ID: apns.key.keyId,
+          APNS_TEAM_ID: apns.key.teamId,
+          APNS_TOPIC: apns.topic,
+          APNS_URL: apns.url,
+        },
+      }),
+      stats: () => ({
+        accepted: apns.requests.length,
+        rejected: tally(apns.rejections.map((r) => `${r.status} ${r.reason}`)),
+        sessions: apns.sessions,
+        maxActive: apns.maxActive,
+      }),
     });
   } else if (kind === 'fcm') {
     const fcm = await fcmMod.startFcmServer();
     serve({
-      info: () => ({ env: { FCM_SERVICE_ACCOUNT: JSON.stringify(fcm.serviceAccount), FCM_URL: fcm.url }, serviceAccount: fcm.serviceAccount, tokenUrl: fcm.tokenUrl, projectId: fcm.projectId }),
-      stats: () => ({ accepted: fcm.messages.length, statuses: tally(fcm.requests.map((r) => r.status)), tokenRequests: fcm.tokenRequests, peakConcurrent: fcm.peakConcurrent }),
+      info: () => ({
+        env: { FCM_SERVICE_ACCOUNT: JSON.stringify(fcm.serviceAccount), FCM_URL: fcm.url },
+        serviceAccount: fcm.serviceAccount,
+        tokenUrl: fcm.tokenUrl,
+        projectId: fcm.projectId,
+      }),
+      stats: () => ({
+        accepted: fcm.messages.length,
+        statuses: tally(fcm.requests.map((r) => r.status)),
+        tokenRequests: fcm.tokenRequests,
+        peakConcurrent: fcm.peakConcurrent,
+      }),
     });
   } else {
     const web = await webMod.startWebPushServer();
@@ -274,7 +342,9 @@ async function serverRole(kind: string): Promise<void> {
       info: () => ({ origin: web.origin }),
       subscribe: (m) => {
         const n = Number(m['n']);
-        const subs = Array.from({ length: n }, () => web.newSubscription({ applicationServerKey: String(m['applicationServerKey']) }));
+        const subs = Array.from({ length: n }, () =>
+          web.newSubscription({ applicationServerKey: String(m['applicationServerKey']) }),
+        );
         writeFileSync(String(m['file']), JSON.stringify(subs));
         return { n };
       },
@@ -297,7 +367,18 @@ async function backbeatRole(): Promise<void> {
       dataDir = mkdtempSync(join(tmpdir(), 'bb-bench-push-'));
       // PUSH_BENCH_APP_ENV (development): more SPEC §2 variables for the App, as JSON, e.g. {"PUSH_BATCH_SIZE":"5000"}.
       const extra = JSON.parse(process.env['PUSH_BENCH_APP_ENV'] ?? '{}') as Record<string, string>;
-      app = await new App(loadConfig({ HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, JWT_SECRET: SECRET, LOG_LEVEL: 'warn', DRAIN_MS: '0', ...env, ...extra })).start();
+      app = await new App(
+        loadConfig({
+          HOST: '127.0.0.1',
+          PORT: '0',
+          DATA_DIR: dataDir,
+          JWT_SECRET: SECRET,
+          LOG_LEVEL: 'warn',
+          DRAIN_MS: '0',
+          ...env,
+          ...extra,
+        }),
+      ).start();
       const store = app.store!;
       if (process.env['PUSH_BENCH_WHATIF'] === 'defer-commit') {
         // What-if (off by default, not Backbeat's code): each outcome commit waits one
@@ -317,19 +398,33 @@ async function backbeatRole(): Promise<void> {
         const regs = [];
         for (let i = from; i < Math.min(n, from + 5000); i++) {
           const t = target(i, subs);
-          regs.push({ userId: `u${i}`, locale: localeOf(i) === 'fr' ? 'fr-FR' : 'en-US', ...(t.platform === 'web' ? { platform: t.platform, subscription: t.subscription } : { platform: t.platform, token: t.token }) });
+          regs.push({
+            userId: `u${i}`,
+            locale: localeOf(i) === 'fr' ? 'fr-FR' : 'en-US',
+            ...(t.platform === 'web'
+              ? { platform: t.platform, subscription: t.subscription }
+              : { platform: t.platform, token: t.token }),
+          });
         }
         await store.devices.registerMany(regs);
       }
       const registerMs = performance.now() - started;
-      await app.push!.putTemplate(TEMPLATE.name, { defaultLocale: TEMPLATE.defaultLocale, locales: TEMPLATE.locales });
+      await app.push!.putTemplate(TEMPLATE.name, {
+        defaultLocale: TEMPLATE.defaultLocale,
+        locales: TEMPLATE.locales,
+      });
       const gc = (globalThis as { gc?: () => void }).gc;
       for (let k = 0; k < 3; k++) {
         gc?.();
         await sleep(100);
       }
       const token = await signHs256(SECRET, { sub: 'bench', scope: 'push:send' }, 3600);
-      return { url: app.url, token, registerMs: Math.round(registerMs), devices: await store.devices.count() };
+      return {
+        url: app.url,
+        token,
+        registerMs: Math.round(registerMs),
+        devices: await store.devices.count(),
+      };
     },
     'mem-start': () => {
       mem = memWatch();
@@ -357,9 +452,24 @@ async function clientsRole(): Promise<void> {
       const subs = JSON.parse(readFileSync(String(m['subsFile']), 'utf8')) as WebPushSubscription[];
       // As createProviders builds them (src/push/providers/setup.ts), defaults included.
       const providers: Record<string, PushProvider> = {
-        ios: new ApnsProvider({ key: env['APNS_KEY']!, keyId: env['APNS_KEY_ID']!, teamId: env['APNS_TEAM_ID']!, topic: env['APNS_TOPIC']!, url: env['APNS_URL']! }),
-        android: new FcmProvider({ serviceAccount: JSON.parse(env['FCM_SERVICE_ACCOUNT']!) as ServiceAccount, url: env['FCM_URL']! }),
-        web: new WebPushProvider({ vapid: { publicKey: env['VAPID_PUBLIC_KEY']!, privateKey: env['VAPID_PRIVATE_KEY']!, subject: VAPID_SUBJECT } }),
+        ios: new ApnsProvider({
+          key: env['APNS_KEY']!,
+          keyId: env['APNS_KEY_ID']!,
+          teamId: env['APNS_TEAM_ID']!,
+          topic: env['APNS_TOPIC']!,
+          url: env['APNS_URL']!,
+        }),
+        android: new FcmProvider({
+          serviceAccount: JSON.parse(env['FCM_SERVICE_ACCOUNT']!) as ServiceAccount,
+          url: env['FCM_URL']!,
+        }),
+        web: new WebPushProvider({
+          vapid: {
+            publicKey: env['VAPID_PUBLIC_KEY']!,
+            privateKey: env['VAPID_PRIVATE_KEY']!,
+            subject: VAPID_SUBJECT,
+          },
+        }),
       };
       const outcomes: string[] = [];
       process.send!({ event: 'measuring' });
@@ -373,7 +483,9 @@ async function clientsRole(): Promise<void> {
           return pool(mine.length, Math.ceil(IN_FLIGHT / 3), async (k) => {
             const i = mine[k]!;
             const o: PushOutcome = await providers[platform]!.send(target(i, subs), message(i));
-            outcomes.push(o.kind === 'delivered' ? 'delivered' : `${o.kind}: ${'reason' in o ? o.reason : ''}`);
+            outcomes.push(
+              o.kind === 'delivered' ? 'delivered' : `${o.kind}: ${'reason' in o ? o.reason : ''}`,
+            );
           });
         }),
       );
@@ -398,7 +510,11 @@ function h2Session(url: string): Promise<ClientHttp2Session> {
     session.once('error', reject);
   });
 }
-function h2Post(session: ClientHttp2Session, headers: Record<string, string>, body: Buffer | string): Promise<number> {
+function h2Post(
+  session: ClientHttp2Session,
+  headers: Record<string, string>,
+  body: Buffer | string,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const stream = session.request({ ':method': 'POST', ...headers }, { endStream: false });
     let status = 0;
@@ -437,9 +553,16 @@ async function bareRole(): Promise<void> {
       const mem = memWatch();
       // ---- build (the providers' own building blocks), timed per provider
       let t = performance.now();
-      const providerToken = new ProviderToken({ key: env['APNS_KEY']!, keyId: env['APNS_KEY_ID']!, teamId: env['APNS_TEAM_ID']!, clock: { now: Date.now } });
+      const providerToken = new ProviderToken({
+        key: env['APNS_KEY']!,
+        keyId: env['APNS_KEY_ID']!,
+        teamId: env['APNS_TEAM_ID']!,
+        clock: { now: Date.now },
+      });
       const jwt = providerToken.current();
-      const apnsReqs: ApnsRequest[] = iosIds.map((i) => buildRequest(apnsToken(i), message(i), env['APNS_TOPIC']!, Date.now()));
+      const apnsReqs: ApnsRequest[] = iosIds.map((i) =>
+        buildRequest(apnsToken(i), message(i), env['APNS_TOPIC']!, Date.now()),
+      );
       const apnsBuildMs = performance.now() - t;
       t = performance.now();
       const sa = JSON.parse(env['FCM_SERVICE_ACCOUNT']!) as ServiceAccount;
@@ -448,7 +571,13 @@ async function bareRole(): Promise<void> {
       const fcmBodies = androidIds.map((i) => JSON.stringify(buildFcmBody(fcmToken(i), message(i))));
       const fcmBuildMs = performance.now() - t;
       t = performance.now();
-      const wp = new WebPushProvider({ vapid: { publicKey: env['VAPID_PUBLIC_KEY']!, privateKey: env['VAPID_PRIVATE_KEY']!, subject: VAPID_SUBJECT } });
+      const wp = new WebPushProvider({
+        vapid: {
+          publicKey: env['VAPID_PUBLIC_KEY']!,
+          privateKey: env['VAPID_PRIVATE_KEY']!,
+          subject: VAPID_SUBJECT,
+        },
+      });
       const webReqs = webIds.map((i) => wp.prepare(subs[Math.floor(i / 3)]!, message(i)) as PreparedPush);
       const webBuildMs = performance.now() - t;
       const buildMs = apnsBuildMs + fcmBuildMs + webBuildMs;
@@ -459,14 +588,19 @@ async function bareRole(): Promise<void> {
       const fcm = await h2Session(env['FCM_URL']!);
       const agent = new Agent({ keepAlive: true, maxSockets: 64, scheduling: 'lifo' });
       const statuses: string[] = [];
-      const apnsHeaders = (r: ApnsRequest) => ({ ':path': r.path, authorization: `bearer ${jwt}`, ...r.headers });
+      const apnsHeaders = (r: ApnsRequest) => ({
+        ':path': r.path,
+        authorization: `bearer ${jwt}`,
+        ...r.headers,
+      });
       t = performance.now();
       const phase = { apns: 0, fcm: 0, web: 0 };
       await Promise.all([
         (async () => {
           // APNs: one stream until the token is accepted, then the announced limit (500).
           statuses.push(`apns ${await h2Post(apns, apnsHeaders(apnsReqs[0]!), apnsReqs[0]!.body)}`);
-          if ((apns.remoteSettings.maxConcurrentStreams ?? 1) <= 1) await Promise.race([once(apns, 'remoteSettings'), sleep(1000)]);
+          if ((apns.remoteSettings.maxConcurrentStreams ?? 1) <= 1)
+            await Promise.race([once(apns, 'remoteSettings'), sleep(1000)]);
           const limit = Math.min(Math.ceil(IN_FLIGHT / 3), apns.remoteSettings.maxConcurrentStreams ?? 1);
           await pool(apnsReqs.length - 1, limit, async (k) => {
             const r = apnsReqs[k + 1]!;
@@ -476,7 +610,11 @@ async function bareRole(): Promise<void> {
         })(),
         (async () => {
           const limit = Math.min(Math.ceil(IN_FLIGHT / 3), fcm.remoteSettings.maxConcurrentStreams ?? 100);
-          const headers = { ':path': fcmPath, authorization: `Bearer ${access}`, 'content-type': 'application/json; charset=UTF-8' };
+          const headers = {
+            ':path': fcmPath,
+            authorization: `Bearer ${access}`,
+            'content-type': 'application/json; charset=UTF-8',
+          };
           await pool(fcmBodies.length, limit, async (k) => {
             statuses.push(`fcm ${await h2Post(fcm, headers, fcmBodies[k]!)}`);
           });
@@ -495,7 +633,18 @@ async function bareRole(): Promise<void> {
       apns.close();
       fcm.close();
       agent.destroy();
-      return { buildMs, apnsBuildMs, fcmBuildMs, webBuildMs, sendMs, apnsSendMs: phase.apns, fcmSendMs: phase.fcm, webSendMs: phase.web, statuses: tally(statuses), memoryMB };
+      return {
+        buildMs,
+        apnsBuildMs,
+        fcmBuildMs,
+        webBuildMs,
+        sendMs,
+        apnsSendMs: phase.apns,
+        fcmSendMs: phase.fcm,
+        webSendMs: phase.web,
+        statuses: tally(statuses),
+        memoryMB,
+      };
     },
   });
 }
@@ -505,7 +654,11 @@ async function bareRole(): Promise<void> {
 // ---------------------------------------------------------------------------------------
 
 interface WebPushLib {
-  generateRequestDetails(sub: WebPushSubscription, payload: string, opts: Record<string, unknown>): { body: Buffer; headers: Record<string, unknown> };
+  generateRequestDetails(
+    sub: WebPushSubscription,
+    payload: string,
+    opts: Record<string, unknown>,
+  ): { body: Buffer; headers: Record<string, unknown> };
   encrypt(p256dh: string, auth: string, payload: string, contentEncoding: string): { cipherText: Buffer };
 }
 
@@ -523,18 +676,32 @@ function microRole(): void {
       const N = Number(m['n'] ?? 3000);
       // ---- Web Push: one subscription (as a browser makes it), the bench's message
       const ua = createECDH('prime256v1');
-      const sub: WebPushSubscription = { endpoint: 'https://push.example.net/push/abc', keys: { p256dh: ua.generateKeys().toString('base64url'), auth: Buffer.from('0123456789abcdef').toString('base64url') } };
+      const sub: WebPushSubscription = {
+        endpoint: 'https://push.example.net/push/abc',
+        keys: {
+          p256dh: ua.generateKeys().toString('base64url'),
+          auth: Buffer.from('0123456789abcdef').toString('base64url'),
+        },
+      };
       const vapid = generateVapidKeys();
       const ours = new WebPushProvider({ vapid: { ...vapid, subject: VAPID_SUBJECT } });
       const msg = message(0);
       const webPush = createRequire(import.meta.url)('web-push') as WebPushLib;
       const payload = webPushPayload(msg).toString('utf8');
-      const libOpts = { vapidDetails: { subject: VAPID_SUBJECT, publicKey: vapid.publicKey, privateKey: vapid.privateKey }, TTL: 3600, contentEncoding: 'aes128gcm', urgency: 'high', topic: 'release-a1' };
+      const libOpts = {
+        vapidDetails: { subject: VAPID_SUBJECT, publicKey: vapid.publicKey, privateKey: vapid.privateKey },
+        TTL: 3600,
+        contentEncoding: 'aes128gcm',
+        urgency: 'high',
+        topic: 'release-a1',
+      };
       const keys = decodeSubscriptionKeys(sub.keys);
       const webpushPrepareUs = cpuUsPer(N, () => ours.prepare(sub, msg));
       const webpushLibUs = cpuUsPer(N, () => webPush.generateRequestDetails(sub, payload, libOpts));
       const encryptUs = cpuUsPer(N, () => encryptAes128gcm(Buffer.from(payload), keys));
-      const libEncryptUs = cpuUsPer(N, () => webPush.encrypt(sub.keys.p256dh, sub.keys.auth, payload, 'aes128gcm'));
+      const libEncryptUs = cpuUsPer(N, () =>
+        webPush.encrypt(sub.keys.p256dh, sub.keys.auth, payload, 'aes128gcm'),
+      );
       void ours.close();
 
       // ---- Template render: a cached two-field template with variables
@@ -600,8 +767,13 @@ interface Servers {
 }
 
 async function startServers(n: number, vapidPublicKey: string, dir: string, tag: string): Promise<Servers> {
-  const [apns, fcm, web] = await Promise.all(['apns', 'fcm', 'webpush'].map((k) => spawnChild(['--role=server', `--kind=${k}`])));
-  const env = { ...((await apns!.ask('info'))['env'] as Record<string, string>), ...((await fcm!.ask('info'))['env'] as Record<string, string>) };
+  const [apns, fcm, web] = await Promise.all(
+    ['apns', 'fcm', 'webpush'].map((k) => spawnChild(['--role=server', `--kind=${k}`])),
+  );
+  const env = {
+    ...((await apns!.ask('info'))['env'] as Record<string, string>),
+    ...((await fcm!.ask('info'))['env'] as Record<string, string>),
+  };
   const subsFile = join(dir, `subs-${tag}.json`);
   await web!.ask('subscribe', { n: webCount(n), applicationServerKey: vapidPublicKey, file: subsFile });
   const children = [apns!, fcm!, web!];
@@ -648,12 +820,24 @@ function rssSampler(pid: number): { stop(): number } {
   };
 }
 
-async function runBackbeat(n: number, vapid: { publicKey: string; privateKey: string }, dir: string): Promise<Json> {
+async function runBackbeat(
+  n: number,
+  vapid: { publicKey: string; privateKey: string },
+  dir: string,
+): Promise<Json> {
   const servers = await startServers(n, vapid.publicKey, dir, 'backbeat');
   const prof = process.env['PUSH_BENCH_PROF'];
-  const bb = await spawnChild(['--role=backbeat'], ['--expose-gc', ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])]);
+  const bb = await spawnChild(
+    ['--role=backbeat'],
+    ['--expose-gc', ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])],
+  );
   try {
-    const env = { ...servers.env, VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey, VAPID_SUBJECT };
+    const env = {
+      ...servers.env,
+      VAPID_PUBLIC_KEY: vapid.publicKey,
+      VAPID_PRIVATE_KEY: vapid.privateKey,
+      VAPID_SUBJECT,
+    };
     const setup = await bb.ask('setup', { env, n, subsFile: servers.subsFile });
     const url = String(setup['url']);
     const auth = { authorization: `Bearer ${String(setup['token'])}` };
@@ -663,10 +847,15 @@ async function runBackbeat(n: number, vapid: { publicKey: string; privateKey: st
     await bb.ask('mem-start');
     const sampler = rssSampler(bb.pid);
     const t0 = performance.now();
-    const post = await fetch(`${url}/v1/notifications`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ segment: 'all', ...NOTIFICATION }) });
+    const post = await fetch(`${url}/v1/notifications`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ segment: 'all', ...NOTIFICATION }),
+    });
     const postMs = performance.now() - t0;
     const created = (await post.json()) as Json;
-    if (post.status !== 202) throw new Error(`POST /v1/notifications answered ${post.status}: ${JSON.stringify(created)}`);
+    if (post.status !== 202)
+      throw new Error(`POST /v1/notifications answered ${post.status}: ${JSON.stringify(created)}`);
     const jobId = String(created['jobId']);
     // Status while the job runs: one GET at a time, 20 ms apart.
     const statusMs: number[] = [];
@@ -680,7 +869,10 @@ async function runBackbeat(n: number, vapid: { publicKey: string; privateKey: st
       status = (await r.json()) as Json;
       const ms = performance.now() - s;
       progress.push([Math.round(performance.now() - t0), Number(status['delivered']), Math.round(ms)]);
-      if (process.env['PUSH_BENCH_TRACE']) console.log(`trace t=${Math.round(performance.now() - t0)} delivered=${String(status['delivered'])} pending=${String(status['pending'])} getMs=${Math.round(ms)}`);
+      if (process.env['PUSH_BENCH_TRACE'])
+        console.log(
+          `trace t=${Math.round(performance.now() - t0)} delivered=${String(status['delivered'])} pending=${String(status['pending'])} getMs=${Math.round(ms)}`,
+        );
       if (status['status'] === 'done' || status['status'] === 'failed') break;
       statusMs.push(ms);
       if (performance.now() > deadline) break;
@@ -696,10 +888,19 @@ async function runBackbeat(n: number, vapid: { publicKey: string; privateKey: st
     statusMs.sort((a, b) => a - b);
     // The runner's own view: store transactions for outcomes (group commit) and provider send time.
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    const metric = (name: string) => [...metrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+    const metric = (name: string) =>
+      [...metrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce(
+        (sum, m) => sum + Number(m[1]),
+        0,
+      );
     const outcomeCommits = metric('backbeat_push_outcome_batch_size_count');
     /** Delivery attempts by provider and outcome: anything but `delivered` is a retry or a failure. */
-    const attempts = Object.fromEntries([...metrics.matchAll(/^backbeat_push_deliveries_total\{([^}]*)\} ([0-9.e+-]+)$/gm)].map((m) => [m[1]!.replace(/"/g, ''), Number(m[2])]));
+    const attempts = Object.fromEntries(
+      [...metrics.matchAll(/^backbeat_push_deliveries_total\{([^}]*)\} ([0-9.e+-]+)$/gm)].map((m) => [
+        m[1]!.replace(/"/g, ''),
+        Number(m[2]),
+      ]),
+    );
     // A clean exit, so that --cpu-prof (PUSH_BENCH_PROF) writes its profile.
     const exited = once(bb.proc, 'exit');
     await bb.ask('exit').catch(() => undefined);
@@ -723,10 +924,23 @@ async function runBackbeat(n: number, vapid: { publicKey: string; privateKey: st
       attempts,
       outcomeCommits,
       outcomesPerCommit: round(metric('backbeat_push_outcome_batch_size_sum') / outcomeCommits, 1),
-      sendMeanMs: round((metric('backbeat_push_send_duration_seconds_sum') / metric('backbeat_push_send_duration_seconds_count')) * 1000, 1),
+      sendMeanMs: round(
+        (metric('backbeat_push_send_duration_seconds_sum') /
+          metric('backbeat_push_send_duration_seconds_count')) *
+          1000,
+        1,
+      ),
       registerMs: Number(setup['registerMs']),
       devices: Number(setup['devices']),
-      status: { status: status['status'], total: status['total'], delivered: status['delivered'], failed: status['failed'], skipped: status['skipped'], pending: status['pending'], byPlatform: status['byPlatform'] },
+      status: {
+        status: status['status'],
+        total: status['total'],
+        delivered: status['delivered'],
+        failed: status['failed'],
+        skipped: status['skipped'],
+        pending: status['pending'],
+        byPlatform: status['byPlatform'],
+      },
       servers: Object.fromEntries(Object.entries(server).map(([k, v]) => [k, strip(v)])),
     };
   } finally {
@@ -735,7 +949,12 @@ async function runBackbeat(n: number, vapid: { publicKey: string; privateKey: st
   }
 }
 
-async function runSender(role: 'clients' | 'bare', n: number, vapid: { publicKey: string; privateKey: string }, dir: string): Promise<Json> {
+async function runSender(
+  role: 'clients' | 'bare',
+  n: number,
+  vapid: { publicKey: string; privateKey: string },
+  dir: string,
+): Promise<Json> {
   const servers = await startServers(n, vapid.publicKey, dir, role);
   const child = await spawnChild([`--role=${role}`], ['--expose-gc']);
   try {
@@ -761,7 +980,13 @@ async function runSender(role: 'clients' | 'bare', n: number, vapid: { publicKey
     const env = { ...servers.env, VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey };
     const r = strip(await child.ask('run', { env, n, subsFile: servers.subsFile }));
     const server = await servers.stats();
-    return { ...r, rssGrowthMB: round((peak - base) / 1024, 1), cpuS: round(cpuS, 1), serversCpuS: round(serversCpuS, 1), servers: Object.fromEntries(Object.entries(server).map(([k, v]) => [k, strip(v)])) };
+    return {
+      ...r,
+      rssGrowthMB: round((peak - base) / 1024, 1),
+      cpuS: round(cpuS, 1),
+      serversCpuS: round(serversCpuS, 1),
+      servers: Object.fromEntries(Object.entries(server).map(([k, v]) => [k, strip(v)])),
+    };
   } finally {
     await child.kill();
     await servers.close();
@@ -771,7 +996,14 @@ async function runSender(role: 'clients' | 'bare', n: number, vapid: { publicKey
 /** TEST_TLS_DIR and NODE_EXTRA_CA_CERTS from `ensure_test_ca` when the shell did not export them. */
 function ensureTestCa(): void {
   if (process.env['TEST_TLS_DIR'] && process.env['NODE_EXTRA_CA_CERTS']) return;
-  const out = execFileSync('bash', ['-c', 'source scripts/lib/ensure.sh && ensure_test_ca && printf "%s\\n%s\\n" "$TEST_TLS_DIR" "$NODE_EXTRA_CA_CERTS"'], { cwd: ROOT, encoding: 'utf8' });
+  const out = execFileSync(
+    'bash',
+    [
+      '-c',
+      'source scripts/lib/ensure.sh && ensure_test_ca && printf "%s\\n%s\\n" "$TEST_TLS_DIR" "$NODE_EXTRA_CA_CERTS"',
+    ],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
   const [tls, ca] = out.trim().split('\n');
   process.env['TEST_TLS_DIR'] = tls;
   process.env['NODE_EXTRA_CA_CERTS'] = ca;
@@ -805,7 +1037,9 @@ async function orchestrate(): Promise<void> {
       };
       const backbeat = skip('backbeat') ? { status: {} } : await withLoad(() => runBackbeat(N, vapid, dir));
       console.log(`push backbeat    ${JSON.stringify({ ...backbeat, progress: undefined })}`);
-      const clients = skip('clients') ? { outcomes: {} } : await withLoad(() => runSender('clients', N, vapid, dir));
+      const clients = skip('clients')
+        ? { outcomes: {} }
+        : await withLoad(() => runSender('clients', N, vapid, dir));
       console.log(`push clients     ${JSON.stringify(clients)}`);
       const bare = skip('bare') ? { statuses: {} } : await withLoad(() => runSender('bare', N, vapid, dir));
       console.log(`push bare        ${JSON.stringify(bare)}`);
@@ -820,8 +1054,12 @@ async function orchestrate(): Promise<void> {
   // ---- figures: medians over runs
   const med = (f: (x: (typeof runs)[number]) => unknown) => round(median(runs.map((x) => Number(f(x)))), 2);
   const delivered = (x: (typeof runs)[number]) => Number((x.backbeat['status'] as Json)['delivered']);
-  const clientsDelivered = (x: (typeof runs)[number]) => (x.clients['outcomes'] as Record<string, number>)['delivered'] ?? 0;
-  const bareOk = (x: (typeof runs)[number]) => Object.entries(x.bare['statuses'] as Record<string, number>).filter(([k]) => /^(apns 200|fcm 200|web 201)$/.test(k)).reduce((s, [, v]) => s + v, 0);
+  const clientsDelivered = (x: (typeof runs)[number]) =>
+    (x.clients['outcomes'] as Record<string, number>)['delivered'] ?? 0;
+  const bareOk = (x: (typeof runs)[number]) =>
+    Object.entries(x.bare['statuses'] as Record<string, number>)
+      .filter(([k]) => /^(apns 200|fcm 200|web 201)$/.test(k))
+      .reduce((s, [, v]) => s + v, 0);
   const perSec = (count: number, ms: number) => (count / ms) * 1000;
   const bbRate = med((x) => perSec(delivered(x), Number(x.backbeat['jobMs'])));
   const clientsRate = med((x) => perSec(clientsDelivered(x), Number(x.clients['wallMs'])));
@@ -833,52 +1071,220 @@ async function orchestrate(): Promise<void> {
     const m = r['memoryMB'] as { before?: Json; afterGc?: Json } | undefined;
     return round(Number(m?.afterGc?.['heapUsed']) - Number(m?.before?.['heapUsed']), 1);
   };
-  const loopDelay = (r: Json, k: string) => ((r['memoryMB'] as { eventLoopDelayMs?: Json } | undefined)?.eventLoopDelayMs ?? {})[k];
-  const load = (f: (x: (typeof runs)[number]) => unknown) => runs.map((x) => JSON.stringify(f(x) ?? '—')).join(', ');
+  const loopDelay = (r: Json, k: string) =>
+    ((r['memoryMB'] as { eventLoopDelayMs?: Json } | undefined)?.eventLoopDelayMs ?? {})[k];
+  const load = (f: (x: (typeof runs)[number]) => unknown) =>
+    runs.map((x) => JSON.stringify(f(x) ?? '—')).join(', ');
   const rssGrowth = med((x) => x.backbeat['rssGrowthMB']);
   const statusP50 = med((x) => x.backbeat['statusP50ms']);
   const statusP99 = med((x) => x.backbeat['statusP99ms']);
   const prepareUs = med((x) => x.micro['webpushPrepareUs']);
   const renderP99 = med((x) => x.micro['renderP99us']);
   const hitP99 = med((x) => x.micro['runnerRenderHitP99us']);
-  const figures: Array<{ metric: string; value: number | string; target: string; ok?: boolean; what: string }> = [
-    { what: 'backbeat', metric: 'wall time, POST → `done` (ms)', value: bbDone ? Math.round(bbWall) : `> ${Math.round(bbWall).toLocaleString('en')} (unfinished)`, target: '< 15,000 ms', ok: bbDone && bbWall < 15_000 },
+  const figures: Array<{
+    metric: string;
+    value: number | string;
+    target: string;
+    ok?: boolean;
+    what: string;
+  }> = [
+    {
+      what: 'backbeat',
+      metric: 'wall time, POST → `done` (ms)',
+      value: bbDone ? Math.round(bbWall) : `> ${Math.round(bbWall).toLocaleString('en')} (unfinished)`,
+      target: '< 15,000 ms',
+      ok: bbDone && bbWall < 15_000,
+    },
     { what: 'backbeat', metric: 'notifications/s', value: Math.round(bbRate), target: '' },
-    { what: 'backbeat', metric: 'delivered', value: `${med(delivered).toLocaleString('en')} / ${N.toLocaleString('en')}`, target: `all`, ok: runs.every((x) => delivered(x) === N) },
-    { what: 'backbeat', metric: `POST → 202 (ms; audience read, ${N.toLocaleString('en')} recipient rows stored)`, value: Math.round(med((x) => x.backbeat['postMs'])), target: '' },
-    { what: 'backbeat', metric: 'RSS growth, peak during the job (MB)', value: rssGrowth, target: '< 150 MB', ok: rssGrowth < 150 },
-    { what: 'backbeat', metric: 'heap left after the job and a full GC (MB)', value: med((x) => heapLeft(x.backbeat)), target: '' },
-    { what: 'backbeat', metric: 'GET status while running, p50 (ms)', value: statusP50, target: '< 50 ms', ok: statusP50 < 50 },
-    { what: 'backbeat', metric: 'GET status while running, p99 (ms)', value: statusP99, target: '< 50 ms', ok: statusP99 < 50 },
-    { what: 'backbeat', metric: 'event-loop delay during the job, p99 / max (ms)', value: `${med((x) => loopDelay(x.backbeat, 'p99'))} / ${med((x) => loopDelay(x.backbeat, 'max'))}`, target: '' },
-    { what: 'backbeat', metric: 'outcomes per store commit (OutcomeWriter group commit)', value: med((x) => x.backbeat['outcomesPerCommit']), target: '' },
-    { what: 'backbeat', metric: 'CPU s: Backbeat process / the 3 provider servers', value: `${med((x) => x.backbeat['cpuS'])} / ${med((x) => x.backbeat['serversCpuS'])}`, target: '' },
-    { what: 'clients', metric: 'wall time (ms)', value: Math.round(med((x) => x.clients['wallMs'])), target: '' },
+    {
+      what: 'backbeat',
+      metric: 'delivered',
+      value: `${med(delivered).toLocaleString('en')} / ${N.toLocaleString('en')}`,
+      target: `all`,
+      ok: runs.every((x) => delivered(x) === N),
+    },
+    {
+      what: 'backbeat',
+      metric: `POST → 202 (ms; audience read, ${N.toLocaleString('en')} recipient rows stored)`,
+      value: Math.round(med((x) => x.backbeat['postMs'])),
+      target: '',
+    },
+    {
+      what: 'backbeat',
+      metric: 'RSS growth, peak during the job (MB)',
+      value: rssGrowth,
+      target: '< 150 MB',
+      ok: rssGrowth < 150,
+    },
+    {
+      what: 'backbeat',
+      metric: 'heap left after the job and a full GC (MB)',
+      value: med((x) => heapLeft(x.backbeat)),
+      target: '',
+    },
+    {
+      what: 'backbeat',
+      metric: 'GET status while running, p50 (ms)',
+      value: statusP50,
+      target: '< 50 ms',
+      ok: statusP50 < 50,
+    },
+    {
+      what: 'backbeat',
+      metric: 'GET status while running, p99 (ms)',
+      value: statusP99,
+      target: '< 50 ms',
+      ok: statusP99 < 50,
+    },
+    {
+      what: 'backbeat',
+      metric: 'event-loop delay during the job, p99 / max (ms)',
+      value: `${med((x) => loopDelay(x.backbeat, 'p99'))} / ${med((x) => loopDelay(x.backbeat, 'max'))}`,
+      target: '',
+    },
+    {
+      what: 'backbeat',
+      metric: 'outcomes per store commit (OutcomeWriter group commit)',
+      value: med((x) => x.backbeat['outcomesPerCommit']),
+      target: '',
+    },
+    {
+      what: 'backbeat',
+      metric: 'CPU s: Backbeat process / the 3 provider servers',
+      value: `${med((x) => x.backbeat['cpuS'])} / ${med((x) => x.backbeat['serversCpuS'])}`,
+      target: '',
+    },
+    {
+      what: 'clients',
+      metric: 'wall time (ms)',
+      value: Math.round(med((x) => x.clients['wallMs'])),
+      target: '',
+    },
     { what: 'clients', metric: 'notifications/s', value: Math.round(clientsRate), target: '' },
-    { what: 'clients', metric: 'delivered', value: `${med(clientsDelivered).toLocaleString('en')} / ${N.toLocaleString('en')}`, target: `all`, ok: runs.every((x) => clientsDelivered(x) === N) },
-    { what: 'clients', metric: 'RSS growth, peak (MB)', value: med((x) => x.clients['rssGrowthMB']), target: '' },
-    { what: 'bare', metric: 'build + send (ms)', value: `${Math.round(med((x) => x.bare['buildMs'])).toLocaleString('en')} + ${Math.round(med((x) => x.bare['sendMs'])).toLocaleString('en')}`, target: '' },
-    { what: 'bare', metric: 'notifications/s, build + send (same work as Backbeat)', value: Math.round(bareRate), target: '' },
-    { what: 'bare', metric: 'notifications/s, send only (pre-built: the wire ceiling)', value: Math.round(bareSendRate), target: '' },
-    { what: 'bare', metric: 'delivered', value: `${med(bareOk).toLocaleString('en')} / ${N.toLocaleString('en')}`, target: `all`, ok: runs.every((x) => bareOk(x) === N) },
-    { what: 'ratio', metric: 'Backbeat / bare (build + send)', value: round(bbRate / bareRate), target: '≥ 0.8', ok: bbRate / bareRate >= 0.8 },
-    { what: 'ratio', metric: 'Backbeat / bare provider clients', value: round(bbRate / clientsRate), target: '≥ 0.8', ok: bbRate / clientsRate >= 0.8 },
+    {
+      what: 'clients',
+      metric: 'delivered',
+      value: `${med(clientsDelivered).toLocaleString('en')} / ${N.toLocaleString('en')}`,
+      target: `all`,
+      ok: runs.every((x) => clientsDelivered(x) === N),
+    },
+    {
+      what: 'clients',
+      metric: 'RSS growth, peak (MB)',
+      value: med((x) => x.clients['rssGrowthMB']),
+      target: '',
+    },
+    {
+      what: 'bare',
+      metric: 'build + send (ms)',
+      value: `${Math.round(med((x) => x.bare['buildMs'])).toLocaleString('en')} + ${Math.round(med((x) => x.bare['sendMs'])).toLocaleString('en')}`,
+      target: '',
+    },
+    {
+      what: 'bare',
+      metric: 'notifications/s, build + send (same work as Backbeat)',
+      value: Math.round(bareRate),
+      target: '',
+    },
+    {
+      what: 'bare',
+      metric: 'notifications/s, send only (pre-built: the wire ceiling)',
+      value: Math.round(bareSendRate),
+      target: '',
+    },
+    {
+      what: 'bare',
+      metric: 'delivered',
+      value: `${med(bareOk).toLocaleString('en')} / ${N.toLocaleString('en')}`,
+      target: `all`,
+      ok: runs.every((x) => bareOk(x) === N),
+    },
+    {
+      what: 'ratio',
+      metric: 'Backbeat / bare (build + send)',
+      value: round(bbRate / bareRate),
+      target: '≥ 0.8',
+      ok: bbRate / bareRate >= 0.8,
+    },
+    {
+      what: 'ratio',
+      metric: 'Backbeat / bare provider clients',
+      value: round(bbRate / clientsRate),
+      target: '≥ 0.8',
+      ok: bbRate / clientsRate >= 0.8,
+    },
     { what: 'ratio', metric: 'Backbeat / bare send only', value: round(bbRate / bareSendRate), target: '' },
-    { what: 'webpush', metric: 'ours: WebPushProvider.prepare (VAPID header cached + RFC 8291 encryption) µs', value: prepareUs, target: '≤ 200 µs', ok: prepareUs <= 200 },
-    { what: 'webpush', metric: 'web-push: generateRequestDetails (signs VAPID per call + encryption) µs', value: med((x) => x.micro['webpushLibUs']), target: '' },
-    { what: 'webpush', metric: 'encryption alone µs: ours / web-push', value: `${med((x) => x.micro['webpushEncryptUs'])} / ${med((x) => x.micro['webpushLibEncryptUs'])}`, target: '' },
-    { what: 'template', metric: 'TemplateEngine.render (liquidjs, compiled template cached) p50 µs', value: med((x) => x.micro['renderP50us']), target: '' },
-    { what: 'template', metric: 'TemplateEngine.render (liquidjs, compiled template cached) p99 µs', value: renderP99, target: '< 20 µs', ok: renderP99 < 20 },
-    { what: 'template', metric: 'per recipient as the runner renders (its render cache hit) p99 µs', value: hitP99, target: '< 20 µs', ok: hitP99 < 20 },
-    { what: 'load', metric: '1-min load average before → after: micro; backbeat; clients; bare', value: `${load((x) => x.micro['loadAvg1'])}; ${load((x) => x.backbeat['loadAvg1'])}; ${load((x) => x.clients['loadAvg1'])}; ${load((x) => x.bare['loadAvg1'])}`, target: 'quiet: ≲ 2', ok: runs.every((x) => [x.backbeat, x.clients, x.bare].every((v) => ((v['loadAvg1'] as number[] | undefined) ?? []).every((l) => l <= 2.5))) },
+    {
+      what: 'webpush',
+      metric: 'ours: WebPushProvider.prepare (VAPID header cached + RFC 8291 encryption) µs',
+      value: prepareUs,
+      target: '≤ 200 µs',
+      ok: prepareUs <= 200,
+    },
+    {
+      what: 'webpush',
+      metric: 'web-push: generateRequestDetails (signs VAPID per call + encryption) µs',
+      value: med((x) => x.micro['webpushLibUs']),
+      target: '',
+    },
+    {
+      what: 'webpush',
+      metric: 'encryption alone µs: ours / web-push',
+      value: `${med((x) => x.micro['webpushEncryptUs'])} / ${med((x) => x.micro['webpushLibEncryptUs'])}`,
+      target: '',
+    },
+    {
+      what: 'template',
+      metric: 'TemplateEngine.render (liquidjs, compiled template cached) p50 µs',
+      value: med((x) => x.micro['renderP50us']),
+      target: '',
+    },
+    {
+      what: 'template',
+      metric: 'TemplateEngine.render (liquidjs, compiled template cached) p99 µs',
+      value: renderP99,
+      target: '< 20 µs',
+      ok: renderP99 < 20,
+    },
+    {
+      what: 'template',
+      metric: 'per recipient as the runner renders (its render cache hit) p99 µs',
+      value: hitP99,
+      target: '< 20 µs',
+      ok: hitP99 < 20,
+    },
+    {
+      what: 'load',
+      metric: '1-min load average before → after: micro; backbeat; clients; bare',
+      value: `${load((x) => x.micro['loadAvg1'])}; ${load((x) => x.backbeat['loadAvg1'])}; ${load((x) => x.clients['loadAvg1'])}; ${load((x) => x.bare['loadAvg1'])}`,
+      target: 'quiet: ≲ 2',
+      ok: runs.every((x) =>
+        [x.backbeat, x.clients, x.bare].every((v) =>
+          ((v['loadAvg1'] as number[] | undefined) ?? []).every((l) => l <= 2.5),
+        ),
+      ),
+    },
   ];
 
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString(), runs: RUNS, devices: N, totalS };
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    date: new Date().toISOString(),
+    runs: RUNS,
+    devices: N,
+    totalS,
+  };
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench/results/push.json'), JSON.stringify({ machine, figures, runs }, null, 2) + '\n');
+  writeFileSync(
+    join(ROOT, 'bench/results/push.json'),
+    JSON.stringify({ machine, figures, runs }, null, 2) + '\n',
+  );
   const LEGEND: Record<string, string> = {
     backbeat: `a real App: ${N.toLocaleString('en')} devices (⅓ each iOS / Android / web, registered with \`store.devices.registerMany\`, not timed), one \`POST /v1/notifications {segment: "all", template, variables, data, priority, ttlSeconds, collapseKey}\` → the job's status \`done\``,
-    clients: 'the same messages through Backbeat’s provider clients alone (`ApnsProvider` / `FcmProvider` / `WebPushProvider` `send`, as `createProviders` builds them), no store, no runner',
+    clients:
+      'the same messages through Backbeat’s provider clients alone (`ApnsProvider` / `FcmProvider` / `WebPushProvider` `send`, as `createProviders` builds them), no store, no runner',
     bare: 'a bare `node:http2` loop per HTTP/2 server (APNs: one session, provider token; FCM: one session, one OAuth access token) and a keep-alive `node:https` loop for Web Push (the local push service speaks HTTP/1.1, as most do), every request pre-built with the providers’ own building blocks (`buildRequest`, `buildFcmBody`, `WebPushProvider.prepare`); build and send timed apart',
     ratio: 'throughput ratios, notifications/s',
     webpush: 'Web Push CPU per message, process.cpuUsage over N = 3,000, same subscription and payload',
@@ -895,7 +1301,10 @@ async function orchestrate(): Promise<void> {
     '',
     '| part | metric | value | target | met |',
     '|---|---|---|---|---|',
-    ...figures.map((f) => `| ${f.what} | ${f.metric} | ${fmt(f.value)} | ${f.target} | ${f.ok === undefined ? '' : f.ok ? 'yes' : '**no**'} |`),
+    ...figures.map(
+      (f) =>
+        `| ${f.what} | ${f.metric} | ${fmt(f.value)} | ${f.target} | ${f.ok === undefined ? '' : f.ok ? 'yes' : '**no**'} |`,
+    ),
     '',
     `Raw data (per run: progress over time, delivery attempts by outcome, server-side counts, memory, CPU): push.json. Backbeat's wall time is from the POST to the first status poll that says \`done\` (polls one at a time, 20 ms apart; their latency is the status p50/p99); a job not done after ${JOB_TIMEOUT_MS / 1000} s is reported unfinished, with its throughput so far. RSS growth is the peak VmRSS of the process during the job minus its RSS after setup and a full GC; "heap left" is heapUsed after the job and 3 full GCs minus heapUsed before it (what the job retained, as opposed to garbage not yet collected). CPU s are user + system seconds from /proc during the job.`,
     '',
@@ -904,7 +1313,10 @@ async function orchestrate(): Promise<void> {
 
   const w = Math.max(...figures.map((f) => `${f.what} ${f.metric}`.length));
   console.log('');
-  for (const f of figures) console.log(`${`${f.what} ${f.metric}`.padEnd(w)}  ${String(fmt(f.value)).padStart(16)}  ${f.target.padEnd(12)} ${f.ok === undefined ? '' : f.ok ? 'ok' : 'MISSED'}`);
+  for (const f of figures)
+    console.log(
+      `${`${f.what} ${f.metric}`.padEnd(w)}  ${String(fmt(f.value)).padStart(16)}  ${f.target.padEnd(12)} ${f.ok === undefined ? '' : f.ok ? 'ok' : 'MISSED'}`,
+    );
   console.log(`wrote bench/results/push.json and bench/results/push.md (${totalS} s)`);
 }
 

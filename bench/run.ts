@@ -40,24 +40,81 @@ interface Scenario {
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 /** 3-node peers: Backbeat on its Redis engines vs Socket.IO 4 with @socket.io/redis-adapter. */
 const CLUSTER_SERVERS: Record<string, (run: number) => { args: string[]; env: Record<string, string> }> = {
-  backbeat: (run) => ({ args: ['bench/peers/backbeat.ts'], env: { REDIS_URL, REDIS_PREFIX: `bench-${process.pid}-${run}:` } }),
+  backbeat: (run) => ({
+    args: ['bench/peers/backbeat.ts'],
+    env: { REDIS_URL, REDIS_PREFIX: `bench-${process.pid}-${run}:` },
+  }),
   socketio: () => ({ args: ['bench/peers/socketio.ts', '--redis', REDIS_URL], env: {} }),
 };
 const SCENARIOS: Scenario[] = [
-  { name: 'connect-1k', what: 'connect 1,000 clients', args: { scenario: 'connect', n: 1000 }, metrics: ['connectsPerSec', 'rssPerConnKiB'] },
-  { name: 'connect-5k', what: 'connect 5,000 clients', args: { scenario: 'connect', n: 5000 }, metrics: ['connectsPerSec', 'rssPerConnKiB'] },
-  { name: 'connect-10k', what: 'connect 10,000 clients (RSS per idle connection)', args: { scenario: 'connect', n: 10000 }, metrics: ['connectsPerSec', 'rssPerConnKiB'] },
-  { name: 'fanout-1k-100ps', what: '1 channel × 1,000 subscribers, 100 msgs/s', args: { scenario: 'rate', subs: 1000, channels: 1, rate: 100, durationMs: 5000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'] },
-  { name: 'fanout-1k-1kps', what: '1 channel × 1,000 subscribers, 1,000 msgs/s (1M deliveries/s offered)', args: { scenario: 'rate', subs: 1000, channels: 1, rate: 1000, durationMs: 3000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'] },
-  { name: 'rooms-100x10', what: '100 channels × 10 subscribers, 1,000 msgs/s', args: { scenario: 'rate', subs: 1000, channels: 100, rate: 1000, durationMs: 5000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'] },
-  { name: 'saturate-1k', what: '1 channel × 1,000 subscribers, publish as fast as acknowledged (64 in flight)', args: { scenario: 'saturate', subs: 1000, channels: 1, window: 64, durationMs: 4000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'] },
-  { name: 'cluster-saturate', what: '3 nodes on Redis: 1 channel × 1,000 subscribers spread over the nodes, publish as fast as acknowledged', args: { scenario: 'saturate', subs: 1000, channels: 1, window: 64, durationMs: 4000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'], cluster: true },
-  { name: 'cluster-1k-100ps', what: '3 nodes on Redis: 1 channel × 1,000 subscribers, 100 msgs/s', args: { scenario: 'rate', subs: 1000, channels: 1, rate: 100, durationMs: 5000 }, metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'], cluster: true },
+  {
+    name: 'connect-1k',
+    what: 'connect 1,000 clients',
+    args: { scenario: 'connect', n: 1000 },
+    metrics: ['connectsPerSec', 'rssPerConnKiB'],
+  },
+  {
+    name: 'connect-5k',
+    what: 'connect 5,000 clients',
+    args: { scenario: 'connect', n: 5000 },
+    metrics: ['connectsPerSec', 'rssPerConnKiB'],
+  },
+  {
+    name: 'connect-10k',
+    what: 'connect 10,000 clients (RSS per idle connection)',
+    args: { scenario: 'connect', n: 10000 },
+    metrics: ['connectsPerSec', 'rssPerConnKiB'],
+  },
+  {
+    name: 'fanout-1k-100ps',
+    what: '1 channel × 1,000 subscribers, 100 msgs/s',
+    args: { scenario: 'rate', subs: 1000, channels: 1, rate: 100, durationMs: 5000 },
+    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'],
+  },
+  {
+    name: 'fanout-1k-1kps',
+    what: '1 channel × 1,000 subscribers, 1,000 msgs/s (1M deliveries/s offered)',
+    args: { scenario: 'rate', subs: 1000, channels: 1, rate: 1000, durationMs: 3000 },
+    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'],
+  },
+  {
+    name: 'rooms-100x10',
+    what: '100 channels × 10 subscribers, 1,000 msgs/s',
+    args: { scenario: 'rate', subs: 1000, channels: 100, rate: 1000, durationMs: 5000 },
+    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'],
+  },
+  {
+    name: 'saturate-1k',
+    what: '1 channel × 1,000 subscribers, publish as fast as acknowledged (64 in flight)',
+    args: { scenario: 'saturate', subs: 1000, channels: 1, window: 64, durationMs: 4000 },
+    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'],
+  },
+  {
+    name: 'cluster-saturate',
+    what: '3 nodes on Redis: 1 channel × 1,000 subscribers spread over the nodes, publish as fast as acknowledged',
+    args: { scenario: 'saturate', subs: 1000, channels: 1, window: 64, durationMs: 4000 },
+    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'],
+    cluster: true,
+  },
+  {
+    name: 'cluster-1k-100ps',
+    what: '3 nodes on Redis: 1 channel × 1,000 subscribers, 100 msgs/s',
+    args: { scenario: 'rate', subs: 1000, channels: 1, rate: 100, durationMs: 5000 },
+    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'],
+    cluster: true,
+  },
 ];
 
-function start(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
+function start(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"', NODE, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    const child = spawn(
+      'bash',
+      ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"', NODE, ...args],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -70,7 +127,17 @@ function start(args: string[], env: Record<string, string> = {}): Promise<{ chil
 
 function loadgen(args: Record<string, unknown>): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"', NODE, 'bench/loadgen.ts', JSON.stringify(args)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      'bash',
+      [
+        '-c',
+        'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"',
+        NODE,
+        'bench/loadgen.ts',
+        JSON.stringify(args),
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -116,10 +183,23 @@ if (filter === 'analytics-e2e') {
 const token = await signHs256(SECRET, { sub: 'bench', channels: ['*'], publish: ['*'] }, 24 * 3600);
 // `--render` only rewrites the table from gateway.json; a filtered run updates its scenarios and keeps the others.
 const renderOnly = filter === '--render';
-const scenarios = renderOnly ? [] : SCENARIOS.filter((s) => !filter || (filter === 'gateway' && !s.cluster) || (filter === 'cluster' && s.cluster) || s.name.includes(filter));
-type Results = Record<string, Record<string, { runs: Record<string, number>[]; median: Record<string, number> }>>;
+const scenarios = renderOnly
+  ? []
+  : SCENARIOS.filter(
+      (s) =>
+        !filter ||
+        (filter === 'gateway' && !s.cluster) ||
+        (filter === 'cluster' && s.cluster) ||
+        s.name.includes(filter),
+    );
+type Results = Record<
+  string,
+  Record<string, { runs: Record<string, number>[]; median: Record<string, number> }>
+>;
 const RESULTS_FILE = join(ROOT, 'bench/results/gateway.json');
-const previous = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as { results: Results; machine: Record<string, unknown> }) : undefined;
+const previous = existsSync(RESULTS_FILE)
+  ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as { results: Results; machine: Record<string, unknown> })
+  : undefined;
 const results: Results = { ...(previous?.results ?? {}) };
 
 for (const sc of scenarios) {
@@ -136,7 +216,16 @@ for (const sc of scenarios) {
           for (let i = 0; i < 3; i++) nodes.push(await start(spec.args, spec.env));
         } else nodes.push(await start(SERVERS[server]!));
         const ports = nodes.map((n) => n.port);
-        runs.push(await loadgen({ ...sc.args, kind: server, port: ports[0], ports, serverPid: nodes[0]!.child.pid, token }));
+        runs.push(
+          await loadgen({
+            ...sc.args,
+            kind: server,
+            port: ports[0],
+            ports,
+            serverPid: nodes[0]!.child.pid,
+            token,
+          }),
+        );
       } catch (err) {
         console.error(`${sc.name} ${server}: ${(err as Error).message}`);
       } finally {
@@ -149,13 +238,28 @@ for (const sc of scenarios) {
     const med: Record<string, number> = {};
     for (const k of Object.keys(runs[0] ?? {})) med[k] = median(runs.map((x) => x[k]!));
     results[sc.name]![server] = { runs, median: med };
-    console.log(`${sc.name.padEnd(16)} ${server.padEnd(11)} ${sc.metrics.map((m) => `${m}=${med[m]}`).join(' ')}`);
+    console.log(
+      `${sc.name.padEnd(16)} ${server.padEnd(11)} ${sc.metrics.map((m) => `${m}=${med[m]}`).join(' ')}`,
+    );
   }
 }
 
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-const machine = renderOnly && previous ? previous.machine : { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString(), runs: RUNS };
-writeFileSync(RESULTS_FILE, JSON.stringify({ machine, scenarios: SCENARIOS.filter((s) => results[s.name]), results }, null, 2) + '\n');
+const machine =
+  renderOnly && previous
+    ? previous.machine
+    : {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memGiB: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+        date: new Date().toISOString(),
+        runs: RUNS,
+      };
+writeFileSync(
+  RESULTS_FILE,
+  JSON.stringify({ machine, scenarios: SCENARIOS.filter((s) => results[s.name]), results }, null, 2) + '\n',
+);
 
 const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b).toFixed(2) : '—');
 const lines = [
@@ -171,10 +275,18 @@ for (const sc of SCENARIOS) {
   if (!r) continue;
   for (const m of sc.metrics) {
     const v = (s: string) => r[s]?.median[m];
-    lines.push(`| ${sc.what} | ${m} | ${v('backbeat') ?? '—'} | ${v('raw') ?? '—'} | ${v('raw-corked') ?? '—'} | ${v('socketio') ?? '—'} | ${ratio(v('backbeat'), v('raw-corked'))} | ${ratio(v('backbeat'), v('raw'))} | ${ratio(v('backbeat'), v('socketio'))} |`);
+    lines.push(
+      `| ${sc.what} | ${m} | ${v('backbeat') ?? '—'} | ${v('raw') ?? '—'} | ${v('raw-corked') ?? '—'} | ${v('socketio') ?? '—'} | ${ratio(v('backbeat'), v('raw-corked'))} | ${ratio(v('backbeat'), v('raw'))} | ${ratio(v('backbeat'), v('socketio'))} |`,
+    );
   }
 }
-lines.push('', 'Raw data: gateway.json. Metrics: deliveredPerSec = messages received by all subscribers / (last receipt − first publish); p50/p99 = publish-to-delivery latency in ms; loss = expected − received deliveries; rssPerConnKiB = server RSS growth / connections.', '', 'Event stream benchmarks (ingest, Kafka, windows, recommendations): [streaming.md](streaming.md). Push (100k notifications, Web Push CPU, templates): [push.md](push.md).', '');
+lines.push(
+  '',
+  'Raw data: gateway.json. Metrics: deliveredPerSec = messages received by all subscribers / (last receipt − first publish); p50/p99 = publish-to-delivery latency in ms; loss = expected − received deliveries; rssPerConnKiB = server RSS growth / connections.',
+  '',
+  'Event stream benchmarks (ingest, Kafka, windows, recommendations): [streaming.md](streaming.md). Push (100k notifications, Web Push CPU, templates): [push.md](push.md).',
+  '',
+);
 writeFileSync(join(ROOT, 'bench/results/README.md'), lines.join('\n'));
 console.log('wrote bench/results/gateway.json and bench/results/README.md');
 if (!filter) {

@@ -71,7 +71,10 @@ const BENCHES: Bench[] = [
 
 function run(b: Bench): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [b.script, ...b.args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [b.script, ...b.args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -92,12 +95,16 @@ const median = (xs: number[]) => {
 type Results = Record<string, { runs: Record<string, number>[]; median: Record<string, number> }>;
 const RESULTS_FILE = join(ROOT, 'bench/results/streaming.json');
 // A filtered run updates its benchmark and keeps the others' last figures.
-const results: Results = existsSync(RESULTS_FILE) ? { ...(JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as { results: Results }).results } : {};
+const results: Results = existsSync(RESULTS_FILE)
+  ? { ...(JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as { results: Results }).results }
+  : {};
 for (const b of BENCHES) {
   if (only && b.name !== only) continue;
   if (!existsSync(join(ROOT, b.script))) continue;
   if (b.needsKafka && !process.env['KAFKA_BROKERS'] && !process.env['TEST_KAFKA_BROKERS']) {
-    console.error(`streaming ${b.name}: skipped, no KAFKA_BROKERS / TEST_KAFKA_BROKERS (source scripts/lib/ensure.sh; ensure_kafka)`);
+    console.error(
+      `streaming ${b.name}: skipped, no KAFKA_BROKERS / TEST_KAFKA_BROKERS (source scripts/lib/ensure.sh; ensure_kafka)`,
+    );
     continue;
   }
   const runs: Record<string, number>[] = [];
@@ -109,14 +116,29 @@ for (const b of BENCHES) {
     }
   }
   const med: Record<string, number> = {};
-  for (const k of Object.keys(runs[0] ?? {})) med[k] = median(runs.map((x) => x[k]!).filter((x) => typeof x === 'number'));
+  for (const k of Object.keys(runs[0] ?? {}))
+    med[k] = median(runs.map((x) => x[k]!).filter((x) => typeof x === 'number'));
   results[b.name] = { runs, median: med };
-  console.log(`streaming ${b.name.padEnd(16)} ${Object.keys(b.metrics).map((m) => `${m}=${med[m]}`).join(' ')}`);
+  console.log(
+    `streaming ${b.name.padEnd(16)} ${Object.keys(b.metrics)
+      .map((m) => `${m}=${med[m]}`)
+      .join(' ')}`,
+  );
 }
 
-const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString(), runs: RUNS };
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+  memGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  date: new Date().toISOString(),
+  runs: RUNS,
+};
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-writeFileSync(RESULTS_FILE, JSON.stringify({ machine, benches: BENCHES.filter((b) => results[b.name]), results }, null, 2) + '\n');
+writeFileSync(
+  RESULTS_FILE,
+  JSON.stringify({ machine, benches: BENCHES.filter((b) => results[b.name]), results }, null, 2) + '\n',
+);
 const lines = [
   '# Event stream benchmark results',
   '',
@@ -128,7 +150,8 @@ const lines = [
 for (const b of BENCHES) {
   const r = results[b.name];
   if (!r) continue;
-  for (const [m, target] of Object.entries(b.metrics)) lines.push(`| ${b.what} | ${m} | ${r.median[m] ?? '—'} | ${target} |`);
+  for (const [m, target] of Object.entries(b.metrics))
+    lines.push(`| ${b.what} | ${m} | ${r.median[m] ?? '—'} | ${target} |`);
 }
 lines.push('', 'Raw data: streaming.json.', '');
 writeFileSync(join(ROOT, 'bench/results/streaming.md'), lines.join('\n'));

@@ -75,10 +75,16 @@ const { values } = parseArgs({
     'send-time-users': { type: 'string', default: '2000' },
     'send-time-data': { type: 'string' },
     'send-time-model': { type: 'string' },
-    'send-time-out': { type: 'string', default: join(import.meta.dirname, '..', 'bench', 'results', 'eval-send-time.json') },
+    'send-time-out': {
+      type: 'string',
+      default: join(import.meta.dirname, '..', 'bench', 'results', 'eval-send-time.json'),
+    },
     'anomaly-series': { type: 'string', default: '3' },
     'anomaly-model': { type: 'string' },
-    'anomaly-out': { type: 'string', default: join(import.meta.dirname, '..', 'bench', 'results', 'eval-anomaly.json') },
+    'anomaly-out': {
+      type: 'string',
+      default: join(import.meta.dirname, '..', 'bench', 'results', 'eval-anomaly.json'),
+    },
   },
 });
 const seed = Number(values.seed);
@@ -203,8 +209,12 @@ if (!wins) process.exitCode = 1;
 // ── Send time (src/push/sendtime) ───────────────────────────────────────────────────────
 {
   const started = performance.now();
-  const simOptions = values['send-time-data'] ? (JSON.parse(values['send-time-data']) as Partial<SendTimeSimOptions>) : {};
-  const modelOptions = values['send-time-model'] ? (JSON.parse(values['send-time-model']) as SendTimeInit) : {};
+  const simOptions = values['send-time-data']
+    ? (JSON.parse(values['send-time-data']) as Partial<SendTimeSimOptions>)
+    : {};
+  const modelOptions = values['send-time-model']
+    ? (JSON.parse(values['send-time-model']) as SendTimeInit)
+    : {};
   const data = generateSendTimeData({ seed, users: Number(values['send-time-users']), ...simOptions });
   const report = evaluateSendTime(data, modelOptions, seed);
   const verdict = sendTimeVerdict(report);
@@ -240,7 +250,8 @@ if (!wins) process.exitCode = 1;
         dataset: { ...o, trainEvents: report.trainEvents, activeUserDays: report.activeUserDays },
         protocol: {
           split: `${o.trainDays} training days, ${o.testDays} held-out days`,
-          scheduling: "each policy's hour through nextSendTime from the user's local midnight, scored by the local hour it lands in",
+          scheduling:
+            "each policy's hour through nextSendTime from the user's local midnight, scored by the local hour it lands in",
           hitRate: 'share of active held-out user-days whose notification landed in an hour with an app open',
           openRate: 'mean planted open probability of the notifications sent',
         },
@@ -260,7 +271,9 @@ if (!wins) process.exitCode = 1;
 // ── Anomaly detection (src/analytics/alerts) ────────────────────────────────────────────
 {
   const started = performance.now();
-  const detectorOptions = values['anomaly-model'] ? (JSON.parse(values['anomaly-model']) as Partial<DetectorOptions>) : {};
+  const detectorOptions = values['anomaly-model']
+    ? (JSON.parse(values['anomaly-model']) as Partial<DetectorOptions>)
+    : {};
   const seriesPerMetric = Number(values['anomaly-series']);
   const series = generateSeries({ seed, seriesPerMetric });
   const clean = generateSeries({ seed: seed + 1000, seriesPerMetric, inject: false });
@@ -271,7 +284,14 @@ if (!wins) process.exitCode = 1;
     `\nanomaly detection: seed ${seed}, ${report.series} series (6 metrics × ${seriesPerMetric}), one sample a second, a clean day then ${report.testPoints.toLocaleString('en-US')} scored samples with ${report.planted} planted anomalies; no-anomaly control on seed ${seed + 1000}`,
   );
   const kinds = ['spike', 'shift', 'drift'] as const;
-  const head = ['method', 'recall', ...kinds.map((k) => `${k} (delay s)`), 'false alarms / 1,000', 'per metric-day', 'normal time in alarm'];
+  const head = [
+    'method',
+    'recall',
+    ...kinds.map((k) => `${k} (delay s)`),
+    'false alarms / 1,000',
+    'per metric-day',
+    'normal time in alarm',
+  ];
   const rows = [...report.methods, report.clean, report.shuffled].map((m: MethodResult) => [
     m.method,
     Object.keys(m.byKind).length ? m.recall.toFixed(3) : '—',
@@ -297,11 +317,20 @@ if (!wins) process.exitCode = 1;
       {
         generated: 'npm run eval',
         machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
-        dataset: { seed, cleanSeed: seed + 1000, seriesPerMetric, series: report.series, scoredSamples: report.testPoints, planted: report.planted },
+        dataset: {
+          seed,
+          cleanSeed: seed + 1000,
+          seriesPerMetric,
+          series: report.series,
+          scoredSamples: report.testPoints,
+          planted: report.planted,
+        },
         protocol: {
           split: 'day 1 clean (baselines fitted, detector warm-up), day 2 scored',
-          recall: "an alarm onset within the allowed delay of the anomaly's start (spike 10 s, shift 30 s, drift: before its ramp peaks)",
-          falseAlarms: 'every other onset (outside anomalies and the 120 s after them, or a repeat for the same anomaly), per 1,000 scored samples',
+          recall:
+            "an alarm onset within the allowed delay of the anomaly's start (spike 10 s, shift 30 s, drift: before its ramp peaks)",
+          falseAlarms:
+            'every other onset (outside anomalies and the 120 s after them, or a repeat for the same anomaly), per 1,000 scored samples',
           normalTimeInAlarm: 'share of anomaly-free samples spent in an open alarm',
           primary: ANOMALY_METHOD.detector,
         },

@@ -14,9 +14,13 @@ try {
     testResults: Array<{ status: string; assertionResults: unknown[] }>;
   };
   // A file that failed to load has no assertion results: count it as a failure.
-  const brokenFiles = r.testResults.filter((t) => t.status === 'failed' && t.assertionResults.length === 0).length;
+  const brokenFiles = r.testResults.filter(
+    (t) => t.status === 'failed' && t.assertionResults.length === 0,
+  ).length;
   const skipped = r.numPendingTests + r.numTodoTests;
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests + brokenFiles} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  console.log(
+    `${r.numPassedTests} passed, ${r.numFailedTests + brokenFiles} failed${skipped ? `, ${skipped} skipped` : ''}`,
+  );
   process.exit(r.numFailedTests + brokenFiles > 0 ? 1 : 0);
 } catch (err) {
   console.log('0 passed, 1 failed');

@@ -9,11 +9,23 @@ import { DependencyBreaker } from './core/resilience/index.ts';
 import { systemClock, type Clock } from './core/time/index.ts';
 import { createMemoryEngines, createRedisEngines, Gateway, type Engines } from './gateway/index.ts';
 import { createHttpServer } from './http/index.ts';
-import { ConnectionManager, createStrategy, KeyOwnership, MemoryNodeRegistry, RedisNodeRegistry } from './connections/index.ts';
+import {
+  ConnectionManager,
+  createStrategy,
+  KeyOwnership,
+  MemoryNodeRegistry,
+  RedisNodeRegistry,
+} from './connections/index.ts';
 import { connectRedis, waitReady, type ScriptedRedis } from './gateway/index.ts';
 import { createStreamEngines, StreamingService, type EventHandler } from './streaming/index.ts';
 import { openStore, type Store, type StoreHealth } from './core/store/index.ts';
-import { createProviders, PushEventsHandler, PushMetrics, PushService, type Providers } from './push/index.ts';
+import {
+  createProviders,
+  PushEventsHandler,
+  PushMetrics,
+  PushService,
+  type Providers,
+} from './push/index.ts';
 import {
   AlertService,
   analyticsGdpr,
@@ -48,7 +60,9 @@ export interface AppDeps {
   eventHandlers?: EventHandler[];
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /**
  * The composition root: picks engines from the config, builds every capability with
@@ -90,7 +104,11 @@ export class App {
     this.metrics = new Metrics();
     this.#lifecycle = new StateMachine<AppState>('app', 'created', TRANSITIONS, this.logger);
     this.#lifecycle.onChange((to, from) => this.logger.info({ from, to, node: config.nodeId }, `app ${to}`));
-    const historyOpts = { historySize: config.historySize, historyTtlMs: config.historyTtlMs, historyMetaTtlMs: config.historyMetaTtlMs };
+    const historyOpts = {
+      historySize: config.historySize,
+      historyTtlMs: config.historyTtlMs,
+      historyMetaTtlMs: config.historyMetaTtlMs,
+    };
     this.engines =
       deps.engines ??
       (config.redisUrl
@@ -113,21 +131,30 @@ export class App {
       issuer: config.jwtIssuer,
       now: () => this.clock.now(),
     });
-    this.breaker = new DependencyBreaker(`engines:${this.engines.kind}`, { metrics: this.metrics, logger: this.logger });
+    this.breaker = new DependencyBreaker(`engines:${this.engines.kind}`, {
+      metrics: this.metrics,
+      logger: this.logger,
+    });
     this.#providers = createProviders(config, this.logger.child({ component: 'push' }));
-    this.#pushEvents = new PushEventsHandler({ store: () => this.store, model: () => this.push?.sendTime, consentDefault: config.consentDefault });
+    this.#pushEvents = new PushEventsHandler({
+      store: () => this.store,
+      model: () => this.push?.sendTime,
+      consentDefault: config.consentDefault,
+    });
     this.analytics = new AnalyticsService({
       clock: this.clock,
       logger: this.logger.child({ component: 'analytics' }),
       registry: this.metrics.registry,
       sessionGapMinutes: config.sessionGapMinutes,
       consentDefault: config.consentDefault,
-      consent: async (ids) => new Map(((await this.store?.consent.getMany(ids)) ?? []).map((c) => [c.userId, c])),
+      consent: async (ids) =>
+        new Map(((await this.store?.consent.getMany(ids)) ?? []).map((c) => [c.userId, c])),
       dataDir: config.dataDir,
     });
     const alertRules = parseAlertRules(config.alertRules);
     const promRegistry = this.metrics.registry;
-    const publishSystem = (channel: string, data: unknown) => this.gateway.channels.publish(channel, data, { user: 'backbeat' }, 'system');
+    const publishSystem = (channel: string, data: unknown) =>
+      this.gateway.channels.publish(channel, data, { user: 'backbeat' }, 'system');
     this.alerts = new AlertService({
       rules: alertRules,
       ...(config.alertWebhookUrl ? { webhookUrl: config.alertWebhookUrl } : {}),
@@ -146,7 +173,10 @@ export class App {
     this.#systemPublisher = new SystemPublisher({
       publish: publishSystem,
       overview: () => this.overview(),
-      trending: async () => ({ tracks: this.analytics.trending('track', '1h', 10).items, artists: this.analytics.trending('artist', '1h', 10).items }),
+      trending: async () => ({
+        tracks: this.analytics.trending('track', '1h', 10).items,
+        artists: this.analytics.trending('artist', '1h', 10).items,
+      }),
       metrics: () => this.alerts.latest() ?? {},
       clock: this.clock,
       logger: this.logger.child({ component: 'dashboard' }),
@@ -159,10 +189,15 @@ export class App {
       logger: streamLogger,
       registry: this.metrics.registry,
       // Recommendation pushes go to the user's inbox channel like any publication.
-      publish: (userId, data) => this.gateway.channels.publish(`user:${userId}`, data, { user: 'backbeat' }, 'streaming'),
+      publish: (userId, data) =>
+        this.gateway.channels.publish(`user:${userId}`, data, { user: 'backbeat' }, 'streaming'),
       maxBatch: config.eventsMaxBatch,
       maxJsonDepth: config.maxJsonDepth,
-      retry: { attempts: config.eventHandlerAttempts, baseMs: config.eventRetryBaseMs, maxMs: config.eventRetryMaxMs },
+      retry: {
+        attempts: config.eventHandlerAttempts,
+        baseMs: config.eventRetryBaseMs,
+        maxMs: config.eventRetryMaxMs,
+      },
       pushDebounceMs: config.recommendationPushDebounceMs,
       maxPushesPerSec: config.recommendationPushMaxPerSec,
       extraHandlers: [this.#pushEvents, this.analytics.handler, ...(deps.eventHandlers ?? [])],
@@ -199,9 +234,21 @@ export class App {
         events: this.streaming,
       },
     );
-    this.#registryRedis = config.redisUrl ? connectRedis({ url: config.redisUrl, failFast: true, connectionName: 'backbeat-registry', cluster: config.redisCluster }) : undefined;
+    this.#registryRedis = config.redisUrl
+      ? connectRedis({
+          url: config.redisUrl,
+          failFast: true,
+          connectionName: 'backbeat-registry',
+          cluster: config.redisCluster,
+        })
+      : undefined;
     const registry = this.#registryRedis
-      ? new RedisNodeRegistry({ redis: this.#registryRedis, prefix: config.redisPrefix, clock: this.clock, ttlMs: config.nodeTtlMs })
+      ? new RedisNodeRegistry({
+          redis: this.#registryRedis,
+          prefix: config.redisPrefix,
+          clock: this.clock,
+          ttlMs: config.nodeTtlMs,
+        })
       : new MemoryNodeRegistry({ clock: this.clock, ttlMs: config.nodeTtlMs });
     this.connections = new ConnectionManager({
       registry,
@@ -212,7 +259,12 @@ export class App {
       heartbeatMs: config.heartbeatIntervalMs,
     });
     this.#ownership = config.kafkaBrokers
-      ? new KeyOwnership({ self: config.nodeId!, nodes: () => this.connections.nodes(), clock: this.clock, refreshMs: config.heartbeatIntervalMs })
+      ? new KeyOwnership({
+          self: config.nodeId!,
+          nodes: () => this.connections.nodes(),
+          clock: this.clock,
+          refreshMs: config.heartbeatIntervalMs,
+        })
       : undefined;
   }
 
@@ -225,7 +277,11 @@ export class App {
       connections: this.gateway.connectionCount,
       capacity: this.config.maxConnections,
       weight: this.config.nodeWeight,
-      health: r.ready ? ('healthy' as const) : this.state === 'draining' ? ('draining' as const) : ('unhealthy' as const),
+      health: r.ready
+        ? ('healthy' as const)
+        : this.state === 'draining'
+          ? ('draining' as const)
+          : ('unhealthy' as const),
     };
   }
 
@@ -255,17 +311,32 @@ export class App {
       throw new ConfigError(this.config.redisUrl ? 'REDIS_URL' : 'engines', (err as Error).message);
     }
     try {
-      this.store = await openStore({ databaseUrl: this.config.databaseUrl, dataDir: this.config.dataDir, logger: this.logger.child({ component: 'store' }), clock: this.clock });
+      this.store = await openStore({
+        databaseUrl: this.config.databaseUrl,
+        dataDir: this.config.dataDir,
+        logger: this.logger.child({ component: 'store' }),
+        clock: this.clock,
+      });
       this.#storeHealth = await this.store.health();
-      this.#storeHealthTimer = setInterval(() => void this.store?.health().then((h) => (this.#storeHealth = h)), 2000);
+      this.#storeHealthTimer = setInterval(
+        () => void this.store?.health().then((h) => (this.#storeHealth = h)),
+        2000,
+      );
       this.#storeHealthTimer.unref();
     } catch (err) {
       await this.close({ drain: false });
-      throw new ConfigError(this.config.databaseUrl ? 'DATABASE_URL' : 'DATA_DIR', `store: ${(err as Error).message}`);
+      throw new ConfigError(
+        this.config.databaseUrl ? 'DATABASE_URL' : 'DATA_DIR',
+        `store: ${(err as Error).message}`,
+      );
     }
     this.push = this.#createPush(this.store);
     const pushEvents = this.#pushEvents;
-    const parts = [streamingGdpr(this.streaming), pushGdpr(this.push, { invalidate: (u) => pushEvents.invalidate(u) }), analyticsGdpr(this.analytics)];
+    const parts = [
+      streamingGdpr(this.streaming),
+      pushGdpr(this.push, { invalidate: (u) => pushEvents.invalidate(u) }),
+      analyticsGdpr(this.analytics),
+    ];
     this.gdpr = new GdprService({
       store: this.store,
       erasers: parts.map((p) => p.eraser),
@@ -283,7 +354,10 @@ export class App {
       await this.streaming.start();
     } catch (err) {
       await this.close({ drain: false });
-      throw new ConfigError(this.config.kafkaBrokers ? 'KAFKA_BROKERS' : 'DATA_DIR', `event stream: ${(err as Error).message}`);
+      throw new ConfigError(
+        this.config.kafkaBrokers ? 'KAFKA_BROKERS' : 'DATA_DIR',
+        `event stream: ${(err as Error).message}`,
+      );
     }
     this.#http = await createHttpServer({
       gateway: this.gateway,
@@ -315,7 +389,9 @@ export class App {
     this.alerts.start();
     this.#systemPublisher.start();
     // Erasures left pending by a stop resume now (after the stream: on Kafka an eraser waits for this node to pass its marker).
-    void this.gdpr.resume().catch((err: unknown) => this.logger.error({ err }, 'resuming pending erasures failed'));
+    void this.gdpr
+      .resume()
+      .catch((err: unknown) => this.logger.error({ err }, 'resuming pending erasures failed'));
     this.#lifecycle.set('ready');
     await this.connections.start();
     await this.#ownership?.refresh();
@@ -325,7 +401,12 @@ export class App {
   /** `GET /v1/analytics/overview`: what the dashboard shows (SPEC §7). */
   async overview(): Promise<Record<string, unknown>> {
     const part = this.analytics.overviewPart();
-    return { ...part, connections: this.gateway.connectionCount, http: await httpSummary(this.metrics.registry), alerts: { open: this.alerts.openCount() } };
+    return {
+      ...part,
+      connections: this.gateway.connectionCount,
+      http: await httpSummary(this.metrics.registry),
+      alerts: { open: this.alerts.openCount() },
+    };
   }
 
   #createPush(store: Store): PushService {
@@ -340,17 +421,27 @@ export class App {
         const online = new Set<string>();
         for (let i = 0; i < userIds.length; i += 1000) {
           const chunk = userIds.slice(i, i + 1000);
-          const counts = await Promise.all(chunk.map((u) => this.engines.rateLimiter.slotCount(`conns:${u}`)));
+          const counts = await Promise.all(
+            chunk.map((u) => this.engines.rateLimiter.slotCount(`conns:${u}`)),
+          );
           chunk.forEach((u, j) => counts[j]! > 0 && online.add(u));
         }
         return online;
       },
-      publishInbox: async (userId, payload) => void (await this.gateway.channels.publish(`user:${userId}`, payload, { user: 'backbeat' }, 'push')),
+      publishInbox: async (userId, payload) =>
+        void (await this.gateway.channels.publish(`user:${userId}`, payload, { user: 'backbeat' }, 'push')),
       onUserChanged: (userId) => pushEvents.invalidate(userId),
       segmentUsers: (name) => this.analytics.segmentUsers(name),
       consentDefault: config.consentDefault,
       maxRecipients: config.pushMaxRecipients,
-      runner: { nodeId: config.nodeId!, batchSize: config.pushBatchSize, maxInFlight: config.pushMaxInFlight, leaseMs: config.pushLeaseMs, maxAttempts: config.pushMaxAttempts, retryBaseMs: config.pushRetryBaseMs },
+      runner: {
+        nodeId: config.nodeId!,
+        batchSize: config.pushBatchSize,
+        maxInFlight: config.pushMaxInFlight,
+        leaseMs: config.pushLeaseMs,
+        maxAttempts: config.pushMaxAttempts,
+        retryBaseMs: config.pushRetryBaseMs,
+      },
       clock: this.clock,
       logger: this.logger.child({ component: 'push' }),
       metrics: this.metrics,
@@ -383,20 +474,30 @@ export class App {
           ['dashboard publisher', () => this.#systemPublisher.close()],
           ['alerts', () => this.alerts.close()],
           ['ownership', () => this.#ownership?.close()],
-          ['drain clients', () => (drain ? this.gateway.drain(this.config.drainMs, this.config.shutdownTimeoutMs) : undefined)],
+          [
+            'drain clients',
+            () =>
+              drain ? this.gateway.drain(this.config.drainMs, this.config.shutdownTimeoutMs) : undefined,
+          ],
           ['gateway', () => this.gateway.close()],
           ['http', () => this.#http?.close()],
           ['push runner', () => this.push?.stop()],
           ['gdpr', () => this.gdpr?.close()],
           ['streaming', () => this.streaming.close()],
           ['push providers', () => this.#providers.close()],
-          ['store', async () => {
-            if (this.#storeHealthTimer) clearInterval(this.#storeHealthTimer);
-            await this.store?.close();
-          }],
+          [
+            'store',
+            async () => {
+              if (this.#storeHealthTimer) clearInterval(this.#storeHealthTimer);
+              await this.store?.close();
+            },
+          ],
           ['breaker', () => this.breaker.shutdown()],
           ['engines', () => this.engines.close()],
-          ['registry connection', () => this.#registryRedis?.quit().catch(() => this.#registryRedis?.disconnect())],
+          [
+            'registry connection',
+            () => this.#registryRedis?.quit().catch(() => this.#registryRedis?.disconnect()),
+          ],
         ],
         this.logger,
       ).finally(() => this.#lifecycle.set('closed'));

@@ -11,7 +11,8 @@ try {
   config = loadConfig(process.env);
 } catch (err) {
   if (err instanceof ConfigError) {
-    for (const p of err.problems) process.stderr.write(`backbeat: configuration error: ${p.variable}: ${p.problem}\n`);
+    for (const p of err.problems)
+      process.stderr.write(`backbeat: configuration error: ${p.variable}: ${p.problem}\n`);
     process.exit(2);
   }
   throw err;

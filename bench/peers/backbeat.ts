@@ -19,7 +19,13 @@ const app = new App(
     RATE_LIMIT_COMMANDS: '1000000',
     OUTBOUND_MAX_BYTES: process.env['OUTBOUND_MAX_BYTES'] ?? '4194304',
     // The cluster benchmark starts three of these on one Redis (bench/run.ts).
-    ...(process.env['REDIS_URL'] ? { REDIS_URL: process.env['REDIS_URL'], REDIS_PREFIX: process.env['REDIS_PREFIX'] ?? 'bench:', HISTORY_SIZE: '1000' } : {}),
+    ...(process.env['REDIS_URL']
+      ? {
+          REDIS_URL: process.env['REDIS_URL'],
+          REDIS_PREFIX: process.env['REDIS_PREFIX'] ?? 'bench:',
+          HISTORY_SIZE: '1000',
+        }
+      : {}),
   }),
 );
 await app.start();

@@ -11,7 +11,12 @@ import type { Socket } from 'node:net';
 
 const corked = process.argv.includes('--corked');
 const channels = new Map<string, Set<WebSocket>>();
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, clientTracking: false });
+const wss = new WebSocketServer({
+  host: '127.0.0.1',
+  port: 0,
+  perMessageDeflate: false,
+  clientTracking: false,
+});
 
 let dirty: Socket[] = [];
 let scheduled = false;

@@ -19,7 +19,11 @@ const N = Number(process.argv[2] ?? 300_000);
 const BATCH = Number(process.argv[3] ?? 1000);
 const C = Number(process.argv[4] ?? 4);
 
-const server = spawn(process.execPath, [...(process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), 'bench/peers/backbeat.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_SECRET: SECRET } });
+const server = spawn(
+  process.execPath,
+  [...(process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), 'bench/peers/backbeat.ts'],
+  { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_SECRET: SECRET } },
+);
 const port = await new Promise<number>((resolve, reject) => {
   let out = '';
   server.stdout.on('data', (d: Buffer) => {
@@ -34,7 +38,7 @@ const token = await signHs256(SECRET, { sub: 'bench', scope: 'admin' }, 3600);
 
 // Zipf-ish tracks over 5,000, 10,000 users, a day of event time.
 let seed = 42;
-const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 const t0 = Date.now() - 86_400_000;
 const bodies: string[] = [];
 for (let b = 0; b < N / BATCH; b++) {
@@ -46,7 +50,12 @@ for (let b = 0; b < N / BATCH; b++) {
       type: 'track.played',
       userId: `u${Math.floor(rnd() * 10_000)}`,
       ts: t0 + n, // event time advances 1 ms per event (300k events: 5 minutes)
-      data: { trackId: `t${track}`, artistId: `a${track % 500}`, durationMs: 200_000, playedMs: Math.floor(rnd() * 200_000) },
+      data: {
+        trackId: `t${track}`,
+        artistId: `a${track % 500}`,
+        durationMs: 200_000,
+        playedMs: Math.floor(rnd() * 200_000),
+      },
     });
   }
   bodies.push(JSON.stringify(events));
@@ -72,7 +81,9 @@ await Promise.all(
 );
 const ackedAt = performance.now();
 for (;;) {
-  const stats = (await (await fetch(`${url}/v1/events/stats`, { headers })).json()) as { processor: { handled: number } };
+  const stats = (await (await fetch(`${url}/v1/events/stats`, { headers })).json()) as {
+    processor: { handled: number };
+  };
   if (stats.processor.handled >= acked) break;
   await new Promise((r) => setTimeout(r, 5));
 }
@@ -80,7 +91,8 @@ const doneAt = performance.now();
 server.kill('SIGINT');
 await new Promise((r) => server.once('exit', r));
 latencies.sort((a, b) => a - b);
-const q = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]! * 100) / 100;
+const q = (p: number) =>
+  Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]! * 100) / 100;
 console.log(
   `RESULT ${JSON.stringify({
     events: acked,

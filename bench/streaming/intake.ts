@@ -13,7 +13,15 @@ import { mulberry32 } from '../../src/core/random/index.ts';
 
 const N = Number(process.argv[2] ?? 200_000);
 const dir = mkdtempSync(join(tmpdir(), 'bb-intake-'));
-const app = await new App(loadConfig({ HOST: '127.0.0.1', PORT: '0', DATA_DIR: dir, JWT_SECRET: 'bench-secret-0123456789abcdef0123456789', LOG_LEVEL: 'warn' })).start();
+const app = await new App(
+  loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATA_DIR: dir,
+    JWT_SECRET: 'bench-secret-0123456789abcdef0123456789',
+    LOG_LEVEL: 'warn',
+  }),
+).start();
 const rnd = mulberry32(42);
 const t0 = Date.now() - 3_600_000;
 const batches: unknown[][] = [];
@@ -21,7 +29,17 @@ for (let b = 0; b < N / 1000; b++) {
   const events = [];
   for (let i = 0; i < 1000; i++) {
     const track = Math.floor(5000 * rnd() ** 3);
-    events.push({ type: 'track.played', userId: `u${Math.floor(rnd() * 10_000)}`, ts: t0 + b * 1000 + i, data: { trackId: `t${track}`, artistId: `a${track % 500}`, durationMs: 200_000, playedMs: Math.floor(rnd() * 200_000) } });
+    events.push({
+      type: 'track.played',
+      userId: `u${Math.floor(rnd() * 10_000)}`,
+      ts: t0 + b * 1000 + i,
+      data: {
+        trackId: `t${track}`,
+        artistId: `a${track % 500}`,
+        durationMs: 200_000,
+        playedMs: Math.floor(rnd() * 200_000),
+      },
+    });
   }
   batches.push(events);
 }

@@ -12,12 +12,23 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Admin, Consumer, ProduceAcks, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
+import {
+  Admin,
+  Consumer,
+  ProduceAcks,
+  Producer,
+  stringDeserializers,
+  stringSerializers,
+} from '@platformatic/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { createLogger } from '../../src/core/observability/index.ts';
 import { KafkaEventLog, SqliteDedupeWindow, type LogRecord } from '../../src/streaming/index.ts';
 
-const brokers = (process.env['KAFKA_BROKERS'] ?? process.env['TEST_KAFKA_BROKERS'] ?? '127.0.0.1:19092').split(',');
+const brokers = (
+  process.env['KAFKA_BROKERS'] ??
+  process.env['TEST_KAFKA_BROKERS'] ??
+  '127.0.0.1:19092'
+).split(',');
 const N = Number(process.argv[2] ?? 200_000);
 const BATCH = 1000;
 const IN_FLIGHT = 4;
@@ -27,7 +38,16 @@ const t0 = Date.now();
 const records: LogRecord[] = Array.from({ length: N }, (_, i) => {
   const id = randomUUID();
   const key = `u${i % 5000}`;
-  const body = JSON.stringify({ id, type: 'track.played', v: 1, userId: key, ts: t0 + i, receivedAt: t0 + i, data: { trackId: `t${i % 9973}`, artistId: `a${i % 101}`, durationMs: 200000, playedMs: 150000 }, trace: {} });
+  const body = JSON.stringify({
+    id,
+    type: 'track.played',
+    v: 1,
+    userId: key,
+    ts: t0 + i,
+    receivedAt: t0 + i,
+    data: { trackId: `t${i % 9973}`, artistId: `a${i % 101}`, durationMs: 200000, playedMs: 150000 },
+    trace: {},
+  });
   return { id, key, ts: t0 + i, body };
 });
 const batches: LogRecord[][] = [];
@@ -69,7 +89,11 @@ async function backbeat(): Promise<number> {
   });
   await log.start();
   let consumed = 0;
-  const consumer = await log.consume(`bench-${randomUUID()}`, async (b) => void (consumed += b.records.length), { maxBatch: 1000 });
+  const consumer = await log.consume(
+    `bench-${randomUUID()}`,
+    async (b) => void (consumed += b.records.length),
+    { maxBatch: 1000 },
+  );
   const started = performance.now();
   await produceAll((b) => log.append(b));
   await untilCount(() => consumed);
@@ -82,8 +106,21 @@ async function backbeat(): Promise<number> {
 async function raw(): Promise<number> {
   const topic = `bench-raw-${randomUUID()}`;
   await createTopic(topic);
-  const producer = new Producer({ clientId: 'bench-raw', bootstrapBrokers: brokers, idempotent: true, acks: ProduceAcks.ALL, serializers: stringSerializers });
-  const consumer = new Consumer({ clientId: 'bench-raw-c', groupId: `bench-${randomUUID()}`, bootstrapBrokers: brokers, deserializers: stringDeserializers, autocommit: false, maxWaitTime: 500 });
+  const producer = new Producer({
+    clientId: 'bench-raw',
+    bootstrapBrokers: brokers,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+    serializers: stringSerializers,
+  });
+  const consumer = new Consumer({
+    clientId: 'bench-raw-c',
+    groupId: `bench-${randomUUID()}`,
+    bootstrapBrokers: brokers,
+    deserializers: stringDeserializers,
+    autocommit: false,
+    maxWaitTime: 500,
+  });
   let consumed = 0;
   const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
   stream.on('data', (m) => {
@@ -92,7 +129,11 @@ async function raw(): Promise<number> {
     if (consumed % 1000 === 0) void m.commit();
   });
   const started = performance.now();
-  await produceAll((b) => producer.send({ messages: b.map((r) => ({ topic, key: r.key, value: r.body, headers: new Map([['id', r.id]]) })) }));
+  await produceAll((b) =>
+    producer.send({
+      messages: b.map((r) => ({ topic, key: r.key, value: r.body, headers: new Map([['id', r.id]]) })),
+    }),
+  );
   await untilCount(() => consumed);
   const elapsed = performance.now() - started;
   await stream.close();
@@ -111,9 +152,18 @@ async function kafkajs(): Promise<number> {
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   let consumed = 0;
-  await consumer.run({ autoCommit: true, eachBatch: async ({ batch }) => void (consumed += batch.messages.length) });
+  await consumer.run({
+    autoCommit: true,
+    eachBatch: async ({ batch }) => void (consumed += batch.messages.length),
+  });
   const started = performance.now();
-  await produceAll((b) => producer.send({ topic, acks: -1, messages: b.map((r) => ({ key: r.key, value: r.body, headers: { id: r.id } })) }));
+  await produceAll((b) =>
+    producer.send({
+      topic,
+      acks: -1,
+      messages: b.map((r) => ({ key: r.key, value: r.body, headers: { id: r.id } })),
+    }),
+  );
   await untilCount(() => consumed);
   const elapsed = performance.now() - started;
   await consumer.disconnect();

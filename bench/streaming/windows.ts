@@ -18,7 +18,17 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { count, distinct, mulberry32, sliding, topK, tumbling, WindowedAggregator, zipf, type WindowAssigner } from '../../src/streaming/windows/index.ts';
+import {
+  count,
+  distinct,
+  mulberry32,
+  sliding,
+  topK,
+  tumbling,
+  WindowedAggregator,
+  zipf,
+  type WindowAssigner,
+} from '../../src/streaming/windows/index.ts';
 
 // A full GC before each measured run, so no run pays the old-generation GC debt left by
 // generating a million events (a ~200 ms mark-compact otherwise lands in the first runs).
@@ -46,20 +56,32 @@ function generate(): { plays: Play[]; times: Float64Array } {
   const plays: Play[] = [];
   const times = new Float64Array(EVENTS);
   for (let i = 0; i < EVENTS; i++) {
-    const play: Play = { trackId: trackIds[track()]!, userId: userIds[Math.floor(random() * USERS)]!, playedMs: 30_000 + Math.floor(random() * 200_000) };
+    const play: Play = {
+      trackId: trackIds[track()]!,
+      userId: userIds[Math.floor(random() * USERS)]!,
+      playedMs: 30_000 + Math.floor(random() * 200_000),
+    };
     plays.push(POOLED ? play : (JSON.parse(JSON.stringify(play)) as Play));
     times[i] = T0 + i + Math.round((random() - 0.5) * 400);
   }
   return { plays, times };
 }
 
-function run(window: WindowAssigner, plays: Play[], times: Float64Array): { ms: number; cpuMs: number; results: number; plays: number } {
+function run(
+  window: WindowAssigner,
+  plays: Play[],
+  times: Float64Array,
+): { ms: number; cpuMs: number; results: number; plays: number } {
   let results = 0;
   let total = 0;
   const agg = new WindowedAggregator({
     window,
     key: () => 'all',
-    aggregations: { plays: count<Play>(), listeners: distinct((e: Play) => e.userId), top: topK((e: Play) => e.trackId, 10) },
+    aggregations: {
+      plays: count<Play>(),
+      listeners: distinct((e: Play) => e.userId),
+      top: topK((e: Play) => e.trackId, 10),
+    },
     outOfOrdernessMs: 500,
     onResult: (r) => {
       results++;
@@ -94,7 +116,9 @@ const measure = (window: WindowAssigner, name: string): number => {
     cpu.push(last.cpuMs);
   }
   const list = (xs: number[]) => xs.map((m) => m.toFixed(1)).join(' ');
-  process.stderr.write(`${name}: wall ${list(ms)} ms; cpu ${list(cpu)} ms; ${last.results} results, ${last.plays} plays counted\n`);
+  process.stderr.write(
+    `${name}: wall ${list(ms)} ms; cpu ${list(cpu)} ms; ${last.results} results, ${last.plays} plays counted\n`,
+  );
   return median(ms);
 };
 const tumblingMs = measure(tumbling(60_000), 'tumbling 60s');

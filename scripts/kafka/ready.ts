@@ -27,7 +27,12 @@ while (Date.now() < deadline) {
     console.error(`kafka ready: process ${pidArg} exited before ${broker} answered`);
     process.exit(1);
   }
-  const admin = new Admin({ clientId: 'backbeat-ready', bootstrapBrokers: [broker], retries: 0, requestTimeout: 2000 });
+  const admin = new Admin({
+    clientId: 'backbeat-ready',
+    bootstrapBrokers: [broker],
+    retries: 0,
+    requestTimeout: 2000,
+  });
   try {
     await admin.listTopics();
     await admin.close();

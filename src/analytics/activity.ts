@@ -18,7 +18,9 @@ export class ActivityCounters {
   readonly byKind = new Float64Array(6);
   readonly #seconds = new Float64Array(RATE_SECONDS + 1);
   #secondHead = -1;
-  readonly #minutes: Array<HyperLogLog | undefined> = new Array<HyperLogLog | undefined>(ACTIVE_MINUTES).fill(undefined);
+  readonly #minutes: Array<HyperLogLog | undefined> = new Array<HyperLogLog | undefined>(ACTIVE_MINUTES).fill(
+    undefined,
+  );
   #minuteHead = -1;
 
   /** Counts one event of `kind`; live events also feed the rate. */
@@ -42,7 +44,8 @@ export class ActivityCounters {
     const n = this.#seconds.length;
     let sum = 0;
     // Seconds s−RATE_SECONDS … s−1 (the current second is still filling).
-    for (let k = s - RATE_SECONDS; k < s; k++) if (k <= this.#secondHead && k > this.#secondHead - n) sum += this.#seconds[k % n]!;
+    for (let k = s - RATE_SECONDS; k < s; k++)
+      if (k <= this.#secondHead && k > this.#secondHead - n) sum += this.#seconds[k % n]!;
     return Math.round((sum / RATE_SECONDS) * 100) / 100;
   }
 

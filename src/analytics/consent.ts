@@ -129,7 +129,8 @@ export class ConsentGate {
   }
 
   #remember(userId: string, granted: boolean): void {
-    if (!this.#cache.has(userId) && this.#cache.size >= this.#o.maxCached) this.#cache.delete(this.#cache.keys().next().value!);
+    if (!this.#cache.has(userId) && this.#cache.size >= this.#o.maxCached)
+      this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(userId, granted);
   }
 
@@ -179,15 +180,23 @@ export class ConsentGate {
       this.counters.lookups++;
       try {
         const answer = await this.#o.lookup(batch);
-        if (this.#failing) this.#o.logger.info({ users: batch.length }, 'analytics consent lookups recovered');
+        if (this.#failing)
+          this.#o.logger.info({ users: batch.length }, 'analytics consent lookups recovered');
         this.#failing = false;
         return answer;
       } catch (err) {
         this.counters.lookupErrors++;
-        if (!this.#failing) this.#o.logger.warn({ err, users: batch.length, attempt }, 'analytics consent lookup failed; retrying');
+        if (!this.#failing)
+          this.#o.logger.warn(
+            { err, users: batch.length, attempt },
+            'analytics consent lookup failed; retrying',
+          );
         this.#failing = true;
         if (attempt >= this.#o.maxAttempts) {
-          this.#o.logger.error({ users: batch.length, attempts: attempt }, 'analytics consent unavailable: personal data of these events dropped');
+          this.#o.logger.error(
+            { users: batch.length, attempts: attempt },
+            'analytics consent unavailable: personal data of these events dropped',
+          );
           return undefined;
         }
         const delay = Math.min(5_000, 100 * 2 ** (attempt - 1));

@@ -45,15 +45,27 @@ describe('engagement score', () => {
 
   it('completion is Laplace-smoothed and counts explicit skips against it; no listens gives 0', () => {
     expect(engagement(user()).completion).toBe(0);
-    expect(engagement(user({ plays: 8, completes: 8, skipEvents: 0 })).completion).toBeCloseTo(20 * (9 / 10), 10);
-    expect(engagement(user({ plays: 4, completes: 4, skipEvents: 4 })).completion).toBeCloseTo(20 * (5 / 10), 10);
+    expect(engagement(user({ plays: 8, completes: 8, skipEvents: 0 })).completion).toBeCloseTo(
+      20 * (9 / 10),
+      10,
+    );
+    expect(engagement(user({ plays: 4, completes: 4, skipEvents: 4 })).completion).toBeCloseTo(
+      20 * (5 / 10),
+      10,
+    );
   });
 
   it('the score is an integer 0–100 and rises with every component', () => {
     const base = user({ lastSeen: NOW - 3 * DAY, activeDays28: 5, plays: 20, completes: 10, sessions: 5 });
     const s = engagement(base).score;
     expect(Number.isInteger(s)).toBe(true);
-    for (const better of [{ lastSeen: NOW }, { activeDays28: 10 }, { completes: 18 }, { likes: 3 }, { sessions: 3 }]) {
+    for (const better of [
+      { lastSeen: NOW },
+      { activeDays28: 10 },
+      { completes: 18 },
+      { likes: 3 },
+      { sessions: 3 },
+    ]) {
       expect(engagement({ ...base, ...better }).score).toBeGreaterThan(s);
     }
   });

@@ -49,18 +49,25 @@ export function engagement(x: EngagementInput): EngagementParts {
   const depth = WEIGHTS.depth * clamp01(x.plays / Math.max(1, x.sessions) / DEPTH_FULL_PLAYS);
   // Laplace-smoothed completion rate: one play is no evidence of a habit either way.
   const completion = listens === 0 ? 0 : WEIGHTS.completion * ((x.completes + 1) / (listens + 2));
-  const affinity = WEIGHTS.affinity * clamp01((AFFINITY_FULL_EVERY * (x.likes + x.playlistAdds)) / Math.max(1, listens));
+  const affinity =
+    WEIGHTS.affinity * clamp01((AFFINITY_FULL_EVERY * (x.likes + x.playlistAdds)) / Math.max(1, listens));
   const score = Math.round(recency + frequency + depth + completion + affinity);
   return { recency, frequency, depth, completion, affinity, score: Math.min(100, Math.max(0, score)) };
 }
 
 export const SEGMENTS = [
   { name: 'dormant', description: 'no event for 30 days or more' },
-  { name: 'at-risk', description: 'silent 14–29 days, or silent 7–13 days after being active on 4+ of the last 28 days' },
+  {
+    name: 'at-risk',
+    description: 'silent 14–29 days, or silent 7–13 days after being active on 4+ of the last 28 days',
+  },
   { name: 'new', description: 'first event less than 7 days ago' },
   { name: 'power', description: 'active on 12+ of the last 28 days with an engagement score of 70 or more' },
   { name: 'regular', description: 'active on 4+ of the last 28 days (about weekly or more)' },
-  { name: 'casual', description: 'everyone else: active in the last 2 weeks, on fewer than 4 of the last 28 days' },
+  {
+    name: 'casual',
+    description: 'everyone else: active in the last 2 weeks, on fewer than 4 of the last 28 days',
+  },
 ] as const;
 export type SegmentName = (typeof SEGMENTS)[number]['name'];
 export const SEGMENT_NAMES: ReadonlySet<string> = new Set(SEGMENTS.map((s) => s.name));

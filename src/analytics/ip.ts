@@ -21,7 +21,12 @@ export function truncateIp(value: unknown): string | undefined {
   }
   if (isIPv6(ip)) {
     const groups = expandIpv6(ip);
-    return groups ? `${groups.slice(0, 3).map((g) => g.toString(16)).join(':')}::/48` : undefined;
+    return groups
+      ? `${groups
+          .slice(0, 3)
+          .map((g) => g.toString(16))
+          .join(':')}::/48`
+      : undefined;
   }
   return undefined;
 }
@@ -29,12 +34,15 @@ export function truncateIp(value: unknown): string | undefined {
 /** The eight 16-bit groups of a valid IPv6 address (an embedded IPv4 tail included). */
 function expandIpv6(ip: string): number[] | undefined {
   // An embedded IPv4 tail (`64:ff9b::192.0.2.1`) becomes its two hex groups.
-  const text = ip.replace(/(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/, (_m, a: string, b: string, c: string, d: string) =>
-    `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`,
+  const text = ip.replace(
+    /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/,
+    (_m, a: string, b: string, c: string, d: string) =>
+      `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`,
   );
   const [head, rest, extra] = text.split('::');
   if (extra !== undefined) return undefined;
-  const parse = (s: string) => (s === '' ? [] : s.split(':').map((g) => (/^[0-9a-f]{1,4}$/i.test(g) ? parseInt(g, 16) : NaN)));
+  const parse = (s: string) =>
+    s === '' ? [] : s.split(':').map((g) => (/^[0-9a-f]{1,4}$/i.test(g) ? parseInt(g, 16) : NaN));
   const left = parse(head!);
   const right = rest === undefined ? [] : parse(rest);
   const missing = 8 - left.length - right.length;

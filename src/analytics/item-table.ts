@@ -186,7 +186,12 @@ export class ItemTable {
         if (v >>> 4 > merged[2 * i + 1]!) merged[2 * i + 1] = v >>> 4;
       }
     }
-    return Math.round(HyperLogLog.fromJSON({ p: this.#precision, d: Buffer.from(merged.buffer).toString('base64') }).estimate());
+    return Math.round(
+      HyperLogLog.fromJSON({
+        p: this.#precision,
+        d: Buffer.from(merged.buffer).toString('base64'),
+      }).estimate(),
+    );
   }
 
   /** Decayed sum j of a slot (as of the landmark). */
@@ -232,7 +237,10 @@ export class ItemTable {
     if (n <= this.maxItems) return;
     const priority = new Float64Array(this.#capacity).fill(-1);
     for (const slot of this.#index.values()) priority[slot] = this.#priority(slot);
-    const threshold = kthSmallest(Float64Array.from(this.#index.values(), (slot) => priority[slot]!), n - this.maxItems);
+    const threshold = kthSmallest(
+      Float64Array.from(this.#index.values(), (slot) => priority[slot]!),
+      n - this.maxItems,
+    );
     let drop = n - this.maxItems;
     // Strictly below the threshold first, then ties, until `drop` are gone.
     for (const pass of [0, 1]) {
@@ -272,7 +280,8 @@ export class ItemTable {
     const buffer = new ArrayBuffer(capacity * RECORD * 4);
     const words = new Int32Array(buffer);
     words.set(this.#words);
-    for (let slot = old; slot < capacity; slot++) words.fill(NO_BUCKET, slot * RECORD + HEADS_AT, slot * RECORD + HEADS_AT + 6);
+    for (let slot = old; slot < capacity; slot++)
+      words.fill(NO_BUCKET, slot * RECORD + HEADS_AT, slot * RECORD + HEADS_AT + 6);
     this.#words = words;
     this.#floats = new Float64Array(buffer);
     const regs = new Uint8Array(capacity * LISTENERS * this.#bucketBytes);

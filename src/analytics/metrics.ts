@@ -53,7 +53,17 @@ export class AnalyticsMetrics {
       registers,
       collect() {
         const c = take().consent;
-        setCounter(this, { lookups: c.lookups, lookup_errors: c.lookupErrors, granted: c.granted, denied: c.denied, dropped: c.dropped }, 'outcome');
+        setCounter(
+          this,
+          {
+            lookups: c.lookups,
+            lookup_errors: c.lookupErrors,
+            granted: c.granted,
+            denied: c.denied,
+            dropped: c.dropped,
+          },
+          'outcome',
+        );
       },
     });
     new Counter({

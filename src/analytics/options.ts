@@ -99,4 +99,3 @@ export interface Overview {
   activeUsers: number;
   topTracks: Array<{ id: string; plays: number }>;
 }
-

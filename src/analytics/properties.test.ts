@@ -56,7 +56,10 @@ describe('order independence (fast-check)', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(arbEvent, { minLength: 1, maxLength: 120 }), async (gens) => {
         const events = gens.map(toEvent);
-        const byTime = events.map((e, i) => ({ e, i })).sort((a, b) => a.e.ts - b.e.ts || a.i - b.i).map((x) => x.e);
+        const byTime = events
+          .map((e, i) => ({ e, i }))
+          .sort((a, b) => a.e.ts - b.e.ts || a.i - b.i)
+          .map((x) => x.e);
         // Arrival order: by event time + lag (each event at most GRACE behind the newest before it).
         const arrival = events
           .map((e, i) => ({ e, at: e.ts + gens[i]!.lag, i }))
@@ -67,7 +70,9 @@ describe('order independence (fast-check)', () => {
         expect(b.users).toEqual(a.users);
         expect(b.segments).toEqual(a.segments);
         // Scores are float sums in another order: equal ranks and plays, scores to rounding.
-        expect(b.trending.map((t) => [t.id, t.plays, t.uniqueListeners])).toEqual(a.trending.map((t) => [t.id, t.plays, t.uniqueListeners]));
+        expect(b.trending.map((t) => [t.id, t.plays, t.uniqueListeners])).toEqual(
+          a.trending.map((t) => [t.id, t.plays, t.uniqueListeners]),
+        );
       }),
       { seed: 20260120, numRuns: 60 },
     );

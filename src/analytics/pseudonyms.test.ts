@@ -25,7 +25,11 @@ describe('pseudonyms', () => {
   });
 
   it('epochs are UTC calendar months', () => {
-    expect(epochOf(Date.UTC(2026, 0, 31, 23, 59, 59, 999))).toEqual({ id: '2026-01', start: Date.UTC(2026, 0, 1), end: Date.UTC(2026, 1, 1) });
+    expect(epochOf(Date.UTC(2026, 0, 31, 23, 59, 59, 999))).toEqual({
+      id: '2026-01',
+      start: Date.UTC(2026, 0, 1),
+      end: Date.UTC(2026, 1, 1),
+    });
     expect(epochOf(Date.UTC(2026, 1, 1)).id).toBe('2026-02');
     expect(epochOf(Date.UTC(2026, 11, 5)).end).toBe(Date.UTC(2027, 0, 1));
   });
@@ -55,7 +59,11 @@ describe('pseudonyms', () => {
     chmodSync(join(d, KEYS_FILE), 0o644);
     new KeyRing({ dataDir: d, logger }).key('2026-01');
     expect(statSync(join(d, KEYS_FILE)).mode & 0o777).toBe(0o600);
-    writeFileSync(join(d, KEYS_FILE), JSON.stringify({ version: 1, keys: [{ epoch: '2026-01', key: 'c2hvcnQ=' }] }), { mode: 0o600 });
+    writeFileSync(
+      join(d, KEYS_FILE),
+      JSON.stringify({ version: 1, keys: [{ epoch: '2026-01', key: 'c2hvcnQ=' }] }),
+      { mode: 0o600 },
+    );
     expect(() => new KeyRing({ dataDir: d, logger }).key('2026-01')).toThrow(/bad key/);
   });
 
@@ -83,7 +91,18 @@ describe('IP truncation', () => {
     expect(truncateIp('::1')).toBe('0:0:0::/48');
     expect(truncateIp('fe80::1%eth0')).toBe('fe80:0:0::/48');
     expect(truncateIp('64:ff9b::192.0.2.1')).toBe('64:ff9b:0::/48');
-    for (const bad of ['', 'not an ip', '300.1.1.1', '1.2.3', '2001:db8::1::2', 'alice@example.com', 42, null, undefined, { ip: '1.2.3.4' }]) {
+    for (const bad of [
+      '',
+      'not an ip',
+      '300.1.1.1',
+      '1.2.3',
+      '2001:db8::1::2',
+      'alice@example.com',
+      42,
+      null,
+      undefined,
+      { ip: '1.2.3.4' },
+    ]) {
       expect(truncateIp(bad)).toBeUndefined();
     }
   });

@@ -28,7 +28,11 @@ export function epochOf(ms: number): Epoch {
   const d = new Date(ms);
   const y = d.getUTCFullYear();
   const m = d.getUTCMonth();
-  return { id: `${y}-${String(m + 1).padStart(2, '0')}`, start: Date.UTC(y, m, 1), end: Date.UTC(y, m + 1, 1) };
+  return {
+    id: `${y}-${String(m + 1).padStart(2, '0')}`,
+    start: Date.UTC(y, m, 1),
+    end: Date.UTC(y, m + 1, 1),
+  };
 }
 
 /** A user's pseudonym and 64 bits of it as two unsigned halves (the sketches' hash of the user). */
@@ -101,7 +105,10 @@ export class KeyRing {
     if (!entry) {
       entry = { key: randomBytes(32), createdAt: new Date().toISOString() };
       keys.set(epoch, entry);
-      const dropped = [...keys.keys()].sort().slice(0, Math.max(0, keys.size - this.#keep)).filter((e) => e !== epoch);
+      const dropped = [...keys.keys()]
+        .sort()
+        .slice(0, Math.max(0, keys.size - this.#keep))
+        .filter((e) => e !== epoch);
       for (const e of dropped) keys.delete(e);
       this.#save(keys);
       this.#logger.info({ epoch, dropped, file: this.path }, 'analytics pseudonym key created');
@@ -123,10 +130,12 @@ export class KeyRing {
         this.#logger.warn({ file: this.path }, 'analytics key file was readable by others; mode set to 0600');
       }
       const file = JSON.parse(readFileSync(this.path, 'utf8')) as KeysFile;
-      if (file.version !== 1 || !Array.isArray(file.keys)) throw new Error(`${this.path}: not an analytics key file (version 1)`);
+      if (file.version !== 1 || !Array.isArray(file.keys))
+        throw new Error(`${this.path}: not an analytics key file (version 1)`);
       for (const k of file.keys) {
         const key = Buffer.from(k.key, 'base64');
-        if (key.length !== 32 || !/^\d{4}-\d{2}$/.test(k.epoch)) throw new Error(`${this.path}: bad key for epoch ${k.epoch}`);
+        if (key.length !== 32 || !/^\d{4}-\d{2}$/.test(k.epoch))
+          throw new Error(`${this.path}: bad key for epoch ${k.epoch}`);
         keys.set(k.epoch, { key, createdAt: k.createdAt });
       }
     }
@@ -136,7 +145,10 @@ export class KeyRing {
 
   #save(keys: Map<string, { key: Buffer; createdAt: string }>): void {
     mkdirSync(this.#dir, { recursive: true });
-    const file: KeysFile = { version: 1, keys: [...keys].map(([epoch, k]) => ({ epoch, key: k.key.toString('base64'), createdAt: k.createdAt })) };
+    const file: KeysFile = {
+      version: 1,
+      keys: [...keys].map(([epoch, k]) => ({ epoch, key: k.key.toString('base64'), createdAt: k.createdAt })),
+    };
     const tmp = `${this.path}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600, flush: true });
     chmodSync(tmp, 0o600); // the umask could have narrowed it, never widened; make it exact

@@ -15,7 +15,9 @@ describe('AnalyticsService: consent in the data path', () => {
     const h = harness();
     h.consents.set('user-denied', deny);
     await h.feed([
-      ...Array.from({ length: 6 }, (_, i) => played('user-denied', 'track-a', 'artist-a', NOW - 10 * MIN + i)),
+      ...Array.from({ length: 6 }, (_, i) =>
+        played('user-denied', 'track-a', 'artist-a', NOW - 10 * MIN + i),
+      ),
       played('user-granted', 'track-a', 'artist-a', NOW - 5 * MIN),
       event('track.liked', 'user-denied', NOW - 4 * MIN, { trackId: 'track-a', artistId: 'artist-a' }),
     ]);
@@ -30,7 +32,9 @@ describe('AnalyticsService: consent in the data path', () => {
     expect(overview.activeUsers).toBe(1);
     expect(overview.topTracks).toEqual([{ id: 'track-a', plays: 7 }]);
     expect(h.svc.stats().trackedUsers).toBe(1);
-    expect(await h.registry.getSingleMetricAsString('backbeat_analytics_events_anonymous_total')).toMatch(/ 7$/m);
+    expect(await h.registry.getSingleMetricAsString('backbeat_analytics_events_anonymous_total')).toMatch(
+      / 7$/m,
+    );
   });
 
   it('CONSENT_DEFAULT applies to users never asked', async () => {
@@ -78,7 +82,9 @@ describe('AnalyticsService: consent in the data path', () => {
         return new Map([['u1', { analytics: true, personalization: true, marketing: true }]]);
       },
     });
-    expect(h.svc.handler.handle(played('u1', 't', 'a', NOW - MIN), { replay: false, owner: true })).toBeUndefined();
+    expect(
+      h.svc.handler.handle(played('u1', 't', 'a', NOW - MIN), { replay: false, owner: true }),
+    ).toBeUndefined();
     await Promise.resolve();
     expect(h.lookups).toEqual([['u1']]);
     h.svc.consentChanged('u1', { analytics: false, personalization: false });
@@ -103,7 +109,9 @@ describe('AnalyticsService: consent in the data path', () => {
     });
     const svc = h.svc;
     const ctx = { replay: false, owner: true };
-    const results = Array.from({ length: 5 }, (_, i) => svc.handler.handle(played(`u${i}`, 't', 'a', NOW - MIN), ctx));
+    const results = Array.from({ length: 5 }, (_, i) =>
+      svc.handler.handle(played(`u${i}`, 't', 'a', NOW - MIN), ctx),
+    );
     expect(results.slice(0, 4)).toEqual([undefined, undefined, undefined, undefined]);
     expect(results[4]).toBeInstanceOf(Promise);
     let done = false;
@@ -116,7 +124,9 @@ describe('AnalyticsService: consent in the data path', () => {
     // The lookup failed: nothing kept, but the anonymous totals counted the plays.
     expect(svc.stats().trackedUsers).toBe(0);
     expect(svc.trending('track', '1h', 1).items[0]).toMatchObject({ plays: 5, uniqueListeners: 0 });
-    expect(await h.registry.getSingleMetricAsString('backbeat_analytics_consent_total')).toMatch(/outcome="dropped"} 5/);
+    expect(await h.registry.getSingleMetricAsString('backbeat_analytics_consent_total')).toMatch(
+      /outcome="dropped"} 5/,
+    );
     // Consent readable again: the next event of a user is asked again and kept.
     fail = false;
     h.clock.tick(2000);
@@ -136,7 +146,9 @@ describe('AnalyticsService: consent in the data path', () => {
         return new Map();
       },
     });
-    expect(h.svc.handler.handle(played('u1', 't', 'a', NOW - MIN), { replay: false, owner: true })).toBeUndefined();
+    expect(
+      h.svc.handler.handle(played('u1', 't', 'a', NOW - MIN), { replay: false, owner: true }),
+    ).toBeUndefined();
     const settled = h.svc.settled();
     for (let i = 0; i < 10 && calls < 3; i++) {
       await new Promise((r) => setImmediate(r));
@@ -152,11 +164,19 @@ describe('AnalyticsService: pseudonyms', () => {
   it('keeps no raw user id in the analytics state, only pseudonyms; the mapping answers export', async () => {
     const h = harness();
     const ids = ['alice.smith@example.com', 'bob-7f3a9c', 'carol:42'];
-    await h.feed(ids.flatMap((id, i) => [played(id, `track-${i}`, `artist-${i}`, NOW - 20 * MIN, { ip: '203.0.113.77' }), event('app.opened', id, NOW - 19 * MIN, { platform: 'ios' })]));
+    await h.feed(
+      ids.flatMap((id, i) => [
+        played(id, `track-${i}`, `artist-${i}`, NOW - 20 * MIN, { ip: '203.0.113.77' }),
+        event('app.opened', id, NOW - 19 * MIN, { platform: 'ios' }),
+      ]),
+    );
     const state = JSON.stringify(h.svc.stateForAudit());
     for (const id of ids) expect(state).not.toContain(id);
     expect(state).not.toContain('203.0.113.77');
-    const exported = h.svc.export('alice.smith@example.com') as { pseudonym: string; profile: { network: string; platform: string } };
+    const exported = h.svc.export('alice.smith@example.com') as {
+      pseudonym: string;
+      profile: { network: string; platform: string };
+    };
     expect(exported.pseudonym).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(state).toContain(exported.pseudonym);
     expect(exported.profile).toMatchObject({ network: '203.0.113.0/24', platform: 'ios' });
@@ -170,13 +190,19 @@ describe('AnalyticsService: pseudonyms', () => {
     const jan = (h.svc.export('u1') as { pseudonym: string }).pseudonym;
     h.clock.set(Date.UTC(2026, 1, 1, 1));
     await h.feed([played('u1', 't', 'a', h.clock.now() - MIN)]);
-    const feb = h.svc.export('u1') as { pseudonym: string; pseudonymEpoch: string; profile: { counts: { plays: number } } };
+    const feb = h.svc.export('u1') as {
+      pseudonym: string;
+      pseudonymEpoch: string;
+      profile: { counts: { plays: number } };
+    };
     expect(feb.pseudonym).not.toBe(jan);
     expect(feb.pseudonymEpoch).toBe('2026-02');
     expect(feb.profile.counts.plays).toBe(2);
     expect(JSON.stringify(h.svc.stateForAudit())).not.toContain(jan);
     expect(h.svc.user('u2')).toBeDefined();
-    expect(await h.registry.getSingleMetricAsString('backbeat_analytics_key_rotations_total')).toMatch(/ 1$/m);
+    expect(await h.registry.getSingleMetricAsString('backbeat_analytics_key_rotations_total')).toMatch(
+      / 1$/m,
+    );
     h.clock.set(Date.UTC(2026, 2, 2));
     await h.feed([played('u3', 't', 'a', h.clock.now() - MIN)]);
     const file = JSON.parse(readFileSync(join(h.dataDir, KEYS_FILE), 'utf8'));
@@ -193,7 +219,11 @@ describe('AnalyticsService: profiles, GDPR, bounds', () => {
       played('u1', 't3', 'artist-b', NOW - 3 * HOUR + 20 * MIN),
       played('u1', 't4', 'artist-a', NOW - HOUR),
       event('track.liked', 'u1', NOW - HOUR + MIN, { trackId: 't4', artistId: 'artist-a' }),
-      event('track.skipped', 'u1', NOW - HOUR + 2 * MIN, { trackId: 't5', artistId: 'artist-c', positionMs: 3000 }),
+      event('track.skipped', 'u1', NOW - HOUR + 2 * MIN, {
+        trackId: 't5',
+        artistId: 'artist-c',
+        positionMs: 3000,
+      }),
     ]);
     expect(h.svc.user('u1')).toEqual({
       userId: 'u1',
@@ -224,12 +254,21 @@ describe('AnalyticsService: profiles, GDPR, bounds', () => {
 
   it('forget erases profile, sessions, mapping and cached consent; export holds everything before', async () => {
     const h = harness();
-    await h.feed([played('u1', 't', 'a', NOW - 10 * MIN, { ip: '2001:db8:1:2::9' }), played('u2', 't', 'a', NOW - 10 * MIN)]);
+    await h.feed([
+      played('u1', 't', 'a', NOW - 10 * MIN, { ip: '2001:db8:1:2::9' }),
+      played('u2', 't', 'a', NOW - 10 * MIN),
+    ]);
     const before = h.svc.export('u1');
     expect(before).toMatchObject({
       userId: 'u1',
       consentCached: { analytics: true },
-      profile: { counts: { plays: 1, completes: 1 }, sessions: { count: 1 }, topArtists: [{ id: 'a', plays: 1 }], network: '2001:db8:1::/48', segment: 'new' },
+      profile: {
+        counts: { plays: 1, completes: 1 },
+        sessions: { count: 1 },
+        topArtists: [{ id: 'a', plays: 1 }],
+        network: '2001:db8:1::/48',
+        segment: 'new',
+      },
     });
     const pseudonym = (before as { pseudonym: string }).pseudonym;
     h.svc.forget('u1');
@@ -258,7 +297,10 @@ describe('AnalyticsService: profiles, GDPR, bounds', () => {
 
   it('the overview counts live events per second (replayed ones only in the total)', async () => {
     const h = harness();
-    await h.feed(Array.from({ length: 30 }, (_, i) => played(`u${i}`, 't', 'a', NOW - 10 * DAY)), true);
+    await h.feed(
+      Array.from({ length: 30 }, (_, i) => played(`u${i}`, 't', 'a', NOW - 10 * DAY)),
+      true,
+    );
     await h.feed(Array.from({ length: 50 }, (_, i) => played(`v${i}`, `t${i % 3}`, 'a', NOW - MIN)));
     h.clock.tick(1000);
     const o = h.svc.overviewPart();

@@ -20,10 +20,24 @@ import { ConsentGate, type ConsentFlags } from './consent.ts';
 import { engagement, inputOf, SEGMENT_NAMES, SEGMENTS, segmentOf } from './engagement.ts';
 import { truncateIp } from './ip.ts';
 import { AnalyticsMetrics } from './metrics.ts';
-import { DEFAULT_LIMITS, type AnalyticsEvent, type AnalyticsHandler, type AnalyticsLimits, type AnalyticsServiceOptions, type Overview, type UserAnalytics } from './options.ts';
+import {
+  DEFAULT_LIMITS,
+  type AnalyticsEvent,
+  type AnalyticsHandler,
+  type AnalyticsLimits,
+  type AnalyticsServiceOptions,
+  type Overview,
+  type UserAnalytics,
+} from './options.ts';
 import { epochOf, KeyRing, PseudonymVault, type Epoch, type PseudonymKey } from './pseudonyms.ts';
 import { maxOpenSessions } from './sessions.ts';
-import { TREND_WINDOWS, TrendingIndex, type TrendEntity, type TrendingItem, type TrendWindow } from './trending.ts';
+import {
+  TREND_WINDOWS,
+  TrendingIndex,
+  type TrendEntity,
+  type TrendingItem,
+  type TrendWindow,
+} from './trending.ts';
 import { emptyFact, EventKind, KIND_OF_TYPE, readFact, UserTable, type Fact } from './users.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -55,7 +69,10 @@ export class AnalyticsService {
     this.#log = opts.logger.child({ component: 'analytics' });
     const l = (this.#l = { ...DEFAULT_LIMITS, ...opts.limits });
     const gapMs = opts.sessionGapMinutes * 60_000;
-    this.#users = new UserTable({ gapMs, graceMs: l.sessionGraceMs, maxOpen: maxOpenSessions(gapMs, l.sessionGraceMs) }, l.topArtistsPerUser);
+    this.#users = new UserTable(
+      { gapMs, graceMs: l.sessionGraceMs, maxOpen: maxOpenSessions(gapMs, l.sessionGraceMs) },
+      l.topArtistsPerUser,
+    );
     this.#keys = new KeyRing({ dataDir: opts.dataDir, logger: this.#log, keep: l.keyEpochs });
     this.#trending = new TrendingIndex({
       maxTracks: l.maxTracks,
@@ -77,18 +94,28 @@ export class AnalyticsService {
       release: (userId, facts, granted) => this.#release(userId, facts, granted),
     });
     new AnalyticsMetrics(opts.registry, () => ({
-      folded: Object.fromEntries([...KIND_OF_TYPE].map(([type, kind]) => [type, this.#activity.byKind[kind]!])),
+      folded: Object.fromEntries(
+        [...KIND_OF_TYPE].map(([type, kind]) => [type, this.#activity.byKind[kind]!]),
+      ),
       consent: this.#gate.counters,
       anonymousOnly: this.#anonymousOnly,
       lateForSessions: this.#lateForSessions,
-      evicted: { users: this.#evictedUsers, tracks: this.#trending.tracks.evicted, artists: this.#trending.artists.evicted },
+      evicted: {
+        users: this.#evictedUsers,
+        tracks: this.#trending.tracks.evicted,
+        artists: this.#trending.artists.evicted,
+      },
       rotations: this.#rotations,
       trackedUsers: this.#users.size,
       trackedItems: { track: this.#trending.tracks.size, artist: this.#trending.artists.size },
       heldFacts: this.#gate.heldFacts,
       approxBytes: () => this.stats().approxBytes,
     }));
-    this.handler = { name: 'analytics', types: new Set(KIND_OF_TYPE.keys()), handle: (e, ctx) => this.#handle(e, ctx.replay) };
+    this.handler = {
+      name: 'analytics',
+      types: new Set(KIND_OF_TYPE.keys()),
+      handle: (e, ctx) => this.#handle(e, ctx.replay),
+    };
   }
 
   // ---- the stream ----------------------------------------------------------------------
@@ -209,7 +236,10 @@ export class AnalyticsService {
       this.#vault.set(userId, slot, ps.id, old);
     }
     this.#rotations++;
-    this.#log.info({ epoch: epoch.id, users: this.#vault.size, ms: Math.round(performance.now() - started) }, 'analytics pseudonyms rotated');
+    this.#log.info(
+      { epoch: epoch.id, users: this.#vault.size, ms: Math.round(performance.now() - started) },
+      'analytics pseudonyms rotated',
+    );
     return key;
   }
 
@@ -224,8 +254,15 @@ export class AnalyticsService {
     return value;
   }
 
-  trending(entity: TrendEntity, window: TrendWindow, limit: number): { entity: TrendEntity; window: TrendWindow; items: TrendingItem[]; updatedAt: string } {
-    const all = this.#cached(`trending:${entity}:${window}`, (now) => ({ items: this.#trending.top(entity, window, 100, now), updatedAt: iso(now) }));
+  trending(
+    entity: TrendEntity,
+    window: TrendWindow,
+    limit: number,
+  ): { entity: TrendEntity; window: TrendWindow; items: TrendingItem[]; updatedAt: string } {
+    const all = this.#cached(`trending:${entity}:${window}`, (now) => ({
+      items: this.#trending.top(entity, window, 100, now),
+      updatedAt: iso(now),
+    }));
     return { entity, window, items: all.items.slice(0, Math.max(0, limit)), updatedAt: all.updatedAt };
   }
 
@@ -233,14 +270,27 @@ export class AnalyticsService {
     const slot = this.#vault.get(userId);
     if (slot === undefined || this.#gate.known(userId) === false) return undefined;
     const { score, segment, sessions } = this.#assess(slot, this.#clock.now());
-    return { userId, engagementScore: score, segment, sessions, topArtists: this.#users.topArtists(slot, 10), lastSeen: iso(this.#users.lastSeen(slot)) };
+    return {
+      userId,
+      engagementScore: score,
+      segment,
+      sessions,
+      topArtists: this.#users.topArtists(slot, 10),
+      lastSeen: iso(this.#users.lastSeen(slot)),
+    };
   }
 
   #assess(slot: number, now: number) {
     const sessions = this.#users.sessions(slot);
     const input = inputOf(this.#users, slot, now, sessions.count);
     const parts = engagement(input);
-    return { score: parts.score, parts, segment: segmentOf(input, parts.score), sessions, activeDays28: input.activeDays28 };
+    return {
+      score: parts.score,
+      parts,
+      segment: segmentOf(input, parts.score),
+      sessions,
+      activeDays28: input.activeDays28,
+    };
   }
 
   segments(): { segments: Array<{ name: string; users: number; description: string }> } {
@@ -252,7 +302,13 @@ export class AnalyticsService {
       }
       return c;
     });
-    return { segments: SEGMENTS.map((s) => ({ name: s.name, users: counts.get(s.name)!, description: s.description })) };
+    return {
+      segments: SEGMENTS.map((s) => ({
+        name: s.name,
+        users: counts.get(s.name)!,
+        description: s.description,
+      })),
+    };
   }
 
   segmentUsers(name: string): string[] | undefined {
@@ -305,7 +361,11 @@ export class AnalyticsService {
         firstSeen: iso(u.firstSeen(slot)),
         lastSeen: iso(u.lastSeen(slot)),
         counts: u.counts(slot),
-        sessions: { ...a.sessions, open: u.openSessions(slot).map(([s, e]) => ({ start: iso(s), lastEvent: iso(e) })), lateEvents: u.lateForSessions(slot) },
+        sessions: {
+          ...a.sessions,
+          open: u.openSessions(slot).map(([s, e]) => ({ start: iso(s), lastEvent: iso(e) })),
+          lateEvents: u.lateForSessions(slot),
+        },
         activeDaysLast28: a.activeDays28,
         topArtists: u.topArtists(slot),
         network: u.network(slot) ?? null,
@@ -334,7 +394,8 @@ export class AnalyticsService {
   stateForAudit(): { users: unknown[]; trending: Record<string, unknown> } {
     const now = this.#clock.now();
     const trending: Record<string, unknown> = {};
-    for (const e of ['track', 'artist'] as const) for (const w of TREND_WINDOWS) trending[`${e}:${w}`] = this.#trending.top(e, w, 100, now);
+    for (const e of ['track', 'artist'] as const)
+      for (const w of TREND_WINDOWS) trending[`${e}:${w}`] = this.#trending.top(e, w, 100, now);
     return { users: [...this.#users.slots()].map((slot) => this.#users.record(slot)), trending };
   }
 }

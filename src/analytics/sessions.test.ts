@@ -1,8 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { addToSessions, clearSessions, closedSessions, maxOpenSessions, openSessions, sessionHorizon, sessionSlots, sessionSummary, type SessionRules } from './sessions.ts';
+import {
+  addToSessions,
+  clearSessions,
+  closedSessions,
+  maxOpenSessions,
+  openSessions,
+  sessionHorizon,
+  sessionSlots,
+  sessionSummary,
+  type SessionRules,
+} from './sessions.ts';
 
 const MIN = 60_000;
-const rules: SessionRules = { gapMs: 30 * MIN, graceMs: 60 * MIN, maxOpen: maxOpenSessions(30 * MIN, 60 * MIN) };
+const rules: SessionRules = {
+  gapMs: 30 * MIN,
+  graceMs: 60 * MIN,
+  maxOpen: maxOpenSessions(30 * MIN, 60 * MIN),
+};
 const T0 = Date.UTC(2026, 0, 1, 12);
 
 /** One user's session state, at an offset inside a bigger record (as users.ts keeps it). */
@@ -42,7 +56,10 @@ describe('sessions (event time, SESSION_GAP_MINUTES)', () => {
   it('a gap just under the limit continues the session; exactly the limit starts a new one', () => {
     expect(fold([0, 30 * MIN - 1]).summary).toEqual({ count: 1, avgDurationMs: 30 * MIN - 1 });
     expect(fold([0, 30 * MIN]).summary).toEqual({ count: 2, avgDurationMs: 0 });
-    expect(fold([0, 10 * MIN, 20 * MIN, 50 * MIN - 1]).summary).toEqual({ count: 1, avgDurationMs: 50 * MIN - 1 });
+    expect(fold([0, 10 * MIN, 20 * MIN, 50 * MIN - 1]).summary).toEqual({
+      count: 1,
+      avgDurationMs: 50 * MIN - 1,
+    });
   });
 
   it('duration is last event − first event; a lone event is a 0 ms session', () => {
@@ -70,7 +87,7 @@ describe('sessions (event time, SESSION_GAP_MINUTES)', () => {
     expect(s.horizon).toBe(T0 + 35 * MIN);
     // Would have joined the final session: refused.
     expect(s.add(T0 + 20 * MIN)).toBe(false);
-    expect(s.summary()).toEqual({ count: 2, avgDurationMs: Math.round(5 * MIN / 2) });
+    expect(s.summary()).toEqual({ count: 2, avgDurationMs: Math.round((5 * MIN) / 2) });
     // At the horizon it starts a session of its own (it could not have joined the final one).
     expect(s.add(T0 + 35 * MIN)).toBe(true);
     expect(s.summary().count).toBe(3);
@@ -89,7 +106,10 @@ describe('sessions (event time, SESSION_GAP_MINUTES)', () => {
 
   it('keeps at most maxOpen open sessions (the oldest becomes final)', () => {
     const r = { ...rules, graceMs: 1000 * MIN, maxOpen: 3 };
-    const { s, summary } = fold([0, 40, 80, 120, 160].map((m) => m * MIN), r);
+    const { s, summary } = fold(
+      [0, 40, 80, 120, 160].map((m) => m * MIN),
+      r,
+    );
     expect(s.open.length).toBe(6);
     expect(s.closedCount).toBe(2);
     expect(summary.count).toBe(5);

@@ -36,7 +36,8 @@ export interface SessionRules {
 export const sessionSlots = (maxOpen: number): number => PAIRS + 2 * (maxOpen + 1);
 
 /** The open sessions a user can have while every event is within grace, plus slack. */
-export const maxOpenSessions = (gapMs: number, graceMs: number): number => Math.ceil((gapMs + graceMs) / gapMs) + 2;
+export const maxOpenSessions = (gapMs: number, graceMs: number): number =>
+  Math.ceil((gapMs + graceMs) / gapMs) + 2;
 
 /** Resets the state at `s[at…]` to "no sessions". */
 export function clearSessions(s: Float64Array, at: number, maxOpen: number): void {

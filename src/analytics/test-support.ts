@@ -46,7 +46,10 @@ export function harness(o: HarnessOptions = {}): Harness {
     dataDir = mkdtempSync(join(tmpdir(), 'backbeat-analytics-'));
     // A fixed key for the start epoch: sketch estimates (listeners, active users) are then the same every run.
     const key = createHash('sha256').update('analytics test key').digest('base64');
-    const file = { version: 1, keys: [{ epoch: epochOf(clock.now()).id, key, createdAt: new Date(0).toISOString() }] };
+    const file = {
+      version: 1,
+      keys: [{ epoch: epochOf(clock.now()).id, key, createdAt: new Date(0).toISOString() }],
+    };
     writeFileSync(join(dataDir, KEYS_FILE), JSON.stringify(file), { mode: 0o600 });
   }
   const svc = new AnalyticsService({
@@ -83,7 +86,13 @@ export function harness(o: HarnessOptions = {}): Harness {
 let seq = 0;
 const nextId = () => `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
 
-export const played = (userId: string, trackId: string, artistId: string, ts: number, data: Record<string, unknown> = {}): AnalyticsEvent => ({
+export const played = (
+  userId: string,
+  trackId: string,
+  artistId: string,
+  ts: number,
+  data: Record<string, unknown> = {},
+): AnalyticsEvent => ({
   id: nextId(),
   type: 'track.played',
   userId,
@@ -91,4 +100,9 @@ export const played = (userId: string, trackId: string, artistId: string, ts: nu
   data: { trackId, artistId, durationMs: 200_000, playedMs: 190_000, ...data },
 });
 
-export const event = (type: string, userId: string, ts: number, data: Record<string, unknown>): AnalyticsEvent => ({ id: nextId(), type, userId, ts, data });
+export const event = (
+  type: string,
+  userId: string,
+  ts: number,
+  data: Record<string, unknown>,
+): AnalyticsEvent => ({ id: nextId(), type, userId, ts, data });

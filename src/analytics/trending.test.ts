@@ -9,7 +9,14 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 const NOW = Date.UTC(2026, 0, 20, 12);
-const options: TrendingOptions = { maxTracks: 1000, maxArtists: 1000, precision: 7, halfLifeFraction: 0.25, baselineFactor: 8, prior: 5 };
+const options: TrendingOptions = {
+  maxTracks: 1000,
+  maxArtists: 1000,
+  precision: 7,
+  halfLifeFraction: 0.25,
+  baselineFactor: 8,
+  prior: 5,
+};
 
 interface Play {
   track: string;
@@ -31,7 +38,8 @@ function index(plays: Play[], o: Partial<TrendingOptions> = {}): TrendingIndex {
 }
 
 /** `n` plays of `track` spread evenly over [from, to). */
-const spread = (track: string, n: number, from: number, to: number): Play[] => Array.from({ length: n }, (_, i) => ({ track, t: from + Math.floor(((to - from) * i) / n) }));
+const spread = (track: string, n: number, from: number, to: number): Play[] =>
+  Array.from({ length: n }, (_, i) => ({ track, t: from + Math.floor(((to - from) * i) / n) }));
 
 describe('trending score', () => {
   // A steady hit: 1000 plays a day for a week. A riser: nothing, then 60 plays in the last 2 hours.
@@ -65,7 +73,11 @@ describe('trending score', () => {
   });
 
   it('counts plays per window at bucket resolution', () => {
-    const items = index([...spread('a', 10, NOW - 30 * MIN, NOW), ...spread('a', 5, NOW - 3 * HOUR, NOW - 2 * HOUR), ...spread('a', 7, NOW - 3 * DAY, NOW - 2 * DAY)]);
+    const items = index([
+      ...spread('a', 10, NOW - 30 * MIN, NOW),
+      ...spread('a', 5, NOW - 3 * HOUR, NOW - 2 * HOUR),
+      ...spread('a', 7, NOW - 3 * DAY, NOW - 2 * DAY),
+    ]);
     expect(items.top('track', '1h', 5, NOW)[0]!.plays).toBe(10);
     expect(items.top('track', '24h', 5, NOW)[0]!.plays).toBe(15);
     expect(items.top('track', '7d', 5, NOW)[0]!.plays).toBe(22);
@@ -98,7 +110,10 @@ describe('trending score', () => {
 
   it('is independent of arrival order (forward decay, landmark moves included)', () => {
     const rnd = mulberry32(11);
-    const events: Play[] = Array.from({ length: 3000 }, () => ({ track: `t${Math.floor(rnd() ** 2 * 40)}`, t: NOW - Math.floor(rnd() * 7 * DAY) }));
+    const events: Play[] = Array.from({ length: 3000 }, () => ({
+      track: `t${Math.floor(rnd() ** 2 * 40)}`,
+      t: NOW - Math.floor(rnd() * 7 * DAY),
+    }));
     const sorted = [...events].sort((a, b) => a.t - b.t);
     const shuffled = [...events].sort(() => rnd() - 0.5);
     for (const window of ['1h', '24h', '7d'] as const) {
@@ -124,7 +139,14 @@ describe('trending score', () => {
 describe('BoundedTop', () => {
   it('keeps the k best by score, then plays, then id', () => {
     const top = new BoundedTop(3);
-    const offers: Array<[string, number, number]> = [['a', 1, 5], ['b', 3, 1], ['c', 2, 9], ['d', 3, 2], ['e', 0.5, 100], ['f', 2, 9]];
+    const offers: Array<[string, number, number]> = [
+      ['a', 1, 5],
+      ['b', 3, 1],
+      ['c', 2, 9],
+      ['d', 3, 2],
+      ['e', 0.5, 100],
+      ['f', 2, 9],
+    ];
     for (const [id, score, plays] of offers) top.offer(id, 0, score, plays);
     expect(top.sorted().map((c) => c.id)).toEqual(['d', 'b', 'c']);
     const none = new BoundedTop(0);
@@ -139,7 +161,8 @@ describe('kthSmallest', () => {
     for (let n = 1; n < 200; n += 7) {
       const values = Float64Array.from({ length: n }, () => Math.floor(rnd() * 20) / 4);
       const sorted = Float64Array.from(values).sort();
-      for (const k of [0, Math.floor(n / 3), n - 1]) expect(kthSmallest(Float64Array.from(values), k)).toBe(sorted[k]);
+      for (const k of [0, Math.floor(n / 3), n - 1])
+        expect(kthSmallest(Float64Array.from(values), k)).toBe(sorted[k]);
     }
   });
 });

@@ -134,11 +134,21 @@ export class TrendingIndex {
       best.offer(id, slot, S / (L * ratio + prior), plays);
     }
     const listenerBucket = Math.floor(now / LISTENER_RINGS[w]!.bucketMs);
-    return best.sorted().map((c) => ({ id: c.id, score: round(c.score), plays: c.plays, uniqueListeners: table.listeners(c.slot, w, listenerBucket) }));
+    return best.sorted().map((c) => ({
+      id: c.id,
+      score: round(c.score),
+      plays: c.plays,
+      uniqueListeners: table.listeners(c.slot, w, listenerBucket),
+    }));
   }
 
   /** The `limit` most played items of `entity` in `window`. */
-  mostPlayed(entity: TrendEntity, window: TrendWindow, limit: number, now: number): Array<{ id: string; plays: number }> {
+  mostPlayed(
+    entity: TrendEntity,
+    window: TrendWindow,
+    limit: number,
+    now: number,
+  ): Array<{ id: string; plays: number }> {
     const table = this.table(entity);
     const w = windowIndex(window);
     const bucket = Math.floor(now / COUNT_RINGS[w]!.bucketMs);

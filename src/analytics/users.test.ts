@@ -22,7 +22,14 @@ describe('UserTable', () => {
     const opened = emptyFact();
     readFact(opened, EventKind.appOpened, T0 + 2 * MIN, { platform: 'android' });
     users.fold(s, opened);
-    expect(users.counts(s)).toMatchObject({ plays: 3, completes: 1, shortPlays: 1, partials: 1, appOpens: 1, listenedMs: 315_000 });
+    expect(users.counts(s)).toMatchObject({
+      plays: 3,
+      completes: 1,
+      shortPlays: 1,
+      partials: 1,
+      appOpens: 1,
+      listenedMs: 315_000,
+    });
     expect(users.firstSeen(s)).toBe(T0 - MIN);
     expect(users.lastSeen(s)).toBe(T0 + 2 * MIN);
     expect(users.network(s)).toBe('203.0.113.0/24');
@@ -60,7 +67,10 @@ describe('UserTable', () => {
     // Every slot is touched on alloc: the hand clears them on its first round, then picks one.
     const v = users.victim();
     expect(slots).toContain(v);
-    users.fold(slots.find((s) => s !== v)!, play(T0, 'a'));
+    users.fold(
+      slots.find((s) => s !== v)!,
+      play(T0, 'a'),
+    );
     users.free(v);
     expect(users.size).toBe(2);
     const again = users.alloc('p3', 0, 0, T0);

@@ -11,14 +11,28 @@
  * difference between the fold being memory-bound or not (bench/analytics.ts).
  */
 import { classifyPlay } from '../streaming/index.ts';
-import { addToSessions, clearSessions, openSessions, sessionSlots, sessionSummary, type SessionRules } from './sessions.ts';
+import {
+  addToSessions,
+  clearSessions,
+  openSessions,
+  sessionSlots,
+  sessionSummary,
+  type SessionRules,
+} from './sessions.ts';
 
 export const DAY_MS = 86_400_000;
 /** Days of activity remembered (bits of the day mask). */
 const DAY_BITS = 32;
 
 /** Event types analytics folds, as small integers (no string compares on the hot path). */
-export const EventKind = { played: 0, skipped: 1, liked: 2, added: 3, appOpened: 4, notificationOpened: 5 } as const;
+export const EventKind = {
+  played: 0,
+  skipped: 1,
+  liked: 2,
+  added: 3,
+  appOpened: 4,
+  notificationOpened: 5,
+} as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 export const KIND_OF_TYPE: ReadonlyMap<string, EventKind> = new Map([
   ['track.played', EventKind.played],
@@ -45,7 +59,16 @@ export interface Fact {
   network: string | undefined;
 }
 
-export const emptyFact = (): Fact => ({ kind: EventKind.played, t: 0, trackId: undefined, artistId: undefined, playedMs: 0, durationMs: 0, platform: 0, network: undefined });
+export const emptyFact = (): Fact => ({
+  kind: EventKind.played,
+  t: 0,
+  trackId: undefined,
+  artistId: undefined,
+  playedMs: 0,
+  durationMs: 0,
+  platform: 0,
+  network: undefined,
+});
 
 /** Fills `f` from an event's data (no allocation). */
 export function readFact(f: Fact, kind: EventKind, t: number, d: Record<string, unknown>): void {
@@ -59,10 +82,10 @@ export function readFact(f: Fact, kind: EventKind, t: number, d: Record<string, 
   const duration = d['durationMs'];
   f.playedMs = typeof played === 'number' && played > 0 ? played : 0;
   f.durationMs = typeof duration === 'number' && duration > 0 ? duration : 0;
-  f.platform = kind === EventKind.appOpened ? PLATFORMS.indexOf(d['platform'] as (typeof PLATFORMS)[number]) + 1 : 0;
+  f.platform =
+    kind === EventKind.appOpened ? PLATFORMS.indexOf(d['platform'] as (typeof PLATFORMS)[number]) + 1 : 0;
   f.network = undefined;
 }
-
 
 /** A 30-bit FNV-1a hash of a string (top-artist keys: numbers compare without touching the strings). */
 function hash30(s: string): number {
@@ -72,7 +95,29 @@ function hash30(s: string): number {
 }
 
 // The float64 record of a user.
-const F = { plays: 0, completes: 1, partials: 2, shortPlays: 3, skipEvents: 4, likes: 5, playlistAdds: 6, appOpens: 7, notificationOpens: 8, listenedMs: 9, firstSeen: 10, lastSeen: 11, dayBits: 12, dayHead: 13, checkedAt: 14, lateForSessions: 15, hi: 16, lo: 17, platform: 18, topCount: 19, touched: 20 } as const;
+const F = {
+  plays: 0,
+  completes: 1,
+  partials: 2,
+  shortPlays: 3,
+  skipEvents: 4,
+  likes: 5,
+  playlistAdds: 6,
+  appOpens: 7,
+  notificationOpens: 8,
+  listenedMs: 9,
+  firstSeen: 10,
+  lastSeen: 11,
+  dayBits: 12,
+  dayHead: 13,
+  checkedAt: 14,
+  lateForSessions: 15,
+  hi: 16,
+  lo: 17,
+  platform: 18,
+  topCount: 19,
+  touched: 20,
+} as const;
 const SESSIONS_AT = 21;
 const INITIAL = 256;
 
@@ -323,7 +368,8 @@ export class UserTable {
     const out: Array<{ id: string; plays: number }> = [];
     const cap = this.#topCapacity;
     const n = this.#f[slot * this.#stride + F.topCount]!;
-    for (let i = 0; i < n; i++) out.push({ id: this.#topIds[slot * cap + i]!, plays: this.#top[slot * cap * 2 + 2 * i + 1]! });
+    for (let i = 0; i < n; i++)
+      out.push({ id: this.#topIds[slot * cap + i]!, plays: this.#top[slot * cap * 2 + 2 * i + 1]! });
     return out.sort((a, b) => b.plays - a.plays || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, k);
   }
 

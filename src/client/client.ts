@@ -99,7 +99,10 @@ export class BackbeatClient extends Emitter<ClientEvents> implements Subscriptio
   }
 
   /** Subscribes now if connected, else on connect; the same Subscription survives reconnects. */
-  subscribe(channel: string, opts: { presence?: boolean; since?: { offset: number; epoch: string } } = {}): Subscription {
+  subscribe(
+    channel: string,
+    opts: { presence?: boolean; since?: { offset: number; epoch: string } } = {},
+  ): Subscription {
     const existing = this.#subs.get(channel);
     if (existing) return existing;
     const sub = new Subscription(this, channel, opts);
@@ -125,9 +128,16 @@ export class BackbeatClient extends Emitter<ClientEvents> implements Subscriptio
     return (await this.command({ type: 'presence', channel }))['clients'] as ClientInfo[];
   }
 
-  async history(channel: string, opts: { since?: { offset: number; epoch: string }; limit?: number } = {}): Promise<HistoryResult> {
+  async history(
+    channel: string,
+    opts: { since?: { offset: number; epoch: string }; limit?: number } = {},
+  ): Promise<HistoryResult> {
     const r = await this.command({ type: 'history', channel, ...opts });
-    return { offset: r['offset'] as number, epoch: r['epoch'] as string, publications: r['publications'] as TrackedPublication[] };
+    return {
+      offset: r['offset'] as number,
+      epoch: r['epoch'] as string,
+      publications: r['publications'] as TrackedPublication[],
+    };
   }
 
   async ping(): Promise<void> {
@@ -140,7 +150,11 @@ export class BackbeatClient extends Emitter<ClientEvents> implements Subscriptio
    */
   async command(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (this.state !== 'connected') {
-      await withTimeout(this.#whenConnected(), this.#o.commandTimeoutMs, `${String(cmd['type'])}: not connected`);
+      await withTimeout(
+        this.#whenConnected(),
+        this.#o.commandTimeoutMs,
+        `${String(cmd['type'])}: not connected`,
+      );
     }
     return this.#send(cmd);
   }
@@ -200,14 +214,26 @@ export class BackbeatClient extends Emitter<ClientEvents> implements Subscriptio
       const cmd: Record<string, unknown> = { type: 'connect', token };
       if (this.#session) cmd['session'] = this.#session;
       const r = await this.#send(cmd, ws);
-      const info = { client: r['client'], user: r['user'], node: r['node'], session: r['session'], ttl: r['ttl'], ping: r['ping'] } as ConnectedInfo;
+      const info = {
+        client: r['client'],
+        user: r['user'],
+        node: r['node'],
+        session: r['session'],
+        ttl: r['ttl'],
+        ping: r['ping'],
+      } as ConnectedInfo;
       this.info = info;
       this.#session = info.session;
       this.#attempt = 0;
       this.#setState('connected');
       this.#scheduleRefresh(info.ttl);
       this.#startLiveness(info.ping);
-      this.#restore((r['subscriptions'] ?? {}) as Record<string, { offset: number; epoch: string; recovered: boolean; since: number }>);
+      this.#restore(
+        (r['subscriptions'] ?? {}) as Record<
+          string,
+          { offset: number; epoch: string; recovered: boolean; since: number }
+        >,
+      );
       this.emit('connected', info);
       for (const w of this.#waiters.splice(0)) w.resolve();
     } catch (err) {
@@ -217,7 +243,9 @@ export class BackbeatClient extends Emitter<ClientEvents> implements Subscriptio
   }
 
   /** Resubscribes everything; channels restored by the session only need their gap checked. */
-  #restore(restored: Record<string, { offset: number; epoch: string; recovered: boolean; since: number }>): void {
+  #restore(
+    restored: Record<string, { offset: number; epoch: string; recovered: boolean; since: number }>,
+  ): void {
     for (const [channel, sub] of this.#subs) {
       const r = restored[channel];
       if (r) {
@@ -237,7 +265,11 @@ export class BackbeatClient extends Emitter<ClientEvents> implements Subscriptio
 
   #scheduleReconnect(): void {
     if (this.state === 'closed') return;
-    const delay = backoffDelay(this.#attempt++, { minDelayMs: this.#o.minReconnectDelayMs, maxDelayMs: this.#o.maxReconnectDelayMs }, this.#o.random);
+    const delay = backoffDelay(
+      this.#attempt++,
+      { minDelayMs: this.#o.minReconnectDelayMs, maxDelayMs: this.#o.maxReconnectDelayMs },
+      this.#o.random,
+    );
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = setTimeout(() => this.#open(), delay);
   }
@@ -285,12 +317,18 @@ export class BackbeatClient extends Emitter<ClientEvents> implements Subscriptio
   // ---- frames ----------------------------------------------------------------------
 
   #send(cmd: Record<string, unknown>, ws = this.#ws): Promise<Record<string, unknown>> {
-    if (!ws || ws.readyState !== 1) return Promise.reject(new BackbeatClientError(DISCONNECTED, 'not connected'));
+    if (!ws || ws.readyState !== 1)
+      return Promise.reject(new BackbeatClientError(DISCONNECTED, 'not connected'));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new BackbeatClientError(TIMEOUT, `${String(cmd['type'])} timed out after ${this.#o.commandTimeoutMs} ms`));
+        reject(
+          new BackbeatClientError(
+            TIMEOUT,
+            `${String(cmd['type'])} timed out after ${this.#o.commandTimeoutMs} ms`,
+          ),
+        );
       }, this.#o.commandTimeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
       ws.send(JSON.stringify({ ...cmd, id }));
@@ -304,14 +342,23 @@ export class BackbeatClient extends Emitter<ClientEvents> implements Subscriptio
       if (!p) return;
       this.#pending.delete(id);
       clearTimeout(p.timer);
-      if (f['type'] === 'error') p.reject(new BackbeatClientError(f['code'] as number, String(f['message']), f['retryAfterMs'] as number | undefined));
+      if (f['type'] === 'error')
+        p.reject(
+          new BackbeatClientError(
+            f['code'] as number,
+            String(f['message']),
+            f['retryAfterMs'] as number | undefined,
+          ),
+        );
       else p.resolve(f);
       return;
     }
     const sub = typeof f['channel'] === 'string' ? this.#subs.get(f['channel']) : undefined;
     if (f['type'] === 'message') sub?.handleMessage(f as unknown as TrackedPublication);
-    else if (f['type'] === 'join' || f['type'] === 'leave') sub?.handlePresence(f['type'], f['info'] as ClientInfo);
-    else if (f['type'] === 'error') this.emit('error', new BackbeatClientError(f['code'] as number, String(f['message'])));
+    else if (f['type'] === 'join' || f['type'] === 'leave')
+      sub?.handlePresence(f['type'], f['info'] as ClientInfo);
+    else if (f['type'] === 'error')
+      this.emit('error', new BackbeatClientError(f['code'] as number, String(f['message'])));
   }
 
   #failPending(err: Error): void {

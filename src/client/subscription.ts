@@ -20,7 +20,10 @@ export interface SubscriptionEvents extends Record<string, unknown> {
 /** What a Subscription needs from its client (kept narrow so both stay testable). */
 export interface SubscriptionHost {
   command(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
-  history(channel: string, opts: { since?: { offset: number; epoch: string }; limit?: number }): Promise<HistoryResult>;
+  history(
+    channel: string,
+    opts: { since?: { offset: number; epoch: string }; limit?: number },
+  ): Promise<HistoryResult>;
   presence(channel: string): Promise<ClientInfo[]>;
   publish(channel: string, data: unknown): Promise<{ offset: number }>;
   removeSubscription(channel: string): void;
@@ -38,7 +41,11 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   readonly #host: SubscriptionHost;
   readonly tracker: OffsetTracker;
 
-  constructor(host: SubscriptionHost, channel: string, opts: { presence?: boolean; since?: { offset: number; epoch: string } } = {}) {
+  constructor(
+    host: SubscriptionHost,
+    channel: string,
+    opts: { presence?: boolean; since?: { offset: number; epoch: string } } = {},
+  ) {
     super();
     this.#host = host;
     this.channel = channel;
@@ -46,7 +53,10 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.tracker = new OffsetTracker({
       deliver: (p) => this.emit('publication', p),
       fetch: async (offset, limit) => {
-        const h = await this.#host.history(this.channel, { since: { offset, epoch: this.tracker.epoch }, limit: Math.min(limit, 10_000) });
+        const h = await this.#host.history(this.channel, {
+          since: { offset, epoch: this.tracker.epoch },
+          limit: Math.min(limit, 10_000),
+        });
         return h.epoch === this.tracker.epoch ? h.publications : [];
       },
       lost: (from, to) => this.emit('lost', { from, to }),
@@ -76,7 +86,8 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     this.#host.removeSubscription(this.channel);
     const was = this.state;
     this.#setState('unsubscribed');
-    if (was !== 'unsubscribed') await this.#host.command({ type: 'unsubscribe', channel: this.channel }).catch(() => undefined);
+    if (was !== 'unsubscribed')
+      await this.#host.command({ type: 'unsubscribe', channel: this.channel }).catch(() => undefined);
   }
 
   /** @internal Sends subscribe (with recover when there is a position) and applies the reply. */
@@ -86,12 +97,31 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     if (this.presenceEvents) cmd['presence'] = true;
     const pos = this.position;
     if (pos) cmd['recover'] = pos;
-    const r = (await this.#host.command(cmd)) as { offset: number; epoch: string; recovered: boolean; publications: TrackedPublication[] };
-    this.applySubscribed(r.offset, r.epoch, pos ? r.recovered : true, r.publications, resubscribe, pos !== undefined);
+    const r = (await this.#host.command(cmd)) as {
+      offset: number;
+      epoch: string;
+      recovered: boolean;
+      publications: TrackedPublication[];
+    };
+    this.applySubscribed(
+      r.offset,
+      r.epoch,
+      pos ? r.recovered : true,
+      r.publications,
+      resubscribe,
+      pos !== undefined,
+    );
   }
 
   /** @internal Applies a subscribed reply (or a restored session entry). */
-  applySubscribed(top: number, epoch: string, recovered: boolean, pubs: TrackedPublication[], resubscribe: boolean, hadPosition: boolean): void {
+  applySubscribed(
+    top: number,
+    epoch: string,
+    recovered: boolean,
+    pubs: TrackedPublication[],
+    resubscribe: boolean,
+    hadPosition: boolean,
+  ): void {
     const sameEpoch = epoch === this.tracker.epoch;
     if (!hadPosition || !sameEpoch) {
       // A new stream (or the channel's history was lost): start from its top.
@@ -101,7 +131,12 @@ export class Subscription extends Emitter<SubscriptionEvents> {
       if (!recovered && this.tracker.offset < top) void this.tracker.fill(top);
     }
     this.#setState('subscribed');
-    this.emit('subscribed', { offset: top, epoch, recovered: hadPosition ? recovered && sameEpoch : true, resubscribe });
+    this.emit('subscribed', {
+      offset: top,
+      epoch,
+      recovered: hadPosition ? recovered && sameEpoch : true,
+      resubscribe,
+    });
   }
 
   /** @internal A command on behalf of this subscription failed. */

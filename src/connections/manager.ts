@@ -40,7 +40,9 @@ export class ConnectionManager {
     this.#timer = this.#o.clock.setInterval(() => {
       this.heartbeat().catch((err: unknown) => this.#o.logger.warn({ err }, 'node heartbeat failed'));
     }, this.#o.heartbeatMs);
-    await this.heartbeat().catch((err: unknown) => this.#o.logger.warn({ err }, 'first node heartbeat failed'));
+    await this.heartbeat().catch((err: unknown) =>
+      this.#o.logger.warn({ err }, 'first node heartbeat failed'),
+    );
   }
 
   /** Writes this node's record now. */
@@ -74,7 +76,15 @@ export class ConnectionManager {
   /** The node a client should connect to, or undefined when none is healthy with room. */
   async pick(key?: string): Promise<NodeInfo | undefined> {
     const healthy = (await this.nodes()).filter((n) => n.health === 'healthy');
-    const targets = eligible(healthy.map((n) => ({ id: n.node, load: n.connections, capacity: n.capacity, weight: n.weight, info: n })));
+    const targets = eligible(
+      healthy.map((n) => ({
+        id: n.node,
+        load: n.connections,
+        capacity: n.capacity,
+        weight: n.weight,
+        info: n,
+      })),
+    );
     return this.#o.strategy.pick(targets, key)?.info;
   }
 

@@ -3,13 +3,25 @@ import { ManualClock } from '../core/time/index.ts';
 import { KeyOwnership } from './ownership.ts';
 import type { NodeInfo } from './registry/types.ts';
 
-const node = (id: string, health: NodeInfo['health'] = 'healthy'): NodeInfo => ({ node: id, url: `ws://${id}/ws`, connections: 0, capacity: 100, weight: 1, health, cpu: 0, eventLoopLagMs: 0, updatedAt: 0 });
+const node = (id: string, health: NodeInfo['health'] = 'healthy'): NodeInfo => ({
+  node: id,
+  url: `ws://${id}/ws`,
+  connections: 0,
+  capacity: 100,
+  weight: 1,
+  health,
+  cpu: 0,
+  eventLoopLagMs: 0,
+  updatedAt: 0,
+});
 
 describe('KeyOwnership', () => {
   it('exactly one healthy node owns each key; unhealthy nodes own none; an empty view owns everything', async () => {
     const clock = new ManualClock(0);
     let nodes: NodeInfo[] = [];
-    const views = ['a', 'b', 'c'].map((self) => new KeyOwnership({ self, nodes: async () => nodes, clock, refreshMs: 1000 }));
+    const views = ['a', 'b', 'c'].map(
+      (self) => new KeyOwnership({ self, nodes: async () => nodes, clock, refreshMs: 1000 }),
+    );
     expect(views.every((v) => v.owns('user-1'))).toBe(true); // nothing known yet: act rather than lose a push
     nodes = [node('a'), node('b'), node('c', 'draining')];
     await Promise.all(views.map((v) => v.refresh()));
@@ -25,7 +37,12 @@ describe('KeyOwnership', () => {
   it('keeps its last view when the registry fails', async () => {
     const clock = new ManualClock(0);
     let fail = false;
-    const o = new KeyOwnership({ self: 'a', nodes: async () => (fail ? Promise.reject(new Error('redis down')) : [node('a'), node('b')]), clock, refreshMs: 1000 });
+    const o = new KeyOwnership({
+      self: 'a',
+      nodes: async () => (fail ? Promise.reject(new Error('redis down')) : [node('a'), node('b')]),
+      clock,
+      refreshMs: 1000,
+    });
     await o.refresh();
     const owned = Array.from({ length: 100 }, (_, i) => o.owns(`k${i}`));
     fail = true;

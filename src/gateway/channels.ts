@@ -22,7 +22,13 @@ export class ChannelService {
   readonly #clock: Clock;
   readonly #historySize: number;
 
-  constructor(deps: { engines: Engines; breaker: DependencyBreaker; metrics: Metrics; clock: Clock; historySize: number }) {
+  constructor(deps: {
+    engines: Engines;
+    breaker: DependencyBreaker;
+    metrics: Metrics;
+    clock: Clock;
+    historySize: number;
+  }) {
     this.#engines = deps.engines;
     this.#breaker = deps.breaker;
     this.#metrics = deps.metrics;
@@ -41,7 +47,12 @@ export class ChannelService {
     return withSpan('gateway.publish', extractContext(traceHeaders), async (span) => {
       span.setAttribute('backbeat.channel', channel);
       const trace = injectContext();
-      const pub = { data, ts: this.#clock.now(), ...(info ? { info } : {}), ...(Object.keys(trace).length ? { trace } : {}) };
+      const pub = {
+        data,
+        ts: this.#clock.now(),
+        ...(info ? { info } : {}),
+        ...(Object.keys(trace).length ? { trace } : {}),
+      };
       const { publication, epoch } = await this.#breaker.call(() => this.#engines.publish(channel, pub));
       this.#metrics.publishDuration.labels(source).observe((performance.now() - started) / 1000);
       span.setAttribute('backbeat.offset', publication.offset);
@@ -54,12 +65,18 @@ export class ChannelService {
   }
 
   /** `since` absent: the latest `limit` (default 100), oldest first. */
-  async history(channel: string, since: StreamPosition | undefined, limit: number | undefined): Promise<HistoryPage> {
+  async history(
+    channel: string,
+    since: StreamPosition | undefined,
+    limit: number | undefined,
+  ): Promise<HistoryPage> {
     const lim = Math.min(limit ?? 100, Math.max(this.#historySize, 0));
     return this.#breaker.call(() => this.#engines.history.read(channel, { since, limit: lim }));
   }
 
   async disconnectUser(user: string, code: number, reason: string): Promise<void> {
-    await this.#breaker.call(() => this.#engines.broker.publishControl({ type: 'disconnect-user', user, code, reason }));
+    await this.#breaker.call(() =>
+      this.#engines.broker.publishControl({ type: 'disconnect-user', user, code, reason }),
+    );
   }
 }

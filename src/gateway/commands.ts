@@ -1,5 +1,12 @@
 import { assertOwnUser } from '../core/auth/index.ts';
-import { BackbeatError, BadRequestError, ForbiddenError, RateLimitedError, UnauthorizedError, UnavailableError } from '../core/errors/index.ts';
+import {
+  BackbeatError,
+  BadRequestError,
+  ForbiddenError,
+  RateLimitedError,
+  UnauthorizedError,
+  UnavailableError,
+} from '../core/errors/index.ts';
 import type { Connection } from './connection.ts';
 import type { CommandContext as Gateway } from './context.ts';
 import type { Command, CommandOf } from './protocol/index.ts';
@@ -18,7 +25,10 @@ export async function handleCommand(gw: Gateway, conn: Connection, cmd: Command)
     // Pipelining behind `connect` is bounded: past the bound it is a rate condition, not
     // an authentication failure — the command gets 4029 and the connection goes on.
     if ((conn.held?.length ?? 0) >= MAX_HELD_COMMANDS) {
-      throw new BackbeatError('RATE_LIMITED', `too many commands sent before connect completed (max ${MAX_HELD_COMMANDS}): wait for connected`);
+      throw new BackbeatError(
+        'RATE_LIMITED',
+        `too many commands sent before connect completed (max ${MAX_HELD_COMMANDS}): wait for connected`,
+      );
     }
     (conn.held ??= []).push(cmd);
     return;
@@ -75,7 +85,10 @@ function scheduleExpiry(gw: Gateway, conn: Connection): void {
 
 async function connect(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'>): Promise<void> {
   if (conn.state === 'connected' || conn.state === 'authenticating') {
-    throw new BackbeatError('BAD_REQUEST', conn.state === 'connected' ? 'already connected' : 'connect already in progress');
+    throw new BackbeatError(
+      'BAD_REQUEST',
+      conn.state === 'connected' ? 'already connected' : 'connect already in progress',
+    );
   }
   conn.setState('authenticating');
   try {
@@ -83,7 +96,11 @@ async function connect(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'>)
   } catch (err) {
     // A failed connect closes the connection with the error's code (4001 for bad tokens).
     const e = gw.replyError(conn, cmd.id, err, 'connect');
-    gw.disconnect(conn, e.wsCode === 4400 ? 4001 : e.wsCode, e.key === 'UNAUTHORIZED' ? 'unauthorized' : e.message);
+    gw.disconnect(
+      conn,
+      e.wsCode === 4400 ? 4001 : e.wsCode,
+      e.key === 'UNAUTHORIZED' ? 'unauthorized' : e.message,
+    );
     return;
   }
   // Commands pipelined behind `connect` were held while it ran; serve them in order now.
@@ -97,12 +114,18 @@ async function establish(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'
   const principal = await verifier.verify(cmd.token);
   if (!conn.isOpen) return;
   const slotKey = `conns:${principal.user}`;
-  const slot = await gw.deps.breaker.call(() => engines.rateLimiter.acquireSlot(slotKey, conn.id, gw.opts.maxConnectionsPerUser));
+  const slot = await gw.deps.breaker.call(() =>
+    engines.rateLimiter.acquireSlot(slotKey, conn.id, gw.opts.maxConnectionsPerUser),
+  );
   if (!conn.isOpen) {
     if (slot) await engines.rateLimiter.releaseSlot(slotKey, conn.id);
     return;
   }
-  if (!slot) throw new BackbeatError('RATE_LIMITED', `too many connections for user (max ${gw.opts.maxConnectionsPerUser})`);
+  if (!slot)
+    throw new BackbeatError(
+      'RATE_LIMITED',
+      `too many connections for user (max ${gw.opts.maxConnectionsPerUser})`,
+    );
   conn.connectTimer?.cancel();
   conn.connectTimer = undefined; // drop the timer and its closure: idle connections stay small
   conn.principal = principal;
@@ -140,10 +163,21 @@ async function establish(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'
   const live = [];
   for (const s of restoredSubs) {
     try {
-      const { sub, page } = await gw.hub.subscribe(conn, s.channel, s.presence, { offset: s.offset, epoch: s.epoch }, gw.opts.historySize);
+      const { sub, page } = await gw.hub.subscribe(
+        conn,
+        s.channel,
+        s.presence,
+        { offset: s.offset, epoch: s.epoch },
+        gw.opts.historySize,
+      );
       await engines.presence.add(s.channel, { user: principal.user, client: conn.id });
       const sameEpoch = page.position.epoch === s.epoch;
-      restored[s.channel] = { offset: page.position.offset, epoch: page.position.epoch, recovered: sameEpoch && page.complete, since: s.offset };
+      restored[s.channel] = {
+        offset: page.position.offset,
+        epoch: page.position.epoch,
+        recovered: sameEpoch && page.complete,
+        since: s.offset,
+      };
       live.push({ sub, publications: sameEpoch ? page.publications : [] });
     } catch (err) {
       gw.deps.logger.warn({ err, channel: s.channel }, 'session channel not restored');
@@ -163,13 +197,23 @@ async function establish(gw: Gateway, conn: Connection, cmd: CommandOf<'connect'
 async function subscribe(gw: Gateway, conn: Connection, cmd: CommandOf<'subscribe'>): Promise<void> {
   const p = conn.principal!;
   if (!p.canSubscribe(cmd.channel)) throw new ForbiddenError(`not allowed to subscribe to ${cmd.channel}`);
-  if (conn.subs?.has(cmd.channel)) throw new BackbeatError('BAD_REQUEST', `already subscribed to ${cmd.channel}`);
+  if (conn.subs?.has(cmd.channel))
+    throw new BackbeatError('BAD_REQUEST', `already subscribed to ${cmd.channel}`);
   if ((conn.subs?.size ?? 0) >= gw.opts.maxSubscriptionsPerConnection) {
-    throw new BackbeatError('BAD_REQUEST', `too many subscriptions (max ${gw.opts.maxSubscriptionsPerConnection})`);
+    throw new BackbeatError(
+      'BAD_REQUEST',
+      `too many subscriptions (max ${gw.opts.maxSubscriptionsPerConnection})`,
+    );
   }
   const { engines } = gw.deps;
   const info = { user: p.user, client: conn.id };
-  const { sub, page } = await gw.hub.subscribe(conn, cmd.channel, cmd.presence === true, cmd.recover, gw.opts.historySize);
+  const { sub, page } = await gw.hub.subscribe(
+    conn,
+    cmd.channel,
+    cmd.presence === true,
+    cmd.recover,
+    gw.opts.historySize,
+  );
   // An unsubscribe or a close may have overtaken this subscribe while the engines answered.
   const cancelled = (): boolean => !conn.isOpen || conn.subs?.get(cmd.channel) !== sub;
   if (cancelled()) {
@@ -199,7 +243,9 @@ async function subscribe(gw: Gateway, conn: Connection, cmd: CommandOf<'subscrib
     publications: sameEpoch ? page.publications.map(wirePublication) : [],
   });
   gw.hub.activate(sub);
-  engines.broker.publishJoin(cmd.channel, info).catch((err: unknown) => gw.deps.logger.warn({ err }, 'join publish failed'));
+  engines.broker
+    .publishJoin(cmd.channel, info)
+    .catch((err: unknown) => gw.deps.logger.warn({ err }, 'join publish failed'));
 }
 
 async function unsubscribe(gw: Gateway, conn: Connection, cmd: CommandOf<'unsubscribe'>): Promise<void> {
@@ -209,25 +255,30 @@ async function unsubscribe(gw: Gateway, conn: Connection, cmd: CommandOf<'unsubs
     const { engines } = gw.deps;
     const info = { user: conn.user!, client: conn.id };
     await gw.deps.breaker.call(() => engines.presence.remove(cmd.channel, conn.id));
-    engines.broker.publishLeave(cmd.channel, info).catch((err: unknown) => gw.deps.logger.warn({ err }, 'leave publish failed'));
+    engines.broker
+      .publishLeave(cmd.channel, info)
+      .catch((err: unknown) => gw.deps.logger.warn({ err }, 'leave publish failed'));
   }
   ok(gw, conn, 'unsubscribe', { id: cmd.id, type: 'unsubscribed', channel: cmd.channel });
 }
 
 async function publish(gw: Gateway, conn: Connection, cmd: CommandOf<'publish'>): Promise<void> {
-  if (!conn.principal!.canPublish(cmd.channel)) throw new ForbiddenError(`not allowed to publish to ${cmd.channel}`);
+  if (!conn.principal!.canPublish(cmd.channel))
+    throw new ForbiddenError(`not allowed to publish to ${cmd.channel}`);
   const res = await gw.channels.publish(cmd.channel, cmd.data, { user: conn.user!, client: conn.id }, 'ws');
   ok(gw, conn, 'publish', { id: cmd.id, type: 'published', channel: cmd.channel, offset: res.offset });
 }
 
 async function presence(gw: Gateway, conn: Connection, cmd: CommandOf<'presence'>): Promise<void> {
-  if (!conn.principal!.canSubscribe(cmd.channel)) throw new ForbiddenError(`not allowed to read presence of ${cmd.channel}`);
+  if (!conn.principal!.canSubscribe(cmd.channel))
+    throw new ForbiddenError(`not allowed to read presence of ${cmd.channel}`);
   const clients = await gw.channels.presence(cmd.channel);
   ok(gw, conn, 'presence', { id: cmd.id, type: 'presence', channel: cmd.channel, clients });
 }
 
 async function history(gw: Gateway, conn: Connection, cmd: CommandOf<'history'>): Promise<void> {
-  if (!conn.principal!.canSubscribe(cmd.channel)) throw new ForbiddenError(`not allowed to read history of ${cmd.channel}`);
+  if (!conn.principal!.canSubscribe(cmd.channel))
+    throw new ForbiddenError(`not allowed to read history of ${cmd.channel}`);
   const page = await gw.channels.history(cmd.channel, cmd.since, cmd.limit);
   ok(gw, conn, 'history', {
     id: cmd.id,
@@ -258,9 +309,17 @@ async function event(gw: Gateway, conn: Connection, cmd: CommandOf<'event'>): Pr
   const service = conn.principal!.hasScope('events:write');
   const userId = (cmd.event as { userId?: unknown }).userId;
   if (typeof userId === 'string') assertOwnUser(conn.user!, userId, service, 'events:write');
-  const res = await sink.accept([cmd.event], service ? { source: 'ws' } : { source: 'ws', ownUser: conn.user! });
+  const res = await sink.accept(
+    [cmd.event],
+    service ? { source: 'ws' } : { source: 'ws', ownUser: conn.user! },
+  );
   const rejected = res.rejected[0];
   if (rejected) throw new BadRequestError(rejected.error);
   const accepted = res.ids[0]!;
-  ok(gw, conn, 'event', { id: cmd.id, type: 'accepted', eventId: accepted.id, ...(accepted.duplicate ? { duplicate: true } : {}) });
+  ok(gw, conn, 'event', {
+    id: cmd.id,
+    type: 'accepted',
+    eventId: accepted.id,
+    ...(accepted.duplicate ? { duplicate: true } : {}),
+  });
 }

@@ -46,7 +46,10 @@ export class ExpiryWheel<T extends { expiryBucket: number }> {
   tick(): void {
     const now = Math.floor(this.#clock.now() / 1000);
     // Walk the seconds since the last tick; with an idle gap (or a clock jump), the buckets present.
-    const due = now - this.#cursor > this.#buckets.size ? [...this.#buckets.keys()].filter((b) => b <= now) : range(this.#cursor + 1, now);
+    const due =
+      now - this.#cursor > this.#buckets.size
+        ? [...this.#buckets.keys()].filter((b) => b <= now)
+        : range(this.#cursor + 1, now);
     this.#cursor = Math.max(this.#cursor, now);
     for (const b of due) {
       const set = this.#buckets.get(b);

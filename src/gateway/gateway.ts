@@ -3,7 +3,14 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { BackbeatError, ErrorCodes, rawErrorResponse, RateLimitedError, toBackbeatError, type ErrorCodeKey } from '../core/errors/index.ts';
+import {
+  BackbeatError,
+  ErrorCodes,
+  rawErrorResponse,
+  RateLimitedError,
+  toBackbeatError,
+  type ErrorCodeKey,
+} from '../core/errors/index.ts';
 import type { TimerHandle } from '../core/time/index.ts';
 import { ChannelService } from './channels.ts';
 import { handleCommand } from './commands.ts';
@@ -78,7 +85,13 @@ export class Gateway implements FrameSender, CommandContext {
       clock: deps.clock,
       historySize: opts.historySize,
     });
-    this.hub = new Hub({ broker: deps.engines.broker, history: deps.engines.history, sender: this, metrics: deps.metrics, logger: deps.logger });
+    this.hub = new Hub({
+      broker: deps.engines.broker,
+      history: deps.engines.history,
+      sender: this,
+      metrics: deps.metrics,
+      logger: deps.logger,
+    });
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: opts.maxMessageBytes,
@@ -89,7 +102,9 @@ export class Gateway implements FrameSender, CommandContext {
       handleProtocols: (offered: Set<string>) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
     this.#pingTimer = deps.clock.setInterval(() => this.#pingAll(), opts.pingIntervalMs);
-    this.expiry = new ExpiryWheel<Connection>(deps.clock, (conn) => this.disconnect(conn, 4011, 'token expired', true));
+    this.expiry = new ExpiryWheel<Connection>(deps.clock, (conn) =>
+      this.disconnect(conn, 4011, 'token expired', true),
+    );
   }
 
   get connectionCount(): number {
@@ -102,7 +117,12 @@ export class Gateway implements FrameSender, CommandContext {
       socket.end(rawErrorResponse(status, reason, ErrorCodes[key].name, message));
     };
     if (!this.#accepting || this.connections.size >= this.opts.maxConnections) {
-      return refuse(503, 'Service Unavailable', 'UNAVAILABLE', this.#accepting ? 'node at capacity: use GET /v1/connect for another' : 'server shutting down');
+      return refuse(
+        503,
+        'Service Unavailable',
+        'UNAVAILABLE',
+        this.#accepting ? 'node at capacity: use GET /v1/connect for another' : 'server shutting down',
+      );
     }
     // Subprotocol (decision, docs/protocol.md): a client that offers subprotocols must offer
     // backbeat.v1, which is then selected; one that offers none is served backbeat.v1 too.
@@ -112,7 +132,12 @@ export class Gateway implements FrameSender, CommandContext {
     }
     const origin = req.headers.origin;
     const allowed = this.opts.allowedOrigins;
-    if (origin !== undefined && allowed !== undefined && !allowed.includes(origin) && !allowed.includes('*')) {
+    if (
+      origin !== undefined &&
+      allowed !== undefined &&
+      !allowed.includes(origin) &&
+      !allowed.includes('*')
+    ) {
       this.deps.logger.info({ origin }, 'websocket origin refused');
       return refuse(403, 'Forbidden', 'FORBIDDEN', 'origin not allowed (ALLOWED_ORIGINS)');
     }
@@ -136,7 +161,8 @@ export class Gateway implements FrameSender, CommandContext {
     ws.on('error', this.#listeners.error);
     /* eslint-enable @typescript-eslint/unbound-method */
     conn.connectTimer = this.deps.clock.setTimeout(() => {
-      if (conn.state === 'connecting' || conn.state === 'authenticating') this.disconnect(conn, 4008, 'connect timeout');
+      if (conn.state === 'connecting' || conn.state === 'authenticating')
+        this.disconnect(conn, 4008, 'connect timeout');
     }, this.opts.connectTimeoutMs);
   }
 
@@ -147,7 +173,10 @@ export class Gateway implements FrameSender, CommandContext {
     if (!conn.isOpen) return;
     if (conn.queuedBytes + frame.length > this.opts.outboundMaxBytes) {
       this.deps.metrics.slowConsumerCloses.inc();
-      this.deps.logger.warn({ client: conn.id, user: conn.user, queued: conn.queuedBytes }, 'slow consumer closed');
+      this.deps.logger.warn(
+        { client: conn.id, user: conn.user, queued: conn.queuedBytes },
+        'slow consumer closed',
+      );
       this.disconnect(conn, 4009, 'slow consumer');
       return;
     }
@@ -191,12 +220,16 @@ export class Gateway implements FrameSender, CommandContext {
 
   onControl(msg: ControlMessage): void {
     if (msg.type === 'disconnect-user') {
-      for (const conn of [...(this.#byUser.get(msg.user) ?? [])]) this.disconnect(conn, msg.code, msg.reason, msg.code === 1001 || msg.code >= 4500);
+      for (const conn of [...(this.#byUser.get(msg.user) ?? [])])
+        this.disconnect(conn, msg.code, msg.reason, msg.code === 1001 || msg.code >= 4500);
     }
   }
 
   resync(conn: Connection, channel: string): void {
-    this.deps.logger.warn({ client: conn.id, channel }, 'subscriber out of sync; asking it to reconnect and recover');
+    this.deps.logger.warn(
+      { client: conn.id, channel },
+      'subscriber out of sync; asking it to reconnect and recover',
+    );
     this.disconnect(conn, 4500, `insufficient state on ${channel}: reconnect and recover`, true);
   }
 
@@ -224,7 +257,12 @@ export class Gateway implements FrameSender, CommandContext {
     this.deps.metrics.bytesIn.inc(data.length);
     if (!conn.isOpen || conn.flooded) return;
     const parsed: ParseResult = isBinary
-      ? { ok: false, id: undefined, type: undefined, message: 'binary frames are not supported; send JSON text frames' }
+      ? {
+          ok: false,
+          id: undefined,
+          type: undefined,
+          message: 'binary frames are not supported; send JSON text frames',
+        }
       : parseCommand(data.toString('utf8'), this.opts.maxJsonDepth);
     const id = parsed.ok ? parsed.cmd.id : parsed.id;
     const type = parsed.ok ? parsed.cmd.type : parsed.type;
@@ -276,7 +314,11 @@ export class Gateway implements FrameSender, CommandContext {
       // once they are answered (or after the close grace, should an engine hang).
       conn.flooded = true;
       if (conn.inflight === 0) this.disconnect(conn, 4029, 'rate limit exceeded repeatedly');
-      else setTimeout(() => this.disconnect(conn, 4029, 'rate limit exceeded repeatedly'), CLOSE_GRACE_MS).unref();
+      else
+        setTimeout(
+          () => this.disconnect(conn, 4029, 'rate limit exceeded repeatedly'),
+          CLOSE_GRACE_MS,
+        ).unref();
       return false;
     }
     this.replyError(conn, id, new RateLimitedError(d.retryAfterMs), type);
@@ -306,9 +348,13 @@ export class Gateway implements FrameSender, CommandContext {
         .then(() => engines.broker.publishLeave(sub.channel, info))
         .catch((err: unknown) => logger.warn({ err, channel: sub.channel }, 'presence cleanup failed'));
     }
-    engines.rateLimiter.releaseSlot(`conns:${user}`, conn.id).catch((err: unknown) => logger.warn({ err, user }, 'slot release failed'));
+    engines.rateLimiter
+      .releaseSlot(`conns:${user}`, conn.id)
+      .catch((err: unknown) => logger.warn({ err, user }, 'slot release failed'));
     if (conn.resumable && code !== 4001 && code !== 4003) {
-      const channels = Object.fromEntries(subs.map((s) => [s.channel, { presence: s.presence, offset: s.floor, epoch: s.epoch }]));
+      const channels = Object.fromEntries(
+        subs.map((s) => [s.channel, { presence: s.presence, offset: s.floor, epoch: s.epoch }]),
+      );
       engines.sessions
         .save(this.sessionOf(conn), { user, channels }, this.opts.sessionTtlMs)
         .catch((err: unknown) => logger.warn({ err, user }, 'session save failed'));
@@ -365,4 +411,3 @@ export class Gateway implements FrameSender, CommandContext {
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 }
-

@@ -1,7 +1,16 @@
 import type { Logger } from '../core/observability/index.ts';
 import type { Metrics } from '../core/observability/index.ts';
 import type { Connection, PendingFrame, Subscription } from './connection.ts';
-import type { Broker, BrokerHandler, ClientInfo, ControlMessage, History, HistoryPage, Publication, StreamPosition } from './engines/ports.ts';
+import type {
+  Broker,
+  BrokerHandler,
+  ClientInfo,
+  ControlMessage,
+  History,
+  HistoryPage,
+  Publication,
+  StreamPosition,
+} from './engines/ports.ts';
 
 /** How the hub hands a frame to a connection (the gateway's bounded, corked send). */
 export interface FrameSender {
@@ -24,7 +33,9 @@ interface LocalChannel {
 
 /** A publication as clients see it (PUB in SPEC §3): no trace headers. */
 export function wirePublication(p: Publication): Record<string, unknown> {
-  return p.info ? { offset: p.offset, data: p.data, info: p.info, ts: p.ts } : { offset: p.offset, data: p.data, ts: p.ts };
+  return p.info
+    ? { offset: p.offset, data: p.data, info: p.info, ts: p.ts }
+    : { offset: p.offset, data: p.data, ts: p.ts };
 }
 
 export function messageFrame(channel: string, pub: Publication): Buffer {
@@ -49,7 +60,13 @@ export class Hub implements BrokerHandler {
   readonly #metrics: Metrics;
   readonly #log: Logger;
 
-  constructor(deps: { broker: Broker; history: History; sender: FrameSender; metrics: Metrics; logger: Logger }) {
+  constructor(deps: {
+    broker: Broker;
+    history: History;
+    sender: FrameSender;
+    metrics: Metrics;
+    logger: Logger;
+  }) {
     this.#broker = deps.broker;
     this.#history = deps.history;
     this.#sender = deps.sender;
@@ -69,11 +86,24 @@ export class Hub implements BrokerHandler {
     recover: StreamPosition | undefined,
     recoverLimit: number,
   ): Promise<{ sub: Subscription; page: HistoryPage }> {
-    const sub: Subscription = { conn, channel, presence, floor: Number.MAX_SAFE_INTEGER, epoch: '', pending: [] };
+    const sub: Subscription = {
+      conn,
+      channel,
+      presence,
+      floor: Number.MAX_SAFE_INTEGER,
+      epoch: '',
+      pending: [],
+    };
     (conn.subs ??= new Map()).set(channel, sub);
     let local = this.#channels.get(channel);
     if (!local) {
-      local = { subs: new Set(), ready: this.#broker.subscribe(channel), epoch: '', offset: 0, repairing: null };
+      local = {
+        subs: new Set(),
+        ready: this.#broker.subscribe(channel),
+        epoch: '',
+        offset: 0,
+        repairing: null,
+      };
       this.#channels.set(channel, local);
       this.#metrics.channels.set(this.#channels.size);
     }
@@ -113,7 +143,9 @@ export class Hub implements BrokerHandler {
     if (local.subs.size === 0) {
       this.#channels.delete(sub.channel);
       this.#metrics.channels.set(this.#channels.size);
-      this.#broker.unsubscribe(sub.channel).catch((err: unknown) => this.#log.warn({ err, channel: sub.channel }, 'broker unsubscribe failed'));
+      this.#broker
+        .unsubscribe(sub.channel)
+        .catch((err: unknown) => this.#log.warn({ err, channel: sub.channel }, 'broker unsubscribe failed'));
     }
   }
 
@@ -164,7 +196,10 @@ export class Hub implements BrokerHandler {
         .then((pos) => {
           if (local.repairing || this.#channels.get(channel) !== local) return;
           if (pos.epoch !== local.epoch) {
-            this.#log.warn({ channel }, 'history epoch changed during broker outage; subscribers must recover');
+            this.#log.warn(
+              { channel },
+              'history epoch changed during broker outage; subscribers must recover',
+            );
             for (const sub of local.subs) this.#sender.resync(sub.conn, channel);
           } else if (pos.offset > local.offset) {
             this.#repair(channel, local, undefined, pos.offset);
@@ -226,9 +261,11 @@ export class Hub implements BrokerHandler {
       .read(channel, { since, limit: Math.max(1, target - local.offset) })
       .then((page) => {
         if (page.position.epoch === local.epoch) {
-          for (const p of page.publications) if (p.offset === local.offset + 1 && p.offset <= target) this.#fanOut(channel, local, p);
+          for (const p of page.publications)
+            if (p.offset === local.offset + 1 && p.offset <= target) this.#fanOut(channel, local, p);
         }
-        if (local.offset < target) this.#log.warn({ channel, at: local.offset, target }, 'gap not repairable from history');
+        if (local.offset < target)
+          this.#log.warn({ channel, at: local.offset, target }, 'gap not repairable from history');
         finish(local.offset >= target);
       })
       .catch((err: unknown) => {

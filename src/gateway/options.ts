@@ -32,7 +32,10 @@ export interface EventSink {
   accept(
     raws: readonly unknown[],
     ctx: { source: 'ws'; ownUser?: string },
-  ): Promise<{ ids: Array<{ id: string; duplicate: boolean }>; rejected: Array<{ index: number; error: string }> }>;
+  ): Promise<{
+    ids: Array<{ id: string; duplicate: boolean }>;
+    rejected: Array<{ index: number; error: string }>;
+  }>;
 }
 
 export interface GatewayDeps {
@@ -45,4 +48,3 @@ export interface GatewayDeps {
   /** The event stream; without it the `event` command answers 4503. */
   events?: EventSink;
 }
-

@@ -1,7 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequestError, ErrorCodes, rawErrorResponse, RateLimitedError, UnavailableError, type ErrorCodeKey } from '../core/errors/index.ts';
+import {
+  BadRequestError,
+  ErrorCodes,
+  rawErrorResponse,
+  RateLimitedError,
+  UnavailableError,
+  type ErrorCodeKey,
+} from '../core/errors/index.ts';
 import { depthError, exceedsJsonDepth } from '../core/json/index.ts';
 import type { Logger, Metrics } from '../core/observability/index.ts';
 
@@ -74,7 +81,12 @@ export function clientErrorHandler(metrics: Metrics, logger: Logger) {
     metrics.errors.labels(codeForStatus(status)).inc();
     logger.debug({ err: err.code }, 'http client error');
     if (socket.writable) {
-      const reason = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+      const reason =
+        status === 408
+          ? 'Request Timeout'
+          : status === 431
+            ? 'Request Header Fields Too Large'
+            : 'Bad Request';
       socket.write(rawErrorResponse(status, reason, codeForStatus(status), message));
     }
     socket.destroy();
@@ -84,7 +96,12 @@ export function clientErrorHandler(metrics: Metrics, logger: Logger) {
 /** Errors the router raises before routing (bad URL encoding, over-long parameters). */
 export function frameworkErrors(error: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
   const status = error.statusCode ?? 400;
-  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : error.code === 'FST_ERR_BAD_URL' ? 'the URL is not validly percent-encoded' : error.message;
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path parameter is too long'
+      : error.code === 'FST_ERR_BAD_URL'
+        ? 'the URL is not validly percent-encoded'
+        : error.message;
   void reply.status(status).header('content-type', 'application/json').send(errorBody(status, message));
 }
 
@@ -149,4 +166,3 @@ function hasBody(req: IncomingMessage): boolean {
   const len = req.headers['content-length'];
   return (len !== undefined && len !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
-

@@ -23,7 +23,10 @@ export function installErrorMapping(app: FastifyInstance, metrics: Metrics, log:
       status = 413;
       code = ErrorCodes.TOO_LARGE.name;
       message = 'request body too large';
-    } else if (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! < 500) {
+    } else if (
+      typeof (err as FastifyError).statusCode === 'number' &&
+      (err as FastifyError).statusCode! < 500
+    ) {
       // The framework's and plugins' own client errors (bad JSON, media type, static file
       // paths…): their status, with the catalog code of that status.
       status = (err as FastifyError).statusCode!;
@@ -36,11 +39,17 @@ export function installErrorMapping(app: FastifyInstance, metrics: Metrics, log:
       log.error({ err, url: req.url }, 'request failed');
     }
     metrics.errors.labels(code).inc();
-    if (details?.['retryAfterMs'] !== undefined) reply.header('retry-after', Math.ceil(Number(details['retryAfterMs']) / 1000));
+    if (details?.['retryAfterMs'] !== undefined)
+      reply.header('retry-after', Math.ceil(Number(details['retryAfterMs']) / 1000));
     void reply.status(status).send({ error: { code, message, ...details } });
   });
   app.setNotFoundHandler((req, reply) => {
     metrics.errors.labels(ErrorCodes.NOT_FOUND.name).inc();
-    void reply.status(404).send({ error: { code: ErrorCodes.NOT_FOUND.name, message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+    void reply.status(404).send({
+      error: {
+        code: ErrorCodes.NOT_FOUND.name,
+        message: `no route ${req.method} ${req.url.split('?')[0]}`,
+      },
+    });
   });
 }

@@ -60,7 +60,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     // Slow senders: a request (headers and body) must arrive within requestTimeoutMs;
     // Node checks every connectionsCheckingInterval, so keep that a fraction of it.
     requestTimeout: deps.requestTimeoutMs,
-    http: { headersTimeout: deps.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, deps.requestTimeoutMs / 4) },
+    http: {
+      headersTimeout: deps.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, deps.requestTimeoutMs / 4),
+    },
     // Longer than any valid channel or id (schemas bound them): an over-long one gets the
     // schema's 400 naming the field, a far longer one the router's 414 (SPEC shape).
     routerOptions: { maxParamLength: 1024 },
@@ -70,7 +73,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   installErrorMapping(app, deps.metrics, deps.logger);
   installEdge(app, deps.limits, deps.metrics);
 
-  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_req, body, done) =>
+    done(null, body),
+  );
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -81,7 +86,11 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Backbeat HTTP API', version: deps.version, description: 'See docs/protocol.md for the WebSocket protocol (backbeat.v1) on GET /ws.' },
+      info: {
+        title: 'Backbeat HTTP API',
+        version: deps.version,
+        description: 'See docs/protocol.md for the WebSocket protocol (backbeat.v1) on GET /ws.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
   });
@@ -100,7 +109,14 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/ws') {
-      socket.end(rawErrorResponse(404, 'Not Found', ErrorCodes.NOT_FOUND.name, `no WebSocket endpoint at ${path}: use /ws`));
+      socket.end(
+        rawErrorResponse(
+          404,
+          'Not Found',
+          ErrorCodes.NOT_FOUND.name,
+          `no WebSocket endpoint at ${path}: use /ws`,
+        ),
+      );
       return;
     }
     deps.gateway.handleUpgrade(req, socket, head);

@@ -26,7 +26,11 @@ export class PushEventsHandler {
   /** userId → [time zone, personalization allowed]; bounded, refreshed when a user's settings change. */
   readonly #users = new LRUCache<string, [string, boolean]>({ max: 100_000 });
 
-  constructor(opts: { store: () => Store | undefined; model: () => SendTimeModel | undefined; consentDefault: 'granted' | 'denied' }) {
+  constructor(opts: {
+    store: () => Store | undefined;
+    model: () => SendTimeModel | undefined;
+    consentDefault: 'granted' | 'denied';
+  }) {
     this.#store = opts.store;
     this.#model = opts.model;
     this.#consentDefault = opts.consentDefault === 'granted';
@@ -47,14 +51,16 @@ export class PushEventsHandler {
     const model = this.#model();
     if (!model) return;
     const [tz, personalize] = await this.#user(store, event.userId);
-    if (personalize) model.observe(event.userId, event.ts, event.type as 'app.opened' | 'notification.opened', tz);
+    if (personalize)
+      model.observe(event.userId, event.ts, event.type as 'app.opened' | 'notification.opened', tz);
   }
 
   async #user(store: Store, userId: string): Promise<[string, boolean]> {
     const hit = this.#users.get(userId);
     if (hit) return hit;
     const [prefs, consent] = await Promise.all([store.preferences.get(userId), store.consent.get(userId)]);
-    const tz = prefs?.timezone ?? (await store.devices.listByUser(userId)).find((d) => d.timezone)?.timezone ?? 'UTC';
+    const tz =
+      prefs?.timezone ?? (await store.devices.listByUser(userId)).find((d) => d.timezone)?.timezone ?? 'UTC';
     const entry: [string, boolean] = [tz, consent ? consent.personalization : this.#consentDefault];
     this.#users.set(userId, entry);
     return entry;

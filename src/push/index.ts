@@ -4,4 +4,13 @@ export { PushEventsHandler } from './events.ts';
 export { PushMetrics } from './metrics.ts';
 export { createProviders, type ProviderConfig, type Providers } from './providers/setup.ts';
 export type { Platform, PushMessage, PushOutcome, PushProvider, PushTarget } from './providers/types.ts';
-export { DeviceBody, Name, NotificationBody, PreferencesBody, TemplateBody, notificationIdOf, parseNotificationId, type JobRequest } from './request.ts';
+export {
+  DeviceBody,
+  Name,
+  NotificationBody,
+  PreferencesBody,
+  TemplateBody,
+  notificationIdOf,
+  parseNotificationId,
+  type JobRequest,
+} from './request.ts';

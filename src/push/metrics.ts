@@ -25,8 +25,17 @@ export class PushMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers,
     });
-    this.inFlight = new Gauge({ name: 'backbeat_push_in_flight', help: 'Deliveries in flight on this node (PUSH_MAX_IN_FLIGHT bounds it)', registers });
-    this.jobsCreated = new Counter({ name: 'backbeat_push_jobs_created_total', help: 'Notification jobs created', labelNames: ['channel'] as const, registers });
+    this.inFlight = new Gauge({
+      name: 'backbeat_push_in_flight',
+      help: 'Deliveries in flight on this node (PUSH_MAX_IN_FLIGHT bounds it)',
+      registers,
+    });
+    this.jobsCreated = new Counter({
+      name: 'backbeat_push_jobs_created_total',
+      help: 'Notification jobs created',
+      labelNames: ['channel'] as const,
+      registers,
+    });
     this.recipientsCreated = new Counter({
       name: 'backbeat_push_recipients_created_total',
       help: 'Recipient rows created with jobs, by initial state (pending, held, skipped)',

@@ -9,9 +9,20 @@ import type { Priority } from './providers/types.ts';
  * list is bounded; JSON depth is bounded by the HTTP edge (MAX_JSON_DEPTH).
  */
 const UserId = Type.String({ pattern: USER_ID_PATTERN, maxLength: 128 });
-export const Name = Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$', description: '1-128 of [A-Za-z0-9_.:-]' });
-const Locale = Type.String({ pattern: '^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$', maxLength: 35, description: 'BCP 47 tag, e.g. fr-CA' });
-const TimeZone = Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Europe/Paris' });
+export const Name = Type.String({
+  pattern: '^[A-Za-z0-9_.:-]{1,128}$',
+  description: '1-128 of [A-Za-z0-9_.:-]',
+});
+const Locale = Type.String({
+  pattern: '^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$',
+  maxLength: 35,
+  description: 'BCP 47 tag, e.g. fr-CA',
+});
+const TimeZone = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: 'IANA time zone, e.g. Europe/Paris',
+});
 const Topic = Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$' });
 const Clock = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM, 24 h' });
 const Base64Url = (max: number) => Type.String({ pattern: '^[A-Za-z0-9_-]+=*$', maxLength: max });
@@ -20,7 +31,14 @@ export const DeviceBody = Type.Object(
   {
     userId: UserId,
     platform: Type.Union([Type.Literal('ios'), Type.Literal('android'), Type.Literal('web')]),
-    token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^[\\x21-\\x7e]+$', description: 'APNs (hex) or FCM registration token' })),
+    token: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        pattern: '^[\\x21-\\x7e]+$',
+        description: 'APNs (hex) or FCM registration token',
+      }),
+    ),
     subscription: Type.Optional(
       Type.Object({
         endpoint: Type.String({ pattern: '^https://', maxLength: 2048 }),
@@ -39,31 +57,49 @@ export const PreferencesBody = Type.Object(
   {
     timezone: Type.Optional(Type.Union([TimeZone, Type.Null()])),
     locale: Type.Optional(Type.Union([Locale, Type.Null()])),
-    quietHours: Type.Optional(Type.Union([Type.Object({ start: Clock, end: Clock }, { additionalProperties: false }), Type.Null()])),
+    quietHours: Type.Optional(
+      Type.Union([Type.Object({ start: Clock, end: Clock }, { additionalProperties: false }), Type.Null()]),
+    ),
     optOut: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$' }), { maxItems: 100 })),
   },
   { additionalProperties: false },
 );
 export type PreferencesBody = Static<typeof PreferencesBody>;
 
-const LocaleContent = Type.Object({ title: Type.String({ minLength: 1, maxLength: 1000 }), body: Type.String({ minLength: 1, maxLength: 4000 }) }, { additionalProperties: false });
+const LocaleContent = Type.Object(
+  {
+    title: Type.String({ minLength: 1, maxLength: 1000 }),
+    body: Type.String({ minLength: 1, maxLength: 4000 }),
+  },
+  { additionalProperties: false },
+);
 export const TemplateBody = Type.Object(
   {
     defaultLocale: Locale,
-    locales: Type.Record(Type.String({ maxLength: 35 }), LocaleContent, { minProperties: 1, maxProperties: 100 }),
+    locales: Type.Record(Type.String({ maxLength: 35 }), LocaleContent, {
+      minProperties: 1,
+      maxProperties: 100,
+    }),
   },
   { additionalProperties: false },
 );
 export type TemplateBody = Static<typeof TemplateBody>;
 
-const PriorityT = Type.Union([Type.Literal('low'), Type.Literal('normal'), Type.Literal('high'), Type.Literal('critical')]);
+const PriorityT = Type.Union([
+  Type.Literal('low'),
+  Type.Literal('normal'),
+  Type.Literal('high'),
+  Type.Literal('critical'),
+]);
 export const NotificationBody = Type.Object(
   {
     userIds: Type.Optional(Type.Array(UserId, { minItems: 1, maxItems: 10_000, uniqueItems: true })),
     topic: Type.Optional(Topic),
     segment: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$' })),
     template: Type.Optional(Name),
-    variables: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 200 })),
+    variables: Type.Optional(
+      Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 200 }),
+    ),
     title: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
     body: Type.Optional(Type.String({ minLength: 1, maxLength: 4000 })),
     data: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 100 })),
@@ -78,7 +114,14 @@ export const NotificationBody = Type.Object(
     experiment: Type.Optional(
       Type.Object({
         name: Name,
-        variants: Type.Array(Type.Object({ name: Name, weight: Type.Number({ exclusiveMinimum: 0, maximum: 1e6 }), template: Name }), { minItems: 2, maxItems: 20 }),
+        variants: Type.Array(
+          Type.Object({
+            name: Name,
+            weight: Type.Number({ exclusiveMinimum: 0, maximum: 1e6 }),
+            template: Name,
+          }),
+          { minItems: 2, maxItems: 20 },
+        ),
       }),
     ),
   },

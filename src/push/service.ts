@@ -1,7 +1,21 @@
 import { BadRequestError, BackbeatError } from '../core/errors/index.ts';
-import { extractContext, injectContext, withSpan, type Logger, type Metrics } from '../core/observability/index.ts';
+import {
+  extractContext,
+  injectContext,
+  withSpan,
+  type Logger,
+  type Metrics,
+} from '../core/observability/index.ts';
 import type { Clock } from '../core/time/index.ts';
-import type { Device, DeviceInfo, Job, NewRecipient, Page, Store, StoredPreferences } from '../core/store/index.ts';
+import type {
+  Device,
+  DeviceInfo,
+  Job,
+  NewRecipient,
+  Page,
+  Store,
+  StoredPreferences,
+} from '../core/store/index.ts';
 import { analyze, assignVariant, validateExperiment, type ExperimentAnalysis } from './experiments/index.ts';
 import { JobRunner, type JobRunnerOptions } from './jobs/runner.ts';
 import type { PushMetrics } from './metrics.ts';
@@ -25,7 +39,8 @@ export interface PushServiceOptions {
   /** `CONSENT_DEFAULT`: consent of a user never asked. */
   consentDefault: 'granted' | 'denied';
   maxRecipients: number;
-  runner: Omit<JobRunnerOptions, 'pollMs' | 'retryBaseMs'> & Partial<Pick<JobRunnerOptions, 'pollMs' | 'retryBaseMs'>>;
+  runner: Omit<JobRunnerOptions, 'pollMs' | 'retryBaseMs'> &
+    Partial<Pick<JobRunnerOptions, 'pollMs' | 'retryBaseMs'>>;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -102,13 +117,16 @@ export class PushService {
   async registerDevice(body: DeviceBody): Promise<{ id: string; created: boolean }> {
     if (body.platform === 'web') {
       if (!body.subscription) throw new BadRequestError('subscription is required for platform web');
-      if (body.token !== undefined) throw new BadRequestError('token is not used for platform web: send subscription');
+      if (body.token !== undefined)
+        throw new BadRequestError('token is not used for platform web: send subscription');
     } else {
       if (!body.token) throw new BadRequestError(`token is required for platform ${body.platform}`);
       if (body.subscription) throw new BadRequestError(`subscription is only for platform web`);
-      if (body.platform === 'ios' && !/^[0-9a-fA-F]{16,200}$/.test(body.token)) throw new BadRequestError('token must be the APNs device token in hex');
+      if (body.platform === 'ios' && !/^[0-9a-fA-F]{16,200}$/.test(body.token))
+        throw new BadRequestError('token must be the APNs device token in hex');
     }
-    if (body.timezone !== undefined && !isValidTimeZone(body.timezone)) throw new BadRequestError(`timezone ${JSON.stringify(body.timezone)} is not an IANA time zone`);
+    if (body.timezone !== undefined && !isValidTimeZone(body.timezone))
+      throw new BadRequestError(`timezone ${JSON.stringify(body.timezone)} is not an IANA time zone`);
     this.#o.onUserChanged?.(body.userId);
     return this.#o.store.devices.register({
       userId: body.userId,
@@ -136,8 +154,10 @@ export class PushService {
   // ---- preferences and templates -------------------------------------------------
 
   async putPreferences(userId: string, body: PreferencesBody): Promise<StoredPreferences> {
-    if (body.timezone && !isValidTimeZone(body.timezone)) throw new BadRequestError(`timezone ${JSON.stringify(body.timezone)} is not an IANA time zone`);
-    if (body.quietHours && body.quietHours.start === body.quietHours.end) throw new BadRequestError('quietHours.start and quietHours.end must differ');
+    if (body.timezone && !isValidTimeZone(body.timezone))
+      throw new BadRequestError(`timezone ${JSON.stringify(body.timezone)} is not an IANA time zone`);
+    if (body.quietHours && body.quietHours.start === body.quietHours.end)
+      throw new BadRequestError('quietHours.start and quietHours.end must differ');
     this.#o.onUserChanged?.(userId);
     return this.#o.store.preferences.put(userId, {
       timezone: body.timezone ?? null,
@@ -148,7 +168,16 @@ export class PushService {
   }
 
   async preferences(userId: string): Promise<StoredPreferences> {
-    return (await this.#o.store.preferences.get(userId)) ?? { userId, timezone: null, locale: null, quietHours: null, optOut: [], updatedAt: 0 };
+    return (
+      (await this.#o.store.preferences.get(userId)) ?? {
+        userId,
+        timezone: null,
+        locale: null,
+        quietHours: null,
+        optOut: [],
+        updatedAt: 0,
+      }
+    );
   }
 
   async putTemplate(name: string, body: TemplateBody): Promise<TemplateDefinition & { version: number }> {
@@ -158,7 +187,11 @@ export class PushService {
     } catch (err) {
       throw asBadRequest(err);
     }
-    const stored = await this.#o.store.templates.put({ name, defaultLocale: def.defaultLocale, locales: def.locales });
+    const stored = await this.#o.store.templates.put({
+      name,
+      defaultLocale: def.defaultLocale,
+      locales: def.locales,
+    });
     return { name, version: stored.version, defaultLocale: stored.defaultLocale, locales: stored.locales };
   }
 
@@ -169,7 +202,10 @@ export class PushService {
    * schedule) and only then creates the job with a row per device, durably, before the
    * 202. The same `idempotencyKey` returns the job made the first time.
    */
-  async createNotification(body: NotificationBody, traceHeaders?: Record<string, unknown>): Promise<{ jobId: string; recipients: number; created: boolean }> {
+  async createNotification(
+    body: NotificationBody,
+    traceHeaders?: Record<string, unknown>,
+  ): Promise<{ jobId: string; recipients: number; created: boolean }> {
     return withSpan('push.create', extractContext(traceHeaders), async (span) => {
       const r = await this.#create(body);
       span.setAttribute('backbeat.job', r.jobId);
@@ -187,7 +223,9 @@ export class PushService {
     const request = await this.#validate(body);
     const now = clock.now();
     const recipients = await this.#audience(request, now);
-    const initial = recipients.some((r) => r.state === 'pending' && (r.notBefore ?? 0) <= now + 1000) ? 'queued' : 'scheduled';
+    const initial = recipients.some((r) => r.state === 'pending' && (r.notBefore ?? 0) <= now + 1000)
+      ? 'queued'
+      : 'scheduled';
     const { job, created } = await store.jobs.create({
       idempotencyKey: body.idempotencyKey ?? null,
       request: request as unknown as Job['request'],
@@ -197,7 +235,10 @@ export class PushService {
     if (created) {
       this.#o.pushMetrics.jobsCreated.labels(request.channel).inc();
       for (const r of recipients) this.#o.pushMetrics.recipientsCreated.labels(r.state ?? 'pending').inc();
-      this.#o.logger.info({ job: job.id, recipients: recipients.length, channel: request.channel }, 'push job created');
+      this.#o.logger.info(
+        { job: job.id, recipients: recipients.length, channel: request.channel },
+        'push job created',
+      );
       this.runner.wake();
     }
     return { jobId: job.id, recipients: job.counters.total, created };
@@ -209,7 +250,10 @@ export class PushService {
     let segmentMembers: string[] | undefined;
     if (body.segment !== undefined && body.segment !== 'all') {
       segmentMembers = this.#o.segmentUsers?.(body.segment);
-      if (!segmentMembers) throw new BadRequestError(`unknown segment ${JSON.stringify(body.segment)}: "all" or a segment of GET /v1/analytics/segments`);
+      if (!segmentMembers)
+        throw new BadRequestError(
+          `unknown segment ${JSON.stringify(body.segment)}: "all" or a segment of GET /v1/analytics/segments`,
+        );
     }
     const templates: Record<string, TemplateDefinition> = {};
     const variables = body.variables ?? {};
@@ -217,7 +261,12 @@ export class PushService {
       if (templates[name]) return;
       const t = await this.#o.store.templates.get(name);
       if (!t) throw new BadRequestError(`unknown template ${JSON.stringify(name)}`);
-      const def: TemplateDefinition = { name, version: t.version, defaultLocale: t.defaultLocale, locales: t.locales };
+      const def: TemplateDefinition = {
+        name,
+        version: t.version,
+        defaultLocale: t.defaultLocale,
+        locales: t.locales,
+      };
       try {
         this.templates.checkVariables(def, variables);
       } catch (err) {
@@ -236,15 +285,19 @@ export class PushService {
     } else if (body.template) {
       await load(body.template);
     } else if (body.title === undefined || body.body === undefined) {
-      throw new BadRequestError('give a template (with variables), an experiment, or a literal title and body');
+      throw new BadRequestError(
+        'give a template (with variables), an experiment, or a literal title and body',
+      );
     }
     let sendAtMs: number | undefined;
     if (body.sendAt !== undefined && body.sendAt !== 'optimal') {
       sendAtMs = Date.parse(body.sendAt);
-      if (!/^\d{4}-\d{2}-\d{2}T/.test(body.sendAt) || Number.isNaN(sendAtMs)) throw new BadRequestError('sendAt must be an ISO 8601 date-time or "optimal"');
+      if (!/^\d{4}-\d{2}-\d{2}T/.test(body.sendAt) || Number.isNaN(sendAtMs))
+        throw new BadRequestError('sendAt must be an ISO 8601 date-time or "optimal"');
     }
     const now = this.#o.clock.now();
-    if (sendAtMs !== undefined && sendAtMs > now + 30 * 86_400_000) throw new BadRequestError('sendAt is more than 30 days ahead');
+    if (sendAtMs !== undefined && sendAtMs > now + 30 * 86_400_000)
+      throw new BadRequestError('sendAt is more than 30 days ahead');
     return {
       // A segment is resolved to its members now: the job sends to who was in it at the 202.
       audience: {
@@ -269,7 +322,9 @@ export class PushService {
       channel: body.channel ?? 'push',
       createdAt: now,
       trace: injectContext(),
-      ...(body.ttlSeconds !== undefined ? { expiresAt: Math.max(now, sendAtMs ?? now) + body.ttlSeconds * 1000 } : {}),
+      ...(body.ttlSeconds !== undefined
+        ? { expiresAt: Math.max(now, sendAtMs ?? now) + body.ttlSeconds * 1000 }
+        : {}),
     };
   }
 
@@ -295,8 +350,23 @@ export class PushService {
       const prefs = new Map((await store.preferences.getMany(ids)).map((p) => [p.userId, p]));
       const consent = new Map((await store.consent.getMany(ids)).map((c) => [c.userId, c]));
       const online = req.channel === 'auto' ? await this.#o.connectedUsers(ids) : new Set<string>();
-      for (const [userId, list] of byUser) this.#recipientsOf(req, userId, list, prefs.get(userId), consent.get(userId)?.marketing, online.has(userId), wsSent, now, baseTime, out);
-      if (out.length > this.#o.maxRecipients) throw new BadRequestError(`the audience has more than ${this.#o.maxRecipients} devices (PUSH_MAX_RECIPIENTS)`);
+      for (const [userId, list] of byUser)
+        this.#recipientsOf(
+          req,
+          userId,
+          list,
+          prefs.get(userId),
+          consent.get(userId)?.marketing,
+          online.has(userId),
+          wsSent,
+          now,
+          baseTime,
+          out,
+        );
+      if (out.length > this.#o.maxRecipients)
+        throw new BadRequestError(
+          `the audience has more than ${this.#o.maxRecipients} devices (PUSH_MAX_RECIPIENTS)`,
+        );
     };
     if (req.audience.userIds) {
       const ids = req.audience.userIds;
@@ -308,7 +378,9 @@ export class PushService {
     }
     let after: string | null = null;
     do {
-      const page: Page<Device> = req.audience.topic ? await store.devices.listByTopic(req.audience.topic, { after, limit: AUDIENCE_PAGE }) : await store.devices.page({ after, limit: AUDIENCE_PAGE });
+      const page: Page<Device> = req.audience.topic
+        ? await store.devices.listByTopic(req.audience.topic, { after, limit: AUDIENCE_PAGE })
+        : await store.devices.page({ after, limit: AUDIENCE_PAGE });
       await addPage(page.items, []);
       after = page.next;
     } while (after);
@@ -328,13 +400,18 @@ export class PushService {
     baseTime: number,
     out: NewRecipient[],
   ): void {
-    const variant = req.experiment ? assignVariant(req.experiment.name, userId, req.experiment.variants).name : null;
+    const variant = req.experiment
+      ? assignVariant(req.experiment.name, userId, req.experiment.variants).name
+      : null;
     const base = { userId, ...(variant ? { variant } : {}) };
-    const marketingDenied = req.category === 'marketing' && !(marketingConsent ?? this.#o.consentDefault === 'granted');
+    const marketingDenied =
+      req.category === 'marketing' && !(marketingConsent ?? this.#o.consentDefault === 'granted');
     if ((req.category && pref?.optOut.includes(req.category)) || marketingDenied) {
       const lastError = marketingDenied ? 'no marketing consent' : 'opted out';
-      if (devices.length === 0) out.push({ ...base, deviceId: null, platform: null, state: 'skipped', lastError });
-      for (const d of devices) out.push({ ...base, deviceId: d.id, platform: d.platform, state: 'skipped', lastError });
+      if (devices.length === 0)
+        out.push({ ...base, deviceId: null, platform: null, state: 'skipped', lastError });
+      for (const d of devices)
+        out.push({ ...base, deviceId: d.id, platform: d.platform, state: 'skipped', lastError });
       return;
     }
     if (online) {
@@ -349,7 +426,8 @@ export class PushService {
     for (const d of devices) {
       const tz = d.timezone ?? pref?.timezone ?? 'UTC';
       let at = baseTime;
-      if (req.sendAt === 'optimal') at = nextSendTime(now, this.bestHour(userId, req.defaultSendHour).localHour, tz);
+      if (req.sendAt === 'optimal')
+        at = nextSendTime(now, this.bestHour(userId, req.defaultSendHour).localHour, tz);
       let state: 'pending' | 'held' = 'pending';
       if (req.priority !== 'critical' && pref?.quietHours && inQuietHours(at, pref.quietHours, tz)) {
         state = 'held';
@@ -364,7 +442,9 @@ export class PushService {
     return { localHour: b.localHour, basis: b.basis };
   }
 
-  async sendTimeOf(userId: string): Promise<{ localHour: number; timezone: string; basis: 'learned' | 'default' }> {
+  async sendTimeOf(
+    userId: string,
+  ): Promise<{ localHour: number; timezone: string; basis: 'learned' | 'default' }> {
     const pref = await this.#o.store.preferences.get(userId);
     const devices = pref?.timezone ? [] : await this.#o.store.devices.listByUser(userId);
     const timezone = pref?.timezone ?? devices.find((d) => d.timezone)?.timezone ?? 'UTC';
@@ -382,7 +462,13 @@ export class PushService {
         const p = (byPlatform[row.platform] ??= { sent: 0, delivered: 0, failed: 0 });
         if (row.state === 'delivered') p.delivered += row.count;
         if (row.state === 'failed' || row.state === 'invalid') p.failed += row.count;
-        if (row.state === 'delivered' || row.state === 'failed' || row.state === 'invalid' || row.state === 'sent') p.sent += row.count;
+        if (
+          row.state === 'delivered' ||
+          row.state === 'failed' ||
+          row.state === 'invalid' ||
+          row.state === 'sent'
+        )
+          p.sent += row.count;
       }
       if (row.variant) {
         const v = (byVariant[row.variant] ??= { recipients: 0, sent: 0, opened: 0 });
@@ -391,7 +477,9 @@ export class PushService {
       }
     }
     const req = job.request as unknown as JobRequest;
-    if (req.experiment) for (const r of await this.#o.store.experiments.results(req.experiment.name)) if (byVariant[r.variant]) byVariant[r.variant]!.opened = r.opened;
+    if (req.experiment)
+      for (const r of await this.#o.store.experiments.results(req.experiment.name))
+        if (byVariant[r.variant]) byVariant[r.variant]!.opened = r.opened;
     const status = job.status === 'failed' ? 'failed' : c.pending === 0 ? 'done' : job.status;
     return {
       jobId: job.id,
@@ -412,14 +500,34 @@ export class PushService {
     };
   }
 
-  async experiment(name: string): Promise<{ name: string; variants: Array<Record<string, unknown>>; winner: string | null; pValue: number | null }> {
+  async experiment(name: string): Promise<{
+    name: string;
+    variants: Array<Record<string, unknown>>;
+    winner: string | null;
+    pValue: number | null;
+  }> {
     const results = await this.#o.store.experiments.results(name);
     if (results.length === 0) throw new BackbeatError('NOT_FOUND', `no experiment ${JSON.stringify(name)}`);
     // The store keeps no variant weights: they are reported as 1 (docs/push.md says so).
-    const a: ExperimentAnalysis = analyze(results.map((r) => ({ name: r.variant, weight: 1, recipients: r.recipients, sent: r.sent, opened: r.opened })));
+    const a: ExperimentAnalysis = analyze(
+      results.map((r) => ({
+        name: r.variant,
+        weight: 1,
+        recipients: r.recipients,
+        sent: r.sent,
+        opened: r.opened,
+      })),
+    );
     return {
       name,
-      variants: a.variants.map((v) => ({ name: v.name, weight: v.weight, recipients: v.recipients, sent: v.sent, opened: v.opened, openRate: v.openRate })),
+      variants: a.variants.map((v) => ({
+        name: v.name,
+        weight: v.weight,
+        recipients: v.recipients,
+        sent: v.sent,
+        opened: v.opened,
+        openRate: v.openRate,
+      })),
       winner: a.winner,
       pValue: a.pValue,
     };

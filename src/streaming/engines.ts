@@ -45,7 +45,10 @@ export function createStreamEngines(c: StreamEnginesConfig, logger: Logger): Str
   mkdirSync(dir, { recursive: true });
   const dlq = new SqliteDeadLetterStore(join(dir, 'dead-letters.db'));
   if (c.kafkaBrokers) {
-    const cipher = new UserKeyCipher({ keys: openKeyStore({ databaseUrl: c.databaseUrl, dir, logger }), logger: logger.child({ component: 'keys' }) });
+    const cipher = new UserKeyCipher({
+      keys: openKeyStore({ databaseUrl: c.databaseUrl, dir, logger }),
+      logger: logger.child({ component: 'keys' }),
+    });
     // Every node reads every partition in a group of its own: each holds the whole model
     // and the stats (a materialized view, like a Kafka Streams global table); side effects
     // per user (pushes, dead letters) are done by that user's owner node only.
@@ -55,7 +58,10 @@ export function createStreamEngines(c: StreamEnginesConfig, logger: Logger): Str
       partitions: c.kafkaPartitions,
       replicationFactor: c.kafkaReplicationFactor,
       clientId: `backbeat-${c.nodeId}`,
-      dedupe: new SqliteDedupeWindow(join(dir, 'dedupe.db'), { maxIds: c.eventDedupeWindow, ttlMs: c.eventDedupeTtlMs }),
+      dedupe: new SqliteDedupeWindow(join(dir, 'dedupe.db'), {
+        maxIds: c.eventDedupeWindow,
+        ttlMs: c.eventDedupeTtlMs,
+      }),
       logger: logger.child({ engine: 'kafka' }),
       cipher,
     });
@@ -73,7 +79,10 @@ export function createStreamEngines(c: StreamEnginesConfig, logger: Logger): Str
     });
     return { log, dlq: new MirroredDeadLetterStore(dlq, dlt), group: `backbeat-handlers-${c.nodeId}` };
   }
-  const log = new SqliteEventLog(join(dir, 'events.db'), { retentionMs: c.eventLogRetentionMs, retentionRecords: c.eventLogRetentionEvents });
+  const log = new SqliteEventLog(join(dir, 'events.db'), {
+    retentionMs: c.eventLogRetentionMs,
+    retentionRecords: c.eventLogRetentionEvents,
+  });
   return { log, dlq, group: 'backbeat-handlers' };
 }
 

@@ -33,9 +33,21 @@ describe('forgetting a user', () => {
     const metrics = new StreamingMetrics(new Registry());
     const clock = new ManualClock(T0 + 3_600_000);
     const plays = new PlaysHandler({}, metrics);
-    const recs = new RecommendationsHandler({ model: new ItemKnnRecommender(), clock, metrics, logger: createLogger('silent'), publish: async () => undefined, pushDebounceMs: 1000, pushItems: 10, maxPendingPushes: 100, maxPushesPerSec: 100 });
+    const recs = new RecommendationsHandler({
+      model: new ItemKnnRecommender(),
+      clock,
+      metrics,
+      logger: createLogger('silent'),
+      publish: async () => undefined,
+      pushDebounceMs: 1000,
+      pushItems: 10,
+      maxPendingPushes: 100,
+      maxPushesPerSec: 100,
+    });
     const trending = new TrendingHandler({ metrics, sessionGapMs: 60_000 });
-    const events = ['gone', 'kept'].flatMap((u, j) => Array.from({ length: 6 }, (_, i) => play(u, `t${(i + j) % 4}`, T0 + i * 1000 + j)));
+    const events = ['gone', 'kept'].flatMap((u, j) =>
+      Array.from({ length: 6 }, (_, i) => play(u, `t${(i + j) % 4}`, T0 + i * 1000 + j)),
+    );
     events.push(play('kept', 't9', T0 + 10 * 60_000)); // closes the first sessions
     for (const e of events) for (const h of [plays, recs, trending]) h.handle(e, ctx);
     expect(trending.sessionsOf('gone')).toHaveLength(1);
@@ -59,9 +71,24 @@ describe('forgetting a user', () => {
 
   it('a session window engine drops the key without a result; a pane engine drops its cells', () => {
     const results: string[] = [];
-    const sessions = new WindowedAggregator({ window: session(100), key: (e: { k: string }) => e.k, aggregations: { n: count<{ k: string }>() }, onResult: (r) => results.push(`${r.key}:${r.values.n}`) });
-    const panes = new WindowedAggregator({ window: tumbling(1000), key: (e: { k: string }) => e.k, aggregations: { n: count<{ k: string }>() }, onResult: (r) => results.push(`pane ${r.key}:${r.values.n}`) });
-    for (const [k, t] of [['a', 0], ['b', 10], ['a', 50], ['b', 60]] as const) {
+    const sessions = new WindowedAggregator({
+      window: session(100),
+      key: (e: { k: string }) => e.k,
+      aggregations: { n: count<{ k: string }>() },
+      onResult: (r) => results.push(`${r.key}:${r.values.n}`),
+    });
+    const panes = new WindowedAggregator({
+      window: tumbling(1000),
+      key: (e: { k: string }) => e.k,
+      aggregations: { n: count<{ k: string }>() },
+      onResult: (r) => results.push(`pane ${r.key}:${r.values.n}`),
+    });
+    for (const [k, t] of [
+      ['a', 0],
+      ['b', 10],
+      ['a', 50],
+      ['b', 60],
+    ] as const) {
       sessions.add({ k }, t);
       panes.add({ k }, t);
     }

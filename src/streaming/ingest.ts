@@ -56,8 +56,12 @@ export class EventIngest {
   }
 
   async ingest(raws: readonly unknown[], ctx: IngestContext): Promise<IngestResult> {
-    if (raws.length === 0) throw new BadRequestError('no events: send a JSON array of events or NDJSON lines');
-    if (raws.length > this.#o.maxBatch) throw new BadRequestError(`too many events in one batch: ${raws.length} > ${this.#o.maxBatch} (EVENTS_MAX_BATCH)`);
+    if (raws.length === 0)
+      throw new BadRequestError('no events: send a JSON array of events or NDJSON lines');
+    if (raws.length > this.#o.maxBatch)
+      throw new BadRequestError(
+        `too many events in one batch: ${raws.length} > ${this.#o.maxBatch} (EVENTS_MAX_BATCH)`,
+      );
     const now = this.#o.clock.now();
     const rejected: IngestResult['rejected'] = [];
     const events: Array<{ index: number; event: StreamEvent }> = [];
@@ -71,11 +75,20 @@ export class EventIngest {
     const { metrics } = this.#o;
     if (rejected.length) metrics.ingested.labels(ctx.source, 'rejected').inc(rejected.length);
     if (events.length === 0) return { accepted: 0, duplicates: 0, rejected, ids: [] };
-    const records: LogRecord[] = events.map(({ event }) => ({ id: event.id, key: event.userId, ts: event.ts, body: JSON.stringify(event) }));
+    const records: LogRecord[] = events.map(({ event }) => ({
+      id: event.id,
+      key: event.userId,
+      ts: event.ts,
+      body: JSON.stringify(event),
+    }));
     const end = metrics.appendDuration.startTimer({ engine: this.#o.log.kind });
     const results = await this.#o.log.append(records);
     end();
-    const ids = events.map(({ index, event }, i) => ({ index, id: event.id, duplicate: results[i]!.duplicate }));
+    const ids = events.map(({ index, event }, i) => ({
+      index,
+      id: event.id,
+      duplicate: results[i]!.duplicate,
+    }));
     const duplicates = ids.filter((r) => r.duplicate).length;
     metrics.ingested.labels(ctx.source, 'accepted').inc(ids.length - duplicates);
     if (duplicates) metrics.ingested.labels(ctx.source, 'duplicate').inc(duplicates);

@@ -47,7 +47,11 @@ export class StreamingMetrics {
       labelNames: ['partition'] as const,
       registers,
     });
-    this.deadLetters = new Gauge({ name: 'backbeat_streaming_dead_letters', help: 'Events in the dead-letter queue', registers });
+    this.deadLetters = new Gauge({
+      name: 'backbeat_streaming_dead_letters',
+      help: 'Events in the dead-letter queue',
+      registers,
+    });
     this.plays = new Counter({
       name: 'backbeat_streaming_plays_total',
       help: 'Plays by outcome (complete, partial, skip)',

@@ -43,7 +43,14 @@ function setup(handlers: EventHandler[], opts: { attempts?: number; dlq?: DeadLe
     retry: { attempts: opts.attempts ?? 4, baseMs: 100, maxMs: 1000 },
     sleep: async (ms) => void sleeps.push(ms),
   });
-  const ingest = new EventIngest({ log, registry: musicEventRegistry(), clock, metrics, logger, maxBatch: 1000 });
+  const ingest = new EventIngest({
+    log,
+    registry: musicEventRegistry(),
+    clock,
+    metrics,
+    logger,
+    maxBatch: 1000,
+  });
   closers.push(async () => {
     await processor.close();
     await log.close();
@@ -52,7 +59,13 @@ function setup(handlers: EventHandler[], opts: { attempts?: number; dlq?: DeadLe
   return { log, dlq, processor, ingest, sleeps, metrics };
 }
 
-const liked = (userId: string, trackId: string, id?: string) => ({ ...(id ? { id } : {}), type: 'track.liked', userId, ts: NOW, data: { trackId, artistId: 'a' } });
+const liked = (userId: string, trackId: string, id?: string) => ({
+  ...(id ? { id } : {}),
+  type: 'track.liked',
+  userId,
+  ts: NOW,
+  data: { trackId, artistId: 'a' },
+});
 
 class Recorder implements EventHandler {
   readonly name: string;
@@ -87,15 +100,26 @@ describe('StreamProcessor', () => {
 
   it('dead-letters after the last attempt (retriable) or at once (not), and moves on', async () => {
     const h = new Recorder();
-    h.fail = (e) => (e.data['trackId'] === 'always-down' ? Object.assign(new Error('503 from downstream'), { retriable: true }) : e.data['trackId'] === 'bad' ? new BadRequestError('no such track') : undefined);
+    h.fail = (e) =>
+      e.data['trackId'] === 'always-down'
+        ? Object.assign(new Error('503 from downstream'), { retriable: true })
+        : e.data['trackId'] === 'bad'
+          ? new BadRequestError('no such track')
+          : undefined;
     const s = setup([h], { attempts: 3 });
     await s.processor.start();
-    await s.ingest.ingest([liked('u', 'always-down'), liked('u', 'bad'), liked('u', 'ok')], { source: 'http' });
+    await s.ingest.ingest([liked('u', 'always-down'), liked('u', 'bad'), liked('u', 'ok')], {
+      source: 'http',
+    });
     await s.processor.caughtUp();
     expect(h.seen).toEqual(['ok']);
     const items = await s.dlq.list({ limit: 10 });
     const byTrack = Object.fromEntries(items.map((d) => [d.event.data['trackId'] as string, d]));
-    expect(byTrack['always-down']).toMatchObject({ handler: 'rec', attempts: 3, error: { retriable: true, message: '503 from downstream' } });
+    expect(byTrack['always-down']).toMatchObject({
+      handler: 'rec',
+      attempts: 3,
+      error: { retriable: true, message: '503 from downstream' },
+    });
     expect(byTrack['bad']).toMatchObject({ attempts: 1, error: { code: 'bad_request', retriable: false } });
     expect(s.sleeps).toHaveLength(2);
   });
@@ -121,7 +145,9 @@ describe('StreamProcessor', () => {
       close: () => real.close(),
     };
     const s = setup([h], { dlq: flaky });
-    await s.ingest.ingest([liked('u', 'before'), liked('u', 'poison'), liked('u', 'after')], { source: 'http' });
+    await s.ingest.ingest([liked('u', 'before'), liked('u', 'poison'), liked('u', 'after')], {
+      source: 'http',
+    });
     await s.processor.start();
     await s.processor.caughtUp();
     expect(h.seen).toEqual(['before', 'after']); // 'before' was applied once although its batch came 3 times
@@ -132,14 +158,34 @@ describe('StreamProcessor', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bb-restart-'));
     dirs.push(dir);
     const contexts: Array<[string, boolean]> = [];
-    const h: EventHandler = { name: 'ctx', types: new Set(['track.liked']), handle: (e, ctx) => void contexts.push([e.data['trackId'] as string, ctx.replay]) };
+    const h: EventHandler = {
+      name: 'ctx',
+      types: new Set(['track.liked']),
+      handle: (e, ctx) => void contexts.push([e.data['trackId'] as string, ctx.replay]),
+    };
     const open = () => {
       const log = new SqliteEventLog(join(dir, 'events.db'));
       const dlq = new SqliteDeadLetterStore(join(dir, 'dlq.db'));
       const metrics = new StreamingMetrics(new Registry());
       const clock = new ManualClock(NOW);
-      const p = new StreamProcessor({ log, group: 'g', handlers: [h], dlq, metrics, logger, clock, retry: { attempts: 1, baseMs: 1, maxMs: 1 } });
-      const ingest = new EventIngest({ log, registry: musicEventRegistry(), clock, metrics, logger, maxBatch: 10 });
+      const p = new StreamProcessor({
+        log,
+        group: 'g',
+        handlers: [h],
+        dlq,
+        metrics,
+        logger,
+        clock,
+        retry: { attempts: 1, baseMs: 1, maxMs: 1 },
+      });
+      const ingest = new EventIngest({
+        log,
+        registry: musicEventRegistry(),
+        clock,
+        metrics,
+        logger,
+        maxBatch: 10,
+      });
       return { p, ingest, close: async () => (await p.close(), await log.close(), await dlq.close()) };
     };
     const a = open();
@@ -177,14 +223,17 @@ describe('EventIngest', () => {
       { requiredKeys: [] },
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.oneof(event, fc.anything()), { minLength: 1, maxLength: 20 }), async (batch) => {
-        const before = (await s.log.heads())[0] ?? 0;
-        const res = await s.ingest.ingest(batch, { source: 'http' });
-        expect(res.accepted + res.rejected.length).toBe(batch.length);
-        const appended = ((await s.log.heads())[0] ?? 0) - before;
-        expect(appended).toBe(res.accepted - res.duplicates);
-        for (const r of res.rejected) expect(r.error.length).toBeGreaterThan(0);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.oneof(event, fc.anything()), { minLength: 1, maxLength: 20 }),
+        async (batch) => {
+          const before = (await s.log.heads())[0] ?? 0;
+          const res = await s.ingest.ingest(batch, { source: 'http' });
+          expect(res.accepted + res.rejected.length).toBe(batch.length);
+          const appended = ((await s.log.heads())[0] ?? 0) - before;
+          expect(appended).toBe(res.accepted - res.duplicates);
+          for (const r of res.rejected) expect(r.error.length).toBeGreaterThan(0);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -194,7 +243,13 @@ describe('EventIngest', () => {
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     const res = await s.ingest.ingest([liked('u', 't')], { source: 'http', trace: { traceparent } });
     const stored = JSON.parse(s.log.readSync(0, 1)[0]!.body) as StreamEvent;
-    expect(stored).toMatchObject({ id: res.ids[0]!.id, receivedAt: NOW, trace: { traceparent }, ts: NOW, v: 1 });
+    expect(stored).toMatchObject({
+      id: res.ids[0]!.id,
+      receivedAt: NOW,
+      trace: { traceparent },
+      ts: NOW,
+      v: 1,
+    });
   });
 });
 
@@ -202,7 +257,17 @@ describe('StreamProcessor dedupe', () => {
   it('a duplicate id that reached the log anyway (another node, a power cut) is handled once', async () => {
     const h = new Recorder();
     const s = setup([h]);
-    const body = (trackId: string) => JSON.stringify({ id: 'same-id', type: 'track.liked', v: 1, userId: 'u', ts: NOW, receivedAt: NOW, data: { trackId, artistId: 'a' }, trace: {} });
+    const body = (trackId: string) =>
+      JSON.stringify({
+        id: 'same-id',
+        type: 'track.liked',
+        v: 1,
+        userId: 'u',
+        ts: NOW,
+        receivedAt: NOW,
+        data: { trackId, artistId: 'a' },
+        trace: {},
+      });
     // Two records with one event id but different log ids: what two nodes' windows would let through.
     await s.log.append([
       { id: 'log-1', key: 'u', ts: NOW, body: body('first') },

@@ -5,7 +5,13 @@ import type { Clock } from '../core/time/index.ts';
 import type { DeadLetter, DeadLetterStore } from './dlq/store.ts';
 import { IdWindow } from './log/dedupe.ts';
 import { decodeEvent, type StreamEvent } from './events/index.ts';
-import { ERASURE_EVENT_TYPE, type EventLog, type LogConsumer, type RecordBatch, type StoredRecord } from './log/index.ts';
+import {
+  ERASURE_EVENT_TYPE,
+  type EventLog,
+  type LogConsumer,
+  type RecordBatch,
+  type StoredRecord,
+} from './log/index.ts';
 import type { StreamingMetrics } from './metrics.ts';
 
 export interface HandlerContext {
@@ -70,7 +76,9 @@ export interface StreamProcessorOptions {
 }
 
 const isRetriable = (err: unknown): boolean =>
-  err instanceof BackbeatError ? err.retriable : typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
+  err instanceof BackbeatError
+    ? err.retriable
+    : typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
 
 /**
  * Runs the handlers over the event log: consumes the processor's group from the earliest
@@ -153,7 +161,10 @@ export class StreamProcessor {
   async reached(partition: number, offset: number, timeoutMs = 30_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while ((this.#applied.get(partition) ?? -1) < offset) {
-      if (Date.now() > end) throw new Error(`stream processor did not reach offset ${offset} of partition ${partition} within ${timeoutMs} ms`);
+      if (Date.now() > end)
+        throw new Error(
+          `stream processor did not reach offset ${offset} of partition ${partition} within ${timeoutMs} ms`,
+        );
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -164,7 +175,10 @@ export class StreamProcessor {
     const end = Date.now() + timeoutMs;
     for (const [p, head] of Object.entries(heads)) {
       while ((this.#applied.get(Number(p)) ?? -1) < head) {
-        if (Date.now() > end) throw new Error(`stream processor not caught up on partition ${p}: ${this.#applied.get(Number(p))} < ${head}`);
+        if (Date.now() > end)
+          throw new Error(
+            `stream processor not caught up on partition ${p}: ${this.#applied.get(Number(p))} < ${head}`,
+          );
         await new Promise((r) => setTimeout(r, 10));
       }
     }
@@ -187,7 +201,9 @@ export class StreamProcessor {
     if (last && now - (this.#lagAt.get(batch.partition) ?? 0) >= 1000) {
       this.#lagAt.set(batch.partition, now);
       const heads = await this.#o.log.heads();
-      this.#o.metrics.lag.labels(String(batch.partition)).set(Math.max(0, (heads[batch.partition] ?? last.offset) - last.offset));
+      this.#o.metrics.lag
+        .labels(String(batch.partition))
+        .set(Math.max(0, (heads[batch.partition] ?? last.offset) - last.offset));
     }
   }
 
@@ -216,7 +232,10 @@ export class StreamProcessor {
       event = decodeEvent(record.body);
     } catch (err) {
       // A record that is not an event cannot be handled by anyone: dead-letter it as such.
-      this.#o.logger.error({ err, partition: record.partition, offset: record.offset }, 'undecodable record in the event log');
+      this.#o.logger.error(
+        { err, partition: record.partition, offset: record.offset },
+        'undecodable record in the event log',
+      );
       return replay ? undefined : this.#deadLetter(record, undefined, 'decode', toBackbeatError(err), 1);
     }
     if (this.#recent.has(event.id)) {
@@ -242,7 +261,13 @@ export class StreamProcessor {
   }
 
   /** The rest of a record's handlers once one of them went asynchronous (a promise, a retry). */
-  async #finishAsync(pending: Promise<void>, event: StreamEvent, ctx: HandlerContext, record: StoredRecord, from: number): Promise<void> {
+  async #finishAsync(
+    pending: Promise<void>,
+    event: StreamEvent,
+    ctx: HandlerContext,
+    record: StoredRecord,
+    from: number,
+  ): Promise<void> {
     await pending;
     const handlers = this.#o.handlers;
     for (let i = from; i < handlers.length; i++) {
@@ -255,14 +280,22 @@ export class StreamProcessor {
   }
 
   /** First attempt, synchronous when the handler is; failures continue in #retry. */
-  #run(h: EventHandler, event: StreamEvent, ctx: HandlerContext, record: StoredRecord): Promise<void> | undefined {
+  #run(
+    h: EventHandler,
+    event: StreamEvent,
+    ctx: HandlerContext,
+    record: StoredRecord,
+  ): Promise<void> | undefined {
     // Handler latency is sampled (1 in 32 events): timing every call costs more than most handlers.
     const sample = (this.#samples++ & 31) === 0;
     const started = sample ? performance.now() : 0;
     let r: void | Promise<void>;
     try {
       // A span per handler when the event carries a trace (continuing the producer's trace).
-      r = ctx.replay || !event.trace['traceparent'] ? h.handle(event, ctx) : withSpan(`streaming.${h.name}`, extractContext(event.trace), () => h.handle(event, ctx));
+      r =
+        ctx.replay || !event.trace['traceparent']
+          ? h.handle(event, ctx)
+          : withSpan(`streaming.${h.name}`, extractContext(event.trace), () => h.handle(event, ctx));
     } catch (err) {
       return this.#retry(h, event, ctx, record, err);
     }
@@ -282,7 +315,13 @@ export class StreamProcessor {
   }
 
   /** After a failed first attempt: retries with backoff (retriable errors), then the dead-letter queue. */
-  async #retry(h: EventHandler, event: StreamEvent, ctx: HandlerContext, record: StoredRecord, firstErr: unknown): Promise<void> {
+  async #retry(
+    h: EventHandler,
+    event: StreamEvent,
+    ctx: HandlerContext,
+    record: StoredRecord,
+    firstErr: unknown,
+  ): Promise<void> {
     const { retry } = this.#o;
     if (ctx.replay) {
       // It failed live too and went to the DLQ then; rebuilding state moves on.
@@ -294,8 +333,12 @@ export class StreamProcessor {
     for (let attempt = 1; ; attempt++) {
       const retriable = isRetriable(err);
       if (!retriable || attempt >= attempts) {
-        this.#o.logger.warn({ err, handler: h.name, eventId: event.id, type: event.type, attempts: attempt }, 'event dead-lettered');
-        if (ctx.owner) await this.#deadLetter(record, event, h.name, toBackbeatError(err), attempt, retriable);
+        this.#o.logger.warn(
+          { err, handler: h.name, eventId: event.id, type: event.type, attempts: attempt },
+          'event dead-lettered',
+        );
+        if (ctx.owner)
+          await this.#deadLetter(record, event, h.name, toBackbeatError(err), attempt, retriable);
         this.#count(h.name, 'dead_lettered');
         return;
       }
@@ -312,15 +355,35 @@ export class StreamProcessor {
     }
   }
 
-  async #deadLetter(record: StoredRecord, event: StreamEvent | undefined, handler: string, err: BackbeatError, attempts: number, retriable = err.retriable): Promise<void> {
+  async #deadLetter(
+    record: StoredRecord,
+    event: StreamEvent | undefined,
+    handler: string,
+    err: BackbeatError,
+    attempts: number,
+    retriable = err.retriable,
+  ): Promise<void> {
     const now = this.#o.clock.now();
     const eventId = event?.id ?? record.id;
     const dl: DeadLetter = {
       id: `${eventId}/${handler}`,
       eventId,
       handler,
-      event: event ?? ({ id: record.id, type: 'undecodable', v: 0, userId: record.key, ts: record.ts, receivedAt: now, data: { body: record.body }, trace: {} }),
-      error: { code: err.def.name, message: (err.cause instanceof Error ? err.cause.message : undefined) ?? err.message, retriable },
+      event: event ?? {
+        id: record.id,
+        type: 'undecodable',
+        v: 0,
+        userId: record.key,
+        ts: record.ts,
+        receivedAt: now,
+        data: { body: record.body },
+        trace: {},
+      },
+      error: {
+        code: err.def.name,
+        message: (err.cause instanceof Error ? err.cause.message : undefined) ?? err.message,
+        retriable,
+      },
       attempts,
       firstFailedAt: now,
       lastFailedAt: now,
@@ -337,7 +400,10 @@ export class StreamProcessor {
    * retries. Those that succeed leave the queue; those that fail again stay, with their
    * attempts added and the new error.
    */
-  async replayDeadLetters(ids?: readonly string[], limit = 1000): Promise<{ replayed: number; succeeded: string[]; failed: Array<{ id: string; error: string }> }> {
+  async replayDeadLetters(
+    ids?: readonly string[],
+    limit = 1000,
+  ): Promise<{ replayed: number; succeeded: string[]; failed: Array<{ id: string; error: string }> }> {
     const items = ids ? await this.#o.dlq.get(ids) : await this.#o.dlq.list({ limit });
     const succeeded: string[] = [];
     const failed: Array<{ id: string; error: string }> = [];
@@ -368,7 +434,12 @@ export class StreamProcessor {
       } else {
         const e = toBackbeatError(lastErr);
         const message = (e.cause instanceof Error ? e.cause.message : undefined) ?? e.message;
-        await this.#o.dlq.put({ ...dl, attempts: 1, lastFailedAt: this.#o.clock.now(), error: { code: e.def.name, message, retriable: isRetriable(lastErr) } });
+        await this.#o.dlq.put({
+          ...dl,
+          attempts: 1,
+          lastFailedAt: this.#o.clock.now(),
+          error: { code: e.def.name, message, retriable: isRetriable(lastErr) },
+        });
         failed.push({ id: dl.id, error: message });
       }
     }

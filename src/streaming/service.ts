@@ -40,7 +40,12 @@ export interface StreamingUserExport {
   /** Counts, bounded recent history and the current listening session (plays handler). */
   listening: UserListening | null;
   /** The recommendation model's state about the user and the list it would give now. */
-  recommendations: { known: boolean; updatedAt: string | null; history: UserInteraction[]; items: Recommendation[] };
+  recommendations: {
+    known: boolean;
+    updatedAt: string | null;
+    history: UserInteraction[];
+    items: Recommendation[];
+  };
   /** Closed listening sessions still kept by the session windows. */
   sessions: ListeningSession[];
   /** The user's events in the dead-letter queue, with their errors. */
@@ -77,7 +82,15 @@ export class StreamingService {
     this.registry = musicEventRegistry();
     this.metrics = new StreamingMetrics(opts.registry);
     const logger = opts.logger;
-    this.ingest = new EventIngest({ log: opts.log, registry: this.registry, clock: opts.clock, metrics: this.metrics, logger, maxBatch: opts.maxBatch, ...(opts.maxJsonDepth ? { maxJsonDepth: opts.maxJsonDepth } : {}) });
+    this.ingest = new EventIngest({
+      log: opts.log,
+      registry: this.registry,
+      clock: opts.clock,
+      metrics: this.metrics,
+      logger,
+      maxBatch: opts.maxBatch,
+      ...(opts.maxJsonDepth ? { maxJsonDepth: opts.maxJsonDepth } : {}),
+    });
     this.plays = new PlaysHandler({}, this.metrics);
     this.recommendations = new RecommendationsHandler({
       model: new ItemKnnRecommender(),
@@ -152,7 +165,10 @@ export class StreamingService {
     return {
       events,
       listening: listening ? structuredClone(listening) : null,
-      recommendations: { ...this.recommendations.exportUser(userId), items: this.recommendations.recommend(userId, 10).items },
+      recommendations: {
+        ...this.recommendations.exportUser(userId),
+        items: this.recommendations.recommend(userId, 10).items,
+      },
       sessions: this.trending.sessionsOf(userId),
       deadLetters: await this.#o.dlq.forUser(userId),
     };

@@ -9,7 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteEventLog, type EventLog, type LogConsumer, type RecordBatch, type StoredRecord } from '../../src/streaming/index.ts';
+import {
+  SqliteEventLog,
+  type EventLog,
+  type LogConsumer,
+  type RecordBatch,
+  type StoredRecord,
+} from '../../src/streaming/index.ts';
 import { until } from '../helpers/wait.ts';
 import { eventLogFactories } from './event-logs.ts';
 
@@ -129,29 +135,45 @@ describe.each(eventLogFactories())('EventLog contract: $name', (f) => {
     await until(() => other.ids().length >= 15, 'a new group sees all 15');
   });
 
-  it('erases a key: its records gone or shredded for every reader, other keys untouched, offsets never reused', { timeout: 60_000 }, async () => {
-    const log = await open();
-    const batch = Array.from({ length: 12 }, (_, i) => rec(`g${i}`, i % 3 === 0 ? 'gone' : `stay-${i % 2}`));
-    const first = await log.append(batch);
-    expect((await log.readKey('gone')).map((r) => r.id)).toEqual(['g0', 'g3', 'g6', 'g9']);
-    expect((await log.readKey('gone')).map((r) => r.body)).toEqual(['g0', 'g3', 'g6', 'g9'].map((id) => rec(id, 'gone').body));
-    const erased = await log.eraseKey('gone');
-    expect(erased.deleted + erased.keysDestroyed).toBeGreaterThan(0);
-    expect(await log.eraseKey('gone')).toMatchObject({ deleted: 0, keysDestroyed: 0 }); // idempotent
-    // The key may come back: a new record of it is an ordinary one.
-    const later = await log.append([rec('after-0', 'stay-0'), rec('after-1', 'gone')]);
-    const maxBefore = Math.max(...first.filter((r) => r.partition === later[0]!.partition).map((r) => r.offset));
-    expect(later[0]!.offset).toBeGreaterThan(maxBefore);
-    const c = collector();
-    await consume(log, `g-${randomUUID()}`, c.handler, { from: 'earliest' });
-    await until(() => c.ids().includes('after-0') && c.ids().includes('after-1'), 'records after the erasure consumed');
-    const readable = c.records().filter((r) => !r.shredded && !r.body.includes('backbeat.user.erased'));
-    expect(readable.map((r) => r.id).sort()).toEqual([...batch.filter((r) => r.key !== 'gone').map((r) => r.id), 'after-0', 'after-1'].sort());
-    for (const r of readable) expect(r.body).toBe(rec(r.id, r.key).body);
-    // What is left of the erased records (Kafka cannot rewrite its log) carries nothing readable.
-    for (const r of c.records().filter((x) => x.shredded)) expect({ key: r.key, body: r.body }).toEqual({ key: 'gone', body: '' });
-    expect((await log.readKey('gone')).map((r) => r.id)).toEqual(['after-1']);
-  });
+  it(
+    'erases a key: its records gone or shredded for every reader, other keys untouched, offsets never reused',
+    { timeout: 60_000 },
+    async () => {
+      const log = await open();
+      const batch = Array.from({ length: 12 }, (_, i) =>
+        rec(`g${i}`, i % 3 === 0 ? 'gone' : `stay-${i % 2}`),
+      );
+      const first = await log.append(batch);
+      expect((await log.readKey('gone')).map((r) => r.id)).toEqual(['g0', 'g3', 'g6', 'g9']);
+      expect((await log.readKey('gone')).map((r) => r.body)).toEqual(
+        ['g0', 'g3', 'g6', 'g9'].map((id) => rec(id, 'gone').body),
+      );
+      const erased = await log.eraseKey('gone');
+      expect(erased.deleted + erased.keysDestroyed).toBeGreaterThan(0);
+      expect(await log.eraseKey('gone')).toMatchObject({ deleted: 0, keysDestroyed: 0 }); // idempotent
+      // The key may come back: a new record of it is an ordinary one.
+      const later = await log.append([rec('after-0', 'stay-0'), rec('after-1', 'gone')]);
+      const maxBefore = Math.max(
+        ...first.filter((r) => r.partition === later[0]!.partition).map((r) => r.offset),
+      );
+      expect(later[0]!.offset).toBeGreaterThan(maxBefore);
+      const c = collector();
+      await consume(log, `g-${randomUUID()}`, c.handler, { from: 'earliest' });
+      await until(
+        () => c.ids().includes('after-0') && c.ids().includes('after-1'),
+        'records after the erasure consumed',
+      );
+      const readable = c.records().filter((r) => !r.shredded && !r.body.includes('backbeat.user.erased'));
+      expect(readable.map((r) => r.id).sort()).toEqual(
+        [...batch.filter((r) => r.key !== 'gone').map((r) => r.id), 'after-0', 'after-1'].sort(),
+      );
+      for (const r of readable) expect(r.body).toBe(rec(r.id, r.key).body);
+      // What is left of the erased records (Kafka cannot rewrite its log) carries nothing readable.
+      for (const r of c.records().filter((x) => x.shredded))
+        expect({ key: r.key, body: r.body }).toEqual({ key: 'gone', body: '' });
+      expect((await log.readKey('gone')).map((r) => r.id)).toEqual(['after-1']);
+    },
+  );
 
   it('from earliest: committed records come again flagged replay, then live ones unflagged', async () => {
     const path = dir();
@@ -182,7 +204,9 @@ describe('embedded log', () => {
       consumers.push(c);
       return c;
     };
-    await log.append(Array.from({ length: 10 }, (_, i) => rec(`h${i}`, [1, 2, 3, 8, 9].includes(i) ? 'gone' : 'kept')));
+    await log.append(
+      Array.from({ length: 10 }, (_, i) => rec(`h${i}`, [1, 2, 3, 8, 9].includes(i) ? 'gone' : 'kept')),
+    );
     const group = 'g-holes';
     const first = collector();
     const c1 = await consume(group, first.handler, { maxBatch: 3 });
@@ -199,7 +223,10 @@ describe('embedded log', () => {
     ]); // offsets are never reused
     const resumed = collector();
     await consume(group, resumed.handler, { maxBatch: 2 });
-    await until(() => resumed.ids().length === 2, 'the group resumes after its committed offset, past the holes');
+    await until(
+      () => resumed.ids().length === 2,
+      'the group resumes after its committed offset, past the holes',
+    );
     expect(resumed.ids()).toEqual(['n0', 'n1']);
     const replay = collector();
     await consume('g-fresh', replay.handler, { from: 'earliest', maxBatch: 2 });
@@ -222,36 +249,50 @@ describe('embedded log', () => {
 
   it('retention runs on its own timer with the configured bounds', async () => {
     let now = 10_000;
-    const log = new SqliteEventLog(join(dir(), 'events.db'), { retentionMs: 5000, retentionRecords: 3, retentionIntervalMs: 20, now: () => now });
+    const log = new SqliteEventLog(join(dir(), 'events.db'), {
+      retentionMs: 5000,
+      retentionRecords: 3,
+      retentionIntervalMs: 20,
+      now: () => now,
+    });
     logs.push(log);
     await log.start();
-    await log.append([rec('old', 'u', 1000), ...Array.from({ length: 5 }, (_, i) => rec(`n${i}`, 'u', 9000))]);
+    await log.append([
+      rec('old', 'u', 1000),
+      ...Array.from({ length: 5 }, (_, i) => rec(`n${i}`, 'u', 9000)),
+    ]);
     now = 10_001;
     await until(() => log.readSync(0, 100).length === 3, 'pruned to the newest 3');
     expect(log.readSync(0, 100).map((r) => r.id)).toEqual(['n2', 'n3', 'n4']);
   });
 
-  it('every append acknowledged before kill -9 is in the log after reopening', { timeout: 60_000 }, async () => {
-    const path = join(dir(), 'events.db');
-    const child = spawn(process.execPath, [join(import.meta.dirname, '../helpers/log-writer.ts'), path], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const acked: string[] = [];
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split('\n');
-      buf = lines.pop()!;
-      for (const l of lines) if (l.startsWith('ACK ')) acked.push(l.slice(4));
-    });
-    await until(() => acked.length >= 2000, 'child acknowledged 2000 events');
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-    const log = new SqliteEventLog(path);
-    logs.push(log);
-    const all = log.readSync(0, 1_000_000);
-    const stored = new Set(all.map((r) => r.id));
-    const missing = acked.filter((id) => !stored.has(id));
-    expect({ acked: acked.length >= 2000, missing: missing.length }).toEqual({ acked: true, missing: 0 });
-    expect(all.every((r, i) => r.offset === i + 1)).toBe(true); // no holes
-  });
+  it(
+    'every append acknowledged before kill -9 is in the log after reopening',
+    { timeout: 60_000 },
+    async () => {
+      const path = join(dir(), 'events.db');
+      const child = spawn(process.execPath, [join(import.meta.dirname, '../helpers/log-writer.ts'), path], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const acked: string[] = [];
+      let buf = '';
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const lines = buf.split('\n');
+        buf = lines.pop()!;
+        for (const l of lines) if (l.startsWith('ACK ')) acked.push(l.slice(4));
+      });
+      await until(() => acked.length >= 2000, 'child acknowledged 2000 events');
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+      const log = new SqliteEventLog(path);
+      logs.push(log);
+      const all = log.readSync(0, 1_000_000);
+      const stored = new Set(all.map((r) => r.id));
+      const missing = acked.filter((id) => !stored.has(id));
+      expect({ acked: acked.length >= 2000, missing: missing.length }).toEqual({ acked: true, missing: 0 });
+      expect(all.every((r, i) => r.offset === i + 1)).toBe(true); // no holes
+    },
+  );
 });

@@ -5,7 +5,14 @@
  */
 import { join } from 'node:path';
 import { createLogger } from '../../src/core/observability/index.ts';
-import { KafkaEventLog, openKeyStore, SqliteDedupeWindow, SqliteEventLog, UserKeyCipher, type EventLog } from '../../src/streaming/index.ts';
+import {
+  KafkaEventLog,
+  openKeyStore,
+  SqliteDedupeWindow,
+  SqliteEventLog,
+  UserKeyCipher,
+  type EventLog,
+} from '../../src/streaming/index.ts';
 
 export interface EventLogFactory {
   name: string;
@@ -13,13 +20,18 @@ export interface EventLogFactory {
 }
 
 export function eventLogFactories(): EventLogFactory[] {
-  const factories: EventLogFactory[] = [{ name: 'sqlite', open: (path) => new SqliteEventLog(join(path, 'events.db')) }];
+  const factories: EventLogFactory[] = [
+    { name: 'sqlite', open: (path) => new SqliteEventLog(join(path, 'events.db')) },
+  ];
   // kafka: the shared broker of scripts/test.sh (ensure_kafka). Unset, every kafka case fails saying so.
   factories.push({
     name: 'kafka',
     open: (path, name) => {
       const brokers = process.env.TEST_KAFKA_BROKERS;
-      if (!brokers) throw new Error('TEST_KAFKA_BROKERS is not set: start a broker with `source scripts/lib/ensure.sh; ensure_kafka` (scripts/test.sh does)');
+      if (!brokers)
+        throw new Error(
+          'TEST_KAFKA_BROKERS is not set: start a broker with `source scripts/lib/ensure.sh; ensure_kafka` (scripts/test.sh does)',
+        );
       const logger = createLogger(process.env.LOG_LEVEL ?? 'error');
       return new KafkaEventLog({
         brokers: brokers.split(','),

@@ -40,7 +40,12 @@ describe.each(factories)('History contract: $name', (factory) => {
     for (let i = 1; i <= 5; i++) await h.append('a:r', pub(i, clock.now()));
     const r = await h.read('a:r', { limit: 3 });
     expect(r.publications.map((p) => p.data)).toEqual([3, 4, 5]);
-    expect(r.publications[0]).toEqual({ offset: 3, data: 3, ts: clock.now(), info: { user: 'u', client: 'c' } });
+    expect(r.publications[0]).toEqual({
+      offset: 3,
+      data: 3,
+      ts: clock.now(),
+      info: { user: 'u', client: 'c' },
+    });
     expect(r.complete).toBe(true);
     expect(await h.read('a:r', { limit: 0 })).toMatchObject({ position: { offset: 5 }, publications: [] });
   });
@@ -52,7 +57,10 @@ describe.each(factories)('History contract: $name', (factory) => {
     const r = await h.read('a:s', { since: { offset: 2, epoch }, limit: 10 });
     expect(r.publications.map((p) => p.offset)).toEqual([3, 4, 5]);
     expect(r.complete).toBe(true);
-    expect(await h.read('a:s', { since: { offset: 5, epoch }, limit: 10 })).toMatchObject({ publications: [], complete: true });
+    expect(await h.read('a:s', { since: { offset: 5, epoch }, limit: 10 })).toMatchObject({
+      publications: [],
+      complete: true,
+    });
   });
 
   it('complete is false for a foreign epoch, an offset above top, or a limit below what is missing', async () => {
@@ -117,7 +125,10 @@ describe.each(factories)('History contract: $name', (factory) => {
       ['a:p', 1, r1.epoch],
       ['a:p', 2, r1.epoch],
     ]);
-    expect((await e.history.read('a:p', { limit: 10 })).publications.map((p) => p.data)).toEqual(['one', 'two']);
+    expect((await e.history.read('a:p', { limit: 10 })).publications.map((p) => p.data)).toEqual([
+      'one',
+      'two',
+    ]);
   });
 
   it('model: random appends and reads agree with an array model', async () => {
@@ -125,7 +136,17 @@ describe.each(factories)('History contract: $name', (factory) => {
     let n = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.oneof(fc.record({ op: fc.constant('append' as const), v: fc.integer() }), fc.record({ op: fc.constant('read' as const), since: fc.integer({ min: 0, max: 20 }), limit: fc.integer({ min: 0, max: 12 }) })), { maxLength: 25 }),
+        fc.array(
+          fc.oneof(
+            fc.record({ op: fc.constant('append' as const), v: fc.integer() }),
+            fc.record({
+              op: fc.constant('read' as const),
+              since: fc.integer({ min: 0, max: 20 }),
+              limit: fc.integer({ min: 0, max: 12 }),
+            }),
+          ),
+          { maxLength: 25 },
+        ),
         async (ops) => {
           const ch = `m:${++n}`;
           const model: number[] = [];
@@ -143,7 +164,9 @@ describe.each(factories)('History contract: $name', (factory) => {
                 continue;
               }
               const after = kept.filter((k) => k.offset > o.since).slice(0, o.limit);
-              expect(r.publications.map((p) => [p.offset, p.data])).toEqual(after.map((k) => [k.offset, k.v]));
+              expect(r.publications.map((p) => [p.offset, p.data])).toEqual(
+                after.map((k) => [k.offset, k.v]),
+              );
               const oldest = kept[0]?.offset ?? top + 1;
               expect(r.complete).toBe(oldest <= o.since + 1 && top - o.since <= o.limit);
             }

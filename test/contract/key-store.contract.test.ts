@@ -48,24 +48,37 @@ const engines: Array<{ name: string; open: () => Promise<() => SqlKeyStore> }> =
   },
 ];
 
-const rec = (id: string, key: string, body = JSON.stringify({ id, userId: key, data: { secret: `payload-of-${key}` } })): LogRecord => ({ id, key, ts: 1, body });
+const rec = (
+  id: string,
+  key: string,
+  body = JSON.stringify({ id, userId: key, data: { secret: `payload-of-${key}` } }),
+): LogRecord => ({ id, key, ts: 1, body });
 const stored = (r: LogRecord, offset: number): StoredRecord => ({ ...r, partition: 0, offset });
 
 describe.each(engines)('key store and record cipher: $name', (engine) => {
   it('two nodes share keys; a destroyed user is shredded for both; others still decrypt', async () => {
     const make = await engine.open();
     const skipped: string[] = [];
-    const [a, b] = [make(), make()].map((keys) => new UserKeyCipher({ keys, logger, onSkipped: (reason, n) => skipped.push(`${reason}:${n}`) }));
+    const [a, b] = [make(), make()].map(
+      (keys) => new UserKeyCipher({ keys, logger, onSkipped: (reason, n) => skipped.push(`${reason}:${n}`) }),
+    );
     cleanup.push(async () => void (await Promise.all([a!.close(), b!.close()])));
     await Promise.all([a!.start(), b!.start()]); // concurrent table creation is safe
     // Both nodes ask for a new user's key at once: one key wins, both use it.
-    const [sa, sb] = await Promise.all([a!.seal([rec('e1', 'u1'), rec('e2', 'u2')]), b!.seal([rec('e3', 'u1')])]);
+    const [sa, sb] = await Promise.all([
+      a!.seal([rec('e1', 'u1'), rec('e2', 'u2')]),
+      b!.seal([rec('e3', 'u1')]),
+    ]);
     const sealed = [...sa, ...sb];
     for (const r of sealed) expect(r.body).toMatch(/^bbe1\.[A-Za-z0-9_-]{22}\./);
     expect(sealed.map((r) => r.body).join()).not.toContain('payload-of');
     expect(new Set([sa[0]!, sb[0]!].map((r) => r.body.split('.')[1])).size).toBe(1);
     const opened = await b!.open(sealed.map(stored));
-    expect(opened.map((r) => JSON.parse(r.body).data.secret)).toEqual(['payload-of-u1', 'payload-of-u2', 'payload-of-u1']);
+    expect(opened.map((r) => JSON.parse(r.body).data.secret)).toEqual([
+      'payload-of-u1',
+      'payload-of-u2',
+      'payload-of-u1',
+    ]);
     // A body moved onto another record (another user, another id) does not decrypt.
     const moved = await b!.open([{ ...stored(sealed[1]!, 9), key: 'u1' }]);
     expect(moved[0]!.body).toBe(sealed[1]!.body);
@@ -87,7 +100,10 @@ describe.each(engines)('key store and record cipher: $name', (engine) => {
     expect(mixed.map((r) => r.shredded ?? false)).toEqual([true, false]);
     // A key this store never had (a node with its own key store) is skipped too, and said so.
     const foreign = `bbe1.${randomBytes(16).toString('base64url')}.AAAA`;
-    expect((await b!.open([stored(rec('e5', 'u3', foreign), 5)]))[0]).toMatchObject({ shredded: true, body: '' });
+    expect((await b!.open([stored(rec('e5', 'u3', foreign), 5)]))[0]).toMatchObject({
+      shredded: true,
+      body: '',
+    });
     expect(skipped).toContain('unknown_key:1');
     // Plaintext bodies (written before encryption was on) pass through.
     expect((await b!.open([stored(rec('e6', 'u2', '{"plain":true}'), 6)]))[0]!.body).toBe('{"plain":true}');

@@ -1,13 +1,20 @@
 /** Broker, Presence, RateLimiter and SessionStore contracts, for every engine. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/time/index.ts';
-import type { BrokerHandler, ClientInfo, ControlMessage, Engines, Publication } from '../../src/gateway/index.ts';
+import type {
+  BrokerHandler,
+  ClientInfo,
+  ControlMessage,
+  Engines,
+  Publication,
+} from '../../src/gateway/index.ts';
 import { factories, type EngineOptions } from './engines.ts';
 
 function recorder() {
   const events: string[] = [];
   const handler: BrokerHandler = {
-    onPublication: (ch: string, p: Publication) => events.push(`pub ${ch} ${p.offset} ${JSON.stringify(p.data)}`),
+    onPublication: (ch: string, p: Publication) =>
+      events.push(`pub ${ch} ${p.offset} ${JSON.stringify(p.data)}`),
     onJoin: (ch: string, i: ClientInfo) => events.push(`join ${ch} ${i.client}`),
     onLeave: (ch: string, i: ClientInfo) => events.push(`leave ${ch} ${i.client}`),
     onControl: (m: ControlMessage) => events.push(`ctl ${m.type}`),
@@ -39,7 +46,15 @@ describe.each(factories)('ports contract: $name', (factory) => {
       await e.broker.publishLeave('b:on', { user: 'u', client: 'c1' });
       await e.broker.publishJoin('b:off', { user: 'u', client: 'c2' });
       await expect.poll(() => events.length).toBe(7);
-      expect(events).toEqual(['pub b:on 1 1', 'pub b:on 2 2', 'pub b:on 3 3', 'pub b:on 4 4', 'pub b:on 5 5', 'join b:on c1', 'leave b:on c1']);
+      expect(events).toEqual([
+        'pub b:on 1 1',
+        'pub b:on 2 2',
+        'pub b:on 3 3',
+        'pub b:on 4 4',
+        'pub b:on 5 5',
+        'join b:on c1',
+        'leave b:on c1',
+      ]);
     });
 
     it('unsubscribe stops delivery', async () => {

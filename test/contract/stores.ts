@@ -37,7 +37,10 @@ const logger = createLogger(process.env.LOG_LEVEL ?? 'silent');
 
 export function databaseUrl(): string {
   const url = process.env.TEST_DATABASE_URL;
-  if (!url) throw new Error('TEST_DATABASE_URL is not set: start PostgreSQL with `source scripts/lib/ensure.sh; ensure_postgres` (scripts/test.sh does)');
+  if (!url)
+    throw new Error(
+      'TEST_DATABASE_URL is not set: start PostgreSQL with `source scripts/lib/ensure.sh; ensure_postgres` (scripts/test.sh does)',
+    );
   return url;
 }
 

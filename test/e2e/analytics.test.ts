@@ -19,7 +19,14 @@ import { openStore, type Store } from '../../src/core/store/index.ts';
 import { ManualClock } from '../../src/core/time/index.ts';
 import { installErrorMapping } from '../../src/http/errors.ts';
 import { analyticsRoutes } from '../../src/http/routes/analytics.ts';
-import { EventIngest, musicEventRegistry, SqliteDeadLetterStore, SqliteEventLog, StreamingMetrics, StreamProcessor } from '../../src/streaming/index.ts';
+import {
+  EventIngest,
+  musicEventRegistry,
+  SqliteDeadLetterStore,
+  SqliteEventLog,
+  StreamingMetrics,
+  StreamProcessor,
+} from '../../src/streaming/index.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -44,7 +51,8 @@ async function startNode(group: string) {
     registry: new Registry(),
     sessionGapMinutes: 30,
     consentDefault: 'granted',
-    consent: async (ids) => new Map<string, ConsentFlags>((await store.consent.getMany(ids)).map((c) => [c.userId, c])),
+    consent: async (ids) =>
+      new Map<string, ConsentFlags>((await store.consent.getMany(ids)).map((c) => [c.userId, c])),
     dataDir: dir,
   });
   const dlq = new SqliteDeadLetterStore(join(dir, `dlq-${group}.db`));
@@ -68,11 +76,21 @@ async function settle(): Promise<void> {
 }
 
 async function get(path: string, token = reader): Promise<{ status: number; body: Record<string, unknown> }> {
-  const r = await app.inject({ method: 'GET', url: path, headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const r = await app.inject({
+    method: 'GET',
+    url: path,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
   return { status: r.statusCode, body: r.json() };
 }
 
-const play = (userId: string, trackId: string, artistId: string, ts: number, extra: Record<string, unknown> = {}) => ({
+const play = (
+  userId: string,
+  trackId: string,
+  artistId: string,
+  ts: number,
+  extra: Record<string, unknown> = {},
+) => ({
   type: 'track.played',
   userId,
   ts,
@@ -85,14 +103,33 @@ beforeAll(async () => {
   store = await openStore({ dataDir: dir, logger, clock });
   log = new SqliteEventLog(join(dir, 'events.db'));
   node = await startNode('analytics-a');
-  const ingest = new EventIngest({ log, registry: musicEventRegistry(), clock, metrics: new StreamingMetrics(new Registry()), logger, maxBatch: 5000 });
+  const ingest = new EventIngest({
+    log,
+    registry: musicEventRegistry(),
+    clock,
+    metrics: new StreamingMetrics(new Registry()),
+    logger,
+    maxBatch: 5000,
+  });
 
   await store.consent.put('listener-denied', { analytics: false, personalization: true, marketing: true });
   const events: unknown[] = [];
   // A steady hit: 40 listeners, 600 plays a day for a week.
-  for (let i = 0; i < 4200; i++) events.push(play(`fan-${i % 40}`, 'steady-hit', 'big-artist', NOW - 7 * DAY + Math.floor((i * 7 * DAY) / 4200)));
+  for (let i = 0; i < 4200; i++)
+    events.push(
+      play(`fan-${i % 40}`, 'steady-hit', 'big-artist', NOW - 7 * DAY + Math.floor((i * 7 * DAY) / 4200)),
+    );
   // A riser: 12 listeners, 36 plays in the last 50 minutes (one listener without consent).
-  for (let i = 0; i < 36; i++) events.push(play(i % 12 === 0 ? 'listener-denied' : `early-${i % 12}`, 'riser', 'new-artist', NOW - 50 * MIN + i * MIN, { ip: '198.51.100.23' }));
+  for (let i = 0; i < 36; i++)
+    events.push(
+      play(
+        i % 12 === 0 ? 'listener-denied' : `early-${i % 12}`,
+        'riser',
+        'new-artist',
+        NOW - 50 * MIN + i * MIN,
+        { ip: '198.51.100.23' },
+      ),
+    );
   // One user's evening: two sessions (a 45-minute silence), likes and a skip.
   const t = NOW - 5 * HOUR;
   events.push(
@@ -100,7 +137,12 @@ beforeAll(async () => {
     play('alice', 'song-2', 'indie', t + 4 * MIN),
     { type: 'track.liked', userId: 'alice', ts: t + 5 * MIN, data: { trackId: 'song-2', artistId: 'indie' } },
     play('alice', 'song-3', 'indie', t + 50 * MIN),
-    { type: 'track.skipped', userId: 'alice', ts: t + 52 * MIN, data: { trackId: 'song-4', artistId: 'other', positionMs: 4000 } },
+    {
+      type: 'track.skipped',
+      userId: 'alice',
+      ts: t + 52 * MIN,
+      data: { trackId: 'song-4', artistId: 'other', positionMs: 4000 },
+    },
   );
   for (let i = 0; i < events.length; i += 5000) {
     const r = await ingest.ingest(events.slice(i, i + 5000), { source: 'http' });
@@ -111,9 +153,14 @@ beforeAll(async () => {
   const verifier = new TokenVerifier({ secret: SECRET, now: () => Date.now() });
   reader = await signHs256(SECRET, { sub: 'dashboard', scope: 'analytics:read' }, 600);
   // The server's validation settings (src/http/server.ts): unknown parameters are refused, not removed.
-  app = Fastify({ ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } } });
+  app = Fastify({
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+  });
   installErrorMapping(app, new Metrics(), logger);
-  analyticsRoutes(app, node.analytics, verifier, async () => ({ ...node.analytics.overviewPart(), connections: 3 }));
+  analyticsRoutes(app, node.analytics, verifier, async () => ({
+    ...node.analytics.overviewPart(),
+    connections: 3,
+  }));
   await app.ready();
 });
 
@@ -130,7 +177,12 @@ describe('analytics over the stream and HTTP', () => {
   it('trending: the riser outranks the steady hit with more plays; listeners without consent are not counted', async () => {
     const { status, body } = await get('/v1/analytics/trending?window=1h');
     expect(status).toBe(200);
-    const items = body['items'] as Array<{ id: string; score: number; plays: number; uniqueListeners: number }>;
+    const items = body['items'] as Array<{
+      id: string;
+      score: number;
+      plays: number;
+      uniqueListeners: number;
+    }>;
     expect(items.map((i) => i.id).slice(0, 2)).toEqual(['riser', 'steady-hit']);
     // 11 consenting listeners (HyperLogLog, 2^8 registers: within a listener or so).
     expect(items[0]!.plays).toBe(36);
@@ -170,7 +222,12 @@ describe('analytics over the stream and HTTP', () => {
   it('requires analytics:read', async () => {
     expect((await get('/v1/analytics/overview', '')).status).toBe(401);
     const writer = await signHs256(SECRET, { sub: 'svc', scope: 'events:write' }, 600);
-    for (const path of ['/v1/analytics/trending', '/v1/analytics/users/alice', '/v1/analytics/segments', '/v1/analytics/overview']) {
+    for (const path of [
+      '/v1/analytics/trending',
+      '/v1/analytics/users/alice',
+      '/v1/analytics/segments',
+      '/v1/analytics/overview',
+    ]) {
       expect((await get(path, writer)).status, path).toBe(403);
     }
     const admin = await signHs256(SECRET, { sub: 'ops', scope: 'admin' }, 600);
@@ -209,7 +266,10 @@ describe('analytics over the stream and HTTP', () => {
   });
 
   it('a restart rebuilds the same state from the log (same pseudonym key under DATA_DIR)', async () => {
-    const before = { alice: node.analytics.export('alice'), trending: node.analytics.trending('track', '24h', 5) };
+    const before = {
+      alice: node.analytics.export('alice'),
+      trending: node.analytics.trending('track', '24h', 5),
+    };
     const second = await startNode('analytics-b');
     try {
       await second.processor.caughtUp();
@@ -226,10 +286,12 @@ describe('analytics over the stream and HTTP', () => {
     const exported = node.analytics.export('early-1') as { pseudonym: string; profile: { network: string } };
     expect(exported.profile.network).toBe('198.51.100.0/24');
     const state = JSON.stringify(node.analytics.stateForAudit());
-    for (const id of ['alice', 'early-1', 'fan-7', 'listener-denied', '198.51.100.23']) expect(state).not.toContain(`"${id}"`);
+    for (const id of ['alice', 'early-1', 'fan-7', 'listener-denied', '198.51.100.23'])
+      expect(state).not.toContain(`"${id}"`);
     expect(state).toContain(exported.pseudonym);
     // Nothing analytics wrote under DATA_DIR names a user.
-    for (const f of readdirSync(dir).filter((f) => f.startsWith('analytics'))) expect(readFileSync(join(dir, f), 'utf8')).not.toContain('alice');
+    for (const f of readdirSync(dir).filter((f) => f.startsWith('analytics')))
+      expect(readFileSync(join(dir, f), 'utf8')).not.toContain('alice');
 
     await store.consent.put('early-1', { analytics: false, personalization: true, marketing: false });
     node.analytics.consentChanged('early-1', { analytics: false, personalization: true });
@@ -246,5 +308,4 @@ describe('analytics over the stream and HTTP', () => {
       await third.dlq.close();
     }
   });
-
 });

@@ -23,7 +23,18 @@ describe('SDK in a browser', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    execFileSync(join(ROOT, 'node_modules/.bin/esbuild'), ['src/client/index.ts', '--bundle', '--format=esm', '--platform=neutral', '--target=es2022', '--outfile=dist/backbeat-client.js'], { cwd: ROOT });
+    execFileSync(
+      join(ROOT, 'node_modules/.bin/esbuild'),
+      [
+        'src/client/index.ts',
+        '--bundle',
+        '--format=esm',
+        '--platform=neutral',
+        '--target=es2022',
+        '--outfile=dist/backbeat-client.js',
+      ],
+      { cwd: ROOT },
+    );
     const port = await freePort();
     origin = `http://127.0.0.1:${port}`;
     web = createServer((req, res) => {
@@ -44,7 +55,16 @@ describe('SDK in a browser', () => {
     srv = await startTestServer({ ALLOWED_ORIGINS: origin });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
     });
   }, 60_000);
 
@@ -62,14 +82,17 @@ describe('SDK in a browser', () => {
     const result = await page.evaluate(
       async ({ wsUrl, token }) => {
         type Sdk = typeof import('../../src/client/index.ts');
-        const BackbeatClient = (window as unknown as { BackbeatClient: Sdk['BackbeatClient'] }).BackbeatClient;
+        const BackbeatClient = (window as unknown as { BackbeatClient: Sdk['BackbeatClient'] })
+          .BackbeatClient;
         const client = new BackbeatClient(wsUrl, { token });
         const got: unknown[] = [];
         const sub = client.subscribe('chat:browser');
         sub.on('publication', (p) => got.push(p.data));
         await client.connect();
         await new Promise<void>((r) => (sub.state === 'subscribed' ? r() : sub.on('subscribed', () => r())));
-        const { offset } = await sub.publish({ from: navigator.userAgent.includes('Chrome') ? 'chrome' : 'other' });
+        const { offset } = await sub.publish({
+          from: navigator.userAgent.includes('Chrome') ? 'chrome' : 'other',
+        });
         for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
         const user = client.info?.user;
         client.close();

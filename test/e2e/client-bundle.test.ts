@@ -11,13 +11,26 @@ const ROOT = join(import.meta.dirname, '../..');
 describe('SDK bundle', () => {
   let srv: TestServer;
   beforeAll(async () => {
-    execFileSync(join(ROOT, 'node_modules/.bin/esbuild'), ['src/client/index.ts', '--bundle', '--format=esm', '--platform=neutral', '--target=es2022', '--outfile=dist/backbeat-client.js'], { cwd: ROOT });
+    execFileSync(
+      join(ROOT, 'node_modules/.bin/esbuild'),
+      [
+        'src/client/index.ts',
+        '--bundle',
+        '--format=esm',
+        '--platform=neutral',
+        '--target=es2022',
+        '--outfile=dist/backbeat-client.js',
+      ],
+      { cwd: ROOT },
+    );
     srv = await startTestServer();
   });
   afterAll(async () => srv?.close());
 
   it('imports with no Node-only dependencies and round-trips a publication', async () => {
-    const mod = (await import(pathToFileURL(join(ROOT, 'dist/backbeat-client.js')).href)) as typeof import('../../src/client/index.ts');
+    const mod = (await import(
+      pathToFileURL(join(ROOT, 'dist/backbeat-client.js')).href
+    )) as typeof import('../../src/client/index.ts');
     const client = new mod.BackbeatClient(srv.wsUrl, { token: await srv.token({ sub: 'bundle' }) });
     const got: unknown[] = [];
     const sub = client.subscribe('chat:bundle');

@@ -24,7 +24,10 @@ function client(url: string, opts: ConstructorParameters<typeof BackbeatClient>[
 async function httpPublish(srv: TestServer, channel: string, data: unknown): Promise<number> {
   const r = await fetch(`${srv.url}/v1/publish`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${await srv.token({ sub: 'svc', scope: 'admin' })}`, 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${await srv.token({ sub: 'svc', scope: 'admin' })}`,
+      'content-type': 'application/json',
+    },
     body: JSON.stringify({ channel, data }),
   });
   return ((await r.json()) as { offset: number }).offset;
@@ -32,7 +35,10 @@ async function httpPublish(srv: TestServer, channel: string, data: unknown): Pro
 async function kick(srv: TestServer, user: string, code: number): Promise<void> {
   await fetch(`${srv.url}/v1/users/${user}/disconnect`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${await srv.token({ sub: 'ops', scope: 'admin' })}`, 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${await srv.token({ sub: 'ops', scope: 'admin' })}`,
+      'content-type': 'application/json',
+    },
     body: JSON.stringify({ code, reason: 'test' }),
   });
 }
@@ -58,7 +64,10 @@ describe('BackbeatClient', () => {
   it('connects with a token callback and refreshes before expiry', async () => {
     const srv = await server();
     let calls = 0;
-    const c = client(srv.wsUrl, { token: async () => (calls++, srv.token({ sub: 'ref' }, 3)), refreshBeforeMs: 1500 });
+    const c = client(srv.wsUrl, {
+      token: async () => (calls++, srv.token({ sub: 'ref' }, 3)),
+      refreshBeforeMs: 1500,
+    });
     const disconnects: number[] = [];
     c.on('disconnected', (d) => disconnects.push(d.code));
     await c.connect();
@@ -132,7 +141,10 @@ describe('BackbeatClient', () => {
 
   it('rejects commands with typed errors (4003) and times out commands', async () => {
     const srv = await server();
-    const c = client(srv.wsUrl, { token: await srv.token({ sub: 'ro', publish: [] }), commandTimeoutMs: 300 });
+    const c = client(srv.wsUrl, {
+      token: await srv.token({ sub: 'ro', publish: [] }),
+      commandTimeoutMs: 300,
+    });
     await c.connect();
     const e = await c.publish('chat:x', 1).catch((x: unknown) => x);
     expect(e).toMatchObject({ name: 'BackbeatClientError', code: 4003 });

@@ -43,7 +43,10 @@ describe('cluster on Redis', () => {
     const onA = await RawClient.connect(a!.wsUrl, await a!.token({ sub: 'roamer' }));
     const onB = await RawClient.connect(b!.wsUrl, await b!.token({ sub: 'roamer' }));
     const other = await RawClient.connect(b!.wsUrl, await b!.token({ sub: 'someone' }));
-    const r = await fetch(`${c!.url}/v1/users/roamer/disconnect`, { method: 'POST', headers: { authorization: `Bearer ${await admin(c!)}` } });
+    const r = await fetch(`${c!.url}/v1/users/roamer/disconnect`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await admin(c!)}` },
+    });
     expect(r.status).toBe(200);
     expect((await onA.closed).code).toBe(4003);
     expect((await onB.closed).code).toBe(4003);
@@ -65,7 +68,10 @@ describe('cluster on Redis', () => {
     await pub.request({ type: 'publish', channel: 'chat:move', data: 2 });
     const second = await RawClient.open(b!.wsUrl);
     const r = await second.request({ type: 'connect', token, session: connected['session'] });
-    expect(r).toMatchObject({ node: b!.app.config.nodeId, subscriptions: { 'chat:move': { recovered: true, since: 1, offset: 2 } } });
+    expect(r).toMatchObject({
+      node: b!.app.config.nodeId,
+      subscriptions: { 'chat:move': { recovered: true, since: 1, offset: 2 } },
+    });
     expect(await second.waitFor((f) => f.type === 'message')).toMatchObject({ offset: 2, data: 2 });
     await Promise.all([second.close(), pub.close()]);
   });
@@ -78,7 +84,9 @@ describe('cluster on Redis', () => {
     await pub.request({ type: 'publish', channel: 'chat:gap', data: 'one' });
     await sub.waitFor((f) => f.type === 'message' && f['offset'] === 1);
     // Offset 2 enters history but its pub/sub message never reaches anyone.
-    const engines = b!.app.engines as unknown as { history: { append(ch: string, p: object): Promise<unknown> } };
+    const engines = b!.app.engines as unknown as {
+      history: { append(ch: string, p: object): Promise<unknown> };
+    };
     await engines.history.append('chat:gap', { data: 'lost-on-the-wire', ts: Date.now() });
     await pub.request({ type: 'publish', channel: 'chat:gap', data: 'three' });
     await sub.waitFor((f) => f.type === 'message' && f['offset'] === 3);
@@ -133,16 +141,33 @@ describe('Redis with AUTH and node death', () => {
       return [s];
     })();
     const c = await RawClient.connect(a.wsUrl, await a.token());
-    expect(await c.request({ type: 'publish', channel: 'chat:auth', data: 1 })).toMatchObject({ type: 'published', offset: 1 });
+    expect(await c.request({ type: 'publish', channel: 'chat:auth', data: 1 })).toMatchObject({
+      type: 'published',
+      offset: 1,
+    });
     await c.close();
-    const bad = new App(loadConfig({ PORT: '0', JWT_SECRET: TEST_SECRET, DATA_DIR: a.app.config.dataDir, LOG_LEVEL: 'silent', REDIS_URL: `redis://:wrong@127.0.0.1:${redis.port}` }));
+    const bad = new App(
+      loadConfig({
+        PORT: '0',
+        JWT_SECRET: TEST_SECRET,
+        DATA_DIR: a.app.config.dataDir,
+        LOG_LEVEL: 'silent',
+        REDIS_URL: `redis://:wrong@127.0.0.1:${redis.port}`,
+      }),
+    );
     await expect(bad.start()).rejects.toThrow(/^REDIS_URL: cannot reach redis/);
   });
 
   it("a SIGKILLed node's presence members disappear within PRESENCE_TTL_MS", async () => {
     const redis = await new RedisProcess(await freePort()).start();
     cleanups.push(() => redis.stop());
-    const env = { JWT_SECRET: TEST_SECRET, REDIS_URL: redis.url, PRESENCE_TTL_MS: '1500', HEARTBEAT_INTERVAL_MS: '300', NODE_TTL_MS: '1500' };
+    const env = {
+      JWT_SECRET: TEST_SECRET,
+      REDIS_URL: redis.url,
+      PRESENCE_TTL_MS: '1500',
+      HEARTBEAT_INTERVAL_MS: '300',
+      NODE_TTL_MS: '1500',
+    };
     const victim = await new NodeProcess(await freePort(), { ...env, NODE_ID: 'victim' }).start();
     cleanups.push(() => victim.stop());
     const survivor = await new NodeProcess(await freePort(), { ...env, NODE_ID: 'survivor' }).start();
@@ -152,14 +177,29 @@ describe('Redis with AUTH and node death', () => {
     await ghost.request({ type: 'subscribe', channel: 'chat:ghosts' });
     const svc = await signHs256(TEST_SECRET, { sub: 'svc', scope: 'admin' }, 600);
     const presence = async () =>
-      ((await (await fetch(`${survivor.url}/v1/channels/chat:ghosts/presence`, { headers: { authorization: `Bearer ${svc}` } })).json()) as { clients: unknown[] }).clients.length;
+      (
+        (await (
+          await fetch(`${survivor.url}/v1/channels/chat:ghosts/presence`, {
+            headers: { authorization: `Bearer ${svc}` },
+          })
+        ).json()) as { clients: unknown[] }
+      ).clients.length;
     expect(await presence()).toBe(1);
     await victim.kill();
     const killedAt = Date.now();
     await until(async () => (await presence()) === 0, 'ghost presence expired', 10_000);
     expect(Date.now() - killedAt).toBeLessThan(10_000);
     type Nodes = { nodes: { node: string }[] };
-    await until(async () => !((await (await fetch(`${survivor.url}/v1/admin/nodes`, { headers: { authorization: `Bearer ${svc}` } })).json()) as Nodes).nodes.some((n) => n.node === 'victim'), 'victim deregistered', 10_000);
+    await until(
+      async () =>
+        !(
+          (await (
+            await fetch(`${survivor.url}/v1/admin/nodes`, { headers: { authorization: `Bearer ${svc}` } })
+          ).json()) as Nodes
+        ).nodes.some((n) => n.node === 'victim'),
+      'victim deregistered',
+      10_000,
+    );
     ghost.ws.terminate();
     const r = new Redis(redis.url);
     expect(await r.ping()).toBe('PONG');
@@ -184,15 +224,28 @@ describe('cluster mode on a Redis Cluster (sharded pub/sub)', () => {
     const sub = await RawClient.connect(a.wsUrl, await a.token({ sub: 'listener' }));
     for (const ch of channels) await sub.request({ type: 'subscribe', channel: ch, presence: true });
     const pub = await RawClient.connect(b.wsUrl, await b.token({ sub: 'speaker' }));
-    for (const ch of channels) for (let i = 1; i <= 5; i++) expect(await pub.request({ type: 'publish', channel: ch, data: i })).toMatchObject({ offset: i });
-    for (const ch of channels) await sub.waitFor((f) => f.type === 'message' && f['channel'] === ch && f['offset'] === 5);
+    for (const ch of channels)
+      for (let i = 1; i <= 5; i++)
+        expect(await pub.request({ type: 'publish', channel: ch, data: i })).toMatchObject({ offset: i });
+    for (const ch of channels)
+      await sub.waitFor((f) => f.type === 'message' && f['channel'] === ch && f['offset'] === 5);
     for (const ch of channels) {
-      expect(sub.ofType('message').filter((m) => m['channel'] === ch).map((m) => m['offset'])).toEqual([1, 2, 3, 4, 5]);
-      expect((await pub.request({ type: 'presence', channel: ch }))['clients']).toEqual([{ user: 'listener', client: expect.any(String) }]);
+      expect(
+        sub
+          .ofType('message')
+          .filter((m) => m['channel'] === ch)
+          .map((m) => m['offset']),
+      ).toEqual([1, 2, 3, 4, 5]);
+      expect((await pub.request({ type: 'presence', channel: ch }))['clients']).toEqual([
+        { user: 'listener', client: expect.any(String) },
+      ]);
     }
     const h = await pub.request({ type: 'history', channel: 'news:gamma', limit: 2 });
     expect((h['publications'] as { data: number }[]).map((p) => p.data)).toEqual([4, 5]);
-    const r = await fetch(`${b.url}/v1/users/listener/disconnect`, { method: 'POST', headers: { authorization: `Bearer ${await admin(b)}` } });
+    const r = await fetch(`${b.url}/v1/users/listener/disconnect`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await admin(b)}` },
+    });
     expect(r.status).toBe(200);
     expect((await sub.closed).code).toBe(4003);
     await pub.close();
@@ -220,25 +273,67 @@ describe('rediss:// (TLS)', () => {
   it('connects to a TLS Redis whose CA comes from NODE_EXTRA_CA_CERTS; without it, start-up refuses', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bb-tls-'));
     const sh = (cmd: string) => execSync(cmd, { cwd: dir, stdio: 'ignore' });
-    sh('openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 -subj "/CN=backbeat-test-ca"');
+    sh(
+      'openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 -subj "/CN=backbeat-test-ca"',
+    );
     sh('openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj "/CN=127.0.0.1"');
     writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    sh('openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt -days 1 -extfile ext.cnf');
+    sh(
+      'openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt -days 1 -extfile ext.cnf',
+    );
     const port = await freePort();
-    const redis = spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--tls-cert-file', 'srv.crt', '--tls-key-file', 'srv.key', '--tls-ca-cert-file', 'ca.crt', '--tls-auth-clients', 'no', '--save', ''], { cwd: dir, stdio: 'ignore' });
+    const redis = spawn(
+      'redis-server',
+      [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--tls-cert-file',
+        'srv.crt',
+        '--tls-key-file',
+        'srv.key',
+        '--tls-ca-cert-file',
+        'ca.crt',
+        '--tls-auth-clients',
+        'no',
+        '--save',
+        '',
+      ],
+      { cwd: dir, stdio: 'ignore' },
+    );
     cleanups.push(async () => {
       redis.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     });
-    await until(() => new Promise<boolean>((res) => {
-      const s = tlsConnect({ port, host: '127.0.0.1', ca: readFileSync(join(dir, 'ca.crt')) }, () => (s.destroy(), res(true)));
-      s.once('error', () => res(false));
-    }), 'tls redis up', 10_000);
+    await until(
+      () =>
+        new Promise<boolean>((res) => {
+          const s = tlsConnect(
+            { port, host: '127.0.0.1', ca: readFileSync(join(dir, 'ca.crt')) },
+            () => (s.destroy(), res(true)),
+          );
+          s.once('error', () => res(false));
+        }),
+      'tls redis up',
+      10_000,
+    );
     const env = { JWT_SECRET: TEST_SECRET, REDIS_URL: `rediss://127.0.0.1:${port}`, REDIS_PREFIX: 'tls:' };
-    const trusted = await new NodeProcess(await freePort(), { ...env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.crt') }).start();
+    const trusted = await new NodeProcess(await freePort(), {
+      ...env,
+      NODE_EXTRA_CA_CERTS: join(dir, 'ca.crt'),
+    }).start();
     cleanups.push(() => trusted.stop());
-    const c = await RawClient.connect(trusted.wsUrl, await signHs256(TEST_SECRET, { sub: 'tls', channels: ['*'], publish: ['*'] }, 600));
-    expect(await c.request({ type: 'publish', channel: 'chat:tls', data: 1 })).toMatchObject({ type: 'published', offset: 1 });
+    const c = await RawClient.connect(
+      trusted.wsUrl,
+      await signHs256(TEST_SECRET, { sub: 'tls', channels: ['*'], publish: ['*'] }, 600),
+    );
+    expect(await c.request({ type: 'publish', channel: 'chat:tls', data: 1 })).toMatchObject({
+      type: 'published',
+      offset: 1,
+    });
     await c.close();
     // Verification is not weakened: without the CA the node refuses to start, naming REDIS_URL.
     const untrusted = new NodeProcess(await freePort(), env);

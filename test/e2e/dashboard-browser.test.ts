@@ -67,7 +67,10 @@ class PlayCounter implements EventHandler {
   }
 }
 
-type Sample = { name: string; values: Array<{ value: number; labels: Record<string, string | number>; metricName?: string }> };
+type Sample = {
+  name: string;
+  values: Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>;
+};
 
 /** The performance series from the app's Prometheus registry (rates from deltas between samples). */
 class RegistrySampler {
@@ -89,20 +92,30 @@ class RegistrySampler {
   async #take(now: number): Promise<Record<string, number>> {
     const all = (await this.#registry.getMetricsAsJSON()) as unknown as Sample[];
     const get = (name: string) => all.find((m) => m.name === name)?.values ?? [];
-    const sum = (name: string, pick: (l: Record<string, string | number>) => boolean = () => true) => get(name).filter((v) => pick(v.labels)).reduce((a, v) => a + v.value, 0);
+    const sum = (name: string, pick: (l: Record<string, string | number>) => boolean = () => true) =>
+      get(name)
+        .filter((v) => pick(v.labels))
+        .reduce((a, v) => a + v.value, 0);
     const accepted = sum('backbeat_streaming_events_ingested_total', (l) => l['outcome'] === 'accepted');
-    const eps = this.#prev && now > this.#prev.at ? ((accepted - this.#prev.accepted) * 1000) / (now - this.#prev.at) : 0;
+    const eps =
+      this.#prev && now > this.#prev.at
+        ? ((accepted - this.#prev.accepted) * 1000) / (now - this.#prev.at)
+        : 0;
     this.#prev = { at: now, accepted };
     const requests = sum('backbeat_http_requests_total');
     const errors = sum('backbeat_http_requests_total', (l) => Number(l['status']) >= 500);
     // Quantiles from the cumulative latency histogram over every route (bucket upper bounds).
     const buckets = new Map<number, number>();
     for (const v of get('backbeat_http_request_duration_seconds')) {
-      if (v.metricName?.endsWith('_bucket') && v.labels['le'] !== '+Inf') buckets.set(Number(v.labels['le']), (buckets.get(Number(v.labels['le'])) ?? 0) + v.value);
+      if (v.metricName?.endsWith('_bucket') && v.labels['le'] !== '+Inf')
+        buckets.set(Number(v.labels['le']), (buckets.get(Number(v.labels['le'])) ?? 0) + v.value);
     }
-    const count = get('backbeat_http_request_duration_seconds').filter((v) => v.metricName?.endsWith('_count')).reduce((a, v) => a + v.value, 0);
+    const count = get('backbeat_http_request_duration_seconds')
+      .filter((v) => v.metricName?.endsWith('_count'))
+      .reduce((a, v) => a + v.value, 0);
     const quantile = (q: number) => {
-      for (const [le, n] of [...buckets].sort((a, b) => a[0] - b[0])) if (count > 0 && n >= q * count) return le * 1000;
+      for (const [le, n] of [...buckets].sort((a, b) => a[0] - b[0]))
+        if (count > 0 && n >= q * count) return le * 1000;
       return 0;
     };
     return {
@@ -119,7 +132,10 @@ class RegistrySampler {
 }
 
 /** Where the dashboard is served, and what to stop afterwards. The one place that knows the composition. */
-async function composeDashboard(srv: TestServer, state: { plays: PlayCounter; openAlerts: number }): Promise<{ url: string; composed: boolean; requests: string[]; close(): Promise<void> }> {
+async function composeDashboard(
+  srv: TestServer,
+  state: { plays: PlayCounter; openAlerts: number },
+): Promise<{ url: string; composed: boolean; requests: string[]; close(): Promise<void> }> {
   const requests: string[] = [];
   if ((await fetch(`${srv.url}/dashboard`)).status !== 404) {
     return { url: `${srv.url}/dashboard`, composed: false, requests, close: async () => undefined };
@@ -189,7 +205,12 @@ async function openPage(browser: Browser, url: string): Promise<Watched> {
 }
 
 const playsOf = (trackId: string, users: string[], artistId = `artist-${trackId}`) =>
-  users.map((userId) => ({ type: 'track.played', userId, ts: Date.now(), data: { trackId, artistId, durationMs: 200_000, playedMs: 190_000 } }));
+  users.map((userId) => ({
+    type: 'track.played',
+    userId,
+    ts: Date.now(),
+    data: { trackId, artistId, durationMs: 200_000, playedMs: 190_000 },
+  }));
 
 describe('live dashboard in a browser', () => {
   const plays = new PlayCounter();
@@ -201,7 +222,11 @@ describe('live dashboard in a browser', () => {
   let writer: string;
 
   const post = async (events: unknown[]) => {
-    const r = await fetch(`${srv.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/json' }, body: JSON.stringify(events) });
+    const r = await fetch(`${srv.url}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    });
     expect(r.status).toBe(202);
     expect(((await r.json()) as { accepted: number }).accepted).toBe(events.length);
   };
@@ -209,7 +234,18 @@ describe('live dashboard in a browser', () => {
   beforeAll(async () => {
     execFileSync(
       join(ROOT, 'node_modules/.bin/esbuild'),
-      ['src/analytics/dashboard/page/main.ts', '--bundle', '--format=esm', '--platform=browser', '--target=es2022', '--minify', '--sourcemap', '--legal-comments=none', '--outfile=dist/dashboard.js', '--log-level=warning'],
+      [
+        'src/analytics/dashboard/page/main.ts',
+        '--bundle',
+        '--format=esm',
+        '--platform=browser',
+        '--target=es2022',
+        '--minify',
+        '--sourcemap',
+        '--legal-comments=none',
+        '--outfile=dist/dashboard.js',
+        '--log-level=warning',
+      ],
       { cwd: ROOT },
     );
     srv = await startTestServer({}, { eventHandlers: [plays] });
@@ -217,7 +253,16 @@ describe('live dashboard in a browser', () => {
     dash = await composeDashboard(srv, state);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
     });
   }, 60_000);
 
@@ -243,12 +288,17 @@ describe('live dashboard in a browser', () => {
       const a = await fetch(dash.url.replace(/dashboard$/, `dashboard/${asset}`));
       expect(a.status, asset).toBe(200);
       expect((await a.arrayBuffer()).byteLength, asset).toBeGreaterThan(1000);
-      expect(a.headers.get('content-type')).toMatch(asset.endsWith('.js') ? /^text\/javascript/ : /^text\/css/);
+      expect(a.headers.get('content-type')).toMatch(
+        asset.endsWith('.js') ? /^text\/javascript/ : /^text\/css/,
+      );
     }
   });
 
   it('connects with an analytics:read token, draws live charts, shows a newly trending track and an alert without reloading', async () => {
-    await post([...playsOf('seed-anthem', ['u1', 'u2', 'u3']), ...playsOf('seed-ballad', ['u1', 'u2'], 'artist-seed-anthem')]);
+    await post([
+      ...playsOf('seed-anthem', ['u1', 'u2', 'u3']),
+      ...playsOf('seed-ballad', ['u1', 'u2'], 'artist-seed-anthem'),
+    ]);
     // No channels claim at all: the system: channels are readable through the scope alone.
     const token = await srv.token({ sub: 'ops', channels: [], publish: [], scope: 'analytics:read' });
     const { page, errors } = await openPage(browser, `${dash.url}#token=${token}`);
@@ -257,14 +307,33 @@ describe('live dashboard in a browser', () => {
       expect(await page.locator('#notice').isHidden()).toBe(true);
 
       // Six uPlot charts on real canvases, each redrawn from more than one push.
-      await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLElement>('[data-chart]')).every((c) => Number(c.dataset['updates']) >= 2), undefined, { timeout: 15_000 });
+      await page.waitForFunction(
+        () =>
+          Array.from(document.querySelectorAll<HTMLElement>('[data-chart]')).every(
+            (c) => Number(c.dataset['updates']) >= 2,
+          ),
+        undefined,
+        { timeout: 15_000 },
+      );
       const charts = await page.$$eval('[data-chart]', (els) =>
         els.map((el) => {
           const c = el.querySelector('canvas');
-          return { key: (el as HTMLElement).dataset['chart'], w: c?.width ?? 0, h: c?.height ?? 0, updates: Number((el as HTMLElement).dataset['updates']) };
+          return {
+            key: (el as HTMLElement).dataset['chart'],
+            w: c?.width ?? 0,
+            h: c?.height ?? 0,
+            updates: Number((el as HTMLElement).dataset['updates']),
+          };
         }),
       );
-      expect(charts.map((c) => c.key)).toEqual(['connections', 'events_per_second', 'http_p99_ms', 'http_error_rate', 'event_lag', 'dlq_size']);
+      expect(charts.map((c) => c.key)).toEqual([
+        'connections',
+        'events_per_second',
+        'http_p99_ms',
+        'http_error_rate',
+        'event_lag',
+        'dlq_size',
+      ]);
       for (const c of charts) {
         expect(c.w, c.key).toBeGreaterThan(100);
         expect(c.h, c.key).toBeGreaterThan(50);
@@ -272,7 +341,11 @@ describe('live dashboard in a browser', () => {
       }
 
       // The overview numbers, from system:overview.
-      await page.waitForFunction(() => document.querySelector('[data-card="events"] .card-value')?.textContent !== '–', undefined, { timeout: 15_000 });
+      await page.waitForFunction(
+        () => document.querySelector('[data-card="events"] .card-value')?.textContent !== '–',
+        undefined,
+        { timeout: 15_000 },
+      );
       const connections = await page.locator('[data-card="connections"] .card-value').textContent();
       expect(Number(connections)).toBeGreaterThanOrEqual(1); // this page's own socket
 
@@ -286,7 +359,15 @@ describe('live dashboard in a browser', () => {
       await page.waitForSelector('#trending-artists li[data-id="artist-fresh"]', { timeout: 20_000 });
 
       // An alert change on system:alerts (as the alert service publishes it) shows, then resolves.
-      const alert = { id: 'a-1', name: 'p99 too high', kind: 'threshold', metric: 'http_p99_ms', state: 'open', value: 812, openedAt: new Date().toISOString() };
+      const alert = {
+        id: 'a-1',
+        name: 'p99 too high',
+        kind: 'threshold',
+        metric: 'http_p99_ms',
+        state: 'open',
+        value: 812,
+        openedAt: new Date().toISOString(),
+      };
       await srv.app.gateway.channels.publish('system:alerts', alert, undefined, 'http');
       state.openAlerts = 1;
       await page.waitForSelector('#open-alerts li[data-alert="a-1"]', { timeout: 15_000 });
@@ -296,25 +377,45 @@ describe('live dashboard in a browser', () => {
         marker: (window as unknown as { marker?: number }).marker,
         loads: (window as unknown as { backbeatDashboard: { loads: number } }).backbeatDashboard.loads,
         navigations: performance.getEntriesByType('navigation').length,
-        pushes: (window as unknown as { backbeatDashboard: { pushes: Record<string, number> } }).backbeatDashboard.pushes,
+        pushes: (window as unknown as { backbeatDashboard: { pushes: Record<string, number> } })
+          .backbeatDashboard.pushes,
       }));
       expect(live).toMatchObject({ marker: 42, loads: 1, navigations: 1 });
-      for (const feed of ['overview', 'trending', 'metrics', 'alerts']) expect(live.pushes[feed], feed).toBeGreaterThanOrEqual(1);
+      for (const feed of ['overview', 'trending', 'metrics', 'alerts'])
+        expect(live.pushes[feed], feed).toBeGreaterThanOrEqual(1);
 
       // Some seconds of traffic and series before the picture, so it shows lines rather than dots (best effort).
       const catalogue = ['midnight-drive', 'neon-rain', 'paper-moons', 'slow-tide'];
       for (let i = 0; i < 10; i++) {
         const track = catalogue[i % catalogue.length]!;
-        await post(playsOf(track, ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'].slice(0, 1 + ((i * 7) % 6)), `artist-${track.split('-')[0]}`));
+        await post(
+          playsOf(
+            track,
+            ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'].slice(0, 1 + ((i * 7) % 6)),
+            `artist-${track.split('-')[0]}`,
+          ),
+        );
         await new Promise((r) => setTimeout(r, 300));
       }
       await page
-        .waitForFunction(() => Array.from(document.querySelectorAll<HTMLElement>('[data-chart]')).every((c) => Number(c.dataset['points']) >= 40), undefined, { timeout: 12_000 })
+        .waitForFunction(
+          () =>
+            Array.from(document.querySelectorAll<HTMLElement>('[data-chart]')).every(
+              (c) => Number(c.dataset['points']) >= 40,
+            ),
+          undefined,
+          { timeout: 12_000 },
+        )
         .catch(() => undefined);
       mkdirSync(join(ROOT, 'test-results'), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
-      await srv.app.gateway.channels.publish('system:alerts', { ...alert, state: 'resolved', resolvedAt: new Date().toISOString() }, undefined, 'http');
+      await srv.app.gateway.channels.publish(
+        'system:alerts',
+        { ...alert, state: 'resolved', resolvedAt: new Date().toISOString() },
+        undefined,
+        'http',
+      );
       state.openAlerts = 0;
       await page.waitForSelector('#open-alerts li[data-alert="a-1"]', { state: 'detached', timeout: 15_000 });
 
@@ -342,7 +443,12 @@ describe('live dashboard in a browser', () => {
   });
 
   it('a token without analytics:read is refused its subscriptions, and the page says so; a new token in the fragment then connects without a reload', async () => {
-    const token = await srv.token({ sub: 'listener', channels: ['chat:*'], publish: [], scope: 'events:write' });
+    const token = await srv.token({
+      sub: 'listener',
+      channels: ['chat:*'],
+      publish: [],
+      scope: 'events:write',
+    });
     const { page } = await openPage(browser, `${dash.url}#token=${token}`);
     try {
       await page.waitForSelector('#notice[data-kind="forbidden"]', { timeout: 15_000 });
@@ -357,7 +463,11 @@ describe('live dashboard in a browser', () => {
       await page.waitForSelector('body[data-state="live"]', { timeout: 15_000 });
       await page.waitForSelector('#trending-tracks li[data-id]', { timeout: 15_000 });
       expect(await page.locator('#notice').isHidden()).toBe(true);
-      expect(await page.evaluate(() => (window as unknown as { backbeatDashboard: { loads: number } }).backbeatDashboard.loads)).toBe(1);
+      expect(
+        await page.evaluate(
+          () => (window as unknown as { backbeatDashboard: { loads: number } }).backbeatDashboard.loads,
+        ),
+      ).toBe(1);
     } finally {
       await page.close();
     }

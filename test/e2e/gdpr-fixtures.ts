@@ -19,7 +19,10 @@ import { gdprRoutes } from '../../src/http/routes/gdpr.ts';
 export const logger = createLogger(process.env['TEST_LOG_LEVEL'] ?? 'silent');
 
 /** The GDPR service as app.ts wires it: erasers and exporters over the stream and push, the store's own part built in. */
-export function gdprFor(app: App, opts: { consentDefault?: 'granted' | 'denied'; wrap?: (e: Eraser) => Eraser } = {}): GdprService {
+export function gdprFor(
+  app: App,
+  opts: { consentDefault?: 'granted' | 'denied'; wrap?: (e: Eraser) => Eraser } = {},
+): GdprService {
   const streaming = streamingGdpr(app.streaming);
   const push = pushGdpr(app.push!);
   const wrap = opts.wrap ?? ((e: Eraser) => e);
@@ -37,8 +40,13 @@ export function gdprFor(app: App, opts: { consentDefault?: 'granted' | 'denied';
 }
 
 /** A small HTTP server with the GDPR routes and the SPEC error shape (until app.ts wires them). */
-export async function gdprHttp(app: App, gdpr: GdprService): Promise<{ url: string; server: FastifyInstance }> {
-  const server = Fastify({ ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } } });
+export async function gdprHttp(
+  app: App,
+  gdpr: GdprService,
+): Promise<{ url: string; server: FastifyInstance }> {
+  const server = Fastify({
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+  });
   installErrorMapping(server, new Metrics(), logger);
   gdprRoutes(server, gdpr, app.verifier);
   await server.listen({ host: '127.0.0.1', port: 0 });
@@ -64,7 +72,9 @@ export function filesUnder(dir: string): Array<{ path: string; bytes: Buffer }> 
  * must then overwrite it there (secure_delete), not just drop WAL frames.
  */
 export function checkpointAll(dir: string): string[] {
-  const dbs = filesUnder(dir).filter((f) => f.path.endsWith('.db')).map((f) => f.path);
+  const dbs = filesUnder(dir)
+    .filter((f) => f.path.endsWith('.db'))
+    .map((f) => f.path);
   for (const path of dbs) {
     const db = new DatabaseSync(path);
     try {
@@ -81,7 +91,11 @@ export function checkpointAll(dir: string): string[] {
 export function scan(dir: string, needle: string): { hits: string[]; files: number; bytes: number } {
   const files = filesUnder(dir);
   const n = Buffer.from(needle, 'utf8');
-  return { hits: files.filter((f) => f.bytes.includes(n)).map((f) => f.path), files: files.length, bytes: files.reduce((s, f) => s + f.bytes.length, 0) };
+  return {
+    hits: files.filter((f) => f.bytes.includes(n)).map((f) => f.path),
+    files: files.length,
+    bytes: files.reduce((s, f) => s + f.bytes.length, 0),
+  };
 }
 
 const TRACKS = Array.from({ length: 12 }, (_, i) => `trk-${i}`);
@@ -100,13 +114,21 @@ export function eventsOf(userId: string, n: number, seed = 0): Array<Record<stri
       case 5:
         return { ...base, type: 'app.opened', data: { platform: 'ios' } };
       default:
-        return { ...base, type: 'track.played', data: { trackId, artistId: `art-${trackId}`, durationMs: 200_000, playedMs: 190_000 } };
+        return {
+          ...base,
+          type: 'track.played',
+          data: { trackId, artistId: `art-${trackId}`, durationMs: 200_000, playedMs: 190_000 },
+        };
     }
   });
 }
 
 export async function postEvents(url: string, token: string, events: unknown[]): Promise<number> {
-  const res = await fetch(`${url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(events) });
+  const res = await fetch(`${url}/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(events),
+  });
   if (res.status !== 202) throw new Error(`POST /v1/events: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { accepted: number }).accepted;
 }

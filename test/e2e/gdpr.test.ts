@@ -33,7 +33,12 @@ const poison: EventHandler = {
 
 const VICTIM = 'victim-5f0c2e9a';
 const KEEPERS = ['keeper-a1', 'keeper-b2', 'keeper-c3', 'keeper-d4'];
-const poisonLike = (userId: string) => ({ type: 'track.liked', userId, ts: Date.now() - 1000, data: { trackId: 'poison', artistId: 'art-poison' } });
+const poisonLike = (userId: string) => ({
+  type: 'track.liked',
+  userId,
+  ts: Date.now() - 1000,
+  data: { trackId: 'poison', artistId: 'art-poison' },
+});
 
 describe('GDPR on the embedded engines', () => {
   let srv: TestServer;
@@ -44,7 +49,10 @@ describe('GDPR on the embedded engines', () => {
   const req = async (method: string, path: string, token: string | undefined, body?: unknown) => {
     const res = await fetch(`${http.url}${path}`, {
       method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
     });
     return { status: res.status, body: (await res.json()) as Json };
@@ -57,13 +65,32 @@ describe('GDPR on the embedded engines', () => {
     admin = await srv.token({ sub: 'ops', scope: 'admin' });
     gdprToken = await srv.token({ sub: 'dpo', scope: 'gdpr' });
     await postEvents(srv.url, admin, [...eventsOf(VICTIM, 60, 1), poisonLike(VICTIM)]);
-    for (const [i, k] of KEEPERS.entries()) await postEvents(srv.url, admin, [...eventsOf(k, 45, i + 2), poisonLike(k)]);
+    for (const [i, k] of KEEPERS.entries())
+      await postEvents(srv.url, admin, [...eventsOf(k, 45, i + 2), poisonLike(k)]);
     await srv.app.streaming.processor.caughtUp();
     const push = srv.app.push!;
     for (const u of [VICTIM, KEEPERS[0]!]) {
-      await push.registerDevice({ userId: u, platform: 'android', token: `fcm-token-of-${u}`, locale: 'en-US' });
-      await push.putPreferences(u, { timezone: 'Europe/Paris', locale: 'fr-FR', quietHours: { start: '22:00', end: '07:00' }, optOut: ['marketing'] });
-      expect((await req('PUT', `/v1/users/${u}/consent`, gdprToken, { analytics: true, personalization: true, marketing: false })).status).toBe(200);
+      await push.registerDevice({
+        userId: u,
+        platform: 'android',
+        token: `fcm-token-of-${u}`,
+        locale: 'en-US',
+      });
+      await push.putPreferences(u, {
+        timezone: 'Europe/Paris',
+        locale: 'fr-FR',
+        quietHours: { start: '22:00', end: '07:00' },
+        optOut: ['marketing'],
+      });
+      expect(
+        (
+          await req('PUT', `/v1/users/${u}/consent`, gdprToken, {
+            analytics: true,
+            personalization: true,
+            marketing: false,
+          })
+        ).status,
+      ).toBe(200);
     }
   });
   afterAll(async () => {
@@ -73,15 +100,32 @@ describe('GDPR on the embedded engines', () => {
   });
 
   it('consent: CONSENT_DEFAULT for a user never asked; a user token reads and changes only its own', async () => {
-    expect(await req('GET', '/v1/users/never-asked/consent', gdprToken)).toEqual({ status: 200, body: { analytics: true, personalization: true, marketing: true } });
+    expect(await req('GET', '/v1/users/never-asked/consent', gdprToken)).toEqual({
+      status: 200,
+      body: { analytics: true, personalization: true, marketing: true },
+    });
     const denied = gdprFor(srv.app, { consentDefault: 'denied' });
-    expect(await denied.consent('never-asked')).toEqual({ analytics: false, personalization: false, marketing: false });
+    expect(await denied.consent('never-asked')).toEqual({
+      analytics: false,
+      personalization: false,
+      marketing: false,
+    });
     const alice = await srv.token({ sub: 'alice', channels: [], publish: [] });
-    expect(await req('PUT', '/v1/users/alice/consent', alice, { analytics: false, personalization: true, marketing: false })).toEqual({
+    expect(
+      await req('PUT', '/v1/users/alice/consent', alice, {
+        analytics: false,
+        personalization: true,
+        marketing: false,
+      }),
+    ).toEqual({
       status: 200,
       body: { analytics: false, personalization: true, marketing: false },
     });
-    expect((await req('GET', '/v1/users/alice/consent', alice)).body).toEqual({ analytics: false, personalization: true, marketing: false });
+    expect((await req('GET', '/v1/users/alice/consent', alice)).body).toEqual({
+      analytics: false,
+      personalization: true,
+      marketing: false,
+    });
     for (const [method, path, body] of [
       ['PUT', `/v1/users/${VICTIM}/consent`, { analytics: true, personalization: true, marketing: true }],
       ['GET', `/v1/users/${VICTIM}/consent`, undefined],
@@ -91,7 +135,12 @@ describe('GDPR on the embedded engines', () => {
       ['GET', '/v1/erasures/00000000-0000-0000-0000-000000000000', undefined],
     ] as const) {
       const r = await req(method, path, alice, body);
-      expect({ path, method, status: r.status, code: r.body['error']?.code }).toEqual({ path, method, status: 403, code: 'forbidden' });
+      expect({ path, method, status: r.status, code: r.body['error']?.code }).toEqual({
+        path,
+        method,
+        status: 403,
+        code: 'forbidden',
+      });
     }
     expect((await req('GET', '/v1/users/alice/export', alice)).status).toBe(200);
     expect((await req('GET', '/v1/users/alice/consent', undefined)).status).toBe(401);
@@ -99,8 +148,14 @@ describe('GDPR on the embedded engines', () => {
     const reader = await srv.token({ sub: 'svc', scope: 'analytics:read push:send' });
     expect((await req('GET', `/v1/users/${VICTIM}/export`, reader)).status).toBe(403);
     // The victim's consent was not changed by any of that.
-    expect((await req('GET', `/v1/users/${VICTIM}/consent`, gdprToken)).body).toEqual({ analytics: true, personalization: true, marketing: false });
-    expect((await req('GET', '/v1/erasures/00000000-0000-0000-0000-000000000000', gdprToken)).status).toBe(404);
+    expect((await req('GET', `/v1/users/${VICTIM}/consent`, gdprToken)).body).toEqual({
+      analytics: true,
+      personalization: true,
+      marketing: false,
+    });
+    expect((await req('GET', '/v1/erasures/00000000-0000-0000-0000-000000000000', gdprToken)).status).toBe(
+      404,
+    );
   });
 
   it('bad consent bodies get 400 naming the field, and change nothing', async () => {
@@ -115,22 +170,43 @@ describe('GDPR on the embedded engines', () => {
     ];
     for (const [body, field] of cases) {
       const r = await req('PUT', `/v1/users/${KEEPERS[0]}/consent`, gdprToken, body);
-      expect({ body, status: r.status, code: r.body['error']?.code }).toEqual({ body, status: 400, code: 'bad_request' });
+      expect({ body, status: r.status, code: r.body['error']?.code }).toEqual({
+        body,
+        status: 400,
+        code: 'bad_request',
+      });
       expect(r.body['error'].message).toMatch(field);
     }
-    expect((await req('PUT', '/v1/users/bad%20id/consent', gdprToken, { analytics: true, personalization: true, marketing: true })).status).toBe(400);
-    expect((await req('GET', `/v1/users/${KEEPERS[0]}/consent`, gdprToken)).body).toEqual({ analytics: true, personalization: true, marketing: false });
+    expect(
+      (
+        await req('PUT', '/v1/users/bad%20id/consent', gdprToken, {
+          analytics: true,
+          personalization: true,
+          marketing: true,
+        })
+      ).status,
+    ).toBe(400);
+    expect((await req('GET', `/v1/users/${KEEPERS[0]}/consent`, gdprToken)).body).toEqual({
+      analytics: true,
+      personalization: true,
+      marketing: false,
+    });
   });
 
   it('export: every record about the user (events, listening, model, dead letters, devices, preferences, consent), nothing of another user', async () => {
     const r = await req('GET', `/v1/users/${VICTIM}/export`, gdprToken);
     expect(r.status).toBe(200);
     const doc = r.body;
-    expect(doc).toMatchObject({ userId: VICTIM, consent: { asked: true, analytics: true, personalization: true, marketing: false } });
+    expect(doc).toMatchObject({
+      userId: VICTIM,
+      consent: { asked: true, analytics: true, personalization: true, marketing: false },
+    });
     const events = doc['streaming'].events as Json[];
     expect(events).toHaveLength(61);
     expect(events.every((e) => e['userId'] === VICTIM)).toBe(true);
-    expect(new Set(events.map((e) => e['type']))).toEqual(new Set(['track.played', 'track.liked', 'playlist.track_added', 'app.opened']));
+    expect(new Set(events.map((e) => e['type']))).toEqual(
+      new Set(['track.played', 'track.liked', 'playlist.track_added', 'app.opened']),
+    );
     expect(doc['streaming'].listening).toMatchObject({ plays: 30, likes: 11 });
     expect(doc['streaming'].recommendations.known).toBe(true);
     expect(doc['streaming'].recommendations.history.length).toBeGreaterThan(0);
@@ -150,14 +226,20 @@ describe('GDPR on the embedded engines', () => {
     const dataDir = srv.app.config.dataDir;
     const keptBefore = new Map<string, number>();
     for (const k of KEEPERS) keptBefore.set(k, (await streaming.exportUser(k)).events.length);
-    const recsBefore = KEEPERS.map((k) => streaming.recommendations.recommend(k, 10).items.map((i) => i.trackId));
+    const recsBefore = KEEPERS.map((k) =>
+      streaming.recommendations.recommend(k, 10).items.map((i) => i.trackId),
+    );
     const listeningBefore = KEEPERS.map((k) => structuredClone(streaming.plays.user(k)));
     const deadBefore = await streaming.deadLetterCount();
     const victimEvents = (await streaming.exportUser(VICTIM)).events.length;
     checkpointAll(dataDir); // the victim's bytes now sit in the database files' pages, not only in WALs
     const before = scan(dataDir, VICTIM);
     // The check below can fail: the id is in the store, the event log and the dead letters.
-    expect(before.hits.map((h) => h.slice(dataDir.length)).sort()).toEqual(['/store.db', '/streaming/dead-letters.db', '/streaming/events.db']);
+    expect(before.hits.map((h) => h.slice(dataDir.length)).sort()).toEqual([
+      '/store.db',
+      '/streaming/dead-letters.db',
+      '/streaming/events.db',
+    ]);
 
     // Two requests at once: one receipt (idempotent while pending).
     const [a, b] = await Promise.all([gdpr.erase(VICTIM), gdpr.erase(VICTIM)]);
@@ -174,13 +256,17 @@ describe('GDPR on the embedded engines', () => {
     expect((await req('GET', `/v1/erasures/${a.receiptId}`, gdprToken)).body['status']).toBe('done');
 
     const after = scan(dataDir, VICTIM);
-    console.info(`GDPR embedded: erased ${victimEvents} events of the victim; scanned ${after.files} files, ${after.bytes} bytes under DATA_DIR: hits before ${before.hits.length} (${before.hits.map((h) => h.slice(dataDir.length)).join(', ')}), after ${after.hits.length}`);
+    console.info(
+      `GDPR embedded: erased ${victimEvents} events of the victim; scanned ${after.files} files, ${after.bytes} bytes under DATA_DIR: hits before ${before.hits.length} (${before.hits.map((h) => h.slice(dataDir.length)).join(', ')}), after ${after.hits.length}`,
+    );
     expect(after.hits).toEqual([]);
 
     // Everyone else: every event, dead letter, listening history and recommendation as before.
     for (const k of KEEPERS) expect((await streaming.exportUser(k)).events.length).toBe(keptBefore.get(k));
     expect([...keptBefore.values()].reduce((s, n) => s + n, 0)).toBe(KEEPERS.length * 46);
-    expect(KEEPERS.map((k) => streaming.recommendations.recommend(k, 10).items.map((i) => i.trackId))).toEqual(recsBefore);
+    expect(
+      KEEPERS.map((k) => streaming.recommendations.recommend(k, 10).items.map((i) => i.trackId)),
+    ).toEqual(recsBefore);
     expect(KEEPERS.map((k) => streaming.plays.user(k))).toEqual(listeningBefore);
     expect(await streaming.deadLetterCount()).toBe(deadBefore - 1);
     expect((await srv.app.store!.exportUser(KEEPERS[0]!)).devices).toHaveLength(1);
@@ -188,7 +274,13 @@ describe('GDPR on the embedded engines', () => {
     const doc = await gdpr.export(VICTIM);
     expect(doc).toMatchObject({
       consent: { asked: false },
-      streaming: { events: [], listening: null, sessions: [], deadLetters: [], recommendations: { known: false, history: [] } },
+      streaming: {
+        events: [],
+        listening: null,
+        sessions: [],
+        deadLetters: [],
+        recommendations: { known: false, history: [] },
+      },
       store: { devices: [], preferences: null, consent: null, recipients: [], experiments: [], jobs: [] },
     });
 
@@ -203,46 +295,64 @@ describe('GDPR on the embedded engines', () => {
 });
 
 describe('GDPR erasure across a restart', () => {
-  it('a receipt left with stores pending is finished by the restarted node on the same DATA_DIR', { timeout: 60_000 }, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'bb-gdpr-restart-'));
-    const victim = 'victim-restart-9d1b';
-    const keeper = 'keeper-restart-33aa';
-    try {
-      const first = await startTestServer({ DATA_DIR: dataDir });
-      const admin = await first.token({ sub: 'ops', scope: 'admin' });
-      await postEvents(first.url, admin, [...eventsOf(victim, 30), ...eventsOf(keeper, 30, 3)]);
-      await first.app.streaming.processor.caughtUp();
-      await first.app.push!.registerDevice({ userId: victim, platform: 'android', token: `fcm-token-of-${victim}` });
-      await first.app.store!.consent.put(victim, { analytics: true, personalization: false, marketing: false });
-      const keeperPlays = first.app.streaming.plays.user(keeper)!.plays;
-      // The node got as far as the stream, then died: the receipt says so.
-      const { receipt } = await first.app.store!.erasures.begin(victim, ['streaming', 'push', 'store']);
-      await first.app.streaming.eraseUser(victim);
-      await first.app.store!.erasures.markStore(receipt.id, 'streaming', 'done');
-      await first.app.close({ drain: false });
-
-      const second = await startTestServer({ DATA_DIR: dataDir });
+  it(
+    'a receipt left with stores pending is finished by the restarted node on the same DATA_DIR',
+    { timeout: 60_000 },
+    async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'bb-gdpr-restart-'));
+      const victim = 'victim-restart-9d1b';
+      const keeper = 'keeper-restart-33aa';
       try {
-        // The restarted node resumes the pending receipt by itself (App.start → GdprService.resume).
-        const gdpr = second.app.gdpr!;
-        await until(async () => (await gdpr.erasure(receipt.id))?.status === 'done', 'receipt finished after the restart');
-        expect(await gdpr.erasure(receipt.id)).toMatchObject({ status: 'done', stores: { streaming: 'done', push: 'done', store: 'done' } });
-        expect(await second.app.store!.exportUser(victim)).toMatchObject({ devices: [], consent: null });
-        // State rebuilt from the log on restart: the keeper's plays all there, the victim's none.
-        await second.app.streaming.processor.caughtUp();
-        expect(second.app.streaming.plays.user(keeper)?.plays).toBe(keeperPlays);
-        expect(second.app.streaming.plays.user(victim)).toBeUndefined();
-        await gdpr.idle();
-        const s = scan(dataDir, victim);
-        console.info(`GDPR restart: scanned ${s.files} files, ${s.bytes} bytes; hits ${s.hits.length}`);
-        expect(s.hits).toEqual([]);
-        expect(scan(dataDir, keeper).hits.length).toBeGreaterThan(0);
+        const first = await startTestServer({ DATA_DIR: dataDir });
+        const admin = await first.token({ sub: 'ops', scope: 'admin' });
+        await postEvents(first.url, admin, [...eventsOf(victim, 30), ...eventsOf(keeper, 30, 3)]);
+        await first.app.streaming.processor.caughtUp();
+        await first.app.push!.registerDevice({
+          userId: victim,
+          platform: 'android',
+          token: `fcm-token-of-${victim}`,
+        });
+        await first.app.store!.consent.put(victim, {
+          analytics: true,
+          personalization: false,
+          marketing: false,
+        });
+        const keeperPlays = first.app.streaming.plays.user(keeper)!.plays;
+        // The node got as far as the stream, then died: the receipt says so.
+        const { receipt } = await first.app.store!.erasures.begin(victim, ['streaming', 'push', 'store']);
+        await first.app.streaming.eraseUser(victim);
+        await first.app.store!.erasures.markStore(receipt.id, 'streaming', 'done');
+        await first.app.close({ drain: false });
+
+        const second = await startTestServer({ DATA_DIR: dataDir });
+        try {
+          // The restarted node resumes the pending receipt by itself (App.start → GdprService.resume).
+          const gdpr = second.app.gdpr!;
+          await until(
+            async () => (await gdpr.erasure(receipt.id))?.status === 'done',
+            'receipt finished after the restart',
+          );
+          expect(await gdpr.erasure(receipt.id)).toMatchObject({
+            status: 'done',
+            stores: { streaming: 'done', push: 'done', store: 'done' },
+          });
+          expect(await second.app.store!.exportUser(victim)).toMatchObject({ devices: [], consent: null });
+          // State rebuilt from the log on restart: the keeper's plays all there, the victim's none.
+          await second.app.streaming.processor.caughtUp();
+          expect(second.app.streaming.plays.user(keeper)?.plays).toBe(keeperPlays);
+          expect(second.app.streaming.plays.user(victim)).toBeUndefined();
+          await gdpr.idle();
+          const s = scan(dataDir, victim);
+          console.info(`GDPR restart: scanned ${s.files} files, ${s.bytes} bytes; hits ${s.hits.length}`);
+          expect(s.hits).toEqual([]);
+          expect(scan(dataDir, keeper).hits.length).toBeGreaterThan(0);
+        } finally {
+          await second.close();
+          await first.close();
+        }
       } finally {
-        await second.close();
-        await first.close();
+        rmSync(dataDir, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });

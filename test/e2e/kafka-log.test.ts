@@ -11,7 +11,14 @@ import { Admin } from '@platformatic/kafka';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../src/core/errors/index.ts';
 import { createLogger } from '../../src/core/observability/index.ts';
-import { KafkaEventLog, SqliteDedupeWindow, type AppendResult, type LogConsumer, type LogRecord, type RecordBatch } from '../../src/streaming/index.ts';
+import {
+  KafkaEventLog,
+  SqliteDedupeWindow,
+  type AppendResult,
+  type LogConsumer,
+  type LogRecord,
+  type RecordBatch,
+} from '../../src/streaming/index.ts';
 import { KafkaBroker } from '../helpers/kafka-broker.ts';
 import { freePort } from '../helpers/processes.ts';
 import { until } from '../helpers/wait.ts';
@@ -23,21 +30,36 @@ const consumers: LogConsumer[] = [];
 const topics: string[] = [];
 
 function shared(): string[] {
-  if (!BROKERS) throw new Error('TEST_KAFKA_BROKERS is not set: start a broker with `source scripts/lib/ensure.sh; ensure_kafka` (scripts/test.sh does)');
+  if (!BROKERS)
+    throw new Error(
+      'TEST_KAFKA_BROKERS is not set: start a broker with `source scripts/lib/ensure.sh; ensure_kafka` (scripts/test.sh does)',
+    );
   return BROKERS.split(',');
 }
 
-async function open(opts: { brokers?: string[]; topic?: string; partitions?: number } = {}): Promise<KafkaEventLog> {
+async function open(
+  opts: { brokers?: string[]; topic?: string; partitions?: number } = {},
+): Promise<KafkaEventLog> {
   const brokers = opts.brokers ?? shared();
   const topic = opts.topic ?? `t-${randomUUID()}`;
   if (!opts.brokers && !topics.includes(topic)) topics.push(topic);
-  const log = new KafkaEventLog({ brokers, topic, partitions: opts.partitions ?? 6, clientId: `e2e-${topic}`, dedupe: new SqliteDedupeWindow(':memory:'), logger });
+  const log = new KafkaEventLog({
+    brokers,
+    topic,
+    partitions: opts.partitions ?? 6,
+    clientId: `e2e-${topic}`,
+    dedupe: new SqliteDedupeWindow(':memory:'),
+    logger,
+  });
   logs.push(log);
   await log.start();
   return log;
 }
 
-async function consume(log: KafkaEventLog, ...args: Parameters<KafkaEventLog['consume']>): Promise<LogConsumer> {
+async function consume(
+  log: KafkaEventLog,
+  ...args: Parameters<KafkaEventLog['consume']>
+): Promise<LogConsumer> {
   const c = await log.consume(...args);
   consumers.push(c);
   return c;
@@ -55,11 +77,18 @@ function collector(fail: (b: RecordBatch, n: number) => boolean = () => false) {
   return { batches, attempts, handler, records, ids: () => records().map((r) => r.id) };
 }
 
-const rec = (id: string, key: string): LogRecord => ({ id, key, ts: 1_700_000_000_000, body: JSON.stringify({ id, key }) });
+const rec = (id: string, key: string): LogRecord => ({
+  id,
+  key,
+  ts: 1_700_000_000_000,
+  body: JSON.stringify({ id, key }),
+});
 /** Keys that cover every one of `partitions` partitions of `log`, one key per partition. */
 function keysPerPartition(log: KafkaEventLog, partitions: number): string[] {
   const byPartition = new Map<number, string>();
-  for (let i = 0; byPartition.size < partitions && i < 10_000; i++) if (!byPartition.has(log.partitionOf(`user-${i}`))) byPartition.set(log.partitionOf(`user-${i}`), `user-${i}`);
+  for (let i = 0; byPartition.size < partitions && i < 10_000; i++)
+    if (!byPartition.has(log.partitionOf(`user-${i}`)))
+      byPartition.set(log.partitionOf(`user-${i}`), `user-${i}`);
   return [...byPartition.values()];
 }
 
@@ -84,7 +113,9 @@ describe('KafkaEventLog on the shared broker', () => {
       results.push(...(await log.append(batch)));
     }
     expect(new Set(results.map((r) => r.partition)).size).toBeGreaterThan(1);
-    sent.forEach((r, i) => expect(results[i]).toMatchObject({ partition: log.partitionOf(r.key), duplicate: false }));
+    sent.forEach((r, i) =>
+      expect(results[i]).toMatchObject({ partition: log.partitionOf(r.key), duplicate: false }),
+    );
     // Re-sent ids are dropped: the partition of their key, offset unknown.
     expect(await log.append([sent[0]!, rec('fresh', 'user-0')])).toEqual([
       { partition: log.partitionOf('user-0'), offset: -1, duplicate: true },
@@ -96,8 +127,22 @@ describe('KafkaEventLog on the shared broker', () => {
     expect(c.ids().length).toBe(sent.length + 1);
     // What the consumer sees is exactly what append reported.
     const byId = new Map(c.records().map((r) => [r.id, r]));
-    sent.forEach((r, i) => expect(byId.get(r.id)).toMatchObject({ partition: results[i]!.partition, offset: results[i]!.offset, key: r.key, ts: r.ts, body: r.body }));
-    for (const k of keys) expect(c.records().filter((r) => r.key === k && r.id !== 'fresh').map((r) => r.id)).toEqual(sent.filter((r) => r.key === k).map((r) => r.id));
+    sent.forEach((r, i) =>
+      expect(byId.get(r.id)).toMatchObject({
+        partition: results[i]!.partition,
+        offset: results[i]!.offset,
+        key: r.key,
+        ts: r.ts,
+        body: r.body,
+      }),
+    );
+    for (const k of keys)
+      expect(
+        c
+          .records()
+          .filter((r) => r.key === k && r.id !== 'fresh')
+          .map((r) => r.id),
+      ).toEqual(sent.filter((r) => r.key === k).map((r) => r.id));
     for (const b of c.batches) {
       expect(b.records.length).toBeLessThanOrEqual(7);
       expect(b.records.every((r) => r.partition === b.partition)).toBe(true);
@@ -121,7 +166,13 @@ describe('KafkaEventLog on the shared broker', () => {
   it('an unreachable broker is a retriable UnavailableError, and health says why', async () => {
     shared();
     const port = await freePort(); // nothing listens there
-    const log = new KafkaEventLog({ brokers: [`127.0.0.1:${port}`], topic: 't-none', clientId: 'e2e-down', dedupe: new SqliteDedupeWindow(':memory:'), logger });
+    const log = new KafkaEventLog({
+      brokers: [`127.0.0.1:${port}`],
+      topic: 't-none',
+      clientId: 'e2e-down',
+      dedupe: new SqliteDedupeWindow(':memory:'),
+      logger,
+    });
     logs.push(log);
     const err: unknown = await log.start().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnavailableError);
@@ -175,7 +226,11 @@ describe('KafkaEventLog on the shared broker', () => {
       return all.every((id) => got.has(id));
     }, 'every record by one member or the other');
     expect(b.ids().length).toBeGreaterThan(0); // the rebalance gave the second member partitions
-    for (const m of [a, b]) for (const batch of m.batches) expect(batch.records.map((r) => r.offset)).toEqual(batch.records.map((r) => r.offset).sort((x, y) => x - y));
+    for (const m of [a, b])
+      for (const batch of m.batches)
+        expect(batch.records.map((r) => r.offset)).toEqual(
+          batch.records.map((r) => r.offset).sort((x, y) => x - y),
+        );
   });
 
   it("from: 'earliest' replays up to the committed position flagged replay, split at the boundary, then goes live", async () => {
@@ -199,7 +254,10 @@ describe('KafkaEventLog on the shared broker', () => {
     expect(committed.every((r) => replay.get(r.id) === true)).toBe(true);
     expect([...pending.map((r) => r.id), 'live'].every((id) => replay.get(id) === false)).toBe(true);
     // Each partition held committed and pending records within maxBatch: its first fetch was split at the boundary.
-    for (const p of [0, 1]) expect(new Set(c2.batches.filter((b) => b.partition === p).map((b) => b.replay))).toEqual(new Set([true, false]));
+    for (const p of [0, 1])
+      expect(new Set(c2.batches.filter((b) => b.partition === p).map((b) => b.replay))).toEqual(
+        new Set([true, false]),
+      );
     for (const b of c2.batches) expect(b.records.every((r) => r.partition === b.partition)).toBe(true);
   });
 });
@@ -210,51 +268,57 @@ describe('KafkaEventLog across a broker SIGKILL and restart (private broker)', (
     await broker?.stop();
   });
 
-  it('nothing acknowledged is lost; the client reconnects and the consumer resumes', { timeout: 120_000 }, async () => {
-    shared(); // the same precondition: ensure_kafka cached the jars and exported both variables
-    const b = (broker = await new KafkaBroker().start());
-    const log = await open({ brokers: [b.brokers] });
-    const acked = new Set<string>();
-    const received = new Map<string, number>();
-    const rejections: unknown[] = [];
-    let stop = false;
-    let seq = 0;
-    await consume(log, `g-${randomUUID()}`, async (batch) => {
-      for (const r of batch.records) received.set(r.id, (received.get(r.id) ?? 0) + 1);
-    });
-    // Three appenders at once, so appends are in flight when the broker dies.
-    const appender = async (w: number) => {
-      while (!stop && seq < 200_000) {
-        const batch = Array.from({ length: 5 }, () => rec(`e${seq++}`, `user-${(seq * 7 + w) % 23}`));
-        try {
-          await log.append(batch);
-          for (const r of batch) acked.add(r.id);
-        } catch (err) {
-          rejections.push(err); // not acknowledged: may or may not be in the log
+  it(
+    'nothing acknowledged is lost; the client reconnects and the consumer resumes',
+    { timeout: 120_000 },
+    async () => {
+      shared(); // the same precondition: ensure_kafka cached the jars and exported both variables
+      const b = (broker = await new KafkaBroker().start());
+      const log = await open({ brokers: [b.brokers] });
+      const acked = new Set<string>();
+      const received = new Map<string, number>();
+      const rejections: unknown[] = [];
+      let stop = false;
+      let seq = 0;
+      await consume(log, `g-${randomUUID()}`, async (batch) => {
+        for (const r of batch.records) received.set(r.id, (received.get(r.id) ?? 0) + 1);
+      });
+      // Three appenders at once, so appends are in flight when the broker dies.
+      const appender = async (w: number) => {
+        while (!stop && seq < 200_000) {
+          const batch = Array.from({ length: 5 }, () => rec(`e${seq++}`, `user-${(seq * 7 + w) % 23}`));
+          try {
+            await log.append(batch);
+            for (const r of batch) acked.add(r.id);
+          } catch (err) {
+            rejections.push(err); // not acknowledged: may or may not be in the log
+          }
+          await new Promise((r) => setTimeout(r, 5));
         }
-        await new Promise((r) => setTimeout(r, 5));
+      };
+      const producers = Promise.all([0, 1, 2].map(appender));
+      try {
+        await until(() => acked.size >= 300, 'appends before the kill');
+        await b.kill();
+        await until(() => !log.health().ok, 'health turns false while the broker is down', 15_000);
+        expect(log.health().detail).toMatch(/kafka|broker/);
+        await until(() => rejections.length >= 1, 'an append rejected while the broker is down', 20_000);
+        const before = acked.size;
+        await b.start();
+        await until(() => acked.size >= before + 200, 'appends acknowledged again after the restart', 60_000);
+        await until(() => log.health().ok, 'health back to ok', 15_000);
+      } finally {
+        stop = true;
+        await producers;
       }
-    };
-    const producers = Promise.all([0, 1, 2].map(appender));
-    try {
-      await until(() => acked.size >= 300, 'appends before the kill');
-      await b.kill();
-      await until(() => !log.health().ok, 'health turns false while the broker is down', 15_000);
-      expect(log.health().detail).toMatch(/kafka|broker/);
-      await until(() => rejections.length >= 1, 'an append rejected while the broker is down', 20_000);
-      const before = acked.size;
-      await b.start();
-      await until(() => acked.size >= before + 200, 'appends acknowledged again after the restart', 60_000);
-      await until(() => log.health().ok, 'health back to ok', 15_000);
-    } finally {
-      stop = true;
-      await producers;
-    }
-    await until(() => [...acked].every((id) => received.has(id)), 'every acknowledged id consumed', 60_000);
-    const missing = [...acked].filter((id) => !received.has(id));
-    const duplicates = [...received.values()].filter((n) => n > 1).length;
-    console.info(`kafka chaos: ${acked.size} acknowledged, ${rejections.length} appends rejected, ${received.size} distinct received, ${duplicates} delivered more than once`);
-    expect(missing).toEqual([]);
-    expect(rejections.every((e) => e instanceof UnavailableError && e.retriable)).toBe(true);
-  });
+      await until(() => [...acked].every((id) => received.has(id)), 'every acknowledged id consumed', 60_000);
+      const missing = [...acked].filter((id) => !received.has(id));
+      const duplicates = [...received.values()].filter((n) => n > 1).length;
+      console.info(
+        `kafka chaos: ${acked.size} acknowledged, ${rejections.length} appends rejected, ${received.size} distinct received, ${duplicates} delivered more than once`,
+      );
+      expect(missing).toEqual([]);
+      expect(rejections.every((e) => e instanceof UnavailableError && e.retriable)).toBe(true);
+    },
+  );
 });

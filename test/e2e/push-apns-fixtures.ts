@@ -9,7 +9,13 @@ export const deviceToken = (n: number): string => n.toString(16).padStart(64, 'a
 export const ios = (token: string): PushTarget => ({ platform: 'ios', token });
 
 export function message(id: string, over: Partial<PushMessage> = {}): PushMessage {
-  return { notificationId: id, title: 'New release', body: 'Your artist dropped an album', priority: 'normal', ...over };
+  return {
+    notificationId: id,
+    title: 'New release',
+    body: 'Your artist dropped an album',
+    priority: 'normal',
+    ...over,
+  };
 }
 
 /** Everything the tests watch through the provider's hooks. */
@@ -21,7 +27,11 @@ export class Watch {
   outcomes: PushOutcome[] = [];
 }
 
-export function clientFor(server: ApnsTestServer, over: Partial<ApnsProviderOptions> = {}, watch = new Watch()): ApnsProvider {
+export function clientFor(
+  server: ApnsTestServer,
+  over: Partial<ApnsProviderOptions> = {},
+  watch = new Watch(),
+): ApnsProvider {
   return new ApnsProvider({
     key: server.key.privateKeyPem,
     keyId: server.key.keyId,
@@ -41,7 +51,12 @@ export function clientFor(server: ApnsTestServer, over: Partial<ApnsProviderOpti
 }
 
 /** Sends `n` messages at once (ids `${prefix}${i}`) to one device; resolves with the outcomes by id. */
-export async function burst(client: ApnsProvider, n: number, prefix: string, token = deviceToken(1)): Promise<Map<string, PushOutcome>> {
+export async function burst(
+  client: ApnsProvider,
+  n: number,
+  prefix: string,
+  token = deviceToken(1),
+): Promise<Map<string, PushOutcome>> {
   const ids = Array.from({ length: n }, (_, i) => `${prefix}${i}`);
   const outcomes = await Promise.all(ids.map((id) => client.send(ios(token), message(id))));
   return new Map(ids.map((id, i) => [id, outcomes[i]!]));

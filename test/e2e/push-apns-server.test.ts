@@ -8,7 +8,11 @@ import { connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node
 import { importPKCS8, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/time/index.ts';
-import { startApnsServer, type ApnsServerKey, type ApnsTestServer } from '../helpers/push-servers/apns-server.ts';
+import {
+  startApnsServer,
+  type ApnsServerKey,
+  type ApnsTestServer,
+} from '../helpers/push-servers/apns-server.ts';
 
 const TOKEN = 'ab'.repeat(32);
 const MIN = 60_000;
@@ -33,7 +37,11 @@ function session(server: ApnsTestServer): ClientHttp2Session {
   return s;
 }
 
-function request(s: ClientHttp2Session, headers: OutgoingHttpHeaders, body?: string | Buffer): Promise<Answer> {
+function request(
+  s: ClientHttp2Session,
+  headers: OutgoingHttpHeaders,
+  body?: string | Buffer,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const stream = s.request({ ':method': 'POST', ...headers }, { endStream: false });
     let status = 0;
@@ -53,7 +61,11 @@ function request(s: ClientHttp2Session, headers: OutgoingHttpHeaders, body?: str
   });
 }
 
-async function jwt(key: ApnsServerKey, iatMs: number, over: { iss?: string; kid?: string } = {}): Promise<string> {
+async function jwt(
+  key: ApnsServerKey,
+  iatMs: number,
+  over: { iss?: string; kid?: string } = {},
+): Promise<string> {
   return new SignJWT({ iss: over.iss ?? key.teamId })
     .setProtectedHeader({ alg: 'ES256', kid: over.kid ?? key.keyId })
     .setIssuedAt(Math.floor(iatMs / 1000))
@@ -65,7 +77,11 @@ async function setup(opts: Parameters<typeof startApnsServer>[0] = {}) {
   const server = await startApnsServer({ now: () => clock.now(), ...opts });
   opened.push(server);
   const bearer = `bearer ${await jwt(server.key, clock.now())}`;
-  const ok: OutgoingHttpHeaders = { ':path': `/3/device/${TOKEN}`, 'apns-topic': server.topic, authorization: bearer };
+  const ok: OutgoingHttpHeaders = {
+    ':path': `/3/device/${TOKEN}`,
+    'apns-topic': server.topic,
+    authorization: bearer,
+  };
   return { clock, server, ok, s: session(server) };
 }
 
@@ -76,7 +92,11 @@ describe('local APNs server: validation in Pushy’s order', () => {
   it('accepts a valid request: 200, empty body, the apns-id echoed (or generated)', async () => {
     const { server, ok, s } = await setup();
     const id = '3f0a9b6e-2c1d-4e8f-9a7b-6c5d4e3f2a1b';
-    expect(await request(s, { ...ok, 'apns-id': id }, APS)).toEqual({ status: 200, apnsId: id, json: undefined });
+    expect(await request(s, { ...ok, 'apns-id': id }, APS)).toEqual({
+      status: 200,
+      apnsId: id,
+      json: undefined,
+    });
     expect((await request(s, ok, APS)).apnsId).toMatch(/^[0-9a-f-]{36}$/);
     expect(server.requests.map((r) => r.token)).toEqual([TOKEN, TOKEN]);
   });
@@ -102,7 +122,11 @@ describe('local APNs server: validation in Pushy’s order', () => {
     for (const [headers, expected] of cases) {
       expect([headers, reasonOf(await request(s, { ...ok, ...headers }, ''))]).toEqual([headers, expected]);
     }
-    const gone = await request(s, { ...ok, ':path': `/3/device/${'cd'.repeat(32)}`, authorization: 'nope' }, APS);
+    const gone = await request(
+      s,
+      { ...ok, ':path': `/3/device/${'cd'.repeat(32)}`, authorization: 'nope' },
+      APS,
+    );
     expect(gone.json).toEqual({ reason: 'Unregistered', timestamp: 1_700_000_000_000 });
     expect(server.requests).toHaveLength(0);
   });
@@ -110,11 +134,15 @@ describe('local APNs server: validation in Pushy’s order', () => {
   it('checks the body after auth: PayloadEmpty, PayloadTooLarge (413), JSON with aps', async () => {
     const { ok, s } = await setup();
     expect(reasonOf(await request(s, ok, ''))).toBe('400 PayloadEmpty');
-    expect(reasonOf(await request(s, ok, JSON.stringify({ aps: {}, x: 'y'.repeat(4100) })))).toBe('413 PayloadTooLarge');
+    expect(reasonOf(await request(s, ok, JSON.stringify({ aps: {}, x: 'y'.repeat(4100) })))).toBe(
+      '413 PayloadTooLarge',
+    );
     expect(reasonOf(await request(s, ok, 'not json'))).toBe('400 BadPayload');
     expect(reasonOf(await request(s, ok, JSON.stringify({ notAps: 1 })))).toBe('400 BadPayload');
     const exactly = JSON.stringify({ aps: {}, x: '' });
-    expect((await request(s, ok, JSON.stringify({ aps: {}, x: 'y'.repeat(4096 - exactly.length) }))).status).toBe(200);
+    expect(
+      (await request(s, ok, JSON.stringify({ aps: {}, x: 'y'.repeat(4096 - exactly.length) }))).status,
+    ).toBe(200);
   });
 });
 
@@ -133,14 +161,18 @@ describe('local APNs server: token auth', () => {
       [`bearer ${await jwt(server.key, clock.now() - 61 * MIN)}`, '403 ExpiredProviderToken'],
     ];
     for (const [authorization, expected] of cases) {
-      expect([authorization.slice(0, 30), reasonOf(await request(s, { ...ok, authorization }, APS))]).toEqual([authorization.slice(0, 30), expected]);
+      expect([authorization.slice(0, 30), reasonOf(await request(s, { ...ok, authorization }, APS))]).toEqual(
+        [authorization.slice(0, 30), expected],
+      );
     }
     expect(server.jwts).toEqual([]);
   });
 
   it('refuses topics the key may not push to (TopicDisallowed)', async () => {
     const { ok, s } = await setup();
-    expect(reasonOf(await request(s, { ...ok, 'apns-topic': 'com.not.mine' }, APS))).toBe('400 TopicDisallowed');
+    expect(reasonOf(await request(s, { ...ok, 'apns-topic': 'com.not.mine' }, APS))).toBe(
+      '400 TopicDisallowed',
+    );
   });
 
   it('binds a connection to the team of its first push', async () => {
@@ -162,7 +194,9 @@ describe('local APNs server: token auth', () => {
     expect((await request(s, ok, APS)).status).toBe(200);
     clock.tick(5 * MIN);
     const early = `bearer ${await jwt(server.key, clock.now())}`;
-    expect(reasonOf(await request(s, { ...ok, authorization: early }, APS))).toBe('429 TooManyProviderTokenUpdates');
+    expect(reasonOf(await request(s, { ...ok, authorization: early }, APS))).toBe(
+      '429 TooManyProviderTokenUpdates',
+    );
     expect((await request(session(server), { ...ok, authorization: early }, APS)).status).toBe(200); // another connection
     clock.tick(16 * MIN);
     const later = `bearer ${await jwt(server.key, clock.now())}`;
@@ -175,7 +209,9 @@ describe('local APNs server: token auth', () => {
     const s = session(server);
     const limits: number[] = [];
     s.on('remoteSettings', (st) => limits.push(st.maxConcurrentStreams ?? -1));
-    expect(reasonOf(await request(s, { ...ok, authorization: 'bearer nope' }, APS))).toBe('403 InvalidProviderToken');
+    expect(reasonOf(await request(s, { ...ok, authorization: 'bearer nope' }, APS))).toBe(
+      '403 InvalidProviderToken',
+    );
     expect(limits).toEqual([1]);
     expect((await request(s, ok, APS)).status).toBe(200);
     await new Promise<void>((r) => (limits.length > 1 ? r() : s.once('remoteSettings', () => r())));

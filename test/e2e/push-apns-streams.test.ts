@@ -10,7 +10,11 @@ import { constants } from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApnsProvider } from '../../src/push/providers/apns/index.ts';
 import type { PushOutcome } from '../../src/push/providers/types.ts';
-import { startApnsServer, type ApnsServerOptions, type ApnsTestServer } from '../helpers/push-servers/apns-server.ts';
+import {
+  startApnsServer,
+  type ApnsServerOptions,
+  type ApnsTestServer,
+} from '../helpers/push-servers/apns-server.ts';
 import { until } from '../helpers/wait.ts';
 import { acceptedCounts, burst, clientFor, deviceToken, ios, message, Watch } from './push-apns-fixtures.ts';
 
@@ -33,7 +37,8 @@ function client(...args: Parameters<typeof clientFor>): ApnsProvider {
 }
 const kinds = (m: Map<string, PushOutcome>) => [...m.values()].map((o) => o.kind);
 /** The server records in answer order; this is arrival order (by connection, then stream id). */
-const byArrival = (apns: ApnsTestServer) => [...apns.requests].sort((a, b) => a.session - b.session || a.streamId - b.streamId);
+const byArrival = (apns: ApnsTestServer) =>
+  [...apns.requests].sort((a, b) => a.session - b.session || a.streamId - b.streamId);
 const allDelivered = (m: Map<string, PushOutcome>) => kinds(m).every((k) => k === 'delivered');
 
 describe('APNs: the stream limit', () => {
@@ -59,7 +64,11 @@ describe('APNs: the stream limit', () => {
     const c = client(apns, {}, watch);
     expect(allDelivered(await burst(c, 10, 'n'))).toBe(true);
     expect(watch.streams[0]).toEqual({ inFlight: 1, limit: 1 });
-    expect(byArrival(apns).slice(0, 2).map((r) => r.activeAtArrival)).toEqual([1, 1]); // the second waited for the first answer
+    expect(
+      byArrival(apns)
+        .slice(0, 2)
+        .map((r) => r.activeAtArrival),
+    ).toEqual([1, 1]); // the second waited for the first answer
     expect(watch.streams.slice(1).some((s) => s.inFlight > 1 && s.limit === 100)).toBe(true);
   });
 
@@ -70,7 +79,10 @@ describe('APNs: the stream limit', () => {
     const c = client(apns, {}, watch);
     expect(allDelivered(await burst(c, 5, 'warm'))).toBe(true);
     apns.setTokenOutcome(deviceToken(9), { status: 400, reason: 'BadPriority' });
-    expect(await c.send(ios(deviceToken(9)), message('rejected'))).toMatchObject({ kind: 'failed', reason: 'BadPriority' });
+    expect(await c.send(ios(deviceToken(9)), message('rejected'))).toMatchObject({
+      kind: 'failed',
+      reason: 'BadPriority',
+    });
     await until(() => c.stats().connections[0]!.limit === 1, 'the client sees the limit drop to 1');
 
     const mark = watch.streams.length;
@@ -111,7 +123,9 @@ describe('APNs: GOAWAY', () => {
     expect(allDelivered(outcomes)).toBe(true);
     expect([...acceptedCounts(apns).values()]).toEqual(Array(60).fill(1));
     for (const [id, o] of outcomes) {
-      expect(o).toMatchObject({ providerId: apns.requests.find((r) => r.payload.notificationId === id)!.apnsId });
+      expect(o).toMatchObject({
+        providerId: apns.requests.find((r) => r.payload.notificationId === id)!.apnsId,
+      });
     }
     expect(apns.goaways).toBe(3);
     expect(apns.sessions).toBe(4);
@@ -166,7 +180,10 @@ describe('APNs: failures of the connection', () => {
     await new Promise<void>((r) => probe.close(() => r()));
     const apns = await server();
     const c = client(apns, { url: `https://127.0.0.1:${port}` });
-    expect(await c.send(ios(deviceToken(1)), message('x'))).toEqual({ kind: 'retry', reason: 'ECONNREFUSED' });
+    expect(await c.send(ios(deviceToken(1)), message('x'))).toEqual({
+      kind: 'retry',
+      reason: 'ECONNREFUSED',
+    });
   });
 
   it('spreads work over `connections` connections', async () => {
@@ -180,7 +197,10 @@ describe('APNs: failures of the connection', () => {
   it('abort: before sending or while in flight → retry Aborted', async () => {
     const apns = await server();
     const c = client(apns);
-    expect(await c.send(ios(deviceToken(1)), message('x'), AbortSignal.abort())).toEqual({ kind: 'retry', reason: 'Aborted' });
+    expect(await c.send(ios(deviceToken(1)), message('x'), AbortSignal.abort())).toEqual({
+      kind: 'retry',
+      reason: 'Aborted',
+    });
     apns.setTokenOutcome(deviceToken(2), 'hang');
     const ac = new AbortController();
     const pending = c.send(ios(deviceToken(2)), message('y'), ac.signal);

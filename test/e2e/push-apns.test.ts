@@ -13,7 +13,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/time/index.ts';
 import { buildPayload, type ApnsProvider } from '../../src/push/providers/apns/index.ts';
 import type { PushOutcome, Priority } from '../../src/push/providers/types.ts';
-import { generateKey, startApnsServer, type ApnsServerOptions, type ApnsTestServer } from '../helpers/push-servers/apns-server.ts';
+import {
+  generateKey,
+  startApnsServer,
+  type ApnsServerOptions,
+  type ApnsTestServer,
+} from '../helpers/push-servers/apns-server.ts';
 import { acceptedCounts, burst, clientFor, deviceToken, ios, message, Watch } from './push-apns-fixtures.ts';
 
 const MIN = 60_000;
@@ -44,15 +49,30 @@ describe('APNs: what the provider receives (SPEC §6)', () => {
     const clock = wallClock();
     const apns = await server({ now: () => clock.now() });
     const c = client(apns, { clock });
-    const cases: Array<{ priority: Priority; ttlSeconds?: number; collapseKey?: string; prio: string; exp?: string }> = [
+    const cases: Array<{
+      priority: Priority;
+      ttlSeconds?: number;
+      collapseKey?: string;
+      prio: string;
+      exp?: string;
+    }> = [
       { priority: 'low', prio: '5' },
       { priority: 'normal', ttlSeconds: 0, collapseKey: 'album-42', prio: '5', exp: '0' },
       { priority: 'high', ttlSeconds: 3600, prio: '10', exp: String(clock.now() / 1000 + 3600) },
-      { priority: 'critical', ttlSeconds: 86_400, collapseKey: 'c', prio: '10', exp: String(clock.now() / 1000 + 86_400) },
+      {
+        priority: 'critical',
+        ttlSeconds: 86_400,
+        collapseKey: 'c',
+        prio: '10',
+        exp: String(clock.now() / 1000 + 86_400),
+      },
     ];
     for (const [i, tc] of cases.entries()) {
       const { prio: _p, exp: _e, ...over } = tc;
-      const outcome = await c.send(ios(deviceToken(i)), message(`job1:u${i}`, { ...over, data: { trackId: `t${i}`, n: i } }));
+      const outcome = await c.send(
+        ios(deviceToken(i)),
+        message(`job1:u${i}`, { ...over, data: { trackId: `t${i}`, n: i } }),
+      );
       const got = apns.requests[i]!;
       expect(outcome).toEqual({ kind: 'delivered', status: 200, providerId: got.apnsId });
       expect(got.apnsId).toMatch(UUID);
@@ -125,7 +145,11 @@ describe('APNs: the provider token', () => {
     const apns = await server({ now: () => clientClock.now() + 3 * 60 * MIN });
     const watch = new Watch();
     const c = client(apns, { clock: clientClock }, watch);
-    expect(await c.send(ios(deviceToken(1)), message('x'))).toEqual({ kind: 'retry', reason: 'ExpiredProviderToken', status: 403 });
+    expect(await c.send(ios(deviceToken(1)), message('x'))).toEqual({
+      kind: 'retry',
+      reason: 'ExpiredProviderToken',
+      status: 403,
+    });
     expect(watch.renewals).toEqual(['initial', 'expired']);
     expect(apns.rejections).toHaveLength(2);
     expect(apns.requests).toHaveLength(0);
@@ -185,11 +209,29 @@ describe('APNs: every answer maps to its outcome (push-providers.md §4.4)', () 
     const apns = await server({ now: () => clock.now() });
     const c = client(apns, { clock });
     apns.setTokenOutcome(deviceToken(1), { status: 429, reason: 'TooManyRequests', retryAfter: '7' });
-    apns.setTokenOutcome(deviceToken(2), { status: 503, reason: 'ServiceUnavailable', retryAfter: new Date(clock.now() + 30_000).toUTCString() });
+    apns.setTokenOutcome(deviceToken(2), {
+      status: 503,
+      reason: 'ServiceUnavailable',
+      retryAfter: new Date(clock.now() + 30_000).toUTCString(),
+    });
     apns.setTokenOutcome(deviceToken(3), { status: 500, reason: 'InternalServerError' });
-    expect(await c.send(ios(deviceToken(1)), message('a'))).toEqual({ kind: 'retry', reason: 'TooManyRequests', status: 429, retryAfterMs: 7000 });
-    expect(await c.send(ios(deviceToken(2)), message('b'))).toEqual({ kind: 'retry', reason: 'ServiceUnavailable', status: 503, retryAfterMs: 30_000 });
-    expect(await c.send(ios(deviceToken(3)), message('c'))).toEqual({ kind: 'retry', reason: 'InternalServerError', status: 500 });
+    expect(await c.send(ios(deviceToken(1)), message('a'))).toEqual({
+      kind: 'retry',
+      reason: 'TooManyRequests',
+      status: 429,
+      retryAfterMs: 7000,
+    });
+    expect(await c.send(ios(deviceToken(2)), message('b'))).toEqual({
+      kind: 'retry',
+      reason: 'ServiceUnavailable',
+      status: 503,
+      retryAfterMs: 30_000,
+    });
+    expect(await c.send(ios(deviceToken(3)), message('c'))).toEqual({
+      kind: 'retry',
+      reason: 'InternalServerError',
+      status: 500,
+    });
   });
 });
 
@@ -219,7 +261,10 @@ describe('APNs: refused before any request', () => {
   it('a key that does not parse → provider-error without a connection', async () => {
     const apns = await server();
     const c = client(apns, { key: '-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----' });
-    expect(await c.send(ios(deviceToken(1)), message('x'))).toEqual({ kind: 'provider-error', reason: 'InvalidSigningKey' });
+    expect(await c.send(ios(deviceToken(1)), message('x'))).toEqual({
+      kind: 'provider-error',
+      reason: 'InvalidSigningKey',
+    });
     expect(apns.sessions).toBe(0);
   });
 
@@ -227,24 +272,55 @@ describe('APNs: refused before any request', () => {
     const apns = await server();
     const stranger = generateKey(apns.key.keyId, apns.key.teamId, [apns.topic]);
     const c1 = client(apns, { key: stranger.privateKeyPem });
-    expect(await c1.send(ios(deviceToken(1)), message('x'))).toEqual({ kind: 'provider-error', reason: 'InvalidProviderToken', status: 403 });
+    expect(await c1.send(ios(deviceToken(1)), message('x'))).toEqual({
+      kind: 'provider-error',
+      reason: 'InvalidProviderToken',
+      status: 403,
+    });
     const c2 = client(apns, { teamId: 'OTHERTEAM1' });
-    expect(await c2.send(ios(deviceToken(1)), message('y'))).toEqual({ kind: 'provider-error', reason: 'InvalidProviderToken', status: 403 });
+    expect(await c2.send(ios(deviceToken(1)), message('y'))).toEqual({
+      kind: 'provider-error',
+      reason: 'InvalidProviderToken',
+      status: 403,
+    });
     expect(apns.requests).toHaveLength(0);
   });
 
   it('verifies the server certificate: one the test CA did not sign → provider-error with the TLS error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'apns-untrusted-'));
     try {
-      execFileSync('openssl', [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-        '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-      ], { stdio: 'ignore' });
-      const apns = await server({ tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) } });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=DNS:localhost,IP:127.0.0.1',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
+      const apns = await server({
+        tls: { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) },
+      });
       const c = client(apns);
       const outcome = await c.send(ios(deviceToken(1)), message('x'));
-      expect(outcome).toEqual({ kind: 'provider-error', reason: expect.stringMatching(/SELF_SIGNED|UNABLE_TO_VERIFY/) });
+      expect(outcome).toEqual({
+        kind: 'provider-error',
+        reason: expect.stringMatching(/SELF_SIGNED|UNABLE_TO_VERIFY/),
+      });
       expect(apns.requests).toHaveLength(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -48,7 +48,11 @@ let webpush: WebPushServer;
 let node: NodeProcess;
 
 beforeAll(async () => {
-  [apns, fcm, webpush] = await Promise.all([startCountingApns({ latencyMs: APNS_LATENCY_MS }), startFcmServer(), startWebPushServer()]);
+  [apns, fcm, webpush] = await Promise.all([
+    startCountingApns({ latencyMs: APNS_LATENCY_MS }),
+    startFcmServer(),
+    startWebPushServer(),
+  ]);
 });
 afterAll(async () => {
   await node?.stop();
@@ -56,119 +60,154 @@ afterAll(async () => {
 });
 
 describe('a push job across kill -9 and restart (embedded store)', () => {
-  it('resumes on the same DATA_DIR: every device once, duplicates at most what was in flight', { timeout: 120_000 }, async () => {
-    node = new NodeProcess(await freePort(), {
-      JWT_SECRET: TEST_SECRET,
-      NODE_ID: 'push-crash',
-      ...apns.env,
-      FCM_SERVICE_ACCOUNT: JSON.stringify(fcm.serviceAccount),
-      FCM_URL: fcm.url,
-      PUSH_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
-      PUSH_BATCH_SIZE: String(BATCH),
-      PUSH_LEASE_MS: String(LEASE_MS),
-      HTTP_MAX_PENDING_BODIES_PER_IP: '64',
-    });
-    await node.start();
-    const token = await signHs256(TEST_SECRET, { sub: 'svc', scope: 'push:send' }, 3600);
-    const api = apiOf(() => node.url, token);
-    const vapidKey = String((await api('GET', '/v1/push/vapid-public-key')).json['publicKey']);
+  it(
+    'resumes on the same DATA_DIR: every device once, duplicates at most what was in flight',
+    { timeout: 120_000 },
+    async () => {
+      node = new NodeProcess(await freePort(), {
+        JWT_SECRET: TEST_SECRET,
+        NODE_ID: 'push-crash',
+        ...apns.env,
+        FCM_SERVICE_ACCOUNT: JSON.stringify(fcm.serviceAccount),
+        FCM_URL: fcm.url,
+        PUSH_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
+        PUSH_BATCH_SIZE: String(BATCH),
+        PUSH_LEASE_MS: String(LEASE_MS),
+        HTTP_MAX_PENDING_BODIES_PER_IP: '64',
+      });
+      await node.start();
+      const token = await signHs256(TEST_SECRET, { sub: 'svc', scope: 'push:send' }, 3600);
+      const api = apiOf(() => node.url, token);
+      const vapidKey = String((await api('GET', '/v1/push/vapid-public-key')).json['publicKey']);
 
-    // One device per user, all on the topic the notification names.
-    const webEndpoints: string[] = [];
-    const bodies = Array.from({ length: DEVICES }, (_, i) => {
-      const base = { userId: `u${i}`, topics: ['crash'] };
-      if (i < IOS) return { ...base, platform: 'ios', token: iosToken(i + 1) };
-      if (i < IOS + ANDROID) return { ...base, platform: 'android', token: fcmToken(i + 1) };
-      const sub = webpush.newSubscription({ applicationServerKey: vapidKey });
-      webEndpoints.push(sub.endpoint);
-      return { ...base, platform: 'web', subscription: sub };
-    });
-    await inParallel(bodies, 32, async (b) => expect((await api('POST', '/v1/devices', b)).status).toBe(201));
+      // One device per user, all on the topic the notification names.
+      const webEndpoints: string[] = [];
+      const bodies = Array.from({ length: DEVICES }, (_, i) => {
+        const base = { userId: `u${i}`, topics: ['crash'] };
+        if (i < IOS) return { ...base, platform: 'ios', token: iosToken(i + 1) };
+        if (i < IOS + ANDROID) return { ...base, platform: 'android', token: fcmToken(i + 1) };
+        const sub = webpush.newSubscription({ applicationServerKey: vapidKey });
+        webEndpoints.push(sub.endpoint);
+        return { ...base, platform: 'web', subscription: sub };
+      });
+      await inParallel(bodies, 32, async (b) =>
+        expect((await api('POST', '/v1/devices', b)).status).toBe(201),
+      );
 
-    const created = await api('POST', '/v1/notifications', { topic: 'crash', title: 'New release', body: 'Out now', priority: 'high' });
-    expect(created).toMatchObject({ status: 202, json: { recipients: DEVICES } });
-    const jobId = String(created.json['jobId']);
+      const created = await api('POST', '/v1/notifications', {
+        topic: 'crash',
+        title: 'New release',
+        body: 'Out now',
+        priority: 'high',
+      });
+      expect(created).toMatchObject({ status: 202, json: { recipients: DEVICES } });
+      const jobId = String(created.json['jobId']);
 
-    // Mid-job (a fifth of the iOS devices answered), at a moment when requests are on the
-    // wire to APNs (arrived, not answered): the crash this bound is about.
-    await until(() => apns.server.requests.length >= IOS / 5, 'the job under way', 60_000);
-    await until(() => apns.arrivals.length - apns.server.requests.length >= MAX_IN_FLIGHT / 2, 'requests in flight to APNs', 60_000);
-    // Taken in the same turn as that check and the SIGKILL (no I/O in between): requests
-    // that arrived and were not answered; no answer to them can reach the node before it dies.
-    const answered = new Set(apns.server.requests.map((r) => r.token));
-    const onTheWire = [...new Set(apns.arrivals)].filter((t) => !answered.has(t));
-    const atKill = { apnsArrived: apns.arrivals.length, apnsAccepted: apns.server.requests.length };
-    await node.kill();
-    apns.server.latencyMs = APNS_LATENCY_AFTER_KILL_MS;
-    expect(atKill.apnsAccepted).toBeLessThan(IOS);
-    expect(onTheWire.length).toBeGreaterThanOrEqual(MAX_IN_FLIGHT / 2);
+      // Mid-job (a fifth of the iOS devices answered), at a moment when requests are on the
+      // wire to APNs (arrived, not answered): the crash this bound is about.
+      await until(() => apns.server.requests.length >= IOS / 5, 'the job under way', 60_000);
+      await until(
+        () => apns.arrivals.length - apns.server.requests.length >= MAX_IN_FLIGHT / 2,
+        'requests in flight to APNs',
+        60_000,
+      );
+      // Taken in the same turn as that check and the SIGKILL (no I/O in between): requests
+      // that arrived and were not answered; no answer to them can reach the node before it dies.
+      const answered = new Set(apns.server.requests.map((r) => r.token));
+      const onTheWire = [...new Set(apns.arrivals)].filter((t) => !answered.has(t));
+      const atKill = { apnsArrived: apns.arrivals.length, apnsAccepted: apns.server.requests.length };
+      await node.kill();
+      apns.server.latencyMs = APNS_LATENCY_AFTER_KILL_MS;
+      expect(atKill.apnsAccepted).toBeLessThan(IOS);
+      expect(onTheWire.length).toBeGreaterThanOrEqual(MAX_IN_FLIGHT / 2);
 
-    await node.start();
-    const status = await jobStatus(api, jobId);
-    expect(status).toMatchObject({ status: 'done', total: DEVICES, delivered: DEVICES, failed: 0, skipped: 0, pending: 0 });
-    expect(status['sent']).toBe(DEVICES);
-    expect(status['byPlatform']).toEqual({
-      ios: { sent: IOS, delivered: IOS, failed: 0 },
-      android: { sent: ANDROID, delivered: ANDROID, failed: 0 },
-      web: { sent: WEB, delivered: WEB, failed: 0 },
-    });
+      await node.start();
+      const status = await jobStatus(api, jobId);
+      expect(status).toMatchObject({
+        status: 'done',
+        total: DEVICES,
+        delivered: DEVICES,
+        failed: 0,
+        skipped: 0,
+        pending: 0,
+      });
+      expect(status['sent']).toBe(DEVICES);
+      expect(status['byPlatform']).toEqual({
+        ios: { sent: IOS, delivered: IOS, failed: 0 },
+        android: { sent: ANDROID, delivered: ANDROID, failed: 0 },
+        web: { sent: WEB, delivered: WEB, failed: 0 },
+      });
 
-    // Per device, on the servers. Accepted = the provider took it (the device gets it);
-    // arrived = the request reached the provider at all (APNs, FCM), answered or not.
-    const accepted = new Map<string, number>();
-    const arrived = new Map<string, number>();
-    const add = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
-    for (const r of apns.server.requests) add(accepted, `ios:${r.token}`);
-    for (const t of apns.arrivals) add(arrived, `ios:${t}`);
-    for (const m of fcm.messages) add(accepted, `android:${String(m['token'])}`);
-    for (const r of fcm.requests) add(arrived, `android:${String(((r.body as { message?: { token?: unknown } } | undefined)?.message?.token) ?? '?')}`);
-    for (const p of webpush.received) add(accepted, `web:${p.endpoint}`);
-    for (const [k, n] of accepted) if (k.startsWith('web:')) arrived.set(k, n); // the Web Push server records accepted pushes only
+      // Per device, on the servers. Accepted = the provider took it (the device gets it);
+      // arrived = the request reached the provider at all (APNs, FCM), answered or not.
+      const accepted = new Map<string, number>();
+      const arrived = new Map<string, number>();
+      const add = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+      for (const r of apns.server.requests) add(accepted, `ios:${r.token}`);
+      for (const t of apns.arrivals) add(arrived, `ios:${t}`);
+      for (const m of fcm.messages) add(accepted, `android:${String(m['token'])}`);
+      for (const r of fcm.requests)
+        add(
+          arrived,
+          `android:${String((r.body as { message?: { token?: unknown } } | undefined)?.message?.token ?? '?')}`,
+        );
+      for (const p of webpush.received) add(accepted, `web:${p.endpoint}`);
+      for (const [k, n] of accepted) if (k.startsWith('web:')) arrived.set(k, n); // the Web Push server records accepted pushes only
 
-    const expected = [
-      ...Array.from({ length: IOS }, (_, i) => `ios:${iosToken(i + 1)}`),
-      ...Array.from({ length: ANDROID }, (_, i) => `android:${fcmToken(IOS + i + 1)}`),
-      ...webEndpoints.map((e) => `web:${e}`),
-    ];
-    const missing = expected.filter((k) => !accepted.has(k));
-    expect(missing).toEqual([]);
-    expect(accepted.size).toBe(DEVICES);
-    expect(arrived.size).toBe(DEVICES);
+      const expected = [
+        ...Array.from({ length: IOS }, (_, i) => `ios:${iosToken(i + 1)}`),
+        ...Array.from({ length: ANDROID }, (_, i) => `android:${fcmToken(IOS + i + 1)}`),
+        ...webEndpoints.map((e) => `web:${e}`),
+      ];
+      const missing = expected.filter((k) => !accepted.has(k));
+      expect(missing).toEqual([]);
+      expect(accepted.size).toBe(DEVICES);
+      expect(arrived.size).toBe(DEVICES);
 
-    const twiceAccepted = [...accepted.values()].filter((n) => n > 1).length;
-    const twiceArrived = [...arrived.values()].filter((n) => n > 1).length;
-    const most = Math.max(...arrived.values());
-    console.info(
-      `push-crash: ${DEVICES} devices; at the kill APNs had ${atKill.apnsArrived} arrived / ${atKill.apnsAccepted} accepted (${onTheWire.length} on the wire); ` +
-        `devices accepted twice: ${twiceAccepted}, arrived twice: ${twiceArrived} (bound PUSH_MAX_IN_FLIGHT=${MAX_IN_FLIGHT}); most arrivals for one device: ${most}`,
-    );
-    // Only what was in flight at the crash may be sent again, and only once more.
-    expect(twiceArrived).toBeLessThanOrEqual(MAX_IN_FLIGHT);
-    expect(twiceAccepted).toBeLessThanOrEqual(twiceArrived);
-    expect(most).toBeLessThanOrEqual(2);
-    // Every request on the wire to APNs when the node died was sent again, once.
-    expect(onTheWire.filter((t) => arrived.get(`ios:${t}`) !== 2)).toEqual([]);
-    // The restarted node (same NODE_ID) took its dead predecessor's recipients over once
-    // their leases lapsed, while the rest of the job was still going, not at its very end.
-    const seen = new Set<string>();
-    let lastResend = -1;
-    apns.arrivals.forEach((t, i) => {
-      if (seen.has(t)) lastResend = i;
-      seen.add(t);
-    });
-    const afterLastResend = apns.arrivals.length - 1 - lastResend;
-    console.info(`push-crash: APNs arrivals after the last re-send: ${afterLastResend} of ${apns.arrivals.length}`);
-    expect(afterLastResend).toBeGreaterThan(BATCH);
-  });
+      const twiceAccepted = [...accepted.values()].filter((n) => n > 1).length;
+      const twiceArrived = [...arrived.values()].filter((n) => n > 1).length;
+      const most = Math.max(...arrived.values());
+      console.info(
+        `push-crash: ${DEVICES} devices; at the kill APNs had ${atKill.apnsArrived} arrived / ${atKill.apnsAccepted} accepted (${onTheWire.length} on the wire); ` +
+          `devices accepted twice: ${twiceAccepted}, arrived twice: ${twiceArrived} (bound PUSH_MAX_IN_FLIGHT=${MAX_IN_FLIGHT}); most arrivals for one device: ${most}`,
+      );
+      // Only what was in flight at the crash may be sent again, and only once more.
+      expect(twiceArrived).toBeLessThanOrEqual(MAX_IN_FLIGHT);
+      expect(twiceAccepted).toBeLessThanOrEqual(twiceArrived);
+      expect(most).toBeLessThanOrEqual(2);
+      // Every request on the wire to APNs when the node died was sent again, once.
+      expect(onTheWire.filter((t) => arrived.get(`ios:${t}`) !== 2)).toEqual([]);
+      // The restarted node (same NODE_ID) took its dead predecessor's recipients over once
+      // their leases lapsed, while the rest of the job was still going, not at its very end.
+      const seen = new Set<string>();
+      let lastResend = -1;
+      apns.arrivals.forEach((t, i) => {
+        if (seen.has(t)) lastResend = i;
+        seen.add(t);
+      });
+      const afterLastResend = apns.arrivals.length - 1 - lastResend;
+      console.info(
+        `push-crash: APNs arrivals after the last re-send: ${afterLastResend} of ${apns.arrivals.length}`,
+      );
+      expect(afterLastResend).toBeGreaterThan(BATCH);
+    },
+  );
 });
 
-type Api = (method: string, path: string, body?: unknown) => Promise<{ status: number; json: Record<string, unknown> }>;
+type Api = (
+  method: string,
+  path: string,
+  body?: unknown,
+) => Promise<{ status: number; json: Record<string, unknown> }>;
 
 function apiOf(url: () => string, token: string): Api {
   return async (method, path, body) => {
     const r = await fetch(`${url()}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await r.text();
@@ -178,7 +217,11 @@ function apiOf(url: () => string, token: string): Api {
 
 async function jobStatus(api: Api, jobId: string): Promise<Record<string, unknown>> {
   let last: Record<string, unknown> = {};
-  await until(async () => (last = (await api('GET', `/v1/notifications/${jobId}`)).json)['status'] === 'done', `job ${jobId} done`, 90_000);
+  await until(
+    async () => (last = (await api('GET', `/v1/notifications/${jobId}`)).json)['status'] === 'done',
+    `job ${jobId} done`,
+    90_000,
+  );
   return last;
 }
 
@@ -198,10 +241,18 @@ interface CountingApns {
  */
 async function startCountingApns(opts: { latencyMs: number }): Promise<CountingApns> {
   const dir = process.env.TEST_TLS_DIR;
-  if (!dir) throw new Error('TEST_TLS_DIR is not set: run `source scripts/lib/ensure.sh && ensure_test_ca` before vitest');
+  if (!dir)
+    throw new Error(
+      'TEST_TLS_DIR is not set: run `source scripts/lib/ensure.sh && ensure_test_ca` before vitest',
+    );
   const topic = 'com.backbeat.test';
   const keys = [generateKey('KEY0000001', 'TEAM000001', [topic])];
-  const h2 = createSecureServer({ cert: readFileSync(join(dir, 'server.pem')), key: readFileSync(join(dir, 'server-key.pem')), allowHTTP1: false, settings: { maxConcurrentStreams: 1 } });
+  const h2 = createSecureServer({
+    cert: readFileSync(join(dir, 'server.pem')),
+    key: readFileSync(join(dir, 'server-key.pem')),
+    allowHTTP1: false,
+    settings: { maxConcurrentStreams: 1 },
+  });
   h2.on('sessionError', () => undefined);
   const arrivals: string[] = [];
   h2.on('stream', (_stream, headers) => {
@@ -212,19 +263,34 @@ async function startCountingApns(opts: { latencyMs: number }): Promise<CountingA
     h2.once('error', reject);
     h2.listen(0, '127.0.0.1', () => resolve());
   });
-  const server = new ApnsTestServer(h2, `https://127.0.0.1:${(h2.address() as AddressInfo).port}`, keys, { topic, latencyMs: opts.latencyMs });
+  const server = new ApnsTestServer(h2, `https://127.0.0.1:${(h2.address() as AddressInfo).port}`, keys, {
+    topic,
+    latencyMs: opts.latencyMs,
+  });
   const key = server.key;
   return {
     server,
     arrivals,
-    env: { APNS_KEY: key.privateKeyPem, APNS_KEY_ID: key.keyId, APNS_TEAM_ID: key.teamId, APNS_TOPIC: topic, APNS_URL: server.url },
+    env: {
+      APNS_KEY: key.privateKeyPem,
+      APNS_KEY_ID: key.keyId,
+      APNS_TEAM_ID: key.teamId,
+      APNS_TOPIC: topic,
+      APNS_URL: server.url,
+    },
     close: () => server.close(),
   };
 }
 
-async function inParallel<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function inParallel<T>(
+  items: readonly T[],
+  width: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }

@@ -23,7 +23,8 @@ class FaultyHandler implements EventHandler {
   #flaky = new Map<string, number>();
   handle(e: StreamEvent): void {
     const track = e.data['trackId'] as string;
-    if (track.startsWith('poison') && this.poisonOn) throw new BackbeatError('BAD_REQUEST', `cannot handle ${track}`);
+    if (track.startsWith('poison') && this.poisonOn)
+      throw new BackbeatError('BAD_REQUEST', `cannot handle ${track}`);
     if (track.startsWith('flaky')) {
       const n = (this.#flaky.get(e.id) ?? 0) + 1;
       this.#flaky.set(e.id, n);
@@ -62,7 +63,10 @@ const get = async (path: string, token = reader) => {
 const caughtUp = () => srv.app.streaming.processor.caughtUp();
 
 beforeAll(async () => {
-  srv = await startTestServer({ RECOMMENDATION_PUSH_DEBOUNCE_MS: '50', EVENT_RETRY_BASE_MS: '1', EVENTS_MAX_BATCH: '50' }, { eventHandlers: [faulty] });
+  srv = await startTestServer(
+    { RECOMMENDATION_PUSH_DEBOUNCE_MS: '50', EVENT_RETRY_BASE_MS: '1', EVENTS_MAX_BATCH: '50' },
+    { eventHandlers: [faulty] },
+  );
   writer = await srv.token({ sub: 'svc', scope: 'events:write' });
   admin = await srv.token({ sub: 'ops', scope: 'admin' });
   reader = await srv.token({ sub: 'dash', scope: 'analytics:read' });
@@ -73,17 +77,29 @@ describe('POST /v1/events', () => {
   it('accepts valid events, rejects invalid ones by index with the reason, and the rejected change nothing', async () => {
     const res = await post([
       play('u-a', 'tr-1'),
-      { type: 'track.played', userId: 'u-a', ts: now, data: { trackId: 'tr-1', durationMs: -5, playedMs: 'x' } },
+      {
+        type: 'track.played',
+        userId: 'u-a',
+        ts: now,
+        data: { trackId: 'tr-1', durationMs: -5, playedMs: 'x' },
+      },
       { type: 'track.hummed', userId: 'u-a', ts: now, data: {} },
       { type: 'track.liked', ts: now, data: { trackId: 'tr-1', artistId: 'artist-tr-1' } },
       { type: 'track.liked', userId: 'u-a', ts: 1234, data: { trackId: 'tr-1', artistId: 'artist-tr-1' } },
       'not an object',
-      { type: 'track.skipped', userId: 'u-a', ts: now, data: { trackId: 'tr-2', artistId: 'a2', positionMs: 3000 } },
+      {
+        type: 'track.skipped',
+        userId: 'u-a',
+        ts: now,
+        data: { trackId: 'tr-2', artistId: 'a2', positionMs: 3000 },
+      },
     ]);
     expect(res.status).toBe(202);
     expect(res.body['accepted']).toBe(2);
     expect(res.body['ids']).toHaveLength(2);
-    const reasons = Object.fromEntries((res.body['rejected'] as Array<{ index: number; error: string }>).map((r) => [r.index, r.error]));
+    const reasons = Object.fromEntries(
+      (res.body['rejected'] as Array<{ index: number; error: string }>).map((r) => [r.index, r.error]),
+    );
     expect(Object.keys(reasons).map(Number)).toEqual([1, 2, 3, 4, 5]);
     expect(reasons[1]).toContain('artistId is required');
     expect(reasons[1]).toContain('data.durationMs');
@@ -97,16 +113,30 @@ describe('POST /v1/events', () => {
   });
 
   it('NDJSON, with a broken line rejected by index', async () => {
-    const lines = [JSON.stringify(play('u-n', 'tr-n1')), '{not json', JSON.stringify(play('u-n', 'tr-n2'))].join('\n');
+    const lines = [
+      JSON.stringify(play('u-n', 'tr-n1')),
+      '{not json',
+      JSON.stringify(play('u-n', 'tr-n2')),
+    ].join('\n');
     const res = await post(lines, writer, 'application/x-ndjson');
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ accepted: 2, rejected: [{ index: 1, error: expect.stringContaining('invalid JSON') }] });
+    expect(res.body).toMatchObject({
+      accepted: 2,
+      rejected: [{ index: 1, error: expect.stringContaining('invalid JSON') }],
+    });
   });
 
   it('drops duplicates by id: counted once, reported as duplicates', async () => {
     const id = randomUUID();
-    expect((await post([play('u-d', 'tr-dup', { id })])).body).toMatchObject({ accepted: 1, duplicates: 0, ids: [id] });
-    expect((await post([play('u-d', 'tr-dup', { id }), play('u-d', 'tr-dup', { id })])).body).toMatchObject({ accepted: 2, duplicates: 2 });
+    expect((await post([play('u-d', 'tr-dup', { id })])).body).toMatchObject({
+      accepted: 1,
+      duplicates: 0,
+      ids: [id],
+    });
+    expect((await post([play('u-d', 'tr-dup', { id }), play('u-d', 'tr-dup', { id })])).body).toMatchObject({
+      accepted: 2,
+      duplicates: 2,
+    });
     await caughtUp();
     expect((await get('/v1/tracks/tr-dup/stats')).body['plays']).toBe(1);
   });
@@ -125,12 +155,21 @@ describe('POST /v1/events', () => {
 });
 
 describe('the event command', () => {
-  it('accepts an event for the connection\'s own user (userId filled in), refuses another user\'s and bad ones', async () => {
+  it("accepts an event for the connection's own user (userId filled in), refuses another user's and bad ones", async () => {
     const c = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'ws-user' }));
-    const ok = await c.request({ type: 'event', event: { type: 'track.liked', ts: now, data: { trackId: 'tr-ws', artistId: 'ar-ws' } } });
+    const ok = await c.request({
+      type: 'event',
+      event: { type: 'track.liked', ts: now, data: { trackId: 'tr-ws', artistId: 'ar-ws' } },
+    });
     expect(ok).toMatchObject({ type: 'accepted', eventId: expect.any(String) });
-    expect(await c.request({ type: 'event', event: { ...play('someone-else', 'tr-ws') } })).toMatchObject({ type: 'error', code: 4003 });
-    const bad = await c.request({ type: 'event', event: { type: 'track.played', ts: now, data: { trackId: 'tr-ws' } } });
+    expect(await c.request({ type: 'event', event: { ...play('someone-else', 'tr-ws') } })).toMatchObject({
+      type: 'error',
+      code: 4003,
+    });
+    const bad = await c.request({
+      type: 'event',
+      event: { type: 'track.played', ts: now, data: { trackId: 'tr-ws' } },
+    });
     expect(bad).toMatchObject({ type: 'error', code: 4400 });
     expect(String(bad['message'])).toContain('artistId is required');
     await caughtUp();
@@ -155,8 +194,15 @@ describe('recommendations', () => {
     expect(ids.slice(0, 2).sort()).toEqual(['rk-b', 'rk-c']);
     expect(ids).not.toContain('rk-a');
     expect((await get('/v1/users/rk-3/recommendations', await srv.token({ sub: 'rk-1' }))).status).toBe(403);
-    const push = await listener.waitFor((f) => f.type === 'message' && f['channel'] === 'user:rk-3', 5000, 'recommendation push');
-    expect(push['data']).toMatchObject({ kind: 'recommendations', items: expect.arrayContaining([expect.objectContaining({ trackId: 'rk-b' })]) });
+    const push = await listener.waitFor(
+      (f) => f.type === 'message' && f['channel'] === 'user:rk-3',
+      5000,
+      'recommendation push',
+    );
+    expect(push['data']).toMatchObject({
+      kind: 'recommendations',
+      items: expect.arrayContaining([expect.objectContaining({ trackId: 'rk-b' })]),
+    });
     await listener.close();
   });
 
@@ -180,18 +226,33 @@ describe('failures and the dead-letter queue', () => {
     const dlq = await get('/v1/events/dlq', admin);
     expect(dlq.status).toBe(200);
     const entry = (dlq.body['items'] as Array<Json>).find((d) => d['eventId'] === poisonId);
-    expect(entry).toMatchObject({ handler: 'faulty', attempts: 1, error: { code: 'bad_request', retriable: false, message: 'cannot handle poison-1' } });
+    expect(entry).toMatchObject({
+      handler: 'faulty',
+      attempts: 1,
+      error: { code: 'bad_request', retriable: false, message: 'cannot handle poison-1' },
+    });
     expect((await get('/v1/events/dlq', reader)).status).toBe(403);
     // The plays handler still counted it: only the failing handler dead-letters.
     expect((await get('/v1/tracks/poison-1/stats')).body['plays']).toBe(1);
 
     // Replay while still broken: stays, attempts add up.
-    const again = await fetch(`${srv.url}/v1/events/dlq/replay`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ ids: [entry!['id']] }) });
+    const again = await fetch(`${srv.url}/v1/events/dlq/replay`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ids: [entry!['id']] }),
+    });
     expect(await again.json()).toMatchObject({ replayed: 1, succeeded: [], failed: [{ id: entry!['id'] }] });
-    expect(((await get('/v1/events/dlq', admin)).body['items'] as Array<Json>).find((d) => d['eventId'] === poisonId)?.['attempts']).toBe(2);
+    expect(
+      ((await get('/v1/events/dlq', admin)).body['items'] as Array<Json>).find(
+        (d) => d['eventId'] === poisonId,
+      )?.['attempts'],
+    ).toBe(2);
 
     faulty.poisonOn = false; // "fixed"
-    const fixed = await fetch(`${srv.url}/v1/events/dlq/replay`, { method: 'POST', headers: { authorization: `Bearer ${admin}` } });
+    const fixed = await fetch(`${srv.url}/v1/events/dlq/replay`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}` },
+    });
     expect(await fixed.json()).toMatchObject({ succeeded: [entry!['id']], failed: [] });
     expect(faulty.seen).toContain(poisonId);
     expect((await get('/v1/events/dlq', admin)).body['total']).toBe(0);
@@ -202,13 +263,26 @@ describe('windows', () => {
   it('per-minute windows in event time: plays, unique listeners, top tracks; a late event beyond the grace changes nothing', async () => {
     const m = Math.ceil((now + 6 * 3_600_000) / 60_000) * 60_000; // a minute boundary hours ahead of the other tests
     const at = (ms: number, user: string, track: string) => play(user, track, { ts: m + ms });
-    await post([at(1000, 'w-1', 'win-a'), at(2000, 'w-2', 'win-a'), at(59_000, 'w-1', 'win-b'), at(180_000, 'w-3', 'win-c')]);
+    await post([
+      at(1000, 'w-1', 'win-a'),
+      at(2000, 'w-2', 'win-a'),
+      at(59_000, 'w-1', 'win-b'),
+      at(180_000, 'w-3', 'win-c'),
+    ]);
     await caughtUp();
     const windows = async () => (await get('/v1/events/stats', admin)).body['windows'] as Json;
-    const minute = async () => ((await windows())['minutes'] as Json[]).find((w) => w['window']['start'] === m);
+    const minute = async () =>
+      ((await windows())['minutes'] as Json[]).find((w) => w['window']['start'] === m);
     expect(await minute()).toMatchObject({
       final: true,
-      values: { plays: 3, listeners: 2, topTracks: [{ item: 'win-a', count: 2 }, { item: 'win-b', count: 1 }] },
+      values: {
+        plays: 3,
+        listeners: 2,
+        topTracks: [
+          { item: 'win-a', count: 2 },
+          { item: 'win-b', count: 1 },
+        ],
+      },
     });
     const lateBefore = (await windows())['lateEvents'] as number;
     await post([at(30_000, 'w-9', 'win-late')]);
@@ -221,7 +295,13 @@ describe('windows', () => {
 describe('observability', () => {
   it('exports streaming metrics', async () => {
     const text = await (await fetch(`${srv.url}/metrics`)).text();
-    for (const m of ['backbeat_streaming_events_ingested_total{source="http",outcome="accepted"}', 'backbeat_streaming_events_processed_total{handler="plays",outcome="ok"}', 'backbeat_streaming_dead_letters', 'backbeat_streaming_recommendation_update_seconds_bucket', 'backbeat_streaming_plays_total{outcome="complete"}']) {
+    for (const m of [
+      'backbeat_streaming_events_ingested_total{source="http",outcome="accepted"}',
+      'backbeat_streaming_events_processed_total{handler="plays",outcome="ok"}',
+      'backbeat_streaming_dead_letters',
+      'backbeat_streaming_recommendation_update_seconds_bucket',
+      'backbeat_streaming_plays_total{outcome="complete"}',
+    ]) {
       expect(text).toContain(m);
     }
   });

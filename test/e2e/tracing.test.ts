@@ -6,7 +6,11 @@
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -43,13 +47,17 @@ describe('trace context', () => {
     expect(r.status).toBe(200);
     await provider.forceFlush();
     // The node publishes on system:* channels by itself (dashboard, alerts): pick this request's span.
-    const span = exporter.getFinishedSpans().find((s) => s.name === 'gateway.publish' && s.attributes['backbeat.channel'] === 'chat:traced');
+    const span = exporter
+      .getFinishedSpans()
+      .find((s) => s.name === 'gateway.publish' && s.attributes['backbeat.channel'] === 'chat:traced');
     expect(span).toBeDefined();
     expect(span!.spanContext().traceId).toBe(traceId);
     expect(span!.parentSpanContext?.spanId).toBe(parentId);
     expect(span!.attributes['backbeat.channel']).toBe('chat:traced');
     expect(span!.attributes['backbeat.offset']).toBe(1);
     const page = await srv.app.engines.history.read('chat:traced', { limit: 1 });
-    expect(page.publications[0]!.trace?.['traceparent']).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    expect(page.publications[0]!.trace?.['traceparent']).toMatch(
+      new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`),
+    );
   });
 });

@@ -28,7 +28,9 @@ export class KafkaBroker {
 
   constructor(libs = process.env.BACKBEAT_KAFKA_LIBS) {
     if (!libs || !existsSync(libs)) {
-      throw new Error('BACKBEAT_KAFKA_LIBS is not set to the cached Kafka jars: run `source scripts/lib/ensure.sh; ensure_kafka` first');
+      throw new Error(
+        'BACKBEAT_KAFKA_LIBS is not set to the cached Kafka jars: run `source scripts/lib/ensure.sh; ensure_kafka` first',
+      );
     }
     this.#libs = libs;
   }
@@ -53,7 +55,9 @@ export class KafkaBroker {
       writeConfig(config, join(this.dir, 'data'), this.#port, this.#controllerPort);
       this.#format(config);
     }
-    const child = spawn('java', [...this.#jvm(), 'kafka.Kafka', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('java', [...this.#jvm(), 'kafka.Kafka', config], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.#child = child;
     child.stdout.on('data', (d: Buffer) => (this.#output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (this.#output += d.toString()));
@@ -82,13 +86,33 @@ export class KafkaBroker {
   }
 
   #jvm(): string[] {
-    return ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', `-Dlog4j2.configurationFile=file:${LOG4J}`, '-cp', `${this.#libs}/*`];
+    return [
+      '-Xms256m',
+      '-Xmx512m',
+      '-XX:+UseSerialGC',
+      `-Dlog4j2.configurationFile=file:${LOG4J}`,
+      '-cp',
+      `${this.#libs}/*`,
+    ];
   }
 
   #format(config: string): void {
-    const fmt = spawnSync('java', [...this.#jvm(), 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', config, '--ignore-formatted'], {
-      encoding: 'utf8',
-    });
+    const fmt = spawnSync(
+      'java',
+      [
+        ...this.#jvm(),
+        'kafka.tools.StorageTool',
+        'format',
+        '-t',
+        clusterId(),
+        '-c',
+        config,
+        '--ignore-formatted',
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
     if (fmt.status !== 0) throw new Error(`kafka storage format failed: ${fmt.stdout}${fmt.stderr}`);
   }
 
@@ -97,9 +121,16 @@ export class KafkaBroker {
     let last: unknown;
     while (Date.now() < until) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`kafka broker on ${this.brokers} exited (${child.exitCode ?? child.signalCode}): ${this.output}`);
+        throw new Error(
+          `kafka broker on ${this.brokers} exited (${child.exitCode ?? child.signalCode}): ${this.output}`,
+        );
       }
-      const admin = new Admin({ clientId: 'backbeat-test-ready', bootstrapBrokers: [this.brokers], retries: 0, requestTimeout: 2000 });
+      const admin = new Admin({
+        clientId: 'backbeat-test-ready',
+        bootstrapBrokers: [this.brokers],
+        retries: 0,
+        requestTimeout: 2000,
+      });
       try {
         await admin.listTopics();
         return;
@@ -110,13 +141,27 @@ export class KafkaBroker {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`kafka broker on ${this.brokers} not ready after ${timeoutMs} ms: ${this.output}`, { cause: last });
+    throw new Error(`kafka broker on ${this.brokers} not ready after ${timeoutMs} ms: ${this.output}`, {
+      cause: last,
+    });
   }
 }
 
 /** The broker config, from the one definition in scripts/lib/kafka.sh. */
 function writeConfig(file: string, dataDir: string, port: number, controllerPort: number): void {
-  const r = spawnSync('bash', ['-c', 'source "$0" && kafka_write_config "$@"', join(ROOT, 'scripts/lib/kafka.sh'), file, dataDir, String(port), String(controllerPort)], { encoding: 'utf8' });
+  const r = spawnSync(
+    'bash',
+    [
+      '-c',
+      'source "$0" && kafka_write_config "$@"',
+      join(ROOT, 'scripts/lib/kafka.sh'),
+      file,
+      dataDir,
+      String(port),
+      String(controllerPort),
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`kafka_write_config failed: ${r.stderr}`);
 }
 

@@ -27,10 +27,13 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     // A check may throw to give up at once (e.g. the process died); fetch errors mean "not yet".
-    if (await check().catch((err: unknown) => {
-      if (err instanceof Error && err.message.includes(' exited ')) throw err;
-      return false;
-    })) return;
+    if (
+      await check().catch((err: unknown) => {
+        if (err instanceof Error && err.message.includes(' exited ')) throw err;
+        return false;
+      })
+    )
+      return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
@@ -59,14 +62,22 @@ export class NodeProcess {
   async start(): Promise<this> {
     this.child = spawn(NODE, ['src/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, HOST: '127.0.0.1', PORT: String(this.port), DATA_DIR: this.dataDir, LOG_LEVEL: 'warn', ...this.env },
+      env: {
+        ...process.env,
+        HOST: '127.0.0.1',
+        PORT: String(this.port),
+        DATA_DIR: this.dataDir,
+        LOG_LEVEL: 'warn',
+        ...this.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     const child = this.child;
     await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`node on ${this.port} exited ${child.exitCode}: ${this.output.slice(-500)}`);
+      if (child.exitCode !== null)
+        throw new Error(`node on ${this.port} exited ${child.exitCode}: ${this.output.slice(-500)}`);
       return (await fetch(`${this.url}/readyz`)).ok;
     }, `node on ${this.port} ready`);
     return this;
@@ -110,13 +121,29 @@ export class RedisProcess {
   }
 
   get url(): string {
-    return this.password ? `redis://:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}` : `redis://127.0.0.1:${this.port}`;
+    return this.password
+      ? `redis://:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}`
+      : `redis://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<this> {
     this.child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', ...(this.password ? ['--requirepass', this.password] : [])],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--save',
+        '',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        ...(this.password ? ['--requirepass', this.password] : []),
+      ],
       { stdio: 'ignore' },
     );
     await waitFor(() => pingRedis(this.port), `redis on ${this.port}`);

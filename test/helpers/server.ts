@@ -20,7 +20,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}, deps: AppDeps = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  deps: AppDeps = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-test-'));
   const config = loadConfig({
     HOST: '127.0.0.1',
@@ -38,7 +41,11 @@ export async function startTestServer(env: Record<string, string> = {}, deps: Ap
     url,
     wsUrl: url.replace(/^http/, 'ws') + '/ws',
     token: (claims = {}, ttl = 3600) =>
-      signHs256(config.jwtSecret ?? TEST_SECRET, { sub: 'alice', channels: ['*'], publish: ['*'], ...claims }, ttl),
+      signHs256(
+        config.jwtSecret ?? TEST_SECRET,
+        { sub: 'alice', channels: ['*'], publish: ['*'], ...claims },
+        ttl,
+      ),
     async close() {
       await app.close({ drain: false });
       rmSync(dataDir, { recursive: true, force: true });

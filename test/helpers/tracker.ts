@@ -112,7 +112,15 @@ export class TrackedSubscriber {
 
   #fill(ws: WebSocket): void {
     this.#filling = true;
-    ws.send(JSON.stringify({ id: this.#id++, type: 'history', channel: this.channel, since: { offset: this.#offset, epoch: this.#epoch }, limit: 1000 }));
+    ws.send(
+      JSON.stringify({
+        id: this.#id++,
+        type: 'history',
+        channel: this.channel,
+        since: { offset: this.#offset, epoch: this.#epoch },
+        limit: 1000,
+      }),
+    );
   }
 
   #accept(offset: number, n: number): void {
@@ -185,7 +193,10 @@ export class Publisher {
 }
 
 /** Every acknowledged publication at or after the subscriber's start reached it once, in order. */
-export function verify(sub: TrackedSubscriber, acked: Ack[]): { missing: Ack[]; duplicates: number; outOfOrder: number } {
+export function verify(
+  sub: TrackedSubscriber,
+  acked: Ack[],
+): { missing: Ack[]; duplicates: number; outOfOrder: number } {
   const first = sub.received[0]?.offset ?? Infinity;
   const byOffset = new Map(sub.received.map((r) => [r.offset, r.n]));
   const missing = acked.filter((a) => a.offset >= first && byOffset.get(a.offset) !== a.n);

@@ -26,26 +26,33 @@ const SEEDS = [10, 11];
 const reports = new Map<number, AnomalyReport>();
 
 beforeAll(() => {
-  for (const seed of SEEDS) reports.set(seed, evaluateAnomaly(generateSeries({ seed }), generateSeries({ seed: seed + 1000, inject: false }), seed));
+  for (const seed of SEEDS)
+    reports.set(
+      seed,
+      evaluateAnomaly(generateSeries({ seed }), generateSeries({ seed: seed + 1000, inject: false }), seed),
+    );
 });
 
 describe('anomaly detection: robust EWMA detector vs fixed thresholds (held-out day)', () => {
-  it.each(SEEDS)('seed %i: the detector meets the bar — recall ≥ 0.9 at ≤ 0.1 false alarms per 1,000 samples', (seed) => {
-    const r = reports.get(seed)!;
-    expect(r.series).toBe(18);
-    expect(r.planted).toBeGreaterThan(250);
-    const d = methodResult(r, METHOD.detector);
-    expect(d.recall).toBeGreaterThanOrEqual(ANOMALY_BAR.recall);
-    expect(d.falseAlarmsPer1000).toBeLessThanOrEqual(ANOMALY_BAR.falseAlarmsPer1000);
-    expect(d.normalAlarmShare).toBeLessThanOrEqual(ANOMALY_BAR.normalAlarmShare);
-    // Every kind, not an average hiding one: spikes and shifts within seconds, drifts before they peak.
-    for (const kind of ['spike', 'shift', 'drift'] as const) {
-      const k = d.byKind[kind]!;
-      expect(k.detected / k.planted, kind).toBeGreaterThanOrEqual(0.85);
-    }
-    expect(d.byKind.spike!.meanDelay).toBeLessThanOrEqual(5);
-    expect(d.byKind.shift!.meanDelay).toBeLessThanOrEqual(10);
-  });
+  it.each(SEEDS)(
+    'seed %i: the detector meets the bar — recall ≥ 0.9 at ≤ 0.1 false alarms per 1,000 samples',
+    (seed) => {
+      const r = reports.get(seed)!;
+      expect(r.series).toBe(18);
+      expect(r.planted).toBeGreaterThan(250);
+      const d = methodResult(r, METHOD.detector);
+      expect(d.recall).toBeGreaterThanOrEqual(ANOMALY_BAR.recall);
+      expect(d.falseAlarmsPer1000).toBeLessThanOrEqual(ANOMALY_BAR.falseAlarmsPer1000);
+      expect(d.normalAlarmShare).toBeLessThanOrEqual(ANOMALY_BAR.normalAlarmShare);
+      // Every kind, not an average hiding one: spikes and shifts within seconds, drifts before they peak.
+      for (const kind of ['spike', 'shift', 'drift'] as const) {
+        const k = d.byKind[kind]!;
+        expect(k.detected / k.planted, kind).toBeGreaterThanOrEqual(0.85);
+      }
+      expect(d.byKind.spike!.meanDelay).toBeLessThanOrEqual(5);
+      expect(d.byKind.shift!.meanDelay).toBeLessThanOrEqual(10);
+    },
+  );
 
   it.each(SEEDS)('seed %i: both fixed-threshold baselines miss the bar and recall far less', (seed) => {
     const r = reports.get(seed)!;
@@ -71,12 +78,15 @@ describe('anomaly detection: robust EWMA detector vs fixed thresholds (held-out 
     expect(methodResult(r, METHOD.noConfirm).falseAlarmsPer1000).toBeGreaterThan(10 * d.falseAlarmsPer1000);
   });
 
-  it.each(SEEDS)('seed %i: controls — no anomalies planted stays under the false-alarm bar; shuffled labels are not "detected"', (seed) => {
-    const r = reports.get(seed)!;
-    expect(r.clean.falseAlarmsPer1000).toBeLessThanOrEqual(ANOMALY_BAR.falseAlarmsPer1000);
-    expect(r.clean.normalAlarmShare).toBeLessThanOrEqual(0.01);
-    expect(r.shuffled.recall).toBeLessThanOrEqual(ANOMALY_BAR.shuffledRecall);
-    expect(r.shuffled.recall).toBeLessThan(0.25 * methodResult(r, METHOD.detector).recall);
-    expect(anomalyVerdict(r).ok).toBe(true);
-  });
+  it.each(SEEDS)(
+    'seed %i: controls — no anomalies planted stays under the false-alarm bar; shuffled labels are not "detected"',
+    (seed) => {
+      const r = reports.get(seed)!;
+      expect(r.clean.falseAlarmsPer1000).toBeLessThanOrEqual(ANOMALY_BAR.falseAlarmsPer1000);
+      expect(r.clean.normalAlarmShare).toBeLessThanOrEqual(0.01);
+      expect(r.shuffled.recall).toBeLessThanOrEqual(ANOMALY_BAR.shuffledRecall);
+      expect(r.shuffled.recall).toBeLessThan(0.25 * methodResult(r, METHOD.detector).recall);
+      expect(anomalyVerdict(r).ok).toBe(true);
+    },
+  );
 });

@@ -23,7 +23,8 @@ const USERS = 1500;
 const reports = new Map<number, SendTimeReport>();
 
 beforeAll(() => {
-  for (const seed of SEEDS) reports.set(seed, evaluateSendTime(generateSendTimeData({ seed, users: USERS }), {}, seed));
+  for (const seed of SEEDS)
+    reports.set(seed, evaluateSendTime(generateSendTimeData({ seed, users: USERS }), {}, seed));
 });
 
 describe('send time: learned per-user hour vs fixed hours (held-out days)', () => {
@@ -39,7 +40,9 @@ describe('send time: learned per-user hour vs fixed hours (held-out days)', () =
     expect(best.activeHourHitRate).toBeGreaterThanOrEqual(at18.activeHourHitRate);
     expect(best.activeHourHitRate).toBeGreaterThan(random.activeHourHitRate);
     for (const baseline of [best, at18]) {
-      expect(learned.activeHourHitRate).toBeGreaterThanOrEqual(SEND_TIME_BAR.hitRate * baseline.activeHourHitRate);
+      expect(learned.activeHourHitRate).toBeGreaterThanOrEqual(
+        SEND_TIME_BAR.hitRate * baseline.activeHourHitRate,
+      );
       expect(learned.openRate).toBeGreaterThanOrEqual(SEND_TIME_BAR.openRate * baseline.openRate);
     }
     expect(learned.plantedHourRate).toBeGreaterThan(0.6);
@@ -63,7 +66,9 @@ describe('send time: learned per-user hour vs fixed hours (held-out days)', () =
     // training notifications went out at, where their opens are.
     const fixed = [policyResult(r, POLICY.bestFixed), policyResult(r, POLICY.fixed18)];
     expect(learned.openRate).toBeLessThanOrEqual(1.1 * Math.max(...fixed.map((p) => p.openRate)));
-    expect(learned.activeHourHitRate).toBeLessThanOrEqual(1.1 * Math.max(...fixed.map((p) => p.activeHourHitRate)));
+    expect(learned.activeHourHitRate).toBeLessThanOrEqual(
+      1.1 * Math.max(...fixed.map((p) => p.activeHourHitRate)),
+    );
     expect(sendTimeVerdict(r).clearWin).toBe(false);
   });
 
@@ -71,7 +76,9 @@ describe('send time: learned per-user hour vs fixed hours (held-out days)', () =
     const data = generateSendTimeData({ seed: 8, users: 1000, driftShare: 1 });
     const decaying = policyResult(evaluateSendTime(data, {}, 8), POLICY.learned);
     const forever = policyResult(evaluateSendTime(data, { halfLifeMs: Infinity }, 8), POLICY.learned);
-    console.log(`drift: 14-day half-life hit ${decaying.activeHourHitRate.toFixed(3)}, no decay ${forever.activeHourHitRate.toFixed(3)}`);
+    console.log(
+      `drift: 14-day half-life hit ${decaying.activeHourHitRate.toFixed(3)}, no decay ${forever.activeHourHitRate.toFixed(3)}`,
+    );
     expect(decaying.activeHourHitRate).toBeGreaterThan(forever.activeHourHitRate + 0.03);
     expect(decaying.plantedHourRate).toBeGreaterThan(forever.plantedHourRate + 0.05);
   });

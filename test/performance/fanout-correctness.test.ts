@@ -31,11 +31,15 @@ async function openSubscriber(url: string, token: string, channel: string): Prom
   return sub;
 }
 
-
 describe('fan-out correctness under load', () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await startTestServer({ MAX_CONNECTIONS_PER_USER: '100000', RATE_LIMIT_COMMANDS: '100000', OUTBOUND_MAX_BYTES: '65536', HISTORY_SIZE: '1000' });
+    srv = await startTestServer({
+      MAX_CONNECTIONS_PER_USER: '100000',
+      RATE_LIMIT_COMMANDS: '100000',
+      OUTBOUND_MAX_BYTES: '65536',
+      HISTORY_SIZE: '1000',
+    });
   });
   afterAll(async () => srv.close());
 
@@ -43,7 +47,11 @@ describe('fan-out correctness under load', () => {
     const token = await srv.token({ sub: 'load' });
     const subs: Sub[] = [];
     for (let i = 0; i < 1000; i += 100) {
-      subs.push(...(await Promise.all(Array.from({ length: 100 }, () => openSubscriber(srv.wsUrl, token, 'load:all')))));
+      subs.push(
+        ...(await Promise.all(
+          Array.from({ length: 100 }, () => openSubscriber(srv.wsUrl, token, 'load:all')),
+        )),
+      );
     }
     expect(srv.app.gateway.connectionCount).toBe(1000);
     const N = 200;
@@ -67,7 +75,9 @@ describe('fan-out correctness under load', () => {
   it('a reader that stops reading is closed 4009; the others get everything', async () => {
     const token = await srv.token({ sub: 'slow-test' });
     const slow = await openSubscriber(srv.wsUrl, token, 'load:slow');
-    const fast = await Promise.all(Array.from({ length: 50 }, () => openSubscriber(srv.wsUrl, token, 'load:slow')));
+    const fast = await Promise.all(
+      Array.from({ length: 50 }, () => openSubscriber(srv.wsUrl, token, 'load:slow')),
+    );
     // Stop reading: the kernel buffers fill, then the server's queue for this socket grows.
     (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
     // Enough bytes to overflow loopback's kernel buffers for the paused reader (≈12 MiB).
@@ -96,7 +106,8 @@ describe('fan-out correctness under load', () => {
       }
     })();
     // One publish at a time, as a paced producer would: fast readers keep their queues short.
-    for (let i = 0; i < N; i++) await send({ id: 10 + i, type: 'publish', channel: 'load:slow', data: { i, payload } });
+    for (let i = 0; i < N; i++)
+      await send({ id: 10 + i, type: 'publish', channel: 'load:slow', data: { i, payload } });
     await until(() => fast.every((s) => s.offsets.length === N), 'fast subscribers received everything');
     for (const s of fast) expect(s.offsets).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     // The slow reader finds its connection closed with 4009.

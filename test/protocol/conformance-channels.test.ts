@@ -19,7 +19,15 @@ describe('subscribe / unsubscribe', () => {
   it('subscribed reply: channel, offset (top), epoch, recovered false, no publications', async () => {
     const c = await client('s1');
     const r = await c.request({ id: 5, type: 'subscribe', channel: 'chat:x1' });
-    expect(r).toEqual({ id: 5, type: 'subscribed', channel: 'chat:x1', offset: 0, epoch: expect.any(String), recovered: false, publications: [] });
+    expect(r).toEqual({
+      id: 5,
+      type: 'subscribed',
+      channel: 'chat:x1',
+      offset: 0,
+      epoch: expect.any(String),
+      recovered: false,
+      publications: [],
+    });
     await c.close();
   });
 
@@ -41,16 +49,28 @@ describe('subscribe / unsubscribe', () => {
 
   it('MAX_SUBSCRIPTIONS bounds subscriptions per connection (4400)', async () => {
     const c = await client('s4');
-    for (let i = 0; i < 3; i++) expect(await c.request({ type: 'subscribe', channel: ch() })).toMatchObject({ type: 'subscribed' });
-    expect(await c.request({ type: 'subscribe', channel: ch() })).toMatchObject({ type: 'error', code: 4400 });
+    for (let i = 0; i < 3; i++)
+      expect(await c.request({ type: 'subscribe', channel: ch() })).toMatchObject({ type: 'subscribed' });
+    expect(await c.request({ type: 'subscribe', channel: ch() })).toMatchObject({
+      type: 'error',
+      code: 4400,
+    });
     await c.close();
   });
 
   it('without a channels grant: 4003; the own inbox user:SUB is always allowed', async () => {
     const c = await client('carol', { channels: ['chat:*'], publish: [] });
-    expect(await c.request({ type: 'subscribe', channel: 'news:a' })).toMatchObject({ type: 'error', code: 4003 });
-    expect(await c.request({ type: 'subscribe', channel: 'user:carol' })).toMatchObject({ type: 'subscribed' });
-    expect(await c.request({ type: 'subscribe', channel: 'user:dave' })).toMatchObject({ type: 'error', code: 4003 });
+    expect(await c.request({ type: 'subscribe', channel: 'news:a' })).toMatchObject({
+      type: 'error',
+      code: 4003,
+    });
+    expect(await c.request({ type: 'subscribe', channel: 'user:carol' })).toMatchObject({
+      type: 'subscribed',
+    });
+    expect(await c.request({ type: 'subscribe', channel: 'user:dave' })).toMatchObject({
+      type: 'error',
+      code: 4003,
+    });
     expect(await c.request({ type: 'history', channel: 'user:carol' })).toMatchObject({ type: 'history' });
     expect(await c.request({ type: 'presence', channel: 'user:carol' })).toMatchObject({ type: 'presence' });
     await c.close();
@@ -66,7 +86,13 @@ describe('subscribe / unsubscribe', () => {
       body: JSON.stringify({ channel: 'user:erin', data: { kind: 'hello' } }),
     });
     expect(r.status).toBe(200);
-    expect(await c.waitFor((f) => f.type === 'message')).toEqual({ type: 'message', channel: 'user:erin', offset: 1, data: { kind: 'hello' }, info: { user: 'svc' } });
+    expect(await c.waitFor((f) => f.type === 'message')).toEqual({
+      type: 'message',
+      channel: 'user:erin',
+      offset: 1,
+      data: { kind: 'hello' },
+      info: { user: 'svc' },
+    });
     await c.close();
   });
 
@@ -75,7 +101,11 @@ describe('subscribe / unsubscribe', () => {
     const b = await client('u2');
     const channel = ch();
     await a.request({ type: 'subscribe', channel });
-    expect(await a.request({ id: 9, type: 'unsubscribe', channel })).toEqual({ id: 9, type: 'unsubscribed', channel });
+    expect(await a.request({ id: 9, type: 'unsubscribe', channel })).toEqual({
+      id: 9,
+      type: 'unsubscribed',
+      channel,
+    });
     expect(await a.request({ type: 'unsubscribe', channel: ch() })).toMatchObject({ type: 'unsubscribed' });
     await b.request({ type: 'publish', channel, data: 1 });
     expect(await a.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
@@ -100,7 +130,13 @@ describe('publish and message pushes', () => {
     const msgs = subr.ofType('message');
     expect(msgs.map((m) => m['offset'])).toEqual([1, 2, 3, 4, 5]);
     const pubClient = (pubr.frames.find((f) => f.type === 'connected') as { client: string }).client;
-    expect(msgs[0]).toEqual({ type: 'message', channel, offset: 1, data: { i: 0 }, info: { user: 'pub1', client: pubClient } });
+    expect(msgs[0]).toEqual({
+      type: 'message',
+      channel,
+      offset: 1,
+      data: { i: 0 },
+      info: { user: 'pub1', client: pubClient },
+    });
     await Promise.all([pubr.close(), subr.close()]);
   });
 
@@ -108,14 +144,18 @@ describe('publish and message pushes', () => {
     const c = await client('order');
     const channel = ch();
     for (let i = 1; i <= 20; i++) c.send({ id: i + 10, type: 'publish', channel, data: i });
-    for (let i = 1; i <= 20; i++) expect(await c.waitFor((f) => f.id === i + 10)).toMatchObject({ offset: i });
+    for (let i = 1; i <= 20; i++)
+      expect(await c.waitFor((f) => f.id === i + 10)).toMatchObject({ offset: i });
     await c.close();
   });
 
   it('publish without a publish grant is 4003 and changes nothing', async () => {
     const c = await client('ro', { channels: ['*'], publish: ['chat:own'] });
     const channel = ch('news');
-    expect(await c.request({ type: 'publish', channel, data: 1 })).toMatchObject({ type: 'error', code: 4003 });
+    expect(await c.request({ type: 'publish', channel, data: 1 })).toMatchObject({
+      type: 'error',
+      code: 4003,
+    });
     expect(await c.request({ type: 'history', channel })).toMatchObject({ offset: 0, publications: [] });
     await c.close();
   });
@@ -128,7 +168,14 @@ describe('publish and message pushes', () => {
       await c.request({ type: 'publish', channel, data });
     }
     await c.waitFor((f) => f.type === 'message' && f['offset'] === 6);
-    expect(c.ofType('message').map((m) => m['data'])).toEqual([null, 0, 'text', [1, 'a'], { deep: { x: [true] } }, false]);
+    expect(c.ofType('message').map((m) => m['data'])).toEqual([
+      null,
+      0,
+      'text',
+      [1, 'a'],
+      { deep: { x: [true] } },
+      false,
+    ]);
     await c.close();
   });
 });
@@ -149,8 +196,14 @@ describe('presence, join and leave', () => {
     expect(p['channel']).toBe(channel);
     expect((p['clients'] as { user: string }[]).map((x) => x.user).sort()).toEqual(['quiet', 'watcher']);
     await quiet.request({ type: 'unsubscribe', channel });
-    expect(await watcher.waitFor((f) => f.type === 'leave')).toEqual({ type: 'leave', channel, info: { user: 'quiet', client: quietId } });
-    expect(watcher.ofType('join').some((j) => (j['info'] as { user: string }).user === 'watcher')).toBe(false);
+    expect(await watcher.waitFor((f) => f.type === 'leave')).toEqual({
+      type: 'leave',
+      channel,
+      info: { user: 'quiet', client: quietId },
+    });
+    expect(watcher.ofType('join').some((j) => (j['info'] as { user: string }).user === 'watcher')).toBe(
+      false,
+    );
     expect(quiet.ofType('join')).toHaveLength(0);
     // a disconnect is a leave too
     const other = await client('other');
@@ -179,7 +232,12 @@ describe('history', () => {
     expect(all).toMatchObject({ id: 999, type: 'history', channel, offset: 7, epoch: expect.any(String) });
     const pubs = all['publications'] as { offset: number; data: number; ts: number; info: unknown }[];
     expect(pubs.map((p) => p.offset)).toEqual([3, 4, 5, 6, 7]); // HISTORY_SIZE 5
-    expect(pubs[0]).toEqual({ offset: 3, data: 3, info: { user: 'h1', client: expect.any(String) }, ts: expect.any(Number) });
+    expect(pubs[0]).toEqual({
+      offset: 3,
+      data: 3,
+      info: { user: 'h1', client: expect.any(String) },
+      ts: expect.any(Number),
+    });
     const two = await c.request({ type: 'history', channel, limit: 2 });
     expect((two['publications'] as { offset: number }[]).map((p) => p.offset)).toEqual([6, 7]);
     const zero = await c.request({ type: 'history', channel, limit: 0 });
@@ -233,7 +291,10 @@ describe('recovery', () => {
     const channel = ch();
     await a.request({ type: 'publish', channel, data: 1 });
     const { epoch } = (await a.request({ type: 'history', channel, limit: 0 })) as { epoch: string };
-    expect(await a.request({ type: 'subscribe', channel, recover: { offset: 1, epoch } })).toMatchObject({ recovered: true, publications: [] });
+    expect(await a.request({ type: 'subscribe', channel, recover: { offset: 1, epoch } })).toMatchObject({
+      recovered: true,
+      publications: [],
+    });
     await a.close();
   });
 
@@ -291,13 +352,18 @@ describe('session resume', () => {
     await pub.request({ type: 'publish', channel, data: 2 });
     const b = await RawClient.open(srv.wsUrl);
     const r = await b.request({ type: 'connect', token, session: connected['session'] });
-    expect(r).toMatchObject({ type: 'connected', subscriptions: { [channel]: { offset: 2, recovered: true, since: 1 } } });
+    expect(r).toMatchObject({
+      type: 'connected',
+      subscriptions: { [channel]: { offset: 2, recovered: true, since: 1 } },
+    });
     expect(await b.waitFor((f) => f.type === 'message')).toMatchObject({ offset: 2, data: 2 });
     await pub.request({ type: 'publish', channel, data: 3 });
     await b.waitFor((f) => f.type === 'message' && f['offset'] === 3);
     // a session resumes once
     const c = await RawClient.open(srv.wsUrl);
-    expect((await c.request({ type: 'connect', token, session: connected['session'] }))['subscriptions']).toBeUndefined();
+    expect(
+      (await c.request({ type: 'connect', token, session: connected['session'] }))['subscriptions'],
+    ).toBeUndefined();
     await Promise.all([b.close(), c.close(), pub.close()]);
   });
 
@@ -308,7 +374,11 @@ describe('session resume', () => {
     await a.close();
     await new Promise((r) => setTimeout(r, 50));
     const b = await RawClient.open(srv.wsUrl);
-    const r = await b.request({ type: 'connect', token: await srv.token({ sub: 'thief' }), session: connected['session'] });
+    const r = await b.request({
+      type: 'connect',
+      token: await srv.token({ sub: 'thief' }),
+      session: connected['session'],
+    });
     expect(r['subscriptions']).toBeUndefined();
     await b.close();
   });
@@ -318,16 +388,37 @@ describe('event', () => {
   it('accepted with the eventId once durable; the same id again is accepted as a duplicate', async () => {
     const c = await client('ev');
     const event = { id: 'ev-1', type: 'app.opened', ts: Date.now(), data: { platform: 'web' } };
-    expect(await c.request({ id: 41, type: 'event', event })).toEqual({ id: 41, type: 'accepted', eventId: 'ev-1' });
-    expect(await c.request({ id: 42, type: 'event', event })).toEqual({ id: 42, type: 'accepted', eventId: 'ev-1', duplicate: true });
+    expect(await c.request({ id: 41, type: 'event', event })).toEqual({
+      id: 41,
+      type: 'accepted',
+      eventId: 'ev-1',
+    });
+    expect(await c.request({ id: 42, type: 'event', event })).toEqual({
+      id: 42,
+      type: 'accepted',
+      eventId: 'ev-1',
+      duplicate: true,
+    });
     await c.close();
   });
 
-  it('4400 naming the field for an invalid event, 4003 for another user\'s, 4400 for a non-object event', async () => {
+  it("4400 naming the field for an invalid event, 4003 for another user's, 4400 for a non-object event", async () => {
     const c = await client('ev2');
-    const bad = await c.request({ type: 'event', event: { type: 'track.played', ts: Date.now(), data: { trackId: 't' } } });
-    expect(bad).toMatchObject({ type: 'error', code: 4400, message: expect.stringContaining('data.artistId is required') });
-    expect(await c.request({ type: 'event', event: { type: 'app.opened', userId: 'someone', ts: Date.now(), data: { platform: 'web' } } })).toMatchObject({ type: 'error', code: 4003 });
+    const bad = await c.request({
+      type: 'event',
+      event: { type: 'track.played', ts: Date.now(), data: { trackId: 't' } },
+    });
+    expect(bad).toMatchObject({
+      type: 'error',
+      code: 4400,
+      message: expect.stringContaining('data.artistId is required'),
+    });
+    expect(
+      await c.request({
+        type: 'event',
+        event: { type: 'app.opened', userId: 'someone', ts: Date.now(), data: { platform: 'web' } },
+      }),
+    ).toMatchObject({ type: 'error', code: 4003 });
     expect(await c.request({ type: 'event', event: 'nope' })).toMatchObject({ type: 'error', code: 4400 });
     await c.close();
   });

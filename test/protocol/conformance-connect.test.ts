@@ -6,7 +6,11 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 describe('connect', () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await startTestServer({ CONNECT_TIMEOUT_MS: '400', MAX_CONNECTIONS_PER_USER: '2', PING_INTERVAL_MS: '25000' });
+    srv = await startTestServer({
+      CONNECT_TIMEOUT_MS: '400',
+      MAX_CONNECTIONS_PER_USER: '2',
+      PING_INTERVAL_MS: '25000',
+    });
   });
   afterAll(async () => srv.close());
 
@@ -69,7 +73,11 @@ describe('connect', () => {
   it('a second connect is 4400 and the connection stays usable', async () => {
     const token = await srv.token({ sub: 'bob' });
     const c = await RawClient.connect(srv.wsUrl, token);
-    expect(await c.request({ type: 'connect', token })).toMatchObject({ type: 'error', code: 4400, message: 'already connected' });
+    expect(await c.request({ type: 'connect', token })).toMatchObject({
+      type: 'error',
+      code: 4400,
+      message: 'already connected',
+    });
     expect(await c.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
     await c.close();
   });
@@ -88,8 +96,10 @@ describe('connect', () => {
     const c = await RawClient.open(srv.wsUrl);
     c.send({ id: 1, type: 'connect', token: await srv.token({ sub: 'pipe2' }) });
     for (let i = 0; i < 40; i++) c.send({ id: 100 + i, type: 'ping' });
-    for (let i = 0; i < 32; i++) expect(await c.waitFor((f) => f.id === 100 + i)).toMatchObject({ type: 'pong' });
-    for (let i = 32; i < 40; i++) expect(await c.waitFor((f) => f.id === 100 + i)).toMatchObject({ type: 'error', code: 4029 });
+    for (let i = 0; i < 32; i++)
+      expect(await c.waitFor((f) => f.id === 100 + i)).toMatchObject({ type: 'pong' });
+    for (let i = 32; i < 40; i++)
+      expect(await c.waitFor((f) => f.id === 100 + i)).toMatchObject({ type: 'error', code: 4029 });
     expect(await c.request({ id: 999, type: 'ping' })).toMatchObject({ type: 'pong' });
     await c.close();
   });
@@ -126,7 +136,12 @@ describe('token expiry and refresh', () => {
     const c = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'exp' }, 2));
     const closed = await c.closed;
     expect(closed.code).toBe(4011);
-    expect(c.ofType('disconnect')[0]).toEqual({ type: 'disconnect', code: 4011, reason: 'token expired', reconnect: true });
+    expect(c.ofType('disconnect')[0]).toEqual({
+      type: 'disconnect',
+      code: 4011,
+      reason: 'token expired',
+      reconnect: true,
+    });
   });
 
   it('refresh extends the connection past the first token expiry', async () => {
@@ -142,7 +157,10 @@ describe('token expiry and refresh', () => {
 
   it('refresh with another user is 4001 and changes nothing', async () => {
     const c = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'one' }));
-    expect(await c.request({ type: 'refresh', token: await srv.token({ sub: 'two' }) })).toMatchObject({ type: 'error', code: 4001 });
+    expect(await c.request({ type: 'refresh', token: await srv.token({ sub: 'two' }) })).toMatchObject({
+      type: 'error',
+      code: 4001,
+    });
     expect(await c.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
     await c.close();
   });
@@ -157,7 +175,10 @@ describe('token expiry and refresh', () => {
   it('refresh grants apply to later commands', async () => {
     const c = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'g', channels: [], publish: [] }));
     expect(await c.request({ type: 'subscribe', channel: 'news:a' })).toMatchObject({ code: 4003 });
-    await c.request({ type: 'refresh', token: await srv.token({ sub: 'g', channels: ['news:*'], publish: [] }) });
+    await c.request({
+      type: 'refresh',
+      token: await srv.token({ sub: 'g', channels: ['news:*'], publish: [] }),
+    });
     expect(await c.request({ type: 'subscribe', channel: 'news:a' })).toMatchObject({ type: 'subscribed' });
     await c.close();
   });

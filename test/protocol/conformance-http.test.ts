@@ -19,7 +19,8 @@ const post = (path: string, body: unknown, token?: string, type = 'application/j
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': type },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-const get = (path: string, token?: string) => fetch(srv.url + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+const get = (path: string, token?: string) =>
+  fetch(srv.url + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
 
 describe('POST /v1/publish', () => {
   it('200 {offset, epoch} and the publication reaches WebSocket subscribers', async () => {
@@ -28,7 +29,13 @@ describe('POST /v1/publish', () => {
     const r = await post('/v1/publish', { channel: 'chat:http', data: { hello: 1 } }, publishTok);
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ offset: 1, epoch: expect.any(String) });
-    expect(await c.waitFor((f) => f.type === 'message')).toEqual({ type: 'message', channel: 'chat:http', offset: 1, data: { hello: 1 }, info: { user: 'svc' } });
+    expect(await c.waitFor((f) => f.type === 'message')).toEqual({
+      type: 'message',
+      channel: 'chat:http',
+      offset: 1,
+      data: { hello: 1 },
+      info: { user: 'svc' },
+    });
     await c.close();
   });
 
@@ -60,7 +67,11 @@ describe('POST /v1/publish', () => {
   it('401 without a token or with a bad one; 403 without the publish scope', async () => {
     expect((await post('/v1/publish', { channel: 'chat:x', data: 1 })).status).toBe(401);
     expect((await post('/v1/publish', { channel: 'chat:x', data: 1 }, 'nope')).status).toBe(401);
-    const r = await post('/v1/publish', { channel: 'chat:x', data: 1 }, await srv.token({ sub: 'u', scope: 'analytics:read' }));
+    const r = await post(
+      '/v1/publish',
+      { channel: 'chat:x', data: 1 },
+      await srv.token({ sub: 'u', scope: 'analytics:read' }),
+    );
     expect(r.status).toBe(403);
     expect(await r.json()).toEqual({ error: { code: 'forbidden', message: 'token lacks scope publish' } });
   });
@@ -77,18 +88,29 @@ describe('presence and history', () => {
     await c.request({ type: 'subscribe', channel: 'chat:pres' });
     const r = await get('/v1/channels/chat:pres/presence', publishTok);
     expect(r.status).toBe(200);
-    expect(await r.json()).toEqual({ channel: 'chat:pres', clients: [{ user: 'present', client: expect.any(String) }] });
+    expect(await r.json()).toEqual({
+      channel: 'chat:pres',
+      clients: [{ user: 'present', client: expect.any(String) }],
+    });
     await c.close();
   });
 
   it('GET history: latest, limit, since (+epoch)', async () => {
     for (let i = 1; i <= 4; i++) await post('/v1/publish', { channel: 'chat:hist', data: i }, publishTok);
-    const all = (await (await get('/v1/channels/chat:hist/history', publishTok)).json()) as { offset: number; epoch: string; publications: { offset: number; data: number; ts: number }[] };
+    const all = (await (await get('/v1/channels/chat:hist/history', publishTok)).json()) as {
+      offset: number;
+      epoch: string;
+      publications: { offset: number; data: number; ts: number }[];
+    };
     expect(all.offset).toBe(4);
     expect(all.publications.map((p) => p.data)).toEqual([1, 2, 3, 4]);
-    const lim = (await (await get('/v1/channels/chat:hist/history?limit=1', publishTok)).json()) as typeof all;
+    const lim = (await (
+      await get('/v1/channels/chat:hist/history?limit=1', publishTok)
+    ).json()) as typeof all;
     expect(lim.publications.map((p) => p.data)).toEqual([4]);
-    const since = (await (await get(`/v1/channels/chat:hist/history?since=2&epoch=${all.epoch}`, publishTok)).json()) as typeof all;
+    const since = (await (
+      await get(`/v1/channels/chat:hist/history?since=2&epoch=${all.epoch}`, publishTok)
+    ).json()) as typeof all;
     expect(since.publications.map((p) => p.offset)).toEqual([3, 4]);
   });
 
@@ -107,7 +129,10 @@ describe('POST /v1/users/{id}/disconnect', () => {
     const b = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'kick' }));
     const other = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'stay' }));
     expect((await post('/v1/users/kick/disconnect', {}, publishTok)).status).toBe(403);
-    const r = await fetch(`${srv.url}/v1/users/kick/disconnect`, { method: 'POST', headers: { authorization: `Bearer ${adminTok}` } });
+    const r = await fetch(`${srv.url}/v1/users/kick/disconnect`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminTok}` },
+    });
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ user: 'kick' });
     expect((await a.closed).code).toBe(4003);
@@ -131,7 +156,11 @@ describe('operations routes', () => {
     expect(await (await get('/healthz')).json()).toEqual({ status: 'ok' });
     const r = await get('/readyz');
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ status: 'ready', state: 'ready', checks: { memory: { ok: true }, breaker: { ok: true } } });
+    expect(await r.json()).toMatchObject({
+      status: 'ready',
+      state: 'ready',
+      checks: { memory: { ok: true }, breaker: { ok: true } },
+    });
   });
 
   it('GET /metrics exposes backbeat_ series in Prometheus text format', async () => {
@@ -156,9 +185,19 @@ describe('operations routes', () => {
   });
 
   it('GET /openapi.json is an OpenAPI 3 document listing the v1 routes; /docs serves the UI', async () => {
-    const doc = (await (await get('/openapi.json')).json()) as { openapi: string; paths: Record<string, unknown> };
+    const doc = (await (await get('/openapi.json')).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
     expect(doc.openapi).toMatch(/^3\./);
-    for (const p of ['/v1/publish', '/v1/channels/{channel}/presence', '/v1/channels/{channel}/history', '/v1/users/{id}/disconnect', '/v1/connect', '/healthz']) {
+    for (const p of [
+      '/v1/publish',
+      '/v1/channels/{channel}/presence',
+      '/v1/channels/{channel}/history',
+      '/v1/users/{id}/disconnect',
+      '/v1/connect',
+      '/healthz',
+    ]) {
       expect(Object.keys(doc.paths)).toContain(p);
     }
     const ui = await get('/docs/');
@@ -170,9 +209,15 @@ describe('operations routes', () => {
     const c = (await (await get('/v1/connect')).json()) as { url: string; node: string };
     expect(c).toEqual({ url: srv.wsUrl, node: srv.app.config.nodeId });
     expect((await get('/v1/admin/nodes', publishTok)).status).toBe(403);
-    const nodes = (await (await get('/v1/admin/nodes', adminTok)).json()) as { nodes: { node: string; capacity: number; health: string }[] };
+    const nodes = (await (await get('/v1/admin/nodes', adminTok)).json()) as {
+      nodes: { node: string; capacity: number; health: string }[];
+    };
     expect(nodes.nodes).toHaveLength(1);
-    expect(nodes.nodes[0]).toMatchObject({ node: srv.app.config.nodeId, health: 'healthy', capacity: 100000 });
+    expect(nodes.nodes[0]).toMatchObject({
+      node: srv.app.config.nodeId,
+      health: 'healthy',
+      capacity: 100000,
+    });
   });
 
   it('unknown routes are 404 in the error shape', async () => {

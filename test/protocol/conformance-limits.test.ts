@@ -19,7 +19,9 @@ describe('frames', () => {
   it('a frame just under the limit is accepted', async () => {
     const c = await RawClient.connect(srv.wsUrl, await srv.token());
     const data = 'x'.repeat(900);
-    expect(await c.request({ type: 'publish', channel: 'chat:ok', data })).toMatchObject({ type: 'published' });
+    expect(await c.request({ type: 'publish', channel: 'chat:ok', data })).toMatchObject({
+      type: 'published',
+    });
     await c.close();
   });
 
@@ -54,7 +56,11 @@ describe('frames', () => {
     ['an unknown type', { type: 'dance' }, 'unknown command type'],
     ['a bad channel', { type: 'subscribe', channel: 'nocolon' }, 'channel'],
     ['an uppercase namespace', { type: 'subscribe', channel: 'Chat:x' }, 'channel'],
-    ['a bad recover offset', { type: 'subscribe', channel: 'chat:x', recover: { offset: -1, epoch: 'e' } }, 'recover.offset'],
+    [
+      'a bad recover offset',
+      { type: 'subscribe', channel: 'chat:x', recover: { offset: -1, epoch: 'e' } },
+      'recover.offset',
+    ],
     ['a non-boolean presence', { type: 'subscribe', channel: 'chat:x', presence: 'yes' }, 'presence'],
     ['publish without data', { type: 'publish', channel: 'chat:x' }, 'data'],
     ['a history limit too large', { type: 'history', channel: 'chat:x', limit: 100000 }, 'limit'],
@@ -77,7 +83,11 @@ describe('frames', () => {
 describe('rate limit', () => {
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await startTestServer({ RATE_LIMIT_COMMANDS: '10', RATE_LIMIT_WINDOW_MS: '60000', RATE_LIMIT_CLOSE_AFTER: '5' });
+    srv = await startTestServer({
+      RATE_LIMIT_COMMANDS: '10',
+      RATE_LIMIT_WINDOW_MS: '60000',
+      RATE_LIMIT_CLOSE_AFTER: '5',
+    });
   });
   afterAll(async () => srv.close());
 
@@ -85,7 +95,13 @@ describe('rate limit', () => {
     const c = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'rl1' }));
     for (let i = 0; i < 9; i++) expect(await c.request({ type: 'ping' })).toMatchObject({ type: 'pong' }); // connect + 9 = 10
     const r = await c.request({ id: 500, type: 'ping' });
-    expect(r).toEqual({ id: 500, type: 'error', code: 4029, message: expect.any(String), retryAfterMs: expect.any(Number) });
+    expect(r).toEqual({
+      id: 500,
+      type: 'error',
+      code: 4029,
+      message: expect.any(String),
+      retryAfterMs: expect.any(Number),
+    });
     expect(r['retryAfterMs']).toBeGreaterThan(50_000);
     expect(r['retryAfterMs']).toBeLessThanOrEqual(60_000);
     await c.close();
@@ -124,7 +140,10 @@ describe('per-user rate limit', () => {
     expect(await b.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
     expect(await a.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
     expect(await b.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
-    expect(await a.request({ type: 'publish', channel: 'chat:x', data: 1 })).toMatchObject({ code: 4029, retryAfterMs: expect.any(Number) });
+    expect(await a.request({ type: 'publish', channel: 'chat:x', data: 1 })).toMatchObject({
+      code: 4029,
+      retryAfterMs: expect.any(Number),
+    });
     expect(await b.request({ type: 'history', channel: 'chat:x' })).toMatchObject({ code: 4029 });
     // refused commands changed nothing
     const other = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'else' }));

@@ -13,20 +13,32 @@ afterAll(async () => srv.close());
 
 describe('channel grants', () => {
   it('channels globs decide subscribe/presence/history; publish globs decide publish, independently', async () => {
-    const c = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'fan', channels: ['chat:*', 'live:show-?'], publish: ['chat:mine'] }));
+    const c = await RawClient.connect(
+      srv.wsUrl,
+      await srv.token({ sub: 'fan', channels: ['chat:*', 'live:show-?'], publish: ['chat:mine'] }),
+    );
     expect(await c.request({ type: 'subscribe', channel: 'chat:a' })).toMatchObject({ type: 'subscribed' });
     expect(await c.request({ type: 'subscribe', channel: 'chat:a:b' })).toMatchObject({ type: 'subscribed' });
-    expect(await c.request({ type: 'subscribe', channel: 'live:show-1' })).toMatchObject({ type: 'subscribed' });
+    expect(await c.request({ type: 'subscribe', channel: 'live:show-1' })).toMatchObject({
+      type: 'subscribed',
+    });
     expect(await c.request({ type: 'subscribe', channel: 'live:show-12' })).toMatchObject({ code: 4003 });
     expect(await c.request({ type: 'subscribe', channel: 'news:a' })).toMatchObject({ code: 4003 });
     expect(await c.request({ type: 'publish', channel: 'chat:a', data: 1 })).toMatchObject({ code: 4003 });
-    expect(await c.request({ type: 'publish', channel: 'chat:mine', data: 1 })).toMatchObject({ type: 'published' });
+    expect(await c.request({ type: 'publish', channel: 'chat:mine', data: 1 })).toMatchObject({
+      type: 'published',
+    });
     await c.close();
   });
 
   it('a token without grants can only use its own inbox', async () => {
-    const c = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'bare', channels: undefined, publish: undefined }));
-    expect(await c.request({ type: 'subscribe', channel: 'user:bare' })).toMatchObject({ type: 'subscribed' });
+    const c = await RawClient.connect(
+      srv.wsUrl,
+      await srv.token({ sub: 'bare', channels: undefined, publish: undefined }),
+    );
+    expect(await c.request({ type: 'subscribe', channel: 'user:bare' })).toMatchObject({
+      type: 'subscribed',
+    });
     expect(await c.request({ type: 'subscribe', channel: 'chat:a' })).toMatchObject({ code: 4003 });
     expect(await c.request({ type: 'publish', channel: 'user:bare', data: 1 })).toMatchObject({ code: 4003 });
     await c.close();
@@ -34,7 +46,9 @@ describe('channel grants', () => {
 
   it('a user cannot reach another user inbox even with a glob that looks close', async () => {
     const c = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'ann', channels: ['user:ann*'] }));
-    expect(await c.request({ type: 'subscribe', channel: 'user:anna' })).toMatchObject({ type: 'subscribed' }); // granted by the glob itself
+    expect(await c.request({ type: 'subscribe', channel: 'user:anna' })).toMatchObject({
+      type: 'subscribed',
+    }); // granted by the glob itself
     const d = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'ann2', channels: [] }));
     expect(await d.request({ type: 'subscribe', channel: 'user:ann' })).toMatchObject({ code: 4003 });
     await Promise.all([c.close(), d.close()]);
@@ -76,7 +90,15 @@ describe('logs', () => {
       },
     });
     const log = createLogger('info', sink);
-    log.info({ token: 'eyJ.secret.token', cmd: { token: 'eyJ.cmd.token' }, req: { headers: { authorization: 'Bearer eyJ.hdr' } }, jwtSecret: 'S3CRET' }, 'x');
+    log.info(
+      {
+        token: 'eyJ.secret.token',
+        cmd: { token: 'eyJ.cmd.token' },
+        req: { headers: { authorization: 'Bearer eyJ.hdr' } },
+        jwtSecret: 'S3CRET',
+      },
+      'x',
+    );
     const out = lines.join('');
     for (const s of ['eyJ.secret.token', 'eyJ.cmd.token', 'eyJ.hdr', 'S3CRET']) expect(out).not.toContain(s);
     expect(out).toContain('[redacted]');

@@ -14,10 +14,20 @@ import { request as httpRequest } from 'node:http';
 /** `{"a":` × n, 1, `}` × n: ~6n bytes, nested n deep. */
 const deepText = (n: number): string => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
 
-const json = (token: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json', ...extra });
+const json = (token: string, extra: Record<string, string> = {}) => ({
+  authorization: `Bearer ${token}`,
+  'content-type': 'application/json',
+  ...extra,
+});
 const isSpecError = (body: unknown): boolean => {
   const e = (body as { error?: { code?: unknown; message?: unknown } }).error;
-  return typeof e === 'object' && e !== null && typeof e.code === 'string' && typeof e.message === 'string' && Object.keys(body as object).length === 1;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.code === 'string' &&
+    typeof e.message === 'string' &&
+    Object.keys(body as object).length === 1
+  );
 };
 
 describe('deeply nested JSON is the sender’s 4400/400, never a dependency failure', () => {
@@ -30,9 +40,17 @@ describe('deeply nested JSON is the sender’s 4400/400, never a dependency fail
   afterAll(async () => srv.close());
 
   it('WebSocket publish of a 5,000-deep value: 4400 naming MAX_JSON_DEPTH, nothing stored, other users unaffected', async () => {
-    const attacker = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'mallory', channels: ['room:*'], publish: ['room:*'] }));
-    const victim = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'victim', channels: ['room:*'], publish: ['room:*'] }));
-    expect(await attacker.request({ type: 'subscribe', channel: 'room:evil' })).toMatchObject({ type: 'subscribed' });
+    const attacker = await RawClient.connect(
+      srv.wsUrl,
+      await srv.token({ sub: 'mallory', channels: ['room:*'], publish: ['room:*'] }),
+    );
+    const victim = await RawClient.connect(
+      srv.wsUrl,
+      await srv.token({ sub: 'victim', channels: ['room:*'], publish: ['room:*'] }),
+    );
+    expect(await attacker.request({ type: 'subscribe', channel: 'room:evil' })).toMatchObject({
+      type: 'subscribed',
+    });
     const payload = deepText(5000);
     for (let i = 0; i < 6; i++) {
       const id = 1000 + i;
@@ -43,15 +61,27 @@ describe('deeply nested JSON is the sender’s 4400/400, never a dependency fail
       expect(String(r['message'])).toContain('MAX_JSON_DEPTH');
     }
     // Others publish on WS and HTTP; the node is ready; the poisoned channel still works.
-    expect(await victim.request({ type: 'publish', channel: 'room:other', data: 'hi' })).toMatchObject({ type: 'published', offset: 1 });
-    const http = await fetch(`${srv.url}/v1/publish`, { method: 'POST', headers: json(admin), body: JSON.stringify({ channel: 'room:x', data: 1 }) });
+    expect(await victim.request({ type: 'publish', channel: 'room:other', data: 'hi' })).toMatchObject({
+      type: 'published',
+      offset: 1,
+    });
+    const http = await fetch(`${srv.url}/v1/publish`, {
+      method: 'POST',
+      headers: json(admin),
+      body: JSON.stringify({ channel: 'room:x', data: 1 }),
+    });
     expect(http.status).toBe(200);
     expect((await fetch(`${srv.url}/readyz`)).status).toBe(200);
-    expect(await attacker.request({ type: 'publish', channel: 'room:evil', data: { ok: true } })).toMatchObject({ type: 'published', offset: 1 });
+    expect(
+      await attacker.request({ type: 'publish', channel: 'room:evil', data: { ok: true } }),
+    ).toMatchObject({ type: 'published', offset: 1 });
     const hist = await fetch(`${srv.url}/v1/channels/room:evil/history`, { headers: json(admin) });
     expect(hist.status).toBe(200);
     expect(((await hist.json()) as { publications: unknown[] }).publications).toHaveLength(1);
-    expect(await attacker.request({ type: 'history', channel: 'room:evil' })).toMatchObject({ type: 'history', offset: 1 });
+    expect(await attacker.request({ type: 'history', channel: 'room:evil' })).toMatchObject({
+      type: 'history',
+      offset: 1,
+    });
     await attacker.close();
     await victim.close();
   });
@@ -59,23 +89,38 @@ describe('deeply nested JSON is the sender’s 4400/400, never a dependency fail
   it('an own "__proto__" key cannot hide a deep value', async () => {
     const c = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'p' }));
     const reply = c.waitFor((f) => f.id === 7);
-    c.sendRaw(`{"id":7,"type":"publish","channel":"room:p","data":{"__proto__":${'['.repeat(100)}${']'.repeat(100)}}}`);
+    c.sendRaw(
+      `{"id":7,"type":"publish","channel":"room:p","data":{"__proto__":${'['.repeat(100)}${']'.repeat(100)}}}`,
+    );
     expect(await reply).toMatchObject({ type: 'error', code: 4400 });
     await c.close();
   });
 
   it('HTTP publish with a deep body: 400 naming the limit, nothing stored', async () => {
-    const r = await fetch(`${srv.url}/v1/publish`, { method: 'POST', headers: json(admin), body: `{"channel":"room:h","data":${deepText(5000)}}` });
+    const r = await fetch(`${srv.url}/v1/publish`, {
+      method: 'POST',
+      headers: json(admin),
+      body: `{"channel":"room:h","data":${deepText(5000)}}`,
+    });
     expect(r.status).toBe(400);
     const body = await r.json();
     expect(isSpecError(body)).toBe(true);
     expect(JSON.stringify(body)).toContain('MAX_JSON_DEPTH');
-    const ok = await fetch(`${srv.url}/v1/publish`, { method: 'POST', headers: json(admin), body: JSON.stringify({ channel: 'room:h', data: 'fine' }) });
+    const ok = await fetch(`${srv.url}/v1/publish`, {
+      method: 'POST',
+      headers: json(admin),
+      body: JSON.stringify({ channel: 'room:h', data: 'fine' }),
+    });
     expect(await ok.json()).toMatchObject({ offset: 1 });
   });
 
   it('POST /v1/events: a deep event is rejected by index, the rest of the batch is accepted', async () => {
-    const play = (track: string) => ({ type: 'track.played', userId: 'u1', ts: Date.now(), data: { trackId: track, artistId: 'a', durationMs: 1000, playedMs: 900 } });
+    const play = (track: string) => ({
+      type: 'track.played',
+      userId: 'u1',
+      ts: Date.now(),
+      data: { trackId: track, artistId: 'a', durationMs: 1000, playedMs: 900 },
+    });
     const body = `[${JSON.stringify(play('t1'))},${JSON.stringify(play('t2')).replace('"playedMs":900', `"playedMs":900,"context":${deepText(5000)}`)},${JSON.stringify(play('t3'))}]`;
     const r = await fetch(`${srv.url}/v1/events`, { method: 'POST', headers: json(admin), body });
     expect(r.status).toBe(202);
@@ -86,15 +131,23 @@ describe('deeply nested JSON is the sender’s 4400/400, never a dependency fail
     expect(j.rejected[0]!.error).toContain('MAX_JSON_DEPTH');
     // The same as NDJSON.
     const nd = body.slice(1, -1).replace(/},{"type"/g, '}\n{"type"');
-    const r2 = await fetch(`${srv.url}/v1/events`, { method: 'POST', headers: json(admin, { 'content-type': 'application/x-ndjson' }), body: nd });
+    const r2 = await fetch(`${srv.url}/v1/events`, {
+      method: 'POST',
+      headers: json(admin, { 'content-type': 'application/x-ndjson' }),
+      body: nd,
+    });
     expect(r2.status).toBe(202);
-    expect(((await r2.json()) as { rejected: Array<{ index: number }> }).rejected.map((x) => x.index)).toEqual([1]);
+    expect(
+      ((await r2.json()) as { rejected: Array<{ index: number }> }).rejected.map((x) => x.index),
+    ).toEqual([1]);
   });
 
   it('the event command with a deep payload answers 4400 (not 4500)', async () => {
     const c = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'u2' }));
     const reply = c.waitFor((f) => f.id === 3);
-    c.sendRaw(`{"id":3,"type":"event","event":{"type":"app.opened","ts":${Date.now()},"data":{"platform":"ios","x":${deepText(5000)}}}}`);
+    c.sendRaw(
+      `{"id":3,"type":"event","event":{"type":"app.opened","ts":${Date.now()},"data":{"platform":"ios","x":${deepText(5000)}}}}`,
+    );
     expect(await reply).toMatchObject({ type: 'error', code: 4400 });
     expect(await c.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
     await c.close();
@@ -102,14 +155,25 @@ describe('deeply nested JSON is the sender’s 4400/400, never a dependency fail
 });
 
 /** Opens a raw TCP request with a partial body; resolves the response text when the server closes. */
-function slowBody(url: string, path: string, token: string, localAddress?: string): { socket: Socket; response: Promise<string> } {
+function slowBody(
+  url: string,
+  path: string,
+  token: string,
+  localAddress?: string,
+): { socket: Socket; response: Promise<string> } {
   const { hostname, port } = new URL(url);
-  const socket = tcpConnect({ host: hostname, port: Number(port), ...(localAddress ? { localAddress } : {}) });
+  const socket = tcpConnect({
+    host: hostname,
+    port: Number(port),
+    ...(localAddress ? { localAddress } : {}),
+  });
   let text = '';
   socket.on('data', (d) => (text += d.toString()));
   socket.on('error', () => undefined);
   const response = new Promise<string>((resolve) => socket.on('close', () => resolve(text)));
-  socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{"channel":"room:a","data":"`);
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{"channel":"room:a","data":"`,
+  );
   return { socket, response };
 }
 
@@ -127,7 +191,9 @@ describe('HTTP bodies that never finish', () => {
     const slow = Array.from({ length: 8 }, () => slowBody(srv.url, '/v1/publish', admin, '127.0.0.2'));
     const trickle = setInterval(() => slow[0]!.socket.write('x'), 300);
     const responses = await Promise.all(
-      slow.map((s) => Promise.race([s.response, new Promise<string>((r) => setTimeout(() => r('still open'), 20_000))])),
+      slow.map((s) =>
+        Promise.race([s.response, new Promise<string>((r) => setTimeout(() => r('still open'), 20_000))]),
+      ),
     );
     clearInterval(trickle);
     const statuses = responses.map((r) => /^HTTP\/1\.1 (\d+)/.exec(r)?.[1]);
@@ -139,8 +205,15 @@ describe('HTTP bodies that never finish', () => {
 
   it('a legitimate client is served while another address holds its whole bound', async () => {
     const slow = Array.from({ length: 5 }, () => slowBody(srv.url, '/v1/publish', admin, '127.0.0.2'));
-    await until(async () => /backbeat_http_bodies_pending 5/.test(await (await fetch(`${srv.url}/metrics`)).text()), 'five pending bodies');
-    const r = await fetch(`${srv.url}/v1/publish`, { method: 'POST', headers: json(admin), body: JSON.stringify({ channel: 'room:ok', data: 1 }) });
+    await until(
+      async () => /backbeat_http_bodies_pending 5/.test(await (await fetch(`${srv.url}/metrics`)).text()),
+      'five pending bodies',
+    );
+    const r = await fetch(`${srv.url}/v1/publish`, {
+      method: 'POST',
+      headers: json(admin),
+      body: JSON.stringify({ channel: 'room:ok', data: 1 }),
+    });
     expect(r.status).toBe(200);
     for (const s of slow) s.socket.destroy();
   });
@@ -176,9 +249,18 @@ describe('sessions, user ids, subprotocol, error shapes, floods, the bearer sche
     for (const sub of ['a=b', 'a:b', 'A.b_c-d@e', '=', 'x'.repeat(128)]) {
       const token = await srv.token({ sub, channels: [], publish: [] });
       const c = await RawClient.connect(srv.wsUrl, token);
-      expect(await c.request({ type: 'subscribe', channel: `user:${sub}` })).toMatchObject({ type: 'subscribed' });
-      expect(await c.request({ type: 'event', event: { type: 'app.opened', ts: Date.now(), data: { platform: 'web' } } })).toMatchObject({ type: 'accepted' });
-      const r = await fetch(`${srv.url}/v1/users/${encodeURIComponent(sub)}/recommendations`, { headers: { authorization: `Bearer ${token}` } });
+      expect(await c.request({ type: 'subscribe', channel: `user:${sub}` })).toMatchObject({
+        type: 'subscribed',
+      });
+      expect(
+        await c.request({
+          type: 'event',
+          event: { type: 'app.opened', ts: Date.now(), data: { platform: 'web' } },
+        }),
+      ).toMatchObject({ type: 'accepted' });
+      const r = await fetch(`${srv.url}/v1/users/${encodeURIComponent(sub)}/recommendations`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(r.status).toBe(200);
       const ev = await fetch(`${srv.url}/v1/events`, {
         method: 'POST',
@@ -193,7 +275,11 @@ describe('sessions, user ids, subprotocol, error shapes, floods, the bearer sche
       const token = await srv.token({ sub: bad });
       const c = await RawClient.open(srv.wsUrl);
       expect(await c.request({ type: 'connect', token })).toMatchObject({ type: 'error', code: 4001 });
-      const ev = await fetch(`${srv.url}/v1/events`, { method: 'POST', headers: json(admin), body: JSON.stringify({ type: 'app.opened', userId: bad, ts: Date.now(), data: { platform: 'ios' } }) });
+      const ev = await fetch(`${srv.url}/v1/events`, {
+        method: 'POST',
+        headers: json(admin),
+        body: JSON.stringify({ type: 'app.opened', userId: bad, ts: Date.now(), data: { platform: 'ios' } }),
+      });
       expect(((await ev.json()) as { rejected: unknown[] }).rejected).toHaveLength(1);
       await c.close();
     }
@@ -229,9 +315,25 @@ describe('sessions, user ids, subprotocol, error shapes, floods, the bearer sche
       [`/v1/channels/chat:${'x'.repeat(300)}/history`, { headers: auth }, 400],
       ['/docs/static/../../../etc/passwd', {}, 404],
       ['/nope', {}, 404],
-      ['/v1/publish', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"channel":' }, 400],
-      ['/v1/publish', { method: 'POST', headers: { ...auth, 'content-type': 'application/xml' }, body: '<a/>' }, 415],
-      ['/v1/publish', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'a:b', data: 'x'.repeat(70_000) }) }, 413],
+      [
+        '/v1/publish',
+        { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"channel":' },
+        400,
+      ],
+      [
+        '/v1/publish',
+        { method: 'POST', headers: { ...auth, 'content-type': 'application/xml' }, body: '<a/>' },
+        415,
+      ],
+      [
+        '/v1/publish',
+        {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ channel: 'a:b', data: 'x'.repeat(70_000) }),
+        },
+        413,
+      ],
       ['/v1/publish', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 400],
       ['/v1/admin/nodes', {}, 401],
       ['/v1/admin/nodes', { headers: { authorization: `Bearer ${await srv.token({ sub: 'x' })}` } }, 403],
@@ -243,7 +345,10 @@ describe('sessions, user ids, subprotocol, error shapes, floods, the bearer sche
       expect(isSpecError(JSON.parse(text)), `${path} → ${text}`).toBe(true);
     }
     // Paths sent as they are (fetch would normalize the dots away).
-    for (const [path, status] of [['/docs/static/../..', 403], ['/docs/static/..%2f..%2fpackage.json', 403]] as const) {
+    for (const [path, status] of [
+      ['/docs/static/../..', 403],
+      ['/docs/static/..%2f..%2fpackage.json', 403],
+    ] as const) {
       const { port } = new URL(srv.url);
       const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
         const req = httpRequest({ host: '127.0.0.1', port, path }, (r) => {
@@ -265,12 +370,18 @@ describe('sessions, user ids, subprotocol, error shapes, floods, the bearer sche
     const sub = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'listener' }));
     await sub.request({ type: 'subscribe', channel: 'chat:flood' });
     const pub = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'flooder' }));
-    const frames = Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: 1000 + i, type: 'publish', channel: 'chat:flood', data: i }));
+    const frames = Array.from({ length: 300 }, (_, i) =>
+      JSON.stringify({ id: 1000 + i, type: 'publish', channel: 'chat:flood', data: i }),
+    );
     for (const f of frames) pub.ws.send(f);
     const closed = await pub.closed;
     expect(closed.code).toBe(4029);
     const published = pub.ofType('published');
-    const hist = (await (await fetch(`${srv.url}/v1/channels/chat:flood/history?limit=100`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { offset: number };
+    const hist = (await (
+      await fetch(`${srv.url}/v1/channels/chat:flood/history?limit=100`, {
+        headers: { authorization: `Bearer ${admin}` },
+      })
+    ).json()) as { offset: number };
     // Every stored publication was acknowledged to its publisher before the close.
     expect(published.length).toBe(hist.offset);
     expect(published.length).toBeGreaterThanOrEqual(50);
@@ -280,9 +391,13 @@ describe('sessions, user ids, subprotocol, error shapes, floods, the bearer sche
 
   it('the Authorization scheme is case-insensitive (RFC 7235)', async () => {
     for (const scheme of ['bearer', 'BEARER', 'Bearer', 'bEaReR']) {
-      const r = await fetch(`${srv.url}/v1/admin/nodes`, { headers: { authorization: `${scheme} ${admin}` } });
+      const r = await fetch(`${srv.url}/v1/admin/nodes`, {
+        headers: { authorization: `${scheme} ${admin}` },
+      });
       expect(r.status).toBe(200);
     }
-    expect((await fetch(`${srv.url}/v1/admin/nodes`, { headers: { authorization: `Basic ${admin}` } })).status).toBe(401);
+    expect(
+      (await fetch(`${srv.url}/v1/admin/nodes`, { headers: { authorization: `Basic ${admin}` } })).status,
+    ).toBe(401);
   });
 });

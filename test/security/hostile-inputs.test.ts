@@ -28,16 +28,20 @@ class MeasuredServer {
   readonly child: ChildProcess;
   url = '';
   constructor(env: Record<string, string>) {
-    this.child = spawn(join(ROOT, 'node_modules/.bin/node'), ['--expose-gc', '--max-semi-space-size=2', 'test/helpers/measured-server.ts'], {
-      cwd: ROOT,
-      // A small young generation: V8 grows its semi-spaces under allocation bursts and keeps
-      // them after a GC, which moves RSS by tens of MB without anything being retained.
-      // glibc gives each thread (libuv's pool: crypto, fs, SQLite) its own malloc arena, so
-      // RSS after GC depends on which threads ran when; two arenas make it reflect what the
-      // node keeps rather than thread scheduling on a loaded machine.
-      env: { ...process.env, MALLOC_ARENA_MAX: '2', BACKBEAT_TEST_ENV: JSON.stringify(env) },
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    });
+    this.child = spawn(
+      join(ROOT, 'node_modules/.bin/node'),
+      ['--expose-gc', '--max-semi-space-size=2', 'test/helpers/measured-server.ts'],
+      {
+        cwd: ROOT,
+        // A small young generation: V8 grows its semi-spaces under allocation bursts and keeps
+        // them after a GC, which moves RSS by tens of MB without anything being retained.
+        // glibc gives each thread (libuv's pool: crypto, fs, SQLite) its own malloc arena, so
+        // RSS after GC depends on which threads ran when; two arenas make it reflect what the
+        // node keeps rather than thread scheduling on a loaded machine.
+        env: { ...process.env, MALLOC_ARENA_MAX: '2', BACKBEAT_TEST_ENV: JSON.stringify(env) },
+        stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      },
+    );
   }
   get wsUrl(): string {
     return this.url.replace(/^http/, 'ws') + '/ws';
@@ -119,9 +123,17 @@ const isSpecError = (body: unknown): boolean => {
   return typeof e === 'object' && e !== null && typeof e.code === 'string' && typeof e.message === 'string';
 };
 
-
 interface OpenApi {
-  paths: Record<string, Record<string, { parameters?: Array<{ name: string; in: string }>; requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> } }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        parameters?: Array<{ name: string; in: string }>;
+        requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> };
+      }
+    >
+  >;
 }
 
 describe('hostile inputs through every entry point', () => {
@@ -131,7 +143,11 @@ describe('hostile inputs through every entry point', () => {
   const report: string[] = [];
 
   beforeAll(async () => {
-    srv = await new MeasuredServer({ RATE_LIMIT_COMMANDS: '1000000', RATE_LIMIT_CLOSE_AFTER: '1000000', HTTP_MAX_PENDING_BODIES_PER_IP: '1000' }).ready();
+    srv = await new MeasuredServer({
+      RATE_LIMIT_COMMANDS: '1000000',
+      RATE_LIMIT_CLOSE_AFTER: '1000000',
+      HTTP_MAX_PENDING_BODIES_PER_IP: '1000',
+    }).ready();
     admin = await srv.token({ sub: 'ops', scope: 'admin' });
     // Warm every path once so baseline memory includes compiled code and caches.
     await fetch(`${srv.url}/openapi.json`);
@@ -142,7 +158,9 @@ describe('hostile inputs through every entry point', () => {
   });
 
   afterAll(async () => {
-    console.log(`memory under attack (after forced GCs; before any attack: rss ${(start.rss / 2 ** 20).toFixed(1)} MiB, heap ${(start.heap / 2 ** 20).toFixed(1)} MiB):\n  ${report.join('\n  ')}`);
+    console.log(
+      `memory under attack (after forced GCs; before any attack: rss ${(start.rss / 2 ** 20).toFixed(1)} MiB, heap ${(start.heap / 2 ** 20).toFixed(1)} MiB):\n  ${report.join('\n  ')}`,
+    );
     await srv.close();
   });
 
@@ -168,12 +186,16 @@ describe('hostile inputs through every entry point', () => {
       if (round === 2) baseline = { rss: Math.max(m.rss, warmRss), heap: m.heap, external: m.external };
       if (round === 1) warmRss = m.rss;
       if (!baseline) {
-        report.push(`${name}, round ${round} (${inputs} inputs, warm-up): rss ${(m.rss / 2 ** 20).toFixed(1)} MiB, heap ${(m.heap / 2 ** 20).toFixed(1)} MiB`);
+        report.push(
+          `${name}, round ${round} (${inputs} inputs, warm-up): rss ${(m.rss / 2 ** 20).toFixed(1)} MiB, heap ${(m.heap / 2 ** 20).toFixed(1)} MiB`,
+        );
         continue;
       }
       const rssRatio = m.rss / baseline.rss;
       const heapRatio = m.heap / baseline.heap;
-      report.push(`${name}, round ${round} (${inputs} inputs): rss ${(m.rss / 2 ** 20).toFixed(1)} MiB (${(rssRatio * 100).toFixed(1)} % of the warm-up), heap ${(m.heap / 2 ** 20).toFixed(1)} MiB (${(heapRatio * 100).toFixed(1)} %), external ${(m.external / 2 ** 20).toFixed(1)} MiB`);
+      report.push(
+        `${name}, round ${round} (${inputs} inputs): rss ${(m.rss / 2 ** 20).toFixed(1)} MiB (${(rssRatio * 100).toFixed(1)} % of the warm-up), heap ${(m.heap / 2 ** 20).toFixed(1)} MiB (${(heapRatio * 100).toFixed(1)} %), external ${(m.external / 2 ** 20).toFixed(1)} MiB`,
+      );
       expect(heapRatio, `${name}: live heap after round ${round} vs the warm-up`).toBeLessThan(1.1);
       expect(rssRatio, `${name}: RSS after round ${round} vs the warm-up`).toBeLessThan(1.1);
     }
@@ -186,47 +208,79 @@ describe('hostile inputs through every entry point', () => {
   async function httpSequence(): Promise<number> {
     let count = 0;
     const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as OpenApi;
-    const routes = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
+    const routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase(), op })),
+    );
     expect(routes.length).toBeGreaterThanOrEqual(15);
     const seen: string[] = [];
-    const send = async (method: string, url: string, body?: string, contentType = 'application/json'): Promise<void> => {
+    const send = async (
+      method: string,
+      url: string,
+      body?: string,
+      contentType = 'application/json',
+    ): Promise<void> => {
       const r = await fetch(url, {
         method,
-        headers: { authorization: `Bearer ${admin}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
+        headers: {
+          authorization: `Bearer ${admin}`,
+          ...(body !== undefined ? { 'content-type': contentType } : {}),
+        },
         ...(body !== undefined ? { body } : {}),
       });
       const text = await r.text();
       count++;
       expect(r.status, `${method} ${url.slice(0, 200)} → ${text.slice(0, 300)}`).toBeLessThan(500);
-      if (r.status >= 400) expect(isSpecError(JSON.parse(text)), `${method} ${url.slice(0, 120)} → ${text.slice(0, 200)}`).toBe(true);
+      if (r.status >= 400)
+        expect(isSpecError(JSON.parse(text)), `${method} ${url.slice(0, 120)} → ${text.slice(0, 200)}`).toBe(
+          true,
+        );
     };
     for (const { path, method, op } of routes) {
       if (path === '/metrics' || path.startsWith('/docs')) continue;
       seen.push(`${method} ${path}`);
       const params = op.parameters ?? [];
       const fill = (p: string, hostile?: [string, string]): string =>
-        p.replace(/\{(\w+)\}/g, (_m, name: string) => (hostile && name === hostile[0] ? hostile[1] : name === 'channel' ? 'hx:a' : 'u1'));
+        p.replace(/\{(\w+)\}/g, (_m, name: string) =>
+          hostile && name === hostile[0] ? hostile[1] : name === 'channel' ? 'hx:a' : 'u1',
+        );
       // Path parameters.
       for (const param of params.filter((p) => p.in === 'path')) {
-        for (const [, value] of HOSTILE_URL_PARTS) await send(method, `${srv.url}${fill(path, [param.name, value])}`, method === 'GET' || method === 'DELETE' ? undefined : '{}');
+        for (const [, value] of HOSTILE_URL_PARTS)
+          await send(
+            method,
+            `${srv.url}${fill(path, [param.name, value])}`,
+            method === 'GET' || method === 'DELETE' ? undefined : '{}',
+          );
       }
       // Query parameters (each declared one, plus an undeclared one).
       for (const name of [...params.filter((p) => p.in === 'query').map((p) => p.name), 'unknown']) {
-        for (const [, value] of HOSTILE_URL_PARTS) await send(method, `${srv.url}${fill(path)}?${name}=${value}`, method === 'GET' || method === 'DELETE' ? undefined : '{}');
+        for (const [, value] of HOSTILE_URL_PARTS)
+          await send(
+            method,
+            `${srv.url}${fill(path)}?${name}=${value}`,
+            method === 'GET' || method === 'DELETE' ? undefined : '{}',
+          );
       }
       // Bodies: the whole body hostile, and each declared property hostile.
       if (op.requestBody) {
         const props = Object.keys(op.requestBody.content?.['application/json']?.schema?.properties ?? {});
         for (const [, json] of HOSTILE_JSON) {
           await send(method, `${srv.url}${fill(path)}`, json);
-          for (const prop of props) await send(method, `${srv.url}${fill(path)}`, embed({ channel: 'hx:a', data: 1, [prop]: slot }, json));
+          for (const prop of props)
+            await send(
+              method,
+              `${srv.url}${fill(path)}`,
+              embed({ channel: 'hx:a', data: 1, [prop]: slot }, json),
+            );
         }
         await send(method, `${srv.url}${fill(path)}`, '{"a":1,"a":2,"__proto__":{"x":1}}');
         await send(method, `${srv.url}${fill(path)}`, '\u0000');
       }
     }
     // The generated walk reached the routes that carry user JSON.
-    expect(seen).toEqual(expect.arrayContaining(['POST /v1/publish', 'POST /v1/events', 'POST /v1/users/{id}/disconnect']));
+    expect(seen).toEqual(
+      expect.arrayContaining(['POST /v1/publish', 'POST /v1/events', 'POST /v1/users/{id}/disconnect']),
+    );
     return count;
   }
 
@@ -246,16 +300,24 @@ describe('hostile inputs through every entry point', () => {
       refresh: { token },
       event: { event: { type: 'app.opened', ts: Date.now(), data: { platform: 'ios' } } },
     };
-    const bystander = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'bystander', channels: ['hx:*'], publish: ['hx:*'] }));
+    const bystander = await RawClient.connect(
+      srv.wsUrl,
+      await srv.token({ sub: 'bystander', channels: ['hx:*'], publish: ['hx:*'] }),
+    );
     let sent = 0;
     for (const type of COMMAND_TYPES) {
-      const fields = [...Object.keys(CommandSchemas[type].properties).filter((f) => f !== 'id' && f !== 'type'), 'unknownField'];
+      const fields = [
+        ...Object.keys(CommandSchemas[type].properties).filter((f) => f !== 'id' && f !== 'type'),
+        'unknownField',
+      ];
       // `event`'s payload: its envelope fields too.
-      const nested = type === 'event' ? ['type', 'userId', 'ts', 'v', 'id', 'data'].map((f) => `event.${f}`) : [];
+      const nested =
+        type === 'event' ? ['type', 'userId', 'ts', 'v', 'id', 'data'].map((f) => `event.${f}`) : [];
       for (const field of [...fields, ...nested]) {
         for (const [what, json] of HOSTILE_JSON) {
           // connect failures close the socket: a fresh socket per connect case.
-          const c = type === 'connect' ? await RawClient.open(srv.wsUrl) : await RawClient.connect(srv.wsUrl, token);
+          const c =
+            type === 'connect' ? await RawClient.open(srv.wsUrl) : await RawClient.connect(srv.wsUrl, token);
           const cmd: Record<string, unknown> = { id: 77, type, ...structuredClone(bases[type] ?? {}) };
           if (field.startsWith('event.')) (cmd['event'] as Record<string, unknown>)[field.slice(6)] = slot;
           else cmd[field] = slot;
@@ -264,14 +326,20 @@ describe('hostile inputs through every entry point', () => {
           const reply = await replied;
           sent++;
           const code = reply['code'];
-          if (reply['type'] === 'error') expect([4001, 4003, 4400, 4013], `${type}.${field} = ${what} → ${JSON.stringify(reply).slice(0, 200)}`).toContain(code);
+          if (reply['type'] === 'error')
+            expect(
+              [4001, 4003, 4400, 4013],
+              `${type}.${field} = ${what} → ${JSON.stringify(reply).slice(0, 200)}`,
+            ).toContain(code);
           if (type !== 'connect') expect(await c.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
           await c.close();
         }
       }
     }
     expect(sent).toBeGreaterThan(COMMAND_TYPES.length * 14);
-    expect(await bystander.request({ type: 'publish', channel: 'hx:b', data: 'ok' })).toMatchObject({ type: 'published' });
+    expect(await bystander.request({ type: 'publish', channel: 'hx:b', data: 'ok' })).toMatchObject({
+      type: 'published',
+    });
     await bystander.close();
     return sent;
   }

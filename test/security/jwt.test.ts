@@ -10,7 +10,12 @@ const now = () => Math.floor(Date.now() / 1000);
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const hmac = (s: string) => createSecretKey(Buffer.from(s, 'utf8'));
 
-async function sign(key: KeyObject | Uint8Array, alg: string, claims: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
+async function sign(
+  key: KeyObject | Uint8Array,
+  alg: string,
+  claims: Record<string, unknown>,
+  header: Record<string, unknown> = {},
+): Promise<string> {
   return new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT', ...header }).sign(key);
 }
 
@@ -23,7 +28,9 @@ async function tryToken(srv: TestServer, token: string): Promise<[boolean, numbe
     expect(r).toMatchObject({ type: 'error', code: 4001 });
     expect((await c.closed).code).toBe(4001);
   } else await c.close();
-  const h = await fetch(`${srv.url}/v1/channels/chat:x/history`, { headers: { authorization: `Bearer ${token}` } });
+  const h = await fetch(`${srv.url}/v1/channels/chat:x/history`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   return [wsOk, h.status];
 }
 
@@ -50,16 +57,28 @@ describe('HS256 secret', () => {
     ['a not-yet-valid token', async () => sign(hmac(TEST_SECRET), 'HS256', { ...valid(), nbf: now() + 600 })],
     ['a wrong audience', async () => sign(hmac(TEST_SECRET), 'HS256', { ...valid(), aud: 'other' })],
     ['no audience', async () => sign(hmac(TEST_SECRET), 'HS256', { ...good(), iss: 'https://auth.example' })],
-    ['a wrong issuer', async () => sign(hmac(TEST_SECRET), 'HS256', { ...valid(), iss: 'https://evil.example' })],
+    [
+      'a wrong issuer',
+      async () => sign(hmac(TEST_SECRET), 'HS256', { ...valid(), iss: 'https://evil.example' }),
+    ],
     ['no sub', async () => sign(hmac(TEST_SECRET), 'HS256', { ...valid(), sub: undefined })],
     ['no exp', async () => sign(hmac(TEST_SECRET), 'HS256', { ...valid(), exp: undefined })],
-    ['a sub with illegal characters', async () => sign(hmac(TEST_SECRET), 'HS256', { ...valid(), sub: 'a b/c' })],
-    ['channels not an array', async () => sign(hmac(TEST_SECRET), 'HS256', { ...valid(), channels: 'chat:*' })],
-    ['a tampered payload', async () => {
-      const t = await sign(hmac(TEST_SECRET), 'HS256', { ...valid(), scope: '' });
-      const [h, , s] = t.split('.');
-      return `${h}.${b64(valid())}.${s}`;
-    }],
+    [
+      'a sub with illegal characters',
+      async () => sign(hmac(TEST_SECRET), 'HS256', { ...valid(), sub: 'a b/c' }),
+    ],
+    [
+      'channels not an array',
+      async () => sign(hmac(TEST_SECRET), 'HS256', { ...valid(), channels: 'chat:*' }),
+    ],
+    [
+      'a tampered payload',
+      async () => {
+        const t = await sign(hmac(TEST_SECRET), 'HS256', { ...valid(), scope: '' });
+        const [h, , s] = t.split('.');
+        return `${h}.${b64(valid())}.${s}`;
+      },
+    ],
     ['garbage', async () => 'not.a.token'],
     ['a huge token', async () => 'a'.repeat(10_000)],
   ])('refuses %s (WS 4001, HTTP 401)', async (_name, make) => {
@@ -82,7 +101,10 @@ describe('RS256 / ES256 public keys', () => {
   });
 
   it('ES256 with JWT_PUBLIC_KEY', async () => {
-    const srv = await startTestServer({ JWT_SECRET: '', JWT_PUBLIC_KEY: ec.publicKey.export({ type: 'spki', format: 'pem' }).toString() });
+    const srv = await startTestServer({
+      JWT_SECRET: '',
+      JWT_PUBLIC_KEY: ec.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    });
     expect(await tryToken(srv, await sign(ec.privateKey, 'ES256', good()))).toEqual([true, 200]);
     expect(await tryToken(srv, await sign(rsa.privateKey, 'RS256', good()))).toEqual([false, 401]);
     await srv.close();
@@ -106,10 +128,19 @@ describe('RS256 / ES256 public keys', () => {
 
     it('verifies RS256 tokens against the key set; unknown kids and other keys are refused', async () => {
       const srv = await startTestServer({ JWT_SECRET: '', JWKS_URL: url });
-      expect(await tryToken(srv, await sign(rsa.privateKey, 'RS256', good(), { kid: 'k1' }))).toEqual([true, 200]);
+      expect(await tryToken(srv, await sign(rsa.privateKey, 'RS256', good(), { kid: 'k1' }))).toEqual([
+        true,
+        200,
+      ]);
       expect(hits).toBeGreaterThan(0);
-      expect(await tryToken(srv, await sign(rsa.privateKey, 'RS256', good(), { kid: 'k9' }))).toEqual([false, 401]);
-      expect(await tryToken(srv, await sign(ec.privateKey, 'ES256', good(), { kid: 'k1' }))).toEqual([false, 401]);
+      expect(await tryToken(srv, await sign(rsa.privateKey, 'RS256', good(), { kid: 'k9' }))).toEqual([
+        false,
+        401,
+      ]);
+      expect(await tryToken(srv, await sign(ec.privateKey, 'ES256', good(), { kid: 'k1' }))).toEqual([
+        false,
+        401,
+      ]);
       expect(await tryToken(srv, await sign(hmac(TEST_SECRET), 'HS256', good()))).toEqual([false, 401]);
       await srv.close();
     });

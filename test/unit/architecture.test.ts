@@ -13,7 +13,11 @@ import { describe, expect, it } from 'vitest';
 const CAPABILITIES = ['gateway', 'connections', 'http', 'client', 'streaming', 'push', 'analytics'];
 
 describe('architecture', async () => {
-  const graph = await madge('src', { fileExtensions: ['ts'], tsConfig: 'tsconfig.json', excludeRegExp: [/\.test\.ts$/] });
+  const graph = await madge('src', {
+    fileExtensions: ['ts'],
+    tsConfig: 'tsconfig.json',
+    excludeRegExp: [/\.test\.ts$/],
+  });
   const deps = graph.obj();
 
   it('has no import cycles', () => {
@@ -41,7 +45,9 @@ describe('architecture', async () => {
   it('core imports no capability, not even through its index.ts', () => {
     const bad = Object.entries(deps)
       .filter(([f]) => f.startsWith('core/'))
-      .flatMap(([f, imps]) => imps.filter((i) => CAPABILITIES.includes(i.split('/')[0]!)).map((i) => `${f} → ${i}`));
+      .flatMap(([f, imps]) =>
+        imps.filter((i) => CAPABILITIES.includes(i.split('/')[0]!)).map((i) => `${f} → ${i}`),
+      );
     expect(bad).toEqual([]);
   });
 

@@ -27,9 +27,25 @@ interface Dashboard {
   templating: { list: Array<{ name: string; query?: string | { query: string } }> };
 }
 
-const dashboard = JSON.parse(readFileSync(join(import.meta.dirname, '../../docs/grafana-dashboard.json'), 'utf8')) as Dashboard;
+const dashboard = JSON.parse(
+  readFileSync(join(import.meta.dirname, '../../docs/grafana-dashboard.json'), 'utf8'),
+) as Dashboard;
 
-const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset', 'and', 'or', 'unless', 'inf', 'nan']);
+const KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'offset',
+  'and',
+  'or',
+  'unless',
+  'inf',
+  'nan',
+]);
 
 /** Metric names in a PromQL expression: identifiers that are not functions, keywords, labels or literals. */
 function metricNames(expr: string): string[] {
@@ -74,16 +90,31 @@ describe('Grafana dashboard', () => {
   });
 
   it('the metric-name extraction sees through PromQL syntax', () => {
-    expect(metricNames('histogram_quantile(0.99, sum by (le, route) (rate(a_b_bucket{x=~"5.."}[$__rate_interval])))')).toEqual(['a_b_bucket']);
-    expect(metricNames('sum(rate(x_total{s="y z"}[5m])) / clamp_min(sum(rate(y_total[5m])), 1e-9)')).toEqual(['x_total', 'y_total']);
+    expect(
+      metricNames(
+        'histogram_quantile(0.99, sum by (le, route) (rate(a_b_bucket{x=~"5.."}[$__rate_interval])))',
+      ),
+    ).toEqual(['a_b_bucket']);
+    expect(metricNames('sum(rate(x_total{s="y z"}[5m])) / clamp_min(sum(rate(y_total[5m])), 1e-9)')).toEqual([
+      'x_total',
+      'y_total',
+    ]);
     expect(metricNames('max by (dependency) (up) offset 5m')).toEqual(['up']);
   });
 
   it('every metric its expressions reference is exported by GET /metrics', () => {
     expect(families.size).toBeGreaterThan(40);
-    const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+    const exprs = dashboard.panels.flatMap((p) =>
+      (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })),
+    );
     const instanceVar = dashboard.templating.list.find((v) => v.name === 'instance')!.query;
-    exprs.push({ panel: 'variable instance', expr: (typeof instanceVar === 'string' ? instanceVar : instanceVar!.query).replace(/^label_values\((\w+),.*$/, '$1') });
+    exprs.push({
+      panel: 'variable instance',
+      expr: (typeof instanceVar === 'string' ? instanceVar : instanceVar!.query).replace(
+        /^label_values\((\w+),.*$/,
+        '$1',
+      ),
+    });
 
     const missing: string[] = [];
     const used = new Set<string>();
@@ -92,15 +123,29 @@ describe('Grafana dashboard', () => {
       expect(names.length, `${panel}: ${expr}`).toBeGreaterThan(0);
       for (const name of names) {
         const base = name.replace(/_(bucket|sum|count)$/, '');
-        const family = families.has(name) ? name : families.get(base) === 'histogram' || families.get(base) === 'summary' ? base : undefined;
+        const family = families.has(name)
+          ? name
+          : families.get(base) === 'histogram' || families.get(base) === 'summary'
+            ? base
+            : undefined;
         if (family === undefined) missing.push(`${panel}: ${name}`);
         else used.add(family);
       }
     }
     expect(missing).toEqual([]);
     // Every area the dashboard promises has panels.
-    for (const prefix of ['backbeat_gateway_', 'backbeat_http_', 'backbeat_streaming_', 'backbeat_push_', 'backbeat_core_breaker_', 'backbeat_process_']) {
-      expect([...used].some((f) => f.startsWith(prefix)), prefix).toBe(true);
+    for (const prefix of [
+      'backbeat_gateway_',
+      'backbeat_http_',
+      'backbeat_streaming_',
+      'backbeat_push_',
+      'backbeat_core_breaker_',
+      'backbeat_process_',
+    ]) {
+      expect(
+        [...used].some((f) => f.startsWith(prefix)),
+        prefix,
+      ).toBe(true);
     }
   });
 });

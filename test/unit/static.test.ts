@@ -1,5 +1,6 @@
 /**
- * Static checks as part of the suite, so CI enforces them: the typecheck and the linter.
+ * Static checks as part of the suite, so CI enforces them: the typecheck, the linter and the
+ * formatter.
  * Each check must run and exit 0: a missing binary, a crash or a non-zero exit fails it
  * (reading stdout alone would pass when the tool never ran).
  */
@@ -20,7 +21,10 @@ async function check(tool: string, args: string[]): Promise<{ code: number; outp
     return { code: 0, output: r.stdout + r.stderr };
   } catch (e) {
     const err = e as { code?: number | string; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, output: `${err.stdout ?? ''}${err.stderr ?? ''}${String(e)}` };
+    return {
+      code: typeof err.code === 'number' ? err.code : -1,
+      output: `${err.stdout ?? ''}${err.stderr ?? ''}${String(e)}`,
+    };
   }
 }
 
@@ -33,6 +37,12 @@ describe('static checks', () => {
 
   it('lints clean (eslint, type-checked rules)', { timeout: 180_000 }, async () => {
     const r = await check('eslint', ['.', '--max-warnings', '0']);
+    expect(r.output.trim()).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('is formatted (prettier --check)', { timeout: 180_000 }, async () => {
+    const r = await check('prettier', ['--check', '--log-level', 'warn', '.']);
     expect(r.output.trim()).toBe('');
     expect(r.code).toBe(0);
   });

@@ -46,7 +46,15 @@ describe('AnomalyDetector', () => {
     const d = new AnomalyDetector({ minChange: 20 });
     const next = noise(3, 100, 3);
     feed(d, 1000, next);
-    const obs = [d.observe(200), d.observe(100), d.observe(200), d.observe(200), d.observe(100), d.observe(60), d.observe(160)];
+    const obs = [
+      d.observe(200),
+      d.observe(100),
+      d.observe(200),
+      d.observe(200),
+      d.observe(100),
+      d.observe(60),
+      d.observe(160),
+    ];
     expect(opens(obs)).toBe(0);
   });
 

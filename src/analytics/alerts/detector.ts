@@ -100,8 +100,16 @@ export class AnomalyDetector {
   constructor(options: Partial<DetectorOptions> = {}) {
     this.options = Object.freeze({ ...DETECTOR_DEFAULTS, ...options });
     const o = this.options;
-    if (!(o.threshold > o.resolveThreshold) || o.confirmPoints < 1 || o.resolvePoints < 1 || o.levelSpan < 1 || o.scaleSpan < 1) {
-      throw new RangeError('detector options: need threshold > resolveThreshold, confirmPoints, resolvePoints, spans ≥ 1');
+    if (
+      !(o.threshold > o.resolveThreshold) ||
+      o.confirmPoints < 1 ||
+      o.resolvePoints < 1 ||
+      o.levelSpan < 1 ||
+      o.scaleSpan < 1
+    ) {
+      throw new RangeError(
+        'detector options: need threshold > resolveThreshold, confirmPoints, resolvePoints, spans ≥ 1',
+      );
     }
     this.#alpha = 2 / (o.levelSpan + 1);
     this.#beta = 2 / (o.scaleSpan + 1);
@@ -191,7 +199,13 @@ export class AnomalyDetector {
   }
 
   #result(z: number, change?: Observation['change']): Observation {
-    return { anomalous: this.#open, z, level: this.#level, sigma: this.#sigma(), ...(change ? { change } : {}) };
+    return {
+      anomalous: this.#open,
+      z,
+      level: this.#level,
+      sigma: this.#sigma(),
+      ...(change ? { change } : {}),
+    };
   }
 }
 

@@ -31,7 +31,10 @@ export const ANOMALY_BAR = Object.freeze({
   shuffledRecall: 0.2,
 });
 
-export const MAX_DELAY: Readonly<Record<Exclude<AnomalyKind, 'drift'>, number>> = Object.freeze({ spike: 10, shift: 30 });
+export const MAX_DELAY: Readonly<Record<Exclude<AnomalyKind, 'drift'>, number>> = Object.freeze({
+  spike: 10,
+  shift: 30,
+});
 /** Samples after an anomaly ends in which an onset is attributed to it. */
 export const SETTLE = 120;
 
@@ -145,7 +148,11 @@ function deadline(a: LabelledAnomaly): number {
 }
 
 /** Scores alarms against labels (see the module comment). Returns per-anomaly delays (−1: missed). */
-export function score(alarms: Alarms, labels: readonly LabelledAnomaly[], testStart: number): { delays: number[]; falseAlarms: number; normalInAlarm: number; normalPoints: number } {
+export function score(
+  alarms: Alarms,
+  labels: readonly LabelledAnomaly[],
+  testStart: number,
+): { delays: number[]; falseAlarms: number; normalInAlarm: number; normalPoints: number } {
   const delays = labels.map(() => -1);
   let falseAlarms = 0;
   for (const t of alarms.onsets) {
@@ -172,7 +179,11 @@ export function score(alarms: Alarms, labels: readonly LabelledAnomaly[], testSt
   return { delays, falseAlarms, normalInAlarm, normalPoints };
 }
 
-export function evaluateMethod(name: string, method: Method, series: readonly SyntheticSeries[]): MethodResult {
+export function evaluateMethod(
+  name: string,
+  method: Method,
+  series: readonly SyntheticSeries[],
+): MethodResult {
   const byKind: Partial<Record<AnomalyKind, KindResult>> = {};
   const metricTally = new Map<MetricName, Tally>();
   let planted = 0;
@@ -204,7 +215,8 @@ export function evaluateMethod(name: string, method: Method, series: readonly Sy
     normalPoints += r.normalPoints;
   }
   const byMetric: MethodResult['byMetric'] = {};
-  for (const [metric, t] of metricTally) byMetric[metric] = { recall: t.planted ? t.detected / t.planted : 1, falseAlarms: t.falseAlarms };
+  for (const [metric, t] of metricTally)
+    byMetric[metric] = { recall: t.planted ? t.detected / t.planted : 1, falseAlarms: t.falseAlarms };
   return {
     method: name,
     recall: planted ? detected / planted : 1,
@@ -245,7 +257,12 @@ export interface AnomalyReport {
   shuffled: MethodResult;
 }
 
-export function evaluateAnomaly(series: readonly SyntheticSeries[], clean: readonly SyntheticSeries[], seed: number, options: Partial<DetectorOptions> = {}): AnomalyReport {
+export function evaluateAnomaly(
+  series: readonly SyntheticSeries[],
+  clean: readonly SyntheticSeries[],
+  seed: number,
+  options: Partial<DetectorOptions> = {},
+): AnomalyReport {
   const methods: Array<[string, Method]> = [
     [METHOD.detector, detectorMethod(options)],
     [METHOD.meanSigma, thresholdMethod((t) => meanSigmaBand(t))],
@@ -265,7 +282,11 @@ export function evaluateAnomaly(series: readonly SyntheticSeries[], clean: reado
     testPoints: series.reduce((n, s) => n + s.values.length - s.testStart, 0),
     methods: methods.map(([name, m]) => evaluateMethod(name, m, series)),
     clean: evaluateMethod(`${METHOD.detector}, no anomalies planted (control)`, detector, clean),
-    shuffled: evaluateMethod(`${METHOD.detector}, shuffled labels (control)`, (s) => cache.get(s)!, shuffledSeries),
+    shuffled: evaluateMethod(
+      `${METHOD.detector}, shuffled labels (control)`,
+      (s) => cache.get(s)!,
+      shuffledSeries,
+    ),
   };
 }
 
@@ -276,7 +297,9 @@ export function methodResult(r: AnomalyReport, name: string): MethodResult {
 }
 
 export const meetsBar = (m: MethodResult): boolean =>
-  m.recall >= ANOMALY_BAR.recall && m.falseAlarmsPer1000 <= ANOMALY_BAR.falseAlarmsPer1000 && m.normalAlarmShare <= ANOMALY_BAR.normalAlarmShare;
+  m.recall >= ANOMALY_BAR.recall &&
+  m.falseAlarmsPer1000 <= ANOMALY_BAR.falseAlarmsPer1000 &&
+  m.normalAlarmShare <= ANOMALY_BAR.normalAlarmShare;
 
 export interface AnomalyVerdict {
   detectorMeetsBar: boolean;
@@ -289,7 +312,15 @@ export interface AnomalyVerdict {
 export function anomalyVerdict(r: AnomalyReport): AnomalyVerdict {
   const detectorMeetsBar = meetsBar(methodResult(r, METHOD.detector));
   const baselinesMiss = [METHOD.meanSigma, METHOD.minMax].every((b) => !meetsBar(methodResult(r, b)));
-  const cleanHeld = r.clean.falseAlarmsPer1000 <= ANOMALY_BAR.falseAlarmsPer1000 && r.clean.normalAlarmShare <= ANOMALY_BAR.normalAlarmShare;
+  const cleanHeld =
+    r.clean.falseAlarmsPer1000 <= ANOMALY_BAR.falseAlarmsPer1000 &&
+    r.clean.normalAlarmShare <= ANOMALY_BAR.normalAlarmShare;
   const shuffledHeld = r.shuffled.recall <= ANOMALY_BAR.shuffledRecall;
-  return { detectorMeetsBar, baselinesMiss, cleanHeld, shuffledHeld, ok: detectorMeetsBar && baselinesMiss && cleanHeld && shuffledHeld };
+  return {
+    detectorMeetsBar,
+    baselinesMiss,
+    cleanHeld,
+    shuffledHeld,
+    ok: detectorMeetsBar && baselinesMiss && cleanHeld && shuffledHeld,
+  };
 }

@@ -15,14 +15,22 @@ const logger = createLogger('silent');
 let p99 = 900;
 const service = new AlertService({
   rules: [{ name: 'p99 high', metric: 'http_p99_ms', op: '>', value: 500, forSeconds: 0 }],
-  sample: (): Sample => ({ connections: 1, events_per_second: 1, http_p99_ms: p99, http_error_rate: 0, event_lag: 0, dlq_size: 0 }),
+  sample: (): Sample => ({
+    connections: 1,
+    events_per_second: 1,
+    http_p99_ms: p99,
+    http_error_rate: 0,
+    event_lag: 0,
+    dlq_size: 0,
+  }),
   publish: async () => undefined,
   clock,
   logger,
   registry: new Registry(),
 });
 const app = Fastify();
-const token = (scope?: string) => signHs256(SECRET, { sub: 'ops', ...(scope ? { scope } : {}) }, 600, clock.now());
+const token = (scope?: string) =>
+  signHs256(SECRET, { sub: 'ops', ...(scope ? { scope } : {}) }, 600, clock.now());
 
 beforeAll(async () => {
   installErrorMapping(app, new Metrics({ defaultMetrics: false }), logger);
@@ -43,7 +51,10 @@ afterAll(async () => {
 
 describe('GET /v1/analytics/alerts', () => {
   it('lists open and recent alerts, newest first, in the SPEC shape', async () => {
-    const res = await app.inject({ url: '/v1/analytics/alerts', headers: { authorization: `Bearer ${await token('analytics:read')}` } });
+    const res = await app.inject({
+      url: '/v1/analytics/alerts',
+      headers: { authorization: `Bearer ${await token('analytics:read')}` },
+    });
     expect(res.statusCode).toBe(200);
     const body = res.json<{ items: Array<Record<string, unknown>> }>();
     expect(body.items).toHaveLength(2);
@@ -56,16 +67,27 @@ describe('GET /v1/analytics/alerts', () => {
       value: 700,
       openedAt: '2026-01-01T00:00:02.000Z',
     });
-    expect(body.items[1]).toMatchObject({ state: 'resolved', value: 900, openedAt: '2026-01-01T00:00:00.000Z', resolvedAt: '2026-01-01T00:00:01.000Z' });
+    expect(body.items[1]).toMatchObject({
+      state: 'resolved',
+      value: 900,
+      openedAt: '2026-01-01T00:00:00.000Z',
+      resolvedAt: '2026-01-01T00:00:01.000Z',
+    });
   });
 
   it('needs a token (401) with analytics:read (403)', async () => {
     const none = await app.inject({ url: '/v1/analytics/alerts' });
     expect(none.statusCode).toBe(401);
     expect(none.json()).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });
-    const wrong = await app.inject({ url: '/v1/analytics/alerts', headers: { authorization: `Bearer ${await token('push:send')}` } });
+    const wrong = await app.inject({
+      url: '/v1/analytics/alerts',
+      headers: { authorization: `Bearer ${await token('push:send')}` },
+    });
     expect(wrong.statusCode).toBe(403);
-    const admin = await app.inject({ url: '/v1/analytics/alerts', headers: { authorization: `Bearer ${await token('admin')}` } });
+    const admin = await app.inject({
+      url: '/v1/analytics/alerts',
+      headers: { authorization: `Bearer ${await token('admin')}` },
+    });
     expect(admin.statusCode).toBe(200);
   });
 });

@@ -23,10 +23,14 @@ function configError(raw: string | undefined): ConfigError {
 
 describe('parseAlertRules', () => {
   it('parses a JSON array; unset or blank is no rules', () => {
-    expect(parseAlertRules(JSON.stringify([good, { name: 'no events', metric: 'events_per_second', op: '<', value: 1, forSeconds: 0 }]))).toEqual([
-      good,
-      { name: 'no events', metric: 'events_per_second', op: '<', value: 1, forSeconds: 0 },
-    ]);
+    expect(
+      parseAlertRules(
+        JSON.stringify([
+          good,
+          { name: 'no events', metric: 'events_per_second', op: '<', value: 1, forSeconds: 0 },
+        ]),
+      ),
+    ).toEqual([good, { name: 'no events', metric: 'events_per_second', op: '<', value: 1, forSeconds: 0 }]);
     expect(parseAlertRules(undefined)).toEqual([]);
     expect(parseAlertRules('  ')).toEqual([]);
     expect(parseAlertRules('[]')).toEqual([]);
@@ -39,7 +43,9 @@ describe('parseAlertRules', () => {
   });
 
   it('names a missing file, and bad JSON inside a file with the file', () => {
-    expect(configError(join(dir, 'nope.json')).message).toMatch(/^ALERT_RULES: neither a JSON array of rules nor a readable file \(no file at ".*nope\.json"\)$/);
+    expect(configError(join(dir, 'nope.json')).message).toMatch(
+      /^ALERT_RULES: neither a JSON array of rules nor a readable file \(no file at ".*nope\.json"\)$/,
+    );
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '[{"name":');
     expect(configError(bad).message).toMatch(/^ALERT_RULES: invalid JSON in .*bad\.json \(/);
@@ -47,7 +53,9 @@ describe('parseAlertRules', () => {
 
   it('rejects bad JSON and a non-array', () => {
     expect(configError('[{"name": "x",]').message).toMatch(/^ALERT_RULES: invalid JSON \(/);
-    expect(configError('{"name":"x"}').message).toBe('ALERT_RULES: must be a JSON array of rules (got object)');
+    expect(configError('{"name":"x"}').message).toBe(
+      'ALERT_RULES: must be a JSON array of rules (got object)',
+    );
     expect(configError('[1]').message).toBe('ALERT_RULES: rule 0: must be an object (got number)');
   });
 
@@ -63,14 +71,20 @@ describe('parseAlertRules', () => {
     expect(one({ op: '>=' })).toBe('ALERT_RULES: rule 1 ("p99 high"): "op" must be ">" or "<" (got ">=")');
     expect(one({}, 'forSeconds')).toBe('ALERT_RULES: rule 1 ("p99 high"): missing field "forSeconds"');
     expect(one({}, 'name')).toBe('ALERT_RULES: rule 1: missing field "name"');
-    expect(one({ value: '500' })).toBe('ALERT_RULES: rule 1 ("p99 high"): "value" must be a finite number (got "500")');
-    expect(one({ forSeconds: -1 })).toMatch(/"forSeconds" must be a number of seconds from 0 to 86400 \(got -1\)$/);
+    expect(one({ value: '500' })).toBe(
+      'ALERT_RULES: rule 1 ("p99 high"): "value" must be a finite number (got "500")',
+    );
+    expect(one({ forSeconds: -1 })).toMatch(
+      /"forSeconds" must be a number of seconds from 0 to 86400 \(got -1\)$/,
+    );
     expect(one({ name: '' })).toMatch(/rule 1: "name" must be a non-empty string/);
     expect(one({ severity: 'high' })).toMatch(/rule 1 \("p99 high"\): unknown field "severity"/);
   });
 
   it('rejects duplicate names', () => {
-    expect(configError(JSON.stringify([good, good])).message).toBe('ALERT_RULES: rule 1 ("p99 high"): duplicate name');
+    expect(configError(JSON.stringify([good, good])).message).toBe(
+      'ALERT_RULES: rule 1 ("p99 high"): duplicate name',
+    );
   });
 });
 

@@ -2,7 +2,14 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../../core/config/index.ts';
 
 /** The performance series the alert service samples (SPEC §7). */
-export const METRIC_NAMES = ['connections', 'events_per_second', 'http_p99_ms', 'http_error_rate', 'event_lag', 'dlq_size'] as const;
+export const METRIC_NAMES = [
+  'connections',
+  'events_per_second',
+  'http_p99_ms',
+  'http_error_rate',
+  'event_lag',
+  'dlq_size',
+] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
 /** A threshold rule: `metric op value` must hold for `forSeconds` before the alert opens. */
@@ -33,7 +40,10 @@ export function parseAlertRules(raw: string | undefined): AlertRule[] {
   let source = '';
   if (!text.startsWith('[') && !text.startsWith('{')) {
     if (!existsSync(text) || !statSync(text).isFile()) {
-      throw new ConfigError(VAR, `neither a JSON array of rules nor a readable file (no file at ${JSON.stringify(text)})`);
+      throw new ConfigError(
+        VAR,
+        `neither a JSON array of rules nor a readable file (no file at ${JSON.stringify(text)})`,
+      );
     }
     try {
       json = readFileSync(text, 'utf8');
@@ -48,13 +58,15 @@ export function parseAlertRules(raw: string | undefined): AlertRule[] {
   } catch (err) {
     throw new ConfigError(VAR, `invalid JSON${source} (${(err as Error).message})`);
   }
-  if (!Array.isArray(parsed)) throw new ConfigError(VAR, `must be a JSON array of rules${source} (got ${typeOf(parsed)})`);
+  if (!Array.isArray(parsed))
+    throw new ConfigError(VAR, `must be a JSON array of rules${source} (got ${typeOf(parsed)})`);
 
   const rules: AlertRule[] = [];
   const names = new Set<string>();
   parsed.forEach((item: unknown, i) => {
     const rule = validateRule(item, `rule ${i}${source}`);
-    if (names.has(rule.name)) throw new ConfigError(VAR, `rule ${i} ("${rule.name}")${source}: duplicate name`);
+    if (names.has(rule.name))
+      throw new ConfigError(VAR, `rule ${i} ("${rule.name}")${source}: duplicate name`);
     names.add(rule.name);
     rules.push(rule);
   });
@@ -62,22 +74,38 @@ export function parseAlertRules(raw: string | undefined): AlertRule[] {
 }
 
 function validateRule(item: unknown, where: string): AlertRule {
-  if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new ConfigError(VAR, `${where}: must be an object (got ${typeOf(item)})`);
+  if (typeof item !== 'object' || item === null || Array.isArray(item))
+    throw new ConfigError(VAR, `${where}: must be an object (got ${typeOf(item)})`);
   const r = item as Record<string, unknown>;
   const label = typeof r.name === 'string' && r.name !== '' ? `${where} ("${r.name}")` : where;
   const fail = (problem: string): never => {
     throw new ConfigError(VAR, `${label}: ${problem}`);
   };
   for (const f of FIELDS) if (!(f in r)) fail(`missing field "${f}"`);
-  for (const k of Object.keys(r)) if (!FIELDS.has(k)) fail(`unknown field "${k}" (fields: ${[...FIELDS].join(', ')})`);
-  if (typeof r.name !== 'string' || r.name.trim() === '' || r.name.length > 128) fail('"name" must be a non-empty string of at most 128 characters');
-  if (!isMetricName(r.metric)) fail(`unknown metric ${JSON.stringify(r.metric)} (one of ${METRIC_NAMES.join(', ')})`);
+  for (const k of Object.keys(r))
+    if (!FIELDS.has(k)) fail(`unknown field "${k}" (fields: ${[...FIELDS].join(', ')})`);
+  if (typeof r.name !== 'string' || r.name.trim() === '' || r.name.length > 128)
+    fail('"name" must be a non-empty string of at most 128 characters');
+  if (!isMetricName(r.metric))
+    fail(`unknown metric ${JSON.stringify(r.metric)} (one of ${METRIC_NAMES.join(', ')})`);
   if (r.op !== '>' && r.op !== '<') fail(`"op" must be ">" or "<" (got ${JSON.stringify(r.op)})`);
-  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) fail(`"value" must be a finite number (got ${JSON.stringify(r.value)})`);
-  if (typeof r.forSeconds !== 'number' || !Number.isFinite(r.forSeconds) || r.forSeconds < 0 || r.forSeconds > 86_400) {
+  if (typeof r.value !== 'number' || !Number.isFinite(r.value))
+    fail(`"value" must be a finite number (got ${JSON.stringify(r.value)})`);
+  if (
+    typeof r.forSeconds !== 'number' ||
+    !Number.isFinite(r.forSeconds) ||
+    r.forSeconds < 0 ||
+    r.forSeconds > 86_400
+  ) {
     fail(`"forSeconds" must be a number of seconds from 0 to 86400 (got ${JSON.stringify(r.forSeconds)})`);
   }
-  return { name: r.name as string, metric: r.metric as MetricName, op: r.op as '>' | '<', value: r.value as number, forSeconds: r.forSeconds as number };
+  return {
+    name: r.name as string,
+    metric: r.metric as MetricName,
+    op: r.op as '>' | '<',
+    value: r.value as number,
+    forSeconds: r.forSeconds as number,
+  };
 }
 
 function typeOf(x: unknown): string {

@@ -9,14 +9,27 @@ function setup(dlqSize: () => Promise<number> | number = () => 3) {
   const streaming = new StreamingMetrics(metrics.registry);
   const clock = new ManualClock(1_000_000);
   let connections = 12;
-  const sample = seriesSampler({ registry: metrics.registry, connections: () => connections, eventLag: () => 40, dlqSize, clock });
+  const sample = seriesSampler({
+    registry: metrics.registry,
+    connections: () => connections,
+    eventLag: () => 40,
+    dlqSize,
+    clock,
+  });
   return { metrics, streaming, clock, sample, setConnections: (n: number) => (connections = n) };
 }
 
 describe('seriesSampler', () => {
   it('reads gauges at once; rates and p99 need an interval (NaN on the first call)', async () => {
     const { sample } = setup();
-    expect(await sample()).toEqual({ connections: 12, events_per_second: NaN, http_p99_ms: NaN, http_error_rate: NaN, event_lag: 40, dlq_size: 3 });
+    expect(await sample()).toEqual({
+      connections: 12,
+      events_per_second: NaN,
+      http_p99_ms: NaN,
+      http_error_rate: NaN,
+      event_lag: 40,
+      dlq_size: 3,
+    });
   });
 
   it('events/s from the accepted-events counter delta over the interval', async () => {
@@ -77,23 +90,79 @@ describe('seriesSampler', () => {
   it('works on a registry without the streaming or HTTP metrics', async () => {
     const { Registry } = await import('prom-client');
     const clock = new ManualClock();
-    const sample = seriesSampler({ registry: new Registry(), connections: () => 0, eventLag: () => 0, dlqSize: () => 0, clock });
+    const sample = seriesSampler({
+      registry: new Registry(),
+      connections: () => 0,
+      eventLag: () => 0,
+      dlqSize: () => 0,
+      clock,
+    });
     await sample();
     clock.tick(1000);
-    expect(await sample()).toEqual({ connections: 0, events_per_second: 0, http_p99_ms: NaN, http_error_rate: 0, event_lag: 0, dlq_size: 0 });
+    expect(await sample()).toEqual({
+      connections: 0,
+      events_per_second: 0,
+      http_p99_ms: NaN,
+      http_error_rate: 0,
+      event_lag: 0,
+      dlq_size: 0,
+    });
   });
 });
 
 describe('histogramQuantile', () => {
   const b = (pairs: Array<[number, number]>) => pairs;
   it('interpolates inside the bucket holding the rank, like histogram_quantile', () => {
-    expect(histogramQuantile(0.5, b([[1, 0], [2, 10], [Infinity, 10]]))).toBe(1.5);
-    expect(histogramQuantile(0.99, b([[0.1, 50], [1, 100], [Infinity, 100]]))).toBeCloseTo(0.982, 10);
-    expect(histogramQuantile(0.5, b([[0.1, 10], [Infinity, 10]]))).toBe(0.05);
+    expect(
+      histogramQuantile(
+        0.5,
+        b([
+          [1, 0],
+          [2, 10],
+          [Infinity, 10],
+        ]),
+      ),
+    ).toBe(1.5);
+    expect(
+      histogramQuantile(
+        0.99,
+        b([
+          [0.1, 50],
+          [1, 100],
+          [Infinity, 100],
+        ]),
+      ),
+    ).toBeCloseTo(0.982, 10);
+    expect(
+      histogramQuantile(
+        0.5,
+        b([
+          [0.1, 10],
+          [Infinity, 10],
+        ]),
+      ),
+    ).toBe(0.05);
   });
   it('the +Inf bucket answers the highest finite bound; no observations is NaN', () => {
-    expect(histogramQuantile(0.99, b([[0.1, 0], [1, 0], [Infinity, 5]]))).toBe(1);
-    expect(histogramQuantile(0.99, b([[0.1, 0], [Infinity, 0]]))).toBeNaN();
+    expect(
+      histogramQuantile(
+        0.99,
+        b([
+          [0.1, 0],
+          [1, 0],
+          [Infinity, 5],
+        ]),
+      ),
+    ).toBe(1);
+    expect(
+      histogramQuantile(
+        0.99,
+        b([
+          [0.1, 0],
+          [Infinity, 0],
+        ]),
+      ),
+    ).toBeNaN();
     expect(histogramQuantile(0.99, [])).toBeNaN();
   });
 });

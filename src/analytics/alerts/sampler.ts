@@ -104,7 +104,11 @@ async function snapshot(registry: Registry, at: number): Promise<Snapshot> {
   }
   const buckets = new Map<number, number>();
   for (const v of duration) {
-    if ((v as MetricValue<string> & { metricName?: string }).metricName !== `${SOURCE_METRICS.httpDuration}_bucket`) continue;
+    if (
+      (v as MetricValue<string> & { metricName?: string }).metricName !==
+      `${SOURCE_METRICS.httpDuration}_bucket`
+    )
+      continue;
     const le = v.labels.le === '+Inf' ? Infinity : Number(v.labels.le);
     buckets.set(le, (buckets.get(le) ?? 0) + v.value);
   }
@@ -130,7 +134,9 @@ export function histogramQuantile(q: number, buckets: ReadonlyArray<readonly [nu
   for (const [le, count] of buckets) {
     if (count >= rank) {
       if (le === Infinity) return lowerBound;
-      return count === lowerCount ? le : lowerBound + ((le - lowerBound) * (rank - lowerCount)) / (count - lowerCount);
+      return count === lowerCount
+        ? le
+        : lowerBound + ((le - lowerBound) * (rank - lowerCount)) / (count - lowerCount);
     }
     lowerBound = le;
     lowerCount = count;
@@ -139,7 +145,9 @@ export function histogramQuantile(q: number, buckets: ReadonlyArray<readonly [nu
 }
 
 /** HTTP latency (p50, p99, ms) and error rate (5xx share) since the process started, for the overview. */
-export async function httpSummary(registry: Registry): Promise<{ p50Ms: number; p99Ms: number; errorRate: number }> {
+export async function httpSummary(
+  registry: Registry,
+): Promise<{ p50Ms: number; p99Ms: number; errorRate: number }> {
   const s = await snapshot(registry, 0);
   const buckets = [...s.buckets];
   const ms = (q: number): number => {

@@ -9,7 +9,14 @@ import { ManualClock } from '../../core/time/index.ts';
 import type { AlertRule } from './rules.ts';
 import { AlertService, type AlertServiceOptions, type Sample } from './service.ts';
 
-const base = (): Sample => ({ connections: 100, events_per_second: 50, http_p99_ms: 20, http_error_rate: 0, event_lag: 0, dlq_size: 0 });
+const base = (): Sample => ({
+  connections: 100,
+  events_per_second: 50,
+  http_p99_ms: 20,
+  http_error_rate: 0,
+  event_lag: 0,
+  dlq_size: 0,
+});
 const services: AlertService[] = [];
 const servers: Server[] = [];
 
@@ -23,7 +30,12 @@ function setup(rules: AlertRule[], over: Partial<AlertServiceOptions> = {}) {
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
   const registry = new Registry();
   const logs: Array<Record<string, unknown>> = [];
-  const logger = createLogger('info', new Writable({ write: (c: Buffer, _e, cb) => (logs.push(JSON.parse(c.toString()) as Record<string, unknown>), cb()) }));
+  const logger = createLogger(
+    'info',
+    new Writable({
+      write: (c: Buffer, _e, cb) => (logs.push(JSON.parse(c.toString()) as Record<string, unknown>), cb()),
+    }),
+  );
   let current = base();
   const published: Array<{ channel: string; data: Record<string, unknown> }> = [];
   const svc = new AlertService({
@@ -57,13 +69,24 @@ describe('AlertService: threshold rules', () => {
     await step({ http_p99_ms: 800 }); // held 5 s
     expect(svc.openCount()).toBe(1);
     const [opened] = svc.list().items;
-    expect(opened).toMatchObject({ name: 'p99 high', kind: 'threshold', metric: 'http_p99_ms', state: 'open', value: 800, openedAt: '2026-01-01T00:00:06.000Z' });
+    expect(opened).toMatchObject({
+      name: 'p99 high',
+      kind: 'threshold',
+      metric: 'http_p99_ms',
+      state: 'open',
+      value: 800,
+      openedAt: '2026-01-01T00:00:06.000Z',
+    });
     expect(opened!.resolvedAt).toBeUndefined();
     await step({ http_p99_ms: 900 });
     expect(svc.list().items).toHaveLength(1); // still the same alert
     await step({ http_p99_ms: 20 });
     expect(svc.openCount()).toBe(0);
-    expect(svc.list().items[0]).toMatchObject({ id: opened!.id, state: 'resolved', resolvedAt: '2026-01-01T00:00:08.000Z' });
+    expect(svc.list().items[0]).toMatchObject({
+      id: opened!.id,
+      state: 'resolved',
+      resolvedAt: '2026-01-01T00:00:08.000Z',
+    });
     await Promise.resolve();
     expect(published.map((p) => [p.channel, p.data.state])).toEqual([
       ['system:alerts', 'open'],
@@ -130,17 +153,30 @@ describe('AlertService: anomalies', () => {
   it('watches every metric without a rule: a spike opens an anomaly alert, the return resolves it', async () => {
     const { svc, step, published } = setup([p99Rule]);
     const rng = mulberry32(9);
-    const normal = (): Partial<Sample> => ({ events_per_second: 200 + 10 * (rng() - 0.5), http_p99_ms: 20 + 400 * rng() });
+    const normal = (): Partial<Sample> => ({
+      events_per_second: 200 + 10 * (rng() - 0.5),
+      http_p99_ms: 20 + 400 * rng(),
+    });
     for (let i = 0; i < 1200; i++) await step(normal()); // warm-up and history
     expect(svc.openCount()).toBe(0);
     for (let i = 0; i < 5; i++) await step({ ...normal(), events_per_second: 900 });
     const open = svc.list().items.filter((a) => a.state === 'open');
-    expect(open).toEqual([expect.objectContaining({ name: 'events_per_second anomaly', kind: 'anomaly', metric: 'events_per_second', value: 900 })]);
+    expect(open).toEqual([
+      expect.objectContaining({
+        name: 'events_per_second anomaly',
+        kind: 'anomaly',
+        metric: 'events_per_second',
+        value: 900,
+      }),
+    ]);
     for (let i = 0; i < 10; i++) await step(normal());
     expect(svc.openCount()).toBe(0);
     expect(svc.list().items[0]).toMatchObject({ kind: 'anomaly', state: 'resolved' });
     await Promise.resolve();
-    expect(published.map((p) => `${String(p.data.name)}:${String(p.data.state)}`)).toEqual(['events_per_second anomaly:open', 'events_per_second anomaly:resolved']);
+    expect(published.map((p) => `${String(p.data.name)}:${String(p.data.state)}`)).toEqual([
+      'events_per_second anomaly:open',
+      'events_per_second anomaly:resolved',
+    ]);
     // http_p99_ms has a rule, so its wild noise (20–420 ms) is never an anomaly.
     expect(svc.list().items.every((a) => a.metric !== 'http_p99_ms')).toBe(true);
   });
@@ -154,7 +190,9 @@ describe('AlertService: resilience', () => {
     });
     await step({ http_p99_ms: 900 });
     expect(svc.openCount()).toBe(1);
-    await vi.waitFor(() => expect(logs.some((l) => String(l.msg).includes('publishing on system:alerts failed'))).toBe(true));
+    await vi.waitFor(() =>
+      expect(logs.some((l) => String(l.msg).includes('publishing on system:alerts failed'))).toBe(true),
+    );
 
     const s2 = setup([], {
       sample: () => {
@@ -174,7 +212,10 @@ describe('AlertService: resilience', () => {
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    const { svc, step, published, metric } = setup([{ ...p99Rule, forSeconds: 0 }], { webhookUrl: url, webhook: { maxQueue: 2, timeoutMs: 60_000 } });
+    const { svc, step, published, metric } = setup([{ ...p99Rule, forSeconds: 0 }], {
+      webhookUrl: url,
+      webhook: { maxQueue: 2, timeoutMs: 60_000 },
+    });
     for (let i = 0; i < 6; i++) {
       await step({ http_p99_ms: 900 });
       await step();

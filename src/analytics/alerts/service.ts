@@ -92,22 +92,50 @@ export class AlertService {
     const covered = new Set(opts.rules.map((r) => r.metric));
     for (const m of METRIC_NAMES) if (!covered.has(m)) this.#detectors.set(m, detectorFor(m, opts.detector));
     const points = Math.max(1, opts.seriesPoints ?? 3600);
-    for (const m of METRIC_NAMES) this.#rings.set(m, { times: new Float64Array(points), values: new Float64Array(points), next: 0, size: 0 });
+    for (const m of METRIC_NAMES)
+      this.#rings.set(m, {
+        times: new Float64Array(points),
+        values: new Float64Array(points),
+        next: 0,
+        size: 0,
+      });
 
     const registers = [opts.registry];
-    this.#openGauge = metricOf(opts.registry, 'backbeat_alerts_open', () => new Gauge({ name: 'backbeat_alerts_open', help: 'Alerts open on this node', registers }));
+    this.#openGauge = metricOf(
+      opts.registry,
+      'backbeat_alerts_open',
+      () => new Gauge({ name: 'backbeat_alerts_open', help: 'Alerts open on this node', registers }),
+    );
     this.#transitions = metricOf(
       opts.registry,
       'backbeat_alerts_transitions_total',
-      () => new Counter({ name: 'backbeat_alerts_transitions_total', help: 'Alert changes, by kind (threshold, anomaly) and state (open, resolved)', labelNames: ['kind', 'state'] as const, registers }),
+      () =>
+        new Counter({
+          name: 'backbeat_alerts_transitions_total',
+          help: 'Alert changes, by kind (threshold, anomaly) and state (open, resolved)',
+          labelNames: ['kind', 'state'] as const,
+          registers,
+        }),
     );
     const outcomes = metricOf(
       opts.registry,
       'backbeat_alerts_webhook_total',
-      () => new Counter({ name: 'backbeat_alerts_webhook_total', help: 'Alert webhook outcomes (delivered, retried, rejected, failed, dropped)', labelNames: ['outcome'] as const, registers }),
+      () =>
+        new Counter({
+          name: 'backbeat_alerts_webhook_total',
+          help: 'Alert webhook outcomes (delivered, retried, rejected, failed, dropped)',
+          labelNames: ['outcome'] as const,
+          registers,
+        }),
     );
     if (opts.webhookUrl) {
-      this.#webhook = new WebhookSender({ ...opts.webhook, url: opts.webhookUrl, clock: opts.clock, logger: opts.logger, outcomes });
+      this.#webhook = new WebhookSender({
+        ...opts.webhook,
+        url: opts.webhookUrl,
+        clock: opts.clock,
+        logger: opts.logger,
+        outcomes,
+      });
     }
     this.#openGauge.set(0);
   }
@@ -135,7 +163,8 @@ export class AlertService {
     try {
       sample = await this.#o.sample();
     } catch (err) {
-      if (!this.#sampleFailing) this.#o.logger.warn({ err }, 'alerts: sampling the metrics failed; skipping this interval');
+      if (!this.#sampleFailing)
+        this.#o.logger.warn({ err }, 'alerts: sampling the metrics failed; skipping this interval');
       this.#sampleFailing = true;
       return;
     }
@@ -151,7 +180,9 @@ export class AlertService {
       const key = `${metric} anomaly`;
       if (o.change === 'open') this.#open({ name: key, kind: 'anomaly', metric, value }, now);
       else if (o.change === 'resolve') {
-        const open = this.#alerts.find((a) => a.state === 'open' && a.kind === 'anomaly' && a.metric === metric);
+        const open = this.#alerts.find(
+          (a) => a.state === 'open' && a.kind === 'anomaly' && a.metric === metric,
+        );
         if (open) this.#resolve(open, now);
       }
     }
@@ -233,8 +264,9 @@ export class AlertService {
     alert.state = 'resolved';
     alert.resolvedAt = new Date(now).toISOString();
     // Keep the resolved ones bounded: drop the oldest beyond keepResolved.
-    let excess = this.#alerts.filter((a) => a.state === 'resolved').length - Math.max(0, this.#o.keepResolved ?? 100);
-    for (let i = 0; excess > 0 && i < this.#alerts.length; ) {
+    let excess =
+      this.#alerts.filter((a) => a.state === 'resolved').length - Math.max(0, this.#o.keepResolved ?? 100);
+    for (let i = 0; excess > 0 && i < this.#alerts.length;) {
       if (this.#alerts[i]!.state === 'resolved') {
         this.#alerts.splice(i, 1);
         excess--;
@@ -250,11 +282,17 @@ export class AlertService {
     this.#transitions.inc({ kind: alert.kind, state });
     this.#openGauge.set(this.openCount());
     const log = { alert: snapshot, event: state === 'open' ? 'alert.opened' : 'alert.resolved' };
-    if (state === 'open') this.#o.logger.warn(log, `alert opened: ${alert.name} (${alert.metric} = ${alert.value})`);
+    if (state === 'open')
+      this.#o.logger.warn(log, `alert opened: ${alert.name} (${alert.metric} = ${alert.value})`);
     else this.#o.logger.info(log, `alert resolved: ${alert.name}`);
     void Promise.resolve()
       .then(() => this.#o.publish(ALERTS_CHANNEL, snapshot))
-      .catch((err: unknown) => this.#o.logger.warn({ err, alertId: alert.id }, `alerts: publishing on ${ALERTS_CHANNEL} failed (the alert stands; the webhook and GET /v1/analytics/alerts still have it)`));
+      .catch((err: unknown) =>
+        this.#o.logger.warn(
+          { err, alertId: alert.id },
+          `alerts: publishing on ${ALERTS_CHANNEL} failed (the alert stands; the webhook and GET /v1/analytics/alerts still have it)`,
+        ),
+      );
     this.#webhook?.enqueue(snapshot);
   }
 }

@@ -95,7 +95,8 @@ function profileFor(metric: MetricName, rng: Rng): Profile {
           return Math.max(0, Math.round(level + wander));
         },
         // A node lost (drop), a reconnect storm (spike up), a client reconnect loop (drift up).
-        anomaly: (kind, v, s, dir) => dir * v * (kind === 'spike' ? 0.5 + 0.5 * s : kind === 'shift' ? 0.25 + 0.35 * s : 0.4 + 0.4 * s),
+        anomaly: (kind, v, s, dir) =>
+          dir * v * (kind === 'spike' ? 0.5 + 0.5 * s : kind === 'shift' ? 0.25 + 0.35 * s : 0.4 + 0.4 * s),
         kinds: ['spike', 'shift', 'drift'],
         direction: 0,
       };
@@ -105,7 +106,9 @@ function profileFor(metric: MetricName, rng: Rng): Profile {
       return {
         normal: (_t, load) => poisson(rng, base * load),
         anomaly: (kind, v, s, dir) =>
-          dir > 0 ? v * (kind === 'spike' ? 1.5 + 1.5 * s : 0.8 + 0.8 * s) : -v * (kind === 'spike' ? 0.7 + 0.3 * s : 0.5 + 0.4 * s),
+          dir > 0
+            ? v * (kind === 'spike' ? 1.5 + 1.5 * s : 0.8 + 0.8 * s)
+            : -v * (kind === 'spike' ? 0.7 + 0.3 * s : 0.5 + 0.4 * s),
         kinds: ['spike', 'shift', 'drift'],
         direction: 0,
       };
@@ -118,7 +121,8 @@ function profileFor(metric: MetricName, rng: Rng): Profile {
           const v = base * (0.8 + 0.4 * load) * Math.exp(0.12 * gauss(rng));
           return rng() < 0.003 ? v * between(rng, 2, 4) : v;
         },
-        anomaly: (kind, v, s) => v * (kind === 'spike' ? 2 + 3 * s : kind === 'shift' ? 0.9 + 1.1 * s : 1 + 1.5 * s),
+        anomaly: (kind, v, s) =>
+          v * (kind === 'spike' ? 2 + 3 * s : kind === 'shift' ? 0.9 + 1.1 * s : 1 + 1.5 * s),
         kinds: ['spike', 'shift', 'drift'],
         direction: 1,
       };
@@ -131,7 +135,8 @@ function profileFor(metric: MetricName, rng: Rng): Profile {
           const n = Math.max(1, poisson(rng, rps * load));
           return poisson(rng, n * p) / n;
         },
-        anomaly: (kind, _v, s) => (kind === 'spike' ? 0.05 + 0.25 * s : kind === 'shift' ? 0.03 + 0.07 * s : 0.05 + 0.1 * s),
+        anomaly: (kind, _v, s) =>
+          kind === 'spike' ? 0.05 + 0.25 * s : kind === 'shift' ? 0.03 + 0.07 * s : 0.05 + 0.1 * s,
         kinds: ['spike', 'shift', 'drift'],
         direction: 1,
       };
@@ -146,7 +151,8 @@ function profileFor(metric: MetricName, rng: Rng): Profile {
           return Math.max(0, Math.round(20 * load + burst + 10 * gauss(rng)));
         },
         // A paused consumer (spike), a slow partition (shift), a consumer slower than producers (drift).
-        anomaly: (kind, _v, s) => (kind === 'spike' ? 2000 + 8000 * s : kind === 'shift' ? 1500 + 3500 * s : 3000 + 12000 * s),
+        anomaly: (kind, _v, s) =>
+          kind === 'spike' ? 2000 + 8000 * s : kind === 'shift' ? 1500 + 3500 * s : 3000 + 12000 * s,
         kinds: ['spike', 'shift', 'drift'],
         direction: 1,
       };
@@ -172,12 +178,23 @@ function loadAt(t: number, dayPoints: number, phase: number): number {
   return (0.33 + 0.67 * cycle) * (1 + 0.03 * day);
 }
 
-function plant(rng: Rng, profile: Profile, testStart: number, length: number, every: number): LabelledAnomaly[] {
+function plant(
+  rng: Rng,
+  profile: Profile,
+  testStart: number,
+  length: number,
+  every: number,
+): LabelledAnomaly[] {
   const out: LabelledAnomaly[] = [];
   let t = testStart + Math.floor(between(rng, 300, every));
   while (t < length - 3_000) {
     const kind = profile.kinds[Math.floor(rng() * profile.kinds.length)]!;
-    const dur = kind === 'spike' ? Math.floor(between(rng, 3, 21)) : kind === 'shift' ? Math.floor(between(rng, 60, 601)) : 0;
+    const dur =
+      kind === 'spike'
+        ? Math.floor(between(rng, 3, 21))
+        : kind === 'shift'
+          ? Math.floor(between(rng, 60, 601))
+          : 0;
     if (kind === 'drift') {
       const ramp = Math.floor(between(rng, 600, 1201));
       const plateau = Math.floor(between(rng, 60, 301));
@@ -211,7 +228,11 @@ export function generateSeries(init: Partial<SyntheticOptions> & { seed: number 
       const testStart = o.dayPoints;
       const phase = rng();
       const anomalies = o.inject ? plant(rng, profile, testStart, length, o.anomalyEvery) : [];
-      const effects = anomalies.map((a) => ({ a, strength: rng(), dir: profile.direction || (rng() < 0.5 ? -1 : 1) }));
+      const effects = anomalies.map((a) => ({
+        a,
+        strength: rng(),
+        dir: profile.direction || (rng() < 0.5 ? -1 : 1),
+      }));
       const values = new Float64Array(length);
       let next = 0;
       for (let t = 0; t < length; t++) {

@@ -23,7 +23,11 @@ async function receiver(respond: (n: number) => number | 'hang') {
     let data = '';
     req.on('data', (c: Buffer) => (data += c.toString()));
     req.on('end', () => {
-      bodies.push({ method: req.method, type: req.headers['content-type'], body: JSON.parse(data) as unknown });
+      bodies.push({
+        method: req.method,
+        type: req.headers['content-type'],
+        body: JSON.parse(data) as unknown,
+      });
       const status = respond(bodies.length);
       if (status === 'hang') return;
       res.writeHead(status).end('ok');
@@ -37,11 +41,29 @@ async function receiver(respond: (n: number) => number | 'hang') {
 function sender(url: string, over: Partial<WebhookOptions> = {}) {
   const clock = new ManualClock();
   const registry = new Registry();
-  const outcomes = new Counter({ name: 'backbeat_alerts_webhook_total', help: 'h', labelNames: ['outcome'] as const, registers: [registry] });
-  const s = new WebhookSender({ url, clock, logger, outcomes, timeoutMs: 2000, baseDelayMs: 500, maxAttempts: 4, ...over });
+  const outcomes = new Counter({
+    name: 'backbeat_alerts_webhook_total',
+    help: 'h',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const s = new WebhookSender({
+    url,
+    clock,
+    logger,
+    outcomes,
+    timeoutMs: 2000,
+    baseDelayMs: 500,
+    maxAttempts: 4,
+    ...over,
+  });
   senders.push(s);
   const counts = async () =>
-    Object.fromEntries((await outcomes.get()).values.filter((v) => v.value > 0).map((v) => [String(v.labels.outcome), v.value]));
+    Object.fromEntries(
+      (await outcomes.get()).values
+        .filter((v) => v.value > 0)
+        .map((v) => [String(v.labels.outcome), v.value]),
+    );
   return { s, clock, counts };
 }
 
@@ -61,7 +83,11 @@ describe('WebhookSender', () => {
     clock.tick(1000); // then 1,000 ms
     await s.idle();
     expect(r.bodies).toHaveLength(3);
-    expect(r.bodies[2]).toEqual({ method: 'POST', type: 'application/json', body: { id: 'a1', state: 'open' } });
+    expect(r.bodies[2]).toEqual({
+      method: 'POST',
+      type: 'application/json',
+      body: { id: 'a1', state: 'open' },
+    });
     expect(await counts()).toEqual({ retried: 2, delivered: 1 });
   });
 

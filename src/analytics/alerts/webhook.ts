@@ -69,7 +69,10 @@ export class WebhookSender {
     if (this.#queue.length >= this.#o.maxQueue) {
       this.#queue.shift();
       this.#count('dropped');
-      this.#o.logger.warn({ url: this.#o.url, maxQueue: this.#o.maxQueue }, 'alert webhook queue full: oldest alert dropped');
+      this.#o.logger.warn(
+        { url: this.#o.url, maxQueue: this.#o.maxQueue },
+        'alert webhook queue full: oldest alert dropped',
+      );
     }
     this.#queue.push(JSON.stringify(body));
     this.#worker ??= this.#drain().finally(() => (this.#worker = undefined));
@@ -105,16 +108,25 @@ export class WebhookSender {
       if (this.#closed) return;
       if (result.ok) return this.#count('delivered');
       if (!result.retriable) {
-        this.#o.logger.warn({ url: o.url, status: result.detail }, 'alert webhook rejected the alert; not retried');
+        this.#o.logger.warn(
+          { url: o.url, status: result.detail },
+          'alert webhook rejected the alert; not retried',
+        );
         return this.#count('rejected');
       }
       if (attempt >= o.maxAttempts) {
-        this.#o.logger.warn({ url: o.url, attempts: attempt, error: result.detail }, 'alert webhook failed; alert given up');
+        this.#o.logger.warn(
+          { url: o.url, attempts: attempt, error: result.detail },
+          'alert webhook failed; alert given up',
+        );
         return this.#count('failed');
       }
       this.#count('retried');
       const delay = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
-      this.#o.logger.debug({ url: o.url, attempt, delayMs: delay, error: result.detail }, 'alert webhook attempt failed; retrying');
+      this.#o.logger.debug(
+        { url: o.url, attempt, delayMs: delay, error: result.detail },
+        'alert webhook attempt failed; retrying',
+      );
       await new Promise<void>((resolve) => {
         this.#wait = { timer: o.clock.setTimeout(resolve, delay), resolve };
       });
@@ -125,7 +137,10 @@ export class WebhookSender {
   async #attempt(body: string): Promise<{ ok: boolean; retriable: boolean; detail: string }> {
     const abort = new AbortController();
     this.#abort = abort;
-    const timer = this.#o.clock.setTimeout(() => abort.abort(new Error(`timed out after ${this.#o.timeoutMs} ms`)), this.#o.timeoutMs);
+    const timer = this.#o.clock.setTimeout(
+      () => abort.abort(new Error(`timed out after ${this.#o.timeoutMs} ms`)),
+      this.#o.timeoutMs,
+    );
     try {
       const res = await this.#o.fetch(this.#o.url, {
         method: 'POST',
@@ -140,7 +155,11 @@ export class WebhookSender {
       return { ok: res.ok, retriable, detail: `HTTP ${res.status}` };
     } catch (err) {
       const reason: unknown = abort.signal.aborted ? abort.signal.reason : err;
-      return { ok: false, retriable: true, detail: reason instanceof Error ? reason.message : String(reason) };
+      return {
+        ok: false,
+        retriable: true,
+        detail: reason instanceof Error ? reason.message : String(reason),
+      };
     } finally {
       timer.cancel();
       this.#abort = undefined;

@@ -6,7 +6,15 @@ import { SystemPublisher, type SystemPublisherOptions } from './publisher.ts';
 
 function capture() {
   const lines: Array<{ level: number; msg: string; channel?: string }> = [];
-  const logger = createLogger('debug', new Writable({ write: (chunk: Buffer, _enc, cb) => (lines.push(JSON.parse(chunk.toString()) as (typeof lines)[number]), cb()) }));
+  const logger = createLogger(
+    'debug',
+    new Writable({
+      write: (chunk: Buffer, _enc, cb) => (
+        lines.push(JSON.parse(chunk.toString()) as (typeof lines)[number]),
+        cb()
+      ),
+    }),
+  );
   return { logger, lines };
 }
 
@@ -34,9 +42,21 @@ describe('SystemPublisher', () => {
     const { clock, pub, published } = setup();
     pub.start();
     await settle();
-    expect(published.map((p) => p.channel).sort()).toEqual(['system:metrics', 'system:overview', 'system:trending']);
-    expect(published.find((p) => p.channel === 'system:overview')!.data).toEqual({ ts: 1_000_000, events: { total: 3, perSecond: 1.5 }, activeUsers: 2 });
-    expect(published.find((p) => p.channel === 'system:metrics')!.data).toEqual({ ts: 1_000_000, connections: 4, events_per_second: 1.5 });
+    expect(published.map((p) => p.channel).sort()).toEqual([
+      'system:metrics',
+      'system:overview',
+      'system:trending',
+    ]);
+    expect(published.find((p) => p.channel === 'system:overview')!.data).toEqual({
+      ts: 1_000_000,
+      events: { total: 3, perSecond: 1.5 },
+      activeUsers: 2,
+    });
+    expect(published.find((p) => p.channel === 'system:metrics')!.data).toEqual({
+      ts: 1_000_000,
+      connections: 4,
+      events_per_second: 1.5,
+    });
     clock.tick(1000);
     await settle();
     clock.tick(1000);
@@ -72,12 +92,16 @@ describe('SystemPublisher', () => {
     }
     expect(published.filter((c) => c === 'system:metrics')).toHaveLength(4);
     expect(published.filter((c) => c === 'system:overview')).toHaveLength(0);
-    expect(lines.filter((l) => l.level === 40)).toEqual([expect.objectContaining({ channel: 'system:overview', msg: expect.stringContaining('failed') })]);
+    expect(lines.filter((l) => l.level === 40)).toEqual([
+      expect.objectContaining({ channel: 'system:overview', msg: expect.stringContaining('failed') }),
+    ]);
     overviewFails = false;
     clock.tick(1000);
     await settle();
     expect(published.filter((c) => c === 'system:overview')).toHaveLength(1);
-    expect(lines.some((l) => l.level === 30 && l.channel === 'system:overview' && l.msg.includes('recovered'))).toBe(true);
+    expect(
+      lines.some((l) => l.level === 30 && l.channel === 'system:overview' && l.msg.includes('recovered')),
+    ).toBe(true);
     publishFails = true;
     clock.tick(1000);
     await settle();

@@ -16,7 +16,10 @@ export interface StreamingGdpr {
  * the model's state, sessions, dead letters) and its erasure (log records deleted or
  * crypto-shredded, handler state forgotten, dead letters removed; idempotent).
  */
-export function streamingGdpr(streaming: StreamingGdpr, name = 'streaming'): { eraser: Eraser; exporter: Exporter } {
+export function streamingGdpr(
+  streaming: StreamingGdpr,
+  name = 'streaming',
+): { eraser: Eraser; exporter: Exporter } {
   return {
     eraser: { name, erase: async (userId) => void (await streaming.eraseUser(userId)) },
     exporter: { name, export: (userId) => streaming.exportUser(userId) },
@@ -34,7 +37,10 @@ export interface PushGdpr {
  * says of the user. `invalidate` drops what the push stream handler caches about the user
  * (its time zone and consent: `PushEventsHandler.invalidate`).
  */
-export function pushGdpr(push: PushGdpr, opts: { name?: string; invalidate?: (userId: string) => void } = {}): { eraser: Eraser; exporter: Exporter } {
+export function pushGdpr(
+  push: PushGdpr,
+  opts: { name?: string; invalidate?: (userId: string) => void } = {},
+): { eraser: Eraser; exporter: Exporter } {
   const name = opts.name ?? 'push';
   return {
     eraser: {
@@ -55,7 +61,10 @@ export interface AnalyticsGdpr {
 }
 
 /** Analytics: the user's (pseudonymized) profile and its erasure. */
-export function analyticsGdpr(analytics: AnalyticsGdpr, name = 'analytics'): { eraser: Eraser; exporter: Exporter } {
+export function analyticsGdpr(
+  analytics: AnalyticsGdpr,
+  name = 'analytics',
+): { eraser: Eraser; exporter: Exporter } {
   return {
     eraser: { name, erase: async (userId) => void (await analytics.forget(userId)) },
     exporter: { name, export: async (userId) => await analytics.export(userId) },

@@ -16,15 +16,31 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function setup(erasers: Eraser[], opts: { consentDefault?: 'granted' | 'denied'; store?: SqliteStore; dir?: string } = {}) {
+async function setup(
+  erasers: Eraser[],
+  opts: { consentDefault?: 'granted' | 'denied'; store?: SqliteStore; dir?: string } = {},
+) {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'bb-gdpr-'));
   if (!opts.dir) dirs.push(dir);
   const lines: string[] = [];
-  const logger = createLogger('info', new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(chunk.toString()), cb()) }));
+  const logger = createLogger(
+    'info',
+    new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(chunk.toString()), cb()) }),
+  );
   const clock = new ManualClock();
   const store = opts.store ?? (await SqliteStore.open({ dir, logger, clock }));
   const registry = new Registry();
-  const gdpr = new GdprService({ store, erasers, exporters: [{ name: 'stream', export: async (u) => ({ events: [`e-of-${u}`] }) }], consentDefault: opts.consentDefault ?? 'granted', clock, logger, registry, retryBaseMs: 100, retryMaxMs: 400 });
+  const gdpr = new GdprService({
+    store,
+    erasers,
+    exporters: [{ name: 'stream', export: async (u) => ({ events: [`e-of-${u}`] }) }],
+    consentDefault: opts.consentDefault ?? 'granted',
+    clock,
+    logger,
+    registry,
+    retryBaseMs: 100,
+    retryMaxMs: 400,
+  });
   closers.push(async () => {
     await gdpr.close();
     await store.close();
@@ -49,37 +65,73 @@ describe('GdprService', () => {
     const changed: string[] = [];
     const { gdpr, store } = await setup([], { consentDefault: 'denied' });
     expect(await gdpr.consent('u1')).toEqual({ analytics: false, personalization: false, marketing: false });
-    const g2 = new GdprService({ store, erasers: [], exporters: [], consentDefault: 'granted', clock: new ManualClock(), logger: createLogger('silent'), registry: new Registry(), onConsentChanged: (u, c) => changed.push(`${u}:${c.marketing}`) });
-    expect(await g2.putConsent('u1', { analytics: true, personalization: false, marketing: true })).toEqual({ analytics: true, personalization: false, marketing: true });
+    const g2 = new GdprService({
+      store,
+      erasers: [],
+      exporters: [],
+      consentDefault: 'granted',
+      clock: new ManualClock(),
+      logger: createLogger('silent'),
+      registry: new Registry(),
+      onConsentChanged: (u, c) => changed.push(`${u}:${c.marketing}`),
+    });
+    expect(await g2.putConsent('u1', { analytics: true, personalization: false, marketing: true })).toEqual({
+      analytics: true,
+      personalization: false,
+      marketing: true,
+    });
     expect(await gdpr.consent('u1')).toEqual({ analytics: true, personalization: false, marketing: true });
     expect(changed).toEqual(['u1:true']);
-    await expect(gdpr.putConsent('u1', { analytics: 'yes' } as never)).rejects.toThrow(/analytics must be a boolean; personalization must be a boolean \(required\); marketing/);
+    await expect(gdpr.putConsent('u1', { analytics: 'yes' } as never)).rejects.toThrow(
+      /analytics must be a boolean; personalization must be a boolean \(required\); marketing/,
+    );
     await expect(gdpr.consent('bad id')).rejects.toThrow(/user id/);
-    expect(() => parseConsent({ analytics: true, personalization: true, marketing: true, extra: 1 })).toThrow(/extra is not a consent purpose/);
+    expect(() => parseConsent({ analytics: true, personalization: true, marketing: true, extra: 1 })).toThrow(
+      /extra is not a consent purpose/,
+    );
   });
 
   it('export: the store part, each exporter under its name, the effective consent', async () => {
     const { gdpr, store } = await setup([]);
     await store.consent.put('u1', { analytics: false, personalization: true, marketing: true });
     const doc = await gdpr.export('u1');
-    expect(doc).toMatchObject({ userId: 'u1', consent: { asked: true, analytics: false }, store: { userId: 'u1', consent: { analytics: false } }, stream: { events: ['e-of-u1'] } });
-    expect((await gdpr.export('u2'))['consent']).toEqual({ asked: false, analytics: true, personalization: true, marketing: true });
+    expect(doc).toMatchObject({
+      userId: 'u1',
+      consent: { asked: true, analytics: false },
+      store: { userId: 'u1', consent: { analytics: false } },
+      stream: { events: ['e-of-u1'] },
+    });
+    expect((await gdpr.export('u2'))['consent']).toEqual({
+      asked: false,
+      analytics: true,
+      personalization: true,
+      marketing: true,
+    });
   });
 
   it('erase: receipt first, erasers in order, the store last; retried with backoff; logs never name the user', async () => {
     const calls: string[] = [];
-    const { gdpr, store, clock, lines, registry } = await setup([eraser('stream', calls), eraser('analytics', calls, 2)]);
+    const { gdpr, store, clock, lines, registry } = await setup([
+      eraser('stream', calls),
+      eraser('analytics', calls, 2),
+    ]);
     await store.consent.put('secret-user-42', { analytics: true, personalization: true, marketing: true });
     const { receiptId } = await gdpr.erase('secret-user-42');
     expect((await gdpr.erase('secret-user-42')).receiptId).toBe(receiptId); // pending: the same receipt
     await gdpr.idle();
-    expect(await gdpr.erasure(receiptId)).toEqual({ status: 'pending', stores: { stream: 'done', analytics: 'pending', store: 'done' } });
+    expect(await gdpr.erasure(receiptId)).toEqual({
+      status: 'pending',
+      stores: { stream: 'done', analytics: 'pending', store: 'done' },
+    });
     clock.tick(100); // first retry
     await gdpr.idle();
     expect(await gdpr.erasure(receiptId)).toMatchObject({ status: 'pending' });
     clock.tick(200); // second retry (backoff doubled)
     await gdpr.idle();
-    expect(await gdpr.erasure(receiptId)).toEqual({ status: 'done', stores: { stream: 'done', analytics: 'done', store: 'done' } });
+    expect(await gdpr.erasure(receiptId)).toEqual({
+      status: 'done',
+      stores: { stream: 'done', analytics: 'done', store: 'done' },
+    });
     expect(calls.filter((c) => c.startsWith('stream'))).toHaveLength(1); // a done store is not run again
     expect(calls.filter((c) => c.startsWith('analytics'))).toHaveLength(3);
     expect(await store.consent.get('secret-user-42')).toBeNull();
@@ -102,7 +154,10 @@ describe('GdprService', () => {
     await first.store.erasures.markStore(receipt.id, 'stream', 'done');
     await first.gdpr.resume();
     expect(calls).toEqual(['push:u9']);
-    expect(await first.gdpr.erasure(receipt.id)).toEqual({ status: 'pending', stores: { stream: 'done', push: 'done', store: 'done', legacy: 'pending' } });
+    expect(await first.gdpr.erasure(receipt.id)).toEqual({
+      status: 'pending',
+      stores: { stream: 'done', push: 'done', store: 'done', legacy: 'pending' },
+    });
     await first.store.erasures.markStore(receipt.id, 'legacy', 'done');
     await first.gdpr.resume();
     expect(await first.gdpr.erasure(receipt.id)).toMatchObject({ status: 'done' });

@@ -64,16 +64,23 @@ const PURPOSES = ['analytics', 'personalization', 'marketing'] as const;
 
 /** The three choices of a consent body, each a boolean: throws BadRequestError naming every wrong field. */
 export function parseConsent(body: unknown): ConsentChoices {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError('body must be an object {"analytics","personalization","marketing"}');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new BadRequestError('body must be an object {"analytics","personalization","marketing"}');
   const b = body as Record<string, unknown>;
   const problems = [
-    ...PURPOSES.filter((p) => typeof b[p] !== 'boolean').map((p) => `${p} must be a boolean${b[p] === undefined ? ' (required)' : ''}`),
+    ...PURPOSES.filter((p) => typeof b[p] !== 'boolean').map(
+      (p) => `${p} must be a boolean${b[p] === undefined ? ' (required)' : ''}`,
+    ),
     ...Object.keys(b)
       .filter((k) => !(PURPOSES as readonly string[]).includes(k))
       .map((k) => `${k} is not a consent purpose (analytics, personalization, marketing)`),
   ];
   if (problems.length) throw new BadRequestError(problems.join('; '));
-  return { analytics: b['analytics'] as boolean, personalization: b['personalization'] as boolean, marketing: b['marketing'] as boolean };
+  return {
+    analytics: b['analytics'] as boolean,
+    personalization: b['personalization'] as boolean,
+    marketing: b['marketing'] as boolean,
+  };
 }
 
 function checkUser(userId: string): void {
@@ -104,22 +111,45 @@ export class GdprService {
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) throw new Error(`two erasers named ${dup} (the store's own is "${STORE_PART}")`);
     const exporterNames = opts.exporters.map((e) => e.name);
-    const dupExport = [...exporterNames, STORE_PART, 'userId', 'exportedAt', 'consent'].find((n, i, all) => all.indexOf(n) !== i);
+    const dupExport = [...exporterNames, STORE_PART, 'userId', 'exportedAt', 'consent'].find(
+      (n, i, all) => all.indexOf(n) !== i,
+    );
     if (dupExport) throw new Error(`exporter name ${dupExport} is taken`);
     this.#o = opts;
-    this.#erasers = new Map([...opts.erasers.map((e) => [e.name, e] as const), [STORE_PART, { name: STORE_PART, erase: async (u: string) => void (await opts.store.eraseUser(u)) }]]);
+    this.#erasers = new Map([
+      ...opts.erasers.map((e) => [e.name, e] as const),
+      [STORE_PART, { name: STORE_PART, erase: async (u: string) => void (await opts.store.eraseUser(u)) }],
+    ]);
     const registers = [opts.registry];
     this.#m = {
-      consent: new Counter({ name: 'backbeat_gdpr_consent_updates_total', help: 'Consent choices recorded, by purpose and choice (granted, denied)', labelNames: ['purpose', 'choice'] as const, registers }),
-      exports: new Counter({ name: 'backbeat_gdpr_exports_total', help: 'User data exports, by outcome (ok, failed)', labelNames: ['outcome'] as const, registers }),
+      consent: new Counter({
+        name: 'backbeat_gdpr_consent_updates_total',
+        help: 'Consent choices recorded, by purpose and choice (granted, denied)',
+        labelNames: ['purpose', 'choice'] as const,
+        registers,
+      }),
+      exports: new Counter({
+        name: 'backbeat_gdpr_exports_total',
+        help: 'User data exports, by outcome (ok, failed)',
+        labelNames: ['outcome'] as const,
+        registers,
+      }),
       requested: new Counter({
         name: 'backbeat_gdpr_erasures_requested_total',
         help: 'Erasure requests, by outcome (created: a new receipt; pending: the user already had one pending)',
         labelNames: ['outcome'] as const,
         registers,
       }),
-      completed: new Counter({ name: 'backbeat_gdpr_erasures_completed_total', help: 'Erasures completed (every store done; the receipt keeps only a salted hash)', registers }),
-      inProgress: new Gauge({ name: 'backbeat_gdpr_erasures_in_progress', help: 'Erasures this node is running or retrying', registers }),
+      completed: new Counter({
+        name: 'backbeat_gdpr_erasures_completed_total',
+        help: 'Erasures completed (every store done; the receipt keeps only a salted hash)',
+        registers,
+      }),
+      inProgress: new Gauge({
+        name: 'backbeat_gdpr_erasures_in_progress',
+        help: 'Erasures this node is running or retrying',
+        registers,
+      }),
       eraserDuration: new Histogram({
         name: 'backbeat_gdpr_eraser_duration_seconds',
         help: "Time one store takes to erase one user's data",
@@ -127,8 +157,18 @@ export class GdprService {
         buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
         registers,
       }),
-      eraserFailures: new Counter({ name: 'backbeat_gdpr_eraser_failures_total', help: 'Failed attempts of a store to erase a user (retried)', labelNames: ['store'] as const, registers }),
-      duration: new Histogram({ name: 'backbeat_gdpr_erasure_duration_seconds', help: 'From the request (receipt written) to done', buckets: [0.01, 0.1, 0.5, 1, 5, 30, 60, 300, 3600], registers }),
+      eraserFailures: new Counter({
+        name: 'backbeat_gdpr_eraser_failures_total',
+        help: 'Failed attempts of a store to erase a user (retried)',
+        labelNames: ['store'] as const,
+        registers,
+      }),
+      duration: new Histogram({
+        name: 'backbeat_gdpr_erasure_duration_seconds',
+        help: 'From the request (receipt written) to done',
+        buckets: [0.01, 0.1, 0.5, 1, 5, 30, 60, 300, 3600],
+        registers,
+      }),
     };
   }
 
@@ -147,7 +187,11 @@ export class GdprService {
     checkUser(userId);
     const choices = parseConsent(c);
     const stored = await this.#o.store.consent.put(userId, choices);
-    const out = { analytics: stored.analytics, personalization: stored.personalization, marketing: stored.marketing };
+    const out = {
+      analytics: stored.analytics,
+      personalization: stored.personalization,
+      marketing: stored.marketing,
+    };
     for (const p of PURPOSES) this.#m.consent.labels(p, out[p] ? 'granted' : 'denied').inc();
     this.#o.onConsentChanged?.(userId, out);
     return out;
@@ -160,7 +204,10 @@ export class GdprService {
   async export(userId: string): Promise<Record<string, unknown>> {
     checkUser(userId);
     try {
-      const [stored, ...parts] = await Promise.all([this.#o.store.exportUser(userId), ...this.#o.exporters.map((e) => e.export(userId))]);
+      const [stored, ...parts] = await Promise.all([
+        this.#o.store.exportUser(userId),
+        ...this.#o.exporters.map((e) => e.export(userId)),
+      ]);
       const doc: Record<string, unknown> = {
         userId,
         exportedAt: new Date(this.#o.clock.now()).toISOString(),
@@ -185,7 +232,10 @@ export class GdprService {
     checkUser(userId);
     const { receipt, created } = await this.#o.store.erasures.begin(userId, [...this.#erasers.keys()]);
     this.#m.requested.labels(created ? 'created' : 'pending').inc();
-    this.#o.logger.info({ receiptId: receipt.id, created, stores: Object.keys(receipt.stores) }, 'gdpr: erasure requested');
+    this.#o.logger.info(
+      { receiptId: receipt.id, created, stores: Object.keys(receipt.stores) },
+      'gdpr: erasure requested',
+    );
     if (receipt.status === 'pending') this.#start(receipt.id);
     return { receiptId: receipt.id };
   }
@@ -203,7 +253,8 @@ export class GdprService {
    */
   async resume(): Promise<void> {
     const pending = await this.#o.store.erasures.listPending();
-    if (pending.length) this.#o.logger.info({ receipts: pending.map((r) => r.id) }, 'gdpr: resuming pending erasures');
+    if (pending.length)
+      this.#o.logger.info({ receipts: pending.map((r) => r.id) }, 'gdpr: resuming pending erasures');
     for (const r of pending) this.#start(r.id);
     await Promise.all(pending.flatMap((r) => this.#running.get(r.id) ?? []));
   }
@@ -266,12 +317,17 @@ export class GdprService {
     let complete = true;
     if (userId !== null) {
       // Stores configured now but unknown when the receipt was written are erased too.
-      const order = [...new Set([...this.#erasers.keys(), ...Object.keys(receipt.stores)])].filter((s) => s !== STORE_PART).concat(STORE_PART);
+      const order = [...new Set([...this.#erasers.keys(), ...Object.keys(receipt.stores)])]
+        .filter((s) => s !== STORE_PART)
+        .concat(STORE_PART);
       for (const name of order) {
         if (receipt.stores[name] === 'done') continue;
         const eraser = this.#erasers.get(name);
         if (!eraser) {
-          this.#o.logger.error({ receiptId, store: name }, 'gdpr: the receipt names a store this node has no eraser for; it stays pending');
+          this.#o.logger.error(
+            { receiptId, store: name },
+            'gdpr: the receipt names a store this node has no eraser for; it stays pending',
+          );
           complete = false;
           continue;
         }
@@ -283,7 +339,10 @@ export class GdprService {
           this.#o.logger.info({ receiptId, store: name }, 'gdpr: store erased');
         } catch (err) {
           this.#m.eraserFailures.labels(name).inc();
-          this.#o.logger.warn({ err: scrub(err, userId), receiptId, store: name }, 'gdpr: store erasure failed');
+          this.#o.logger.warn(
+            { err: scrub(err, userId), receiptId, store: name },
+            'gdpr: store erasure failed',
+          );
           complete = false;
         }
       }
@@ -291,7 +350,8 @@ export class GdprService {
     if (!complete) return false;
     const done = await this.#o.store.erasures.complete(receiptId);
     this.#m.completed.inc();
-    if (done) this.#m.duration.observe(Math.max(0, (done.completedAt ?? done.updatedAt) - done.createdAt) / 1000);
+    if (done)
+      this.#m.duration.observe(Math.max(0, (done.completedAt ?? done.updatedAt) - done.createdAt) / 1000);
     this.#o.logger.info({ receiptId }, 'gdpr: erasure done');
     return true;
   }

@@ -34,14 +34,17 @@ describe('EndpointPool', () => {
 
   it('does not fail over on a non-retriable error', async () => {
     const p = pool();
-    await expect(p.run(async () => Promise.reject(new BackbeatError('BAD_REQUEST', 'payload too big')))).rejects.toThrow('payload too big');
+    await expect(
+      p.run(async () => Promise.reject(new BackbeatError('BAD_REQUEST', 'payload too big'))),
+    ).rejects.toThrow('payload too big');
   });
 
   it('benches an endpoint after the threshold and tries it again after the bench', async () => {
     const clock = new ManualClock();
     const p = pool(clock);
     let aDown = true;
-    const call = (ep: string) => (ep === 'https://a' && aDown ? Promise.reject(new Error('down')) : Promise.resolve(ep));
+    const call = (ep: string) =>
+      ep === 'https://a' && aDown ? Promise.reject(new Error('down')) : Promise.resolve(ep);
     await p.run(call);
     await p.run(call);
     await p.run(call);
@@ -59,7 +62,9 @@ describe('EndpointPool', () => {
 
   it('reports unavailable when every endpoint fails', async () => {
     const p = pool();
-    await expect(p.run(() => Promise.reject(new Error('down')))).rejects.toMatchObject({ key: 'UNAVAILABLE' });
+    await expect(p.run(() => Promise.reject(new Error('down')))).rejects.toMatchObject({
+      key: 'UNAVAILABLE',
+    });
   });
 
   it('active health checks mark endpoints up and down', async () => {

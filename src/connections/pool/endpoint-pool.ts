@@ -66,8 +66,12 @@ export class EndpointPool {
   /** Picks an endpoint: healthy ones (or benched ones whose bench is over) with spare capacity. */
   pick(key?: string, exclude: ReadonlySet<string> = new Set()): EndpointState | undefined {
     const now = this.#o.clock.now();
-    const candidates = this.#endpoints.filter((e) => !exclude.has(e.id) && (e.healthy || e.benchedUntil <= now));
-    const targets = eligible(candidates.map((e) => ({ id: e.id, load: e.inFlight, capacity: e.capacity, weight: e.weight, e })));
+    const candidates = this.#endpoints.filter(
+      (e) => !exclude.has(e.id) && (e.healthy || e.benchedUntil <= now),
+    );
+    const targets = eligible(
+      candidates.map((e) => ({ id: e.id, load: e.inFlight, capacity: e.capacity, weight: e.weight, e })),
+    );
     return this.#o.strategy.pick(targets, key)?.e;
   }
 
@@ -75,7 +79,10 @@ export class EndpointPool {
    * Runs `fn` against an endpoint, failing over to another on a retriable error (an
    * error with `retriable: true`, or any non-catalog error), at most `attempts` endpoints.
    */
-  async run<T>(fn: (endpoint: string) => Promise<T>, opts: { key?: string; attempts?: number } = {}): Promise<T> {
+  async run<T>(
+    fn: (endpoint: string) => Promise<T>,
+    opts: { key?: string; attempts?: number } = {},
+  ): Promise<T> {
     const tried = new Set<string>();
     const attempts = opts.attempts ?? Math.max(1, this.#endpoints.length);
     let lastErr: unknown;
@@ -97,7 +104,10 @@ export class EndpointPool {
         ep.inFlight--;
       }
     }
-    throw new UnavailableError(`no endpoint could serve the request (tried ${[...tried].join(', ') || 'none'})`, { cause: lastErr });
+    throw new UnavailableError(
+      `no endpoint could serve the request (tried ${[...tried].join(', ') || 'none'})`,
+      { cause: lastErr },
+    );
   }
 
   /** Runs the active health check on every endpoint once. */

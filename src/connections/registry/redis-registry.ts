@@ -24,7 +24,11 @@ export class RedisNodeRegistry implements NodeRegistry {
   }
 
   async heartbeat(info: NodeInfo): Promise<void> {
-    await this.#redis.multi().hset(this.#hash, info.node, JSON.stringify(info)).zadd(this.#zset, info.updatedAt, info.node).exec();
+    await this.#redis
+      .multi()
+      .hset(this.#hash, info.node, JSON.stringify(info))
+      .zadd(this.#zset, info.updatedAt, info.node)
+      .exec();
   }
 
   async list(): Promise<NodeInfo[]> {

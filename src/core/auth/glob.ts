@@ -7,7 +7,12 @@ export function compileGlobs(patterns: readonly string[]): (channel: string) => 
   if (patterns.length === 0) return () => false;
   if (patterns.includes('*')) return () => true;
   const source = patterns
-    .map((p) => p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.'))
+    .map((p) =>
+      p
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.'),
+    )
     .join('|');
   const re = new RegExp(`^(?:${source})$`);
   return (channel) => re.test(channel);

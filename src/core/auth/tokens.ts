@@ -10,7 +10,12 @@ export interface TokenClaims {
 }
 
 /** Signs an HS256 token: used for the development demo token and by tests and tools. */
-export async function signHs256(secret: string, claims: TokenClaims, ttlSeconds: number, nowMs = Date.now()): Promise<string> {
+export async function signHs256(
+  secret: string,
+  claims: TokenClaims,
+  ttlSeconds: number,
+  nowMs = Date.now(),
+): Promise<string> {
   const iat = Math.floor(nowMs / 1000);
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })

@@ -9,9 +9,11 @@ const principal = async (claims: TokenClaims) => verifier.verify(await signHs256
 describe('system: channels and the analytics:read scope', () => {
   it('analytics:read may subscribe to (and read history/presence of) system: channels without a channels claim', async () => {
     const p = await principal({ sub: 'ops', scope: 'analytics:read' });
-    for (const ch of ['system:overview', 'system:metrics', 'system:trending', 'system:alerts', 'system:a:b']) expect(p.canSubscribe(ch), ch).toBe(true);
+    for (const ch of ['system:overview', 'system:metrics', 'system:trending', 'system:alerts', 'system:a:b'])
+      expect(p.canSubscribe(ch), ch).toBe(true);
     // Only the system namespace: not other channels, not a look-alike prefix.
-    for (const ch of ['chat:lobby', 'systemx:overview', 'sys:overview', 'user:someone']) expect(p.canSubscribe(ch), ch).toBe(false);
+    for (const ch of ['chat:lobby', 'systemx:overview', 'sys:overview', 'user:someone'])
+      expect(p.canSubscribe(ch), ch).toBe(false);
     expect(p.canSubscribe('user:ops')).toBe(true);
   });
 
@@ -24,8 +26,12 @@ describe('system: channels and the analytics:read scope', () => {
   });
 
   it('a channels glob still grants system: as before', async () => {
-    expect((await principal({ sub: 'u2', channels: ['system:metrics'] })).canSubscribe('system:metrics')).toBe(true);
-    expect((await principal({ sub: 'u2', channels: ['system:metrics'] })).canSubscribe('system:alerts')).toBe(false);
+    expect(
+      (await principal({ sub: 'u2', channels: ['system:metrics'] })).canSubscribe('system:metrics'),
+    ).toBe(true);
+    expect((await principal({ sub: 'u2', channels: ['system:metrics'] })).canSubscribe('system:alerts')).toBe(
+      false,
+    );
   });
 
   it('publishing to system: stays governed by the publish claim alone', async () => {

@@ -1,6 +1,12 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { USER_ID_RULE, isUserId } from './user-id.ts';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  jwtVerify,
+  errors as joseErrors,
+  type JWTPayload,
+} from 'jose';
 import { UnauthorizedError } from '../errors/index.ts';
 import { compileGlobs } from './glob.ts';
 
@@ -45,7 +51,9 @@ export class TokenVerifier {
     this.#opts = opts;
     this.#secret = opts.secret ? createSecretKey(Buffer.from(opts.secret, 'utf8')) : undefined;
     this.#publicKey = opts.publicKeyPem ? createPublicKey(opts.publicKeyPem) : undefined;
-    this.#jwks = opts.jwksUrl ? createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: 30_000 }) : undefined;
+    this.#jwks = opts.jwksUrl
+      ? createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: 30_000 })
+      : undefined;
   }
 
   async verify(token: unknown): Promise<Principal> {
@@ -89,7 +97,11 @@ export class TokenVerifier {
 
 function stringList(value: unknown, claim: string): string[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value) || !value.every((x) => typeof x === 'string' && x.length <= 300) || value.length > 256) {
+  if (
+    !Array.isArray(value) ||
+    !value.every((x) => typeof x === 'string' && x.length <= 300) ||
+    value.length > 256
+  ) {
     throw new UnauthorizedError(`token claim ${claim} must be an array of strings`);
   }
   return value as string[];
@@ -134,7 +146,13 @@ class TokenPrincipal implements Principal {
   readonly #sub: (channel: string) => boolean;
   readonly #pub: (channel: string) => boolean;
 
-  constructor(user: string, expiresAt: number, scopes: ReadonlySet<string>, sub: (c: string) => boolean, pub: (c: string) => boolean) {
+  constructor(
+    user: string,
+    expiresAt: number,
+    scopes: ReadonlySet<string>,
+    sub: (c: string) => boolean,
+    pub: (c: string) => boolean,
+  ) {
     this.user = user;
     this.expiresAt = expiresAt;
     this.scopes = scopes;
@@ -149,7 +167,9 @@ class TokenPrincipal implements Principal {
    */
   canSubscribe(channel: string): boolean {
     return (
-      (channel.startsWith('user:') && channel.length === this.user.length + 5 && channel.endsWith(this.user)) ||
+      (channel.startsWith('user:') &&
+        channel.length === this.user.length + 5 &&
+        channel.endsWith(this.user)) ||
       this.#sub(channel) ||
       (channel.startsWith(SYSTEM_PREFIX) && this.hasScope('analytics:read'))
     );
@@ -168,6 +188,13 @@ function toPrincipal(p: JWTPayload): Principal {
   if (!isUserId(p.sub)) throw new UnauthorizedError(`token claim sub must be ${USER_ID_RULE}`);
   const channels = stringList(p['channels'], 'channels');
   const publish = stringList(p['publish'], 'publish');
-  if (p['scope'] !== undefined && typeof p['scope'] !== 'string') throw new UnauthorizedError('token claim scope must be a string');
-  return new TokenPrincipal(p.sub, (p.exp ?? 0) * 1000, cachedScopes((p['scope']) ?? ''), cachedMatcher(channels), cachedMatcher(publish));
+  if (p['scope'] !== undefined && typeof p['scope'] !== 'string')
+    throw new UnauthorizedError('token claim scope must be a string');
+  return new TokenPrincipal(
+    p.sub,
+    (p.exp ?? 0) * 1000,
+    cachedScopes(p['scope'] ?? ''),
+    cachedMatcher(channels),
+    cachedMatcher(publish),
+  );
 }

@@ -20,12 +20,21 @@ function errorOf(env: Record<string, string>): ConfigError {
 
 describe('config', () => {
   it('docs/configuration.md is generated from the schema (run `npm run docs`)', () => {
-    expect(readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8')).toBe(renderConfigDoc());
+    expect(readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8')).toBe(
+      renderConfigDoc(),
+    );
   });
 
   it('has the defaults of SPEC §2 and the documented units', () => {
     const c = loadConfig(base());
-    expect([c.host, c.port, c.maxMessageBytes, c.rateLimitCommands, c.maxConnectionsPerUser, c.connectTimeoutMs]).toEqual(['127.0.0.1', 8080, 65536, 100, 10, 5000]);
+    expect([
+      c.host,
+      c.port,
+      c.maxMessageBytes,
+      c.rateLimitCommands,
+      c.maxConnectionsPerUser,
+      c.connectTimeoutMs,
+    ]).toEqual(['127.0.0.1', 8080, 65536, 100, 10, 5000]);
     expect(Object.isFrozen(c)).toBe(true);
   });
 
@@ -97,6 +106,9 @@ describe('config', () => {
   });
 
   it('ALLOWED_ORIGINS is a trimmed comma list', () => {
-    expect(loadConfig({ ...base(), ALLOWED_ORIGINS: ' https://a , https://b,' }).allowedOrigins).toEqual(['https://a', 'https://b']);
+    expect(loadConfig({ ...base(), ALLOWED_ORIGINS: ' https://a , https://b,' }).allowedOrigins).toEqual([
+      'https://a',
+      'https://b',
+    ]);
   });
 });

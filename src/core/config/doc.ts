@@ -10,7 +10,9 @@ export function renderConfigDoc(): string {
     '',
     '| variable | default | meaning |',
     '|---|---|---|',
-    ...ConfigVars.map((c) => `| \`${c.env}\` | ${c.default === undefined ? '—' : `\`${c.default}\``} | ${c.doc} |`),
+    ...ConfigVars.map(
+      (c) => `| \`${c.env}\` | ${c.default === undefined ? '—' : `\`${c.default}\``} | ${c.doc} |`,
+    ),
     '',
   ].join('\n');
 }

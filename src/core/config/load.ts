@@ -11,7 +11,11 @@ import { ConfigVars, type Config } from './schema.ts';
 export class ConfigError extends Error {
   readonly variable: string;
   readonly problems: ReadonlyArray<{ variable: string; problem: string }>;
-  constructor(variable: string, problem: string, more: ReadonlyArray<{ variable: string; problem: string }> = []) {
+  constructor(
+    variable: string,
+    problem: string,
+    more: ReadonlyArray<{ variable: string; problem: string }> = [],
+  ) {
     const all = [{ variable, problem }, ...more];
     super(all.map((p) => `${p.variable}: ${p.problem}`).join('\n'));
     this.name = 'ConfigError';
@@ -25,16 +29,29 @@ function crossFieldProblems(cfg: Record<string, unknown>): Array<{ variable: str
   const out: Array<{ variable: string; problem: string }> = [];
   const n = (k: string): number => Number(cfg[k]);
   if (n('heartbeatIntervalMs') * 2 > n('nodeTtlMs')) {
-    out.push({ variable: 'HEARTBEAT_INTERVAL_MS', problem: `must be at most half of NODE_TTL_MS (${n('nodeTtlMs')}), or live nodes expire between heartbeats` });
+    out.push({
+      variable: 'HEARTBEAT_INTERVAL_MS',
+      problem: `must be at most half of NODE_TTL_MS (${n('nodeTtlMs')}), or live nodes expire between heartbeats`,
+    });
   }
   if (n('drainMs') > n('shutdownTimeoutMs')) {
-    out.push({ variable: 'DRAIN_MS', problem: `must be within SHUTDOWN_TIMEOUT_MS (${n('shutdownTimeoutMs')})` });
+    out.push({
+      variable: 'DRAIN_MS',
+      problem: `must be within SHUTDOWN_TIMEOUT_MS (${n('shutdownTimeoutMs')})`,
+    });
   }
   if ((cfg['vapidPublicKey'] === undefined) !== (cfg['vapidPrivateKey'] === undefined)) {
-    out.push({ variable: cfg['vapidPublicKey'] === undefined ? 'VAPID_PUBLIC_KEY' : 'VAPID_PRIVATE_KEY', problem: 'is required with the other VAPID key' });
+    out.push({
+      variable: cfg['vapidPublicKey'] === undefined ? 'VAPID_PUBLIC_KEY' : 'VAPID_PRIVATE_KEY',
+      problem: 'is required with the other VAPID key',
+    });
   }
   if (cfg['apnsKey'] !== undefined) {
-    for (const [key, env] of [['apnsKeyId', 'APNS_KEY_ID'], ['apnsTeamId', 'APNS_TEAM_ID'], ['apnsTopic', 'APNS_TOPIC']] as const) {
+    for (const [key, env] of [
+      ['apnsKeyId', 'APNS_KEY_ID'],
+      ['apnsTeamId', 'APNS_TEAM_ID'],
+      ['apnsTopic', 'APNS_TOPIC'],
+    ] as const) {
       if (cfg[key] === undefined) out.push({ variable: env, problem: 'is required with APNS_KEY' });
     }
   }
@@ -66,7 +83,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     out[cv.key] = parsed.data;
   }
   if (problems.length === 0) problems.push(...crossFieldProblems(out));
-  if (problems.length > 0) throw new ConfigError(problems[0]!.variable, problems[0]!.problem, problems.slice(1));
+  if (problems.length > 0)
+    throw new ConfigError(problems[0]!.variable, problems[0]!.problem, problems.slice(1));
   const cfg = out as Record<string, string | number | boolean | string[] | undefined>;
 
   if (typeof cfg.databaseUrl === 'string' && !/^postgres(ql)?:\/\//.test(cfg.databaseUrl)) {
@@ -77,7 +95,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     try {
       cfg.jwtPublicKey = readFileSync(cfg.jwtPublicKey, 'utf8');
     } catch (err) {
-      throw new ConfigError('JWT_PUBLIC_KEY', `not a PEM key and not a readable file (${(err as Error).message})`);
+      throw new ConfigError(
+        'JWT_PUBLIC_KEY',
+        `not a PEM key and not a readable file (${(err as Error).message})`,
+      );
     }
   }
 
@@ -94,7 +115,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   cfg.devSecret = !hasKey;
   if (!hasKey) {
     if (!LOOPBACK.has(String(cfg.host))) {
-      throw new ConfigError('JWT_SECRET', `required when HOST is not loopback (HOST=${String(cfg.host)}); without it the server only binds 127.0.0.1`);
+      throw new ConfigError(
+        'JWT_SECRET',
+        `required when HOST is not loopback (HOST=${String(cfg.host)}); without it the server only binds 127.0.0.1`,
+      );
     }
     cfg.jwtSecret = randomBytes(32).toString('base64url');
   }

@@ -43,7 +43,13 @@ export const ErrorCodes = {
     message: 'the request was not received in time',
   },
   TOO_LARGE: { name: 'too_large', ws: 4013, http: 413, retriable: false, message: 'message too large' },
-  RATE_LIMITED: { name: 'rate_limited', ws: 4029, http: 429, retriable: true, message: 'rate limit exceeded' },
+  RATE_LIMITED: {
+    name: 'rate_limited',
+    ws: 4029,
+    http: 429,
+    retriable: true,
+    message: 'rate limit exceeded',
+  },
   BAD_REQUEST: { name: 'bad_request', ws: 4400, http: 400, retriable: false, message: 'bad request' },
   INTERNAL: { name: 'internal', ws: 4500, http: 500, retriable: true, message: 'internal error' },
   UNAVAILABLE: {

@@ -21,7 +21,8 @@ describe('error catalog', () => {
 
   it('has every code of SPEC §3', () => {
     const ws = new Set<number>(Object.values(ErrorCodes).map((d) => d.ws));
-    for (const c of [4001, 4003, 4008, 4009, 4011, 4013, 4029, 4400, 4500, 4503, 1001]) expect(ws.has(c)).toBe(true);
+    for (const c of [4001, 4003, 4008, 4009, 4011, 4013, 4029, 4400, 4500, 4503, 1001])
+      expect(ws.has(c)).toBe(true);
   });
 
   it('errors carry code, status, retriable and cause; unknown errors become INTERNAL', () => {
@@ -33,6 +34,11 @@ describe('error catalog', () => {
     expect([e.wsCode, e.httpStatus, e.retriable]).toEqual([4500, 500, true]);
     const r = new RateLimitedError(250);
     expect(toBackbeatError(r)).toBe(r);
-    expect([r.wsCode, r.httpStatus, r.retriable, r.details]).toEqual([4029, 429, true, { retryAfterMs: 250 }]);
+    expect([r.wsCode, r.httpStatus, r.retriable, r.details]).toEqual([
+      4029,
+      429,
+      true,
+      { retryAfterMs: 250 },
+    ]);
   });
 });

@@ -3,7 +3,8 @@ import { ErrorCodes } from './codes.ts';
 /** Renders docs/errors.md from the catalog; doc.test.ts fails when the file drifts. */
 export function renderErrorsDoc(): string {
   const rows = Object.entries(ErrorCodes).map(
-    ([key, d]) => `| \`${d.name}\` | ${d.ws} | ${d.http} | ${d.retriable ? 'yes' : 'no'} | ${d.message} | \`${key}\` |`,
+    ([key, d]) =>
+      `| \`${d.name}\` | ${d.ws} | ${d.http} | ${d.retriable ? 'yes' : 'no'} | ${d.message} | \`${key}\` |`,
   );
   return [
     '# Errors',

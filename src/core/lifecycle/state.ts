@@ -43,7 +43,10 @@ export class StateMachine<S extends string> {
 }
 
 /** Runs every step even when one fails; reports the first failure after all ran. */
-export async function runAll(steps: ReadonlyArray<readonly [string, () => unknown]>, log?: Logger): Promise<void> {
+export async function runAll(
+  steps: ReadonlyArray<readonly [string, () => unknown]>,
+  log?: Logger,
+): Promise<void> {
   let first: unknown;
   for (const [name, step] of steps) {
     try {
@@ -53,5 +56,6 @@ export async function runAll(steps: ReadonlyArray<readonly [string, () => unknow
       first ??= err;
     }
   }
-  if (first !== undefined) throw first instanceof Error ? first : new Error('close step failed', { cause: first });
+  if (first !== undefined)
+    throw first instanceof Error ? first : new Error('close step failed', { cause: first });
 }

@@ -37,7 +37,8 @@ export class DependencyBreaker {
       // error) or a programming error our code threw while handling one request's data
       // (TypeError, RangeError: a bug or a hostile input, never an outage) must not open
       // the breaker and fail every other client's calls.
-      errorFilter: (err: unknown) => (err instanceof BackbeatError && !err.retriable) || isProgrammingError(err),
+      errorFilter: (err: unknown) =>
+        (err instanceof BackbeatError && !err.retriable) || isProgrammingError(err),
     });
     const gauge = deps.metrics.breakerState.labels(name);
     gauge.set(0);
@@ -68,7 +69,8 @@ export class DependencyBreaker {
       }
       if (code === 'ETIMEDOUT') throw new UnavailableError(`${this.name} timed out`, { cause: err });
       // A bug, not an outage: 4500 / HTTP 500 for this request only (logged by the caller).
-      if (isProgrammingError(err)) throw new InternalError(`${this.name}: ${(err as Error).message}`, { cause: err });
+      if (isProgrammingError(err))
+        throw new InternalError(`${this.name}: ${(err as Error).message}`, { cause: err });
       throw new UnavailableError(`${this.name} failed: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -80,5 +82,10 @@ export class DependencyBreaker {
 
 /** Errors that JavaScript itself raises for a bug or an input our code cannot handle (not I/O). */
 function isProgrammingError(err: unknown): boolean {
-  return err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError || err instanceof ReferenceError;
+  return (
+    err instanceof TypeError ||
+    err instanceof RangeError ||
+    err instanceof SyntaxError ||
+    err instanceof ReferenceError
+  );
 }

@@ -5,7 +5,8 @@ import { chunks, col, marks, pageLimit, type Row, type SqlDriver, type SqlExecut
 import type { DeviceRepository } from './port.ts';
 import type { Device, DeviceInfo, DeviceRegistration, Page, PageRequest, Platform } from './types.ts';
 
-const COLUMNS = 'id, user_id, platform, address, p256dh, auth, locale, timezone, topics, created_at, updated_at';
+const COLUMNS =
+  'id, user_id, platform, address, p256dh, auth, locale, timezone, topics, created_at, updated_at';
 /** The same columns qualified, for joins. */
 const D_COLUMNS = COLUMNS.split(', ')
   .map((c) => `d.${c}`)
@@ -14,7 +15,9 @@ const IN_CHUNK = 500;
 const REGISTER_CHUNK = 500;
 
 /** A multi-row upsert; `?` after the rows says whether the rows' topics replace the stored ones. */
-const register = (rows: number): string => `INSERT INTO devices (${COLUMNS}) VALUES ${Array.from({ length: rows }, () => `(${marks(11)})`).join(', ')}
+const register = (
+  rows: number,
+): string => `INSERT INTO devices (${COLUMNS}) VALUES ${Array.from({ length: rows }, () => `(${marks(11)})`).join(', ')}
   ON CONFLICT (platform, address) DO UPDATE SET
     user_id = excluded.user_id,
     p256dh = excluded.p256dh,
@@ -42,7 +45,11 @@ function toDevice(r: Row): Device {
   const info = toInfo(r);
   const address = col.str(r['address']);
   if (info.platform === 'web') {
-    return { ...info, platform: 'web', subscription: { endpoint: address, keys: { p256dh: col.str(r['p256dh']), auth: col.str(r['auth']) } } };
+    return {
+      ...info,
+      platform: 'web',
+      subscription: { endpoint: address, keys: { p256dh: col.str(r['p256dh']), auth: col.str(r['auth']) } },
+    };
   }
   return { ...info, platform: info.platform, token: address };
 }
@@ -51,7 +58,10 @@ function toDevice(r: Row): Device {
 function addressOf(reg: DeviceRegistration): { address: string; p256dh: string | null; auth: string | null } {
   if (reg.platform === 'web') {
     const s = reg.subscription;
-    if (!s?.endpoint || !s.keys?.p256dh || !s.keys?.auth) throw new BadRequestError('a web device needs subscription.endpoint and subscription.keys.{p256dh,auth}');
+    if (!s?.endpoint || !s.keys?.p256dh || !s.keys?.auth)
+      throw new BadRequestError(
+        'a web device needs subscription.endpoint and subscription.keys.{p256dh,auth}',
+      );
     return { address: s.endpoint, p256dh: s.keys.p256dh, auth: s.keys.auth };
   }
   if (!reg.token) throw new BadRequestError(`an ${reg.platform} device needs a token`);
@@ -110,7 +120,11 @@ export class SqlDeviceRepository implements DeviceRepository {
           for (const row of await tx.all(register(part.length), [...params, withTopics])) {
             got.set(keyOf(col.str(row['platform']), col.str(row['address'])), col.str(row['id']));
           }
-          if (withTopics) await this.#setTopics(tx, part.map((e) => ({ id: got.get(keyOf(e.reg.platform, e.address))!, topics: e.topics! })));
+          if (withTopics)
+            await this.#setTopics(
+              tx,
+              part.map((e) => ({ id: got.get(keyOf(e.reg.platform, e.address))!, topics: e.topics! })),
+            );
         }
       }
       return got;
@@ -134,25 +148,36 @@ export class SqlDeviceRepository implements DeviceRepository {
   async getMany(ids: readonly string[]): Promise<Device[]> {
     const out: Device[] = [];
     for (const part of chunks([...new Set(ids)], IN_CHUNK)) {
-      const rows = await this.#db.all(`SELECT ${COLUMNS} FROM devices WHERE id IN (${marks(part.length)})`, part);
+      const rows = await this.#db.all(
+        `SELECT ${COLUMNS} FROM devices WHERE id IN (${marks(part.length)})`,
+        part,
+      );
       out.push(...rows.map(toDevice));
     }
     return out;
   }
 
   async listByUser(userId: string): Promise<DeviceInfo[]> {
-    const rows = await this.#db.all('SELECT id, user_id, platform, locale, timezone, topics, created_at, updated_at FROM devices WHERE user_id = ? ORDER BY created_at, id', [userId]);
+    const rows = await this.#db.all(
+      'SELECT id, user_id, platform, locale, timezone, topics, created_at, updated_at FROM devices WHERE user_id = ? ORDER BY created_at, id',
+      [userId],
+    );
     return rows.map(toInfo);
   }
 
   async listByUserForSending(userId: string): Promise<Device[]> {
-    return (await this.#db.all(`SELECT ${COLUMNS} FROM devices WHERE user_id = ? ORDER BY created_at, id`, [userId])).map(toDevice);
+    return (
+      await this.#db.all(`SELECT ${COLUMNS} FROM devices WHERE user_id = ? ORDER BY created_at, id`, [userId])
+    ).map(toDevice);
   }
 
   async listForUsers(userIds: readonly string[]): Promise<Device[]> {
     const out: Device[] = [];
     for (const part of chunks([...new Set(userIds)], IN_CHUNK)) {
-      const rows = await this.#db.all(`SELECT ${COLUMNS} FROM devices WHERE user_id IN (${marks(part.length)}) ORDER BY user_id, created_at, id`, part);
+      const rows = await this.#db.all(
+        `SELECT ${COLUMNS} FROM devices WHERE user_id IN (${marks(part.length)}) ORDER BY user_id, created_at, id`,
+        part,
+      );
       out.push(...rows.map(toDevice));
     }
     return out;
@@ -170,7 +195,10 @@ export class SqlDeviceRepository implements DeviceRepository {
 
   async page(req: PageRequest = {}): Promise<Page<Device>> {
     const limit = pageLimit(req.limit);
-    const rows = await this.#db.all(`SELECT ${COLUMNS} FROM devices WHERE id > ? ORDER BY id LIMIT ?`, [req.after ?? '', limit + 1]);
+    const rows = await this.#db.all(`SELECT ${COLUMNS} FROM devices WHERE id > ? ORDER BY id LIMIT ?`, [
+      req.after ?? '',
+      limit + 1,
+    ]);
     return page(rows.map(toDevice), limit);
   }
 
@@ -183,14 +211,25 @@ export class SqlDeviceRepository implements DeviceRepository {
   }
 
   async deleteDead(platform: Platform, tokenOrEndpoint: string): Promise<boolean> {
-    return (await this.#db.run('DELETE FROM devices WHERE platform = ? AND address = ?', [platform, tokenOrEndpoint])) > 0;
+    return (
+      (await this.#db.run('DELETE FROM devices WHERE platform = ? AND address = ?', [
+        platform,
+        tokenOrEndpoint,
+      ])) > 0
+    );
   }
 
   async #setTopics(tx: SqlExecutor, devices: ReadonlyArray<{ id: string; topics: string[] }>): Promise<void> {
-    await tx.run(`DELETE FROM device_topics WHERE device_id IN (${marks(devices.length)})`, devices.map((d) => d.id));
+    await tx.run(
+      `DELETE FROM device_topics WHERE device_id IN (${marks(devices.length)})`,
+      devices.map((d) => d.id),
+    );
     const pairs = devices.flatMap((d) => d.topics.map((t) => [t, d.id]));
     for (const part of chunks(pairs, IN_CHUNK)) {
-      await tx.run(`INSERT INTO device_topics (topic, device_id) VALUES ${part.map(() => '(?, ?)').join(', ')}`, part.flat());
+      await tx.run(
+        `INSERT INTO device_topics (topic, device_id) VALUES ${part.map(() => '(?, ?)').join(', ')}`,
+        part.flat(),
+      );
     }
   }
 }

@@ -89,4 +89,5 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
 export const likeAnywhere = (text: string): string => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /** Clamps a page size to 1…10,000 (default 1,000). */
-export const pageLimit = (limit: number | undefined): number => Math.max(1, Math.min(10_000, Math.floor(limit ?? 1000)));
+export const pageLimit = (limit: number | undefined): number =>
+  Math.max(1, Math.min(10_000, Math.floor(limit ?? 1000)));

@@ -54,7 +54,10 @@ export class SqlErasureRepository implements ErasureRepository {
     this.#afterComplete = afterComplete;
   }
 
-  async begin(userId: string, stores: readonly string[]): Promise<{ receipt: ErasureReceipt; created: boolean }> {
+  async begin(
+    userId: string,
+    stores: readonly string[],
+  ): Promise<{ receipt: ErasureReceipt; created: boolean }> {
     const now = this.#clock.now();
     const state = Object.fromEntries(stores.map((s) => [s, 'pending' as const]));
     const inserted = await this.#db.get(
@@ -74,40 +77,59 @@ export class SqlErasureRepository implements ErasureRepository {
   }
 
   async listPending(limit = 1000): Promise<ErasureReceipt[]> {
-    const rows = await this.#db.all(`SELECT ${COLUMNS} FROM erasures WHERE status = 'pending' ORDER BY created_at, id LIMIT ?`, [limit]);
+    const rows = await this.#db.all(
+      `SELECT ${COLUMNS} FROM erasures WHERE status = 'pending' ORDER BY created_at, id LIMIT ?`,
+      [limit],
+    );
     return rows.map(toReceipt);
   }
 
   async markStore(id: string, store: string, state: ErasureState): Promise<ErasureReceipt | null> {
     return this.#db.transaction(async (tx) => {
-      const row = await tx.get(`SELECT ${COLUMNS} FROM erasures WHERE id = ?${this.#db.dialect.forUpdate}`, [id]);
+      const row = await tx.get(`SELECT ${COLUMNS} FROM erasures WHERE id = ?${this.#db.dialect.forUpdate}`, [
+        id,
+      ]);
       if (!row) return null;
       const r = toReceipt(row);
       if (r.stores[store] === state) return r;
       r.stores = { ...r.stores, [store]: state };
       r.updatedAt = this.#clock.now();
-      await tx.run('UPDATE erasures SET stores = ?, updated_at = ? WHERE id = ?', [JSON.stringify(r.stores), r.updatedAt, id]);
+      await tx.run('UPDATE erasures SET stores = ?, updated_at = ? WHERE id = ?', [
+        JSON.stringify(r.stores),
+        r.updatedAt,
+        id,
+      ]);
       return r;
     });
   }
 
   async complete(id: string): Promise<ErasureReceipt | null> {
     const done = await this.#db.transaction(async (tx) => {
-      const row = await tx.get(`SELECT ${COLUMNS} FROM erasures WHERE id = ?${this.#db.dialect.forUpdate}`, [id]);
+      const row = await tx.get(`SELECT ${COLUMNS} FROM erasures WHERE id = ?${this.#db.dialect.forUpdate}`, [
+        id,
+      ]);
       if (!row) return null;
       const r = toReceipt(row);
       if (r.status === 'done') return { r, changed: false };
       const now = this.#clock.now();
       const stores = Object.fromEntries(Object.keys(r.stores).map((s) => [s, 'done' as const]));
       const userHash = r.userId === null ? null : saltedHash(r.userId);
-      await tx.run("UPDATE erasures SET status = 'done', user_id = NULL, user_hash = ?, stores = ?, updated_at = ?, completed_at = ? WHERE id = ?", [
-        userHash,
-        JSON.stringify(stores),
-        now,
-        now,
-        id,
-      ]);
-      return { r: { ...r, status: 'done' as const, userId: null, userHash, stores, updatedAt: now, completedAt: now }, changed: true };
+      await tx.run(
+        "UPDATE erasures SET status = 'done', user_id = NULL, user_hash = ?, stores = ?, updated_at = ?, completed_at = ? WHERE id = ?",
+        [userHash, JSON.stringify(stores), now, now, id],
+      );
+      return {
+        r: {
+          ...r,
+          status: 'done' as const,
+          userId: null,
+          userHash,
+          stores,
+          updatedAt: now,
+          completedAt: now,
+        },
+        changed: true,
+      };
     });
     if (!done) return null;
     if (done.changed) await this.#afterComplete?.();

@@ -3,7 +3,8 @@ import { col, type Row, type SqlDriver } from './driver.ts';
 import type { ExperimentRepository } from './port.ts';
 import type { ExperimentAssignment, ExperimentRecord, VariantResult } from './types.ts';
 
-export const EXPERIMENT_COLUMNS = 'experiment, notification_id, variant, user_id, sent, opened, created_at, updated_at';
+export const EXPERIMENT_COLUMNS =
+  'experiment, notification_id, variant, user_id, sent, opened, created_at, updated_at';
 
 export function toExperimentRecord(r: Row): ExperimentRecord {
   return {
@@ -41,11 +42,21 @@ export class SqlExperimentRepository implements ExperimentRepository {
   }
 
   async markSent(notificationId: string): Promise<boolean> {
-    return (await this.#db.run('UPDATE experiment_recipients SET sent = ?, updated_at = ? WHERE notification_id = ? AND NOT sent', [true, this.#clock.now(), notificationId])) > 0;
+    return (
+      (await this.#db.run(
+        'UPDATE experiment_recipients SET sent = ?, updated_at = ? WHERE notification_id = ? AND NOT sent',
+        [true, this.#clock.now(), notificationId],
+      )) > 0
+    );
   }
 
   async markOpened(notificationId: string): Promise<boolean> {
-    return (await this.#db.run('UPDATE experiment_recipients SET opened = ?, updated_at = ? WHERE notification_id = ? AND NOT opened', [true, this.#clock.now(), notificationId])) > 0;
+    return (
+      (await this.#db.run(
+        'UPDATE experiment_recipients SET opened = ?, updated_at = ? WHERE notification_id = ? AND NOT opened',
+        [true, this.#clock.now(), notificationId],
+      )) > 0
+    );
   }
 
   async results(experiment: string): Promise<VariantResult[]> {
@@ -56,6 +67,11 @@ export class SqlExperimentRepository implements ExperimentRepository {
         FROM experiment_recipients WHERE experiment = ? GROUP BY variant ORDER BY variant`,
       [experiment],
     );
-    return rows.map((r) => ({ variant: col.str(r['variant']), recipients: col.num(r['recipients']), sent: col.num(r['sent']), opened: col.num(r['opened']) }));
+    return rows.map((r) => ({
+      variant: col.str(r['variant']),
+      recipients: col.num(r['recipients']),
+      sent: col.num(r['sent']),
+      opened: col.num(r['opened']),
+    }));
   }
 }

@@ -8,7 +8,14 @@ import { col, likeAnywhere, type SqlDriver, type SqlExecutor } from './driver.ts
 import { EXPERIMENT_COLUMNS, toExperimentRecord } from './experiments.ts';
 import { RECIPIENT_COLUMNS, toJob, toRecipient } from './jobs.ts';
 import type { DeviceRepository, PreferenceRepository, ConsentRepository } from './port.ts';
-import type { ErasureReport, Job, JsonValue, RecipientPlatform, RecipientState, UserExport } from './types.ts';
+import type {
+  ErasureReport,
+  Job,
+  JsonValue,
+  RecipientPlatform,
+  RecipientState,
+  UserExport,
+} from './types.ts';
 
 /** `value` without `userId`: array items and object members equal to it dropped, keys equal to it too. */
 export function withoutUser(value: JsonValue, userId: string): JsonValue {
@@ -16,7 +23,8 @@ export function withoutUser(value: JsonValue, userId: string): JsonValue {
   if (Array.isArray(value)) return value.filter((v) => v !== userId).map((v) => withoutUser(v, userId));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, JsonValue> = {};
-    for (const [k, v] of Object.entries(value)) if (k !== userId && v !== userId) out[k] = withoutUser(v, userId);
+    for (const [k, v] of Object.entries(value))
+      if (k !== userId && v !== userId) out[k] = withoutUser(v, userId);
     return out;
   }
   return value;
@@ -31,19 +39,33 @@ export interface GdprDeps {
 
 /** Jobs whose request mentions the user: a LIKE on the JSON text narrows, the parsed JSON decides. */
 async function jobsNaming(tx: SqlExecutor, db: SqlDriver, userId: string): Promise<Job[]> {
-  const rows = await tx.all(`SELECT * FROM jobs WHERE ${db.dialect.jsonText('request')} LIKE ? ESCAPE '\\' ORDER BY created_at, id`, [
-    likeAnywhere(JSON.stringify(userId)),
-  ]);
-  return rows.map(toJob).filter((j) => JSON.stringify(withoutUser(j.request, userId)) !== JSON.stringify(j.request));
+  const rows = await tx.all(
+    `SELECT * FROM jobs WHERE ${db.dialect.jsonText('request')} LIKE ? ESCAPE '\\' ORDER BY created_at, id`,
+    [likeAnywhere(JSON.stringify(userId))],
+  );
+  return rows
+    .map(toJob)
+    .filter((j) => JSON.stringify(withoutUser(j.request, userId)) !== JSON.stringify(j.request));
 }
 
 export async function exportUser(deps: GdprDeps, userId: string): Promise<UserExport> {
   const { db } = deps;
-  const [devices, preferences, consent] = await Promise.all([deps.devices.listByUserForSending(userId), deps.preferences.get(userId), deps.consent.get(userId)]);
-  const recipients = (await db.all(`SELECT ${RECIPIENT_COLUMNS} FROM job_recipients WHERE user_id = ? ORDER BY job_id, seq`, [userId])).map(toRecipient);
-  const experiments = (await db.all(`SELECT ${EXPERIMENT_COLUMNS} FROM experiment_recipients WHERE user_id = ? ORDER BY experiment, notification_id`, [userId])).map(
-    toExperimentRecord,
-  );
+  const [devices, preferences, consent] = await Promise.all([
+    deps.devices.listByUserForSending(userId),
+    deps.preferences.get(userId),
+    deps.consent.get(userId),
+  ]);
+  const recipients = (
+    await db.all(`SELECT ${RECIPIENT_COLUMNS} FROM job_recipients WHERE user_id = ? ORDER BY job_id, seq`, [
+      userId,
+    ])
+  ).map(toRecipient);
+  const experiments = (
+    await db.all(
+      `SELECT ${EXPERIMENT_COLUMNS} FROM experiment_recipients WHERE user_id = ? ORDER BY experiment, notification_id`,
+      [userId],
+    )
+  ).map(toExperimentRecord);
   const jobs = await jobsNaming(db, db, userId);
   return { userId, devices, preferences, consent, recipients, experiments, jobs };
 }
@@ -51,12 +73,17 @@ export async function exportUser(deps: GdprDeps, userId: string): Promise<UserEx
 export async function eraseUser(db: SqlDriver, userId: string, now: number): Promise<ErasureReport> {
   return db.transaction(async (tx) => {
     // Recipients still due will never be sent: count them as skipped so their jobs can finish.
-    const due = await tx.all(`SELECT job_id, platform, variant, state FROM job_recipients WHERE user_id = ? AND state IN ('pending', 'held') ORDER BY job_id, seq${db.dialect.forUpdate}`, [
-      userId,
-    ]);
+    const due = await tx.all(
+      `SELECT job_id, platform, variant, state FROM job_recipients WHERE user_id = ? AND state IN ('pending', 'held') ORDER BY job_id, seq${db.dialect.forUpdate}`,
+      [userId],
+    );
     const deltas = new CounterDeltas();
     for (const r of due) {
-      const counted = { jobId: col.str(r['job_id']), platform: col.strOrNull(r['platform']) as RecipientPlatform | null, variant: col.strOrNull(r['variant']) };
+      const counted = {
+        jobId: col.str(r['job_id']),
+        platform: col.strOrNull(r['platform']) as RecipientPlatform | null,
+        variant: col.strOrNull(r['variant']),
+      };
       deltas.moved({ ...counted, state: 'skipped' }, col.str(r['state']) as RecipientState);
     }
     await deltas.apply(tx, now);
@@ -69,7 +96,11 @@ export async function eraseUser(db: SqlDriver, userId: string, now: number): Pro
       jobs: 0,
     };
     for (const job of await jobsNaming(tx, db, userId)) {
-      await tx.run('UPDATE jobs SET request = ?, updated_at = ? WHERE id = ?', [JSON.stringify(withoutUser(job.request, userId)), now, job.id]);
+      await tx.run('UPDATE jobs SET request = ?, updated_at = ? WHERE id = ?', [
+        JSON.stringify(withoutUser(job.request, userId)),
+        now,
+        job.id,
+      ]);
       report.jobs++;
     }
     return report;

@@ -1,4 +1,15 @@
-export type { ClaimRequest, ConsentRepository, DeviceRepository, ErasureRepository, ExperimentRepository, JobRepository, LeaseRepository, PreferenceRepository, Store, TemplateRepository } from './port.ts';
+export type {
+  ClaimRequest,
+  ConsentRepository,
+  DeviceRepository,
+  ErasureRepository,
+  ExperimentRepository,
+  JobRepository,
+  LeaseRepository,
+  PreferenceRepository,
+  Store,
+  TemplateRepository,
+} from './port.ts';
 export * from './types.ts';
 export { StoreUnavailableError, describeDatabase } from './errors.ts';
 export { MIGRATIONS, migrate, type Migration } from './migrations.ts';

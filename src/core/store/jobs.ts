@@ -20,7 +20,8 @@ import {
 } from './types.ts';
 
 const JOB_COLUMNS = `id, idempotency_key, request, status, ${COUNTER_COLUMNS}, created_at, updated_at`;
-export const RECIPIENT_COLUMNS = 'job_id, seq, user_id, device_id, platform, variant, state, attempts, not_before, last_error, lease_owner, lease_until';
+export const RECIPIENT_COLUMNS =
+  'job_id, seq, user_id, device_id, platform, variant, state, attempts, not_before, last_error, lease_owner, lease_until';
 const INSERT_COLUMNS = 'job_id, seq, user_id, device_id, platform, variant, state, not_before, last_error';
 const INSERT_CHUNK = 500;
 /** New states that are the result of a send attempt (a retry is `pending` again). */
@@ -90,7 +91,10 @@ export class SqlJobRepository implements JobRepository {
         return { job: toJob(row!), created: false };
       }
       if (input.recipients?.length) await this.#addRecipients(tx, id, input.recipients, now);
-      return { job: toJob((await tx.get(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`, [id]))!), created: true };
+      return {
+        job: toJob((await tx.get(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`, [id]))!),
+        created: true,
+      };
     });
   }
 
@@ -106,29 +110,44 @@ export class SqlJobRepository implements JobRepository {
 
   async listByStatus(statuses: readonly JobStatus[], limit = 1000): Promise<Job[]> {
     if (statuses.length === 0) return [];
-    const rows = await this.#db.all(`SELECT ${JOB_COLUMNS} FROM jobs WHERE status IN (${marks(statuses.length)}) ORDER BY created_at, id LIMIT ?`, [
-      ...statuses,
-      limit,
-    ]);
+    const rows = await this.#db.all(
+      `SELECT ${JOB_COLUMNS} FROM jobs WHERE status IN (${marks(statuses.length)}) ORDER BY created_at, id LIMIT ?`,
+      [...statuses, limit],
+    );
     return rows.map(toJob);
   }
 
   async setStatus(id: string, status: JobStatus): Promise<boolean> {
-    return (await this.#db.run('UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?', [status, this.#clock.now(), id])) > 0;
+    return (
+      (await this.#db.run('UPDATE jobs SET status = ?, updated_at = ? WHERE id = ?', [
+        status,
+        this.#clock.now(),
+        id,
+      ])) > 0
+    );
   }
 
-  async addRecipients(jobId: string, recipients: readonly NewRecipient[]): Promise<{ first: number; last: number }> {
+  async addRecipients(
+    jobId: string,
+    recipients: readonly NewRecipient[],
+  ): Promise<{ first: number; last: number }> {
     const now = this.#clock.now();
     return this.#db.transaction((tx) => this.#addRecipients(tx, jobId, recipients, now));
   }
 
   async getRecipient(ref: RecipientRef): Promise<Recipient | null> {
-    const row = await this.#db.get(`SELECT ${RECIPIENT_COLUMNS} FROM job_recipients WHERE job_id = ? AND seq = ?`, [ref.jobId, ref.seq]);
+    const row = await this.#db.get(
+      `SELECT ${RECIPIENT_COLUMNS} FROM job_recipients WHERE job_id = ? AND seq = ?`,
+      [ref.jobId, ref.seq],
+    );
     return row ? toRecipient(row) : null;
   }
 
   async listRecipients(jobId: string, afterSeq = 0, limit = 1000): Promise<Recipient[]> {
-    const rows = await this.#db.all(`SELECT ${RECIPIENT_COLUMNS} FROM job_recipients WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?`, [jobId, afterSeq, limit]);
+    const rows = await this.#db.all(
+      `SELECT ${RECIPIENT_COLUMNS} FROM job_recipients WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+      [jobId, afterSeq, limit],
+    );
     return rows.map(toRecipient);
   }
 
@@ -149,7 +168,10 @@ export class SqlJobRepository implements JobRepository {
   }
 
   async breakdown(jobId: string): Promise<JobBreakdownRow[]> {
-    const rows = await this.#db.all('SELECT platform, variant, state, n FROM job_stats WHERE job_id = ? AND n <> 0 ORDER BY platform, variant, state', [jobId]);
+    const rows = await this.#db.all(
+      'SELECT platform, variant, state, n FROM job_stats WHERE job_id = ? AND n <> 0 ORDER BY platform, variant, state',
+      [jobId],
+    );
     return rows.map((r) => ({
       platform: (col.str(r['platform']) || null) as RecipientPlatform | null,
       variant: col.str(r['variant']) || null,
@@ -159,26 +181,45 @@ export class SqlJobRepository implements JobRepository {
   }
 
   async #record(tx: SqlExecutor, o: Outcome, now: number, deltas: CounterDeltas): Promise<boolean> {
-    const row = await tx.get(`SELECT state, platform, variant, lease_owner, lease_until FROM job_recipients WHERE job_id = ? AND seq = ?${this.#db.dialect.forUpdate}`, [
-      o.jobId,
-      o.seq,
-    ]);
+    const row = await tx.get(
+      `SELECT state, platform, variant, lease_owner, lease_until FROM job_recipients WHERE job_id = ? AND seq = ?${this.#db.dialect.forUpdate}`,
+      [o.jobId, o.seq],
+    );
     if (!row) return false;
     const from = col.str(row['state']) as RecipientState;
     if (SETTLED.has(from)) return false;
     const owner = col.strOrNull(row['lease_owner']);
     // Fencing: a node whose lease was taken over (it looked dead) may not overwrite the new holder's work.
-    if (o.nodeId !== undefined && owner !== null && owner !== o.nodeId && (col.numOrNull(row['lease_until']) ?? 0) > now) return false;
+    if (
+      o.nodeId !== undefined &&
+      owner !== null &&
+      owner !== o.nodeId &&
+      (col.numOrNull(row['lease_until']) ?? 0) > now
+    )
+      return false;
     await tx.run(
       `UPDATE job_recipients SET state = ?, attempts = attempts + ?, not_before = COALESCE(?, not_before), last_error = COALESCE(?, last_error),
         lease_owner = NULL, lease_until = NULL WHERE job_id = ? AND seq = ?`,
       [o.state, ATTEMPTS.has(o.state) ? 1 : 0, o.notBefore ?? null, o.error ?? null, o.jobId, o.seq],
     );
-    deltas.moved({ jobId: o.jobId, platform: col.strOrNull(row['platform']) as RecipientPlatform | null, variant: col.strOrNull(row['variant']), state: o.state }, from);
+    deltas.moved(
+      {
+        jobId: o.jobId,
+        platform: col.strOrNull(row['platform']) as RecipientPlatform | null,
+        variant: col.strOrNull(row['variant']),
+        state: o.state,
+      },
+      from,
+    );
     return true;
   }
 
-  async #addRecipients(tx: SqlExecutor, jobId: string, recipients: readonly NewRecipient[], now: number): Promise<{ first: number; last: number }> {
+  async #addRecipients(
+    tx: SqlExecutor,
+    jobId: string,
+    recipients: readonly NewRecipient[],
+    now: number,
+  ): Promise<{ first: number; last: number }> {
     // The job row lock orders concurrent appends; `total` is the last seq given (rows are never renumbered).
     const job = await tx.get(`SELECT total FROM jobs WHERE id = ?${this.#db.dialect.forUpdate}`, [jobId]);
     if (!job) throw new BackbeatError('NOT_FOUND', `job ${jobId} not found`);
@@ -189,9 +230,22 @@ export class SqlJobRepository implements JobRepository {
       const params = part.flatMap((r) => {
         const state = r.state ?? 'pending';
         deltas.added({ jobId, platform: r.platform, variant: r.variant ?? null, state });
-        return [jobId, seq++, r.userId, r.deviceId, r.platform, r.variant ?? null, state, r.notBefore ?? 0, r.lastError ?? null];
+        return [
+          jobId,
+          seq++,
+          r.userId,
+          r.deviceId,
+          r.platform,
+          r.variant ?? null,
+          state,
+          r.notBefore ?? 0,
+          r.lastError ?? null,
+        ];
       });
-      await tx.run(`INSERT INTO job_recipients (${INSERT_COLUMNS}) VALUES ${part.map(() => `(${marks(9)})`).join(', ')}`, params);
+      await tx.run(
+        `INSERT INTO job_recipients (${INSERT_COLUMNS}) VALUES ${part.map(() => `(${marks(9)})`).join(', ')}`,
+        params,
+      );
     }
     await deltas.apply(tx, now);
     return { first, last: seq - 1 };

@@ -5,7 +5,8 @@ import type { ClaimRequest, LeaseRepository } from './port.ts';
 import type { Recipient, RecipientRef } from './types.ts';
 
 /** Rows a claim may take: due (the partial indexes' predicate, written the same way) and not leased. */
-const CLAIMABLE = "state IN ('pending', 'held') AND not_before <= ? AND (lease_until IS NULL OR lease_until <= ?)";
+const CLAIMABLE =
+  "state IN ('pending', 'held') AND not_before <= ? AND (lease_until IS NULL OR lease_until <= ?)";
 
 /**
  * Recipient leases for nodes sharing one store. A claim is one statement: an UPDATE of
@@ -39,7 +40,12 @@ export class SqlLeaseRepository implements LeaseRepository {
       params,
     );
     // RETURNING has no defined order.
-    return rows.map(toRecipient).sort((a, b) => a.notBefore - b.notBefore || (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : a.seq - b.seq));
+    return rows
+      .map(toRecipient)
+      .sort(
+        (a, b) =>
+          a.notBefore - b.notBefore || (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : a.seq - b.seq),
+      );
   }
 
   async renew(nodeId: string, leaseMs: number, refs?: readonly RecipientRef[]): Promise<number> {
@@ -51,7 +57,12 @@ export class SqlLeaseRepository implements LeaseRepository {
   }
 
   /** Applies `set` to the node's leases: all of them, or those in `refs` (grouped per job). */
-  async #update(set: string, setParams: SqlValue[], nodeId: string, refs: readonly RecipientRef[] | undefined): Promise<number> {
+  async #update(
+    set: string,
+    setParams: SqlValue[],
+    nodeId: string,
+    refs: readonly RecipientRef[] | undefined,
+  ): Promise<number> {
     const base = `UPDATE job_recipients SET ${set} WHERE lease_owner = ?`;
     if (refs === undefined) return this.#db.run(base, [...setParams, nodeId]);
     const perJob = new Map<string, number[]>();
@@ -65,7 +76,12 @@ export class SqlLeaseRepository implements LeaseRepository {
       let n = 0;
       for (const [jobId, seqs] of [...perJob].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
         for (const part of chunks(seqs, 1000)) {
-          n += await tx.run(`${base} AND job_id = ? AND seq IN (${marks(part.length)})`, [...setParams, nodeId, jobId, ...part]);
+          n += await tx.run(`${base} AND job_id = ? AND seq IN (${marks(part.length)})`, [
+            ...setParams,
+            nodeId,
+            jobId,
+            ...part,
+          ]);
         }
       }
       return n;

@@ -16,7 +16,17 @@ export interface Migration {
   statements(d: Dialect): string[];
 }
 
-const COUNTERS = ['total', 'pending', 'held', 'sent', 'delivered', 'failed', 'skipped', 'expired', 'invalid_tokens'];
+const COUNTERS = [
+  'total',
+  'pending',
+  'held',
+  'sent',
+  'delivered',
+  'failed',
+  'skipped',
+  'expired',
+  'invalid_tokens',
+];
 const DUE = "state IN ('pending', 'held')";
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -151,7 +161,11 @@ export const MIGRATIONS: readonly Migration[] = [
  * Applies the migrations `driver` has not seen yet. Returns the versions applied now
  * (empty when the schema was current). Refuses a database migrated by a newer version.
  */
-export async function migrate(driver: SqlDriver, now: number, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+export async function migrate(
+  driver: SqlDriver,
+  now: number,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number[]> {
   const known = Math.max(0, ...migrations.map((m) => m.version));
   return driver.transaction(async (tx) => {
     await driver.prepareMigrations(tx);
@@ -160,16 +174,24 @@ export async function migrate(driver: SqlDriver, now: number, migrations: readon
       name TEXT NOT NULL,
       applied_at ${driver.dialect.types.bigint} NOT NULL
     )`);
-    const done = new Set((await tx.all('SELECT version FROM schema_migrations')).map((r) => Number(r['version'])));
+    const done = new Set(
+      (await tx.all('SELECT version FROM schema_migrations')).map((r) => Number(r['version'])),
+    );
     const newest = Math.max(0, ...done);
     if (newest > known) {
-      throw new StoreUnavailableError(`${driver.description}: schema version ${newest} is newer than this Backbeat knows (${known}); upgrade Backbeat`);
+      throw new StoreUnavailableError(
+        `${driver.description}: schema version ${newest} is newer than this Backbeat knows (${known}); upgrade Backbeat`,
+      );
     }
     const applied: number[] = [];
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (done.has(m.version)) continue;
       for (const statement of m.statements(driver.dialect)) await tx.run(statement);
-      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, now]);
+      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+        m.version,
+        m.name,
+        now,
+      ]);
       applied.push(m.version);
     }
     return applied;

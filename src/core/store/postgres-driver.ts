@@ -26,7 +26,15 @@ export interface PostgresDriverOptions {
 
 /** SQLSTATE classes and codes meaning "the database is not reachable or not usable". */
 const UNAVAILABLE_SQLSTATE = /^(08|28|53|57P0[123]|3D000)/;
-const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN', 'EPIPE']);
+const UNAVAILABLE_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
 /** Serialization failure, deadlock: the transaction may simply be run again. */
 const RETRY_SQLSTATE = new Set(['40001', '40P01']);
 const TX_ATTEMPTS = 3;
@@ -66,7 +74,12 @@ export class PostgresDriver implements SqlDriver {
       ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
     });
     // An idle client losing its connection must not crash the process; the next query reports it.
-    this.#pool.on('error', (err) => opts.logger.warn({ store: this.description, err: scrubMessage(err, this.#password) }, 'store: idle PostgreSQL connection failed'));
+    this.#pool.on('error', (err) =>
+      opts.logger.warn(
+        { store: this.description, err: scrubMessage(err, this.#password) },
+        'store: idle PostgreSQL connection failed',
+      ),
+    );
   }
 
   all(sql: string, params?: readonly SqlValue[]): Promise<Row[]> {
@@ -110,7 +123,10 @@ export class PostgresDriver implements SqlDriver {
   }
 
   async prepareMigrations(tx: SqlExecutor): Promise<void> {
-    await tx.get('SELECT pg_advisory_xact_lock(?, hashtext(?))', [MIGRATION_LOCK_CLASS, this.#schema ?? 'public']);
+    await tx.get('SELECT pg_advisory_xact_lock(?, hashtext(?))', [
+      MIGRATION_LOCK_CLASS,
+      this.#schema ?? 'public',
+    ]);
     if (this.#schema) await tx.run(`CREATE SCHEMA IF NOT EXISTS ${this.#schema}`);
   }
 
@@ -127,7 +143,11 @@ export class PostgresDriver implements SqlDriver {
     }
   }
 
-  async #query(on: Pool | PoolClient, sql: string, params: readonly SqlValue[] = []): Promise<{ rows: Row[]; rowCount: number | null }> {
+  async #query(
+    on: Pool | PoolClient,
+    sql: string,
+    params: readonly SqlValue[] = [],
+  ): Promise<{ rows: Row[]; rowCount: number | null }> {
     const { text, name } = this.#convert(sql);
     const config: QueryConfig = { text, values: params as SqlValue[] };
     if (name) config.name = name;
@@ -153,7 +173,9 @@ export class PostgresDriver implements SqlDriver {
     const message = scrubMessage(err, this.#password);
     const unavailable =
       (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))) ||
-      /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
+      /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+        message,
+      );
     if (unavailable) return new StoreUnavailableError(`${this.description}: ${message}`, { cause: err });
     return err instanceof Error ? err : new Error(message);
   }

@@ -60,7 +60,10 @@ export class SqlStore implements Store {
   }
 
   exportUser(userId: string): Promise<UserExport> {
-    return exportUser({ db: this.db, devices: this.devices, preferences: this.preferences, consent: this.consent }, userId);
+    return exportUser(
+      { db: this.db, devices: this.devices, preferences: this.preferences, consent: this.consent },
+      userId,
+    );
   }
 
   eraseUser(userId: string): Promise<ErasureReport> {

@@ -16,10 +16,14 @@ export const sqliteDialect: Dialect = {
 const STATEMENT_CACHE = 256;
 
 /** SQLite primary result codes that mean "the database is not usable", not "this statement is wrong". */
-const UNAVAILABLE_CODES = new Set([5 /* BUSY */, 6 /* LOCKED */, 8 /* READONLY */, 10 /* IOERR */, 11 /* CORRUPT */, 13 /* FULL */, 14 /* CANTOPEN */, 26 /* NOTADB */]);
+const UNAVAILABLE_CODES = new Set([
+  5 /* BUSY */, 6 /* LOCKED */, 8 /* READONLY */, 10 /* IOERR */, 11 /* CORRUPT */, 13 /* FULL */,
+  14 /* CANTOPEN */, 26 /* NOTADB */,
+]);
 
 /** SQLite has no boolean type: true/false are stored as 1/0. */
-const bind = (params: readonly SqlValue[]): SQLInputValue[] => params.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
+const bind = (params: readonly SqlValue[]): SQLInputValue[] =>
+  params.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
 
 /**
  * node:sqlite behind the async `SqlDriver` seam. One connection; WAL with
@@ -101,7 +105,8 @@ export class SqliteDriver implements SqlDriver {
   checkpoint(): Promise<void> {
     return this.#exclusive(() => {
       const row = this.#db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number } | undefined;
-      if (row && Number(row.busy) !== 0) throw new StoreUnavailableError(`${this.description}: WAL checkpoint could not complete (busy)`);
+      if (row && Number(row.busy) !== 0)
+        throw new StoreUnavailableError(`${this.description}: WAL checkpoint could not complete (busy)`);
     });
   }
 
@@ -142,7 +147,8 @@ export class SqliteDriver implements SqlDriver {
       this.#statements.delete(sql);
     } else {
       st = this.#db.prepare(sql);
-      if (this.#statements.size >= STATEMENT_CACHE) this.#statements.delete(this.#statements.keys().next().value!);
+      if (this.#statements.size >= STATEMENT_CACHE)
+        this.#statements.delete(this.#statements.keys().next().value!);
     }
     this.#statements.set(sql, st);
     return st;
@@ -177,7 +183,9 @@ export class SqliteDriver implements SqlDriver {
     const primary = typeof code === 'number' ? code & 0xff : undefined;
     if (opening || (primary !== undefined && UNAVAILABLE_CODES.has(primary))) {
       const message = err instanceof Error ? err.message : String(err);
-      return new StoreUnavailableError(`${this.description}: ${opening ? 'cannot open: ' : ''}${message}`, { cause: err });
+      return new StoreUnavailableError(`${this.description}: ${opening ? 'cannot open: ' : ''}${message}`, {
+        cause: err,
+      });
     }
     return err instanceof Error ? err : new Error(String(err));
   }

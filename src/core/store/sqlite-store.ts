@@ -36,9 +36,15 @@ export class SqliteStore extends SqlStore {
     try {
       mkdirSync(opts.dir, { recursive: true });
     } catch (err) {
-      throw new StoreUnavailableError(`SQLite ${path}: cannot create ${opts.dir}: ${(err as Error).message}`, { cause: err });
+      throw new StoreUnavailableError(
+        `SQLite ${path}: cannot create ${opts.dir}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
-    return SqlStore.migrated(new SqliteStore(new SqliteDriver(path), path, opts.clock ?? systemClock), opts.logger);
+    return SqlStore.migrated(
+      new SqliteStore(new SqliteDriver(path), path, opts.clock ?? systemClock),
+      opts.logger,
+    );
   }
 
   /** Erases, then checkpoints the WAL into the file and truncates it: no old page image keeps the id. */

@@ -25,21 +25,35 @@ describe('toNumberedParams', () => {
 
 describe('database names in messages', () => {
   it('masks the password and drops the query string', () => {
-    expect(describeDatabase('postgres://bb:s3cret@db.internal:5432/app?sslmode=require&password=x')).toBe('postgres://bb:***@db.internal:5432/app');
+    expect(describeDatabase('postgres://bb:s3cret@db.internal:5432/app?sslmode=require&password=x')).toBe(
+      'postgres://bb:***@db.internal:5432/app',
+    );
     expect(describeDatabase('postgres://db.internal/app')).toBe('postgres://db.internal/app');
     expect(describeDatabase('not a url with s3cret')).not.toContain('s3cret');
   });
 
   it('removes a secret from an error message', () => {
-    expect(scrubMessage(new Error('auth failed for s3cret, s3cret'), 's3cret')).toBe('auth failed for ***, ***');
+    expect(scrubMessage(new Error('auth failed for s3cret, s3cret'), 's3cret')).toBe(
+      'auth failed for ***, ***',
+    );
     expect(scrubMessage('plain', undefined)).toBe('plain');
   });
 });
 
 describe('withoutUser', () => {
   it('drops the id from arrays, values and keys, at any depth, and nothing else', () => {
-    const request = { userIds: ['u1', 'u2', 'u1'], variables: { u1: { name: 'x' }, owner: 'u1', n: 1 }, title: 'u1 is here', list: [['u1'], 'u10'] };
-    expect(withoutUser(request, 'u1')).toEqual({ userIds: ['u2'], variables: { n: 1 }, title: 'u1 is here', list: [[], 'u10'] });
+    const request = {
+      userIds: ['u1', 'u2', 'u1'],
+      variables: { u1: { name: 'x' }, owner: 'u1', n: 1 },
+      title: 'u1 is here',
+      list: [['u1'], 'u10'],
+    };
+    expect(withoutUser(request, 'u1')).toEqual({
+      userIds: ['u2'],
+      variables: { n: 1 },
+      title: 'u1 is here',
+      list: [[], 'u10'],
+    });
     expect(withoutUser('u1', 'u1')).toBeNull();
     expect(withoutUser(request, 'nobody')).toEqual(request);
   });

@@ -43,7 +43,8 @@ export interface DeviceInfo {
 }
 
 /** A device with what a provider needs to reach it (for sending, and for export). */
-export type Device = DeviceInfo & ({ platform: 'ios' | 'android'; token: string } | { platform: 'web'; subscription: WebPushSubscription });
+export type Device = DeviceInfo &
+  ({ platform: 'ios' | 'android'; token: string } | { platform: 'web'; subscription: WebPushSubscription });
 
 export interface Page<T> {
   items: T[];
@@ -115,12 +116,28 @@ export type JobStatus = 'queued' | 'scheduled' | 'running' | 'done' | 'failed';
  * `failed`, `skipped` (opted out, no device), `expired` (its TTL ran out while held),
  * `invalid` (the provider reported the token dead).
  */
-export type RecipientState = 'pending' | 'held' | 'sent' | 'delivered' | 'failed' | 'skipped' | 'expired' | 'invalid';
+export type RecipientState =
+  'pending' | 'held' | 'sent' | 'delivered' | 'failed' | 'skipped' | 'expired' | 'invalid';
 
-export const RECIPIENT_STATES: readonly RecipientState[] = ['pending', 'held', 'sent', 'delivered', 'failed', 'skipped', 'expired', 'invalid'];
+export const RECIPIENT_STATES: readonly RecipientState[] = [
+  'pending',
+  'held',
+  'sent',
+  'delivered',
+  'failed',
+  'skipped',
+  'expired',
+  'invalid',
+];
 
 /** States a recipient leaves no more: an outcome recorded for it later is ignored. */
-export const SETTLED_STATES: readonly RecipientState[] = ['delivered', 'failed', 'skipped', 'expired', 'invalid'];
+export const SETTLED_STATES: readonly RecipientState[] = [
+  'delivered',
+  'failed',
+  'skipped',
+  'expired',
+  'invalid',
+];
 
 /**
  * A job's counters: `total` recipient rows, and how many are in each state right now

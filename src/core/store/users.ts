@@ -37,14 +37,20 @@ export class SqlPreferenceRepository implements PreferenceRepository {
   }
 
   async get(userId: string): Promise<StoredPreferences | null> {
-    const row = await this.#db.get('SELECT user_id, timezone, locale, quiet_start, quiet_end, opt_out, updated_at FROM preferences WHERE user_id = ?', [userId]);
+    const row = await this.#db.get(
+      'SELECT user_id, timezone, locale, quiet_start, quiet_end, opt_out, updated_at FROM preferences WHERE user_id = ?',
+      [userId],
+    );
     return row ? toPreferences(row) : null;
   }
 
   async getMany(userIds: readonly string[]): Promise<StoredPreferences[]> {
     const out: StoredPreferences[] = [];
     for (const ids of chunks([...new Set(userIds)], 1000)) {
-      const rows = await this.#db.all(`SELECT user_id, timezone, locale, quiet_start, quiet_end, opt_out, updated_at FROM preferences WHERE user_id IN (${marks(ids.length)})`, ids);
+      const rows = await this.#db.all(
+        `SELECT user_id, timezone, locale, quiet_start, quiet_end, opt_out, updated_at FROM preferences WHERE user_id IN (${marks(ids.length)})`,
+        ids,
+      );
       for (const r of rows) out.push(toPreferences(r));
     }
     return out;
@@ -81,14 +87,20 @@ export class SqlConsentRepository implements ConsentRepository {
   }
 
   async get(userId: string): Promise<Consent | null> {
-    const row = await this.#db.get('SELECT user_id, analytics, personalization, marketing, updated_at FROM consent WHERE user_id = ?', [userId]);
+    const row = await this.#db.get(
+      'SELECT user_id, analytics, personalization, marketing, updated_at FROM consent WHERE user_id = ?',
+      [userId],
+    );
     return row ? toConsent(row) : null;
   }
 
   async getMany(userIds: readonly string[]): Promise<Consent[]> {
     const out: Consent[] = [];
     for (const ids of chunks([...new Set(userIds)], 1000)) {
-      const rows = await this.#db.all(`SELECT user_id, analytics, personalization, marketing, updated_at FROM consent WHERE user_id IN (${marks(ids.length)})`, ids);
+      const rows = await this.#db.all(
+        `SELECT user_id, analytics, personalization, marketing, updated_at FROM consent WHERE user_id IN (${marks(ids.length)})`,
+        ids,
+      );
       for (const r of rows) out.push(toConsent(r));
     }
     return out;

@@ -63,9 +63,7 @@ export class ManualClock implements Clock {
 
   set(time: number): void {
     for (;;) {
-      const due = this.#timers
-        .filter((t) => !t.cancelled && t.at <= time)
-        .sort((a, b) => a.at - b.at)[0];
+      const due = this.#timers.filter((t) => !t.cancelled && t.at <= time).sort((a, b) => a.at - b.at)[0];
       if (!due) break;
       this.#now = due.at;
       if (due.every === undefined) due.cancelled = true;

@@ -50,7 +50,10 @@ export interface HistoryPage {
 /** Bounded per-channel publication history that assigns offsets. */
 export interface History {
   /** Appends a publication, assigning its offset; resolves once it is stored. */
-  append(channel: string, pub: Omit<Publication, 'offset'>): Promise<{ publication: Publication; epoch: string }>;
+  append(
+    channel: string,
+    pub: Omit<Publication, 'offset'>,
+  ): Promise<{ publication: Publication; epoch: string }>;
   read(channel: string, query: HistoryQuery): Promise<HistoryPage>;
   position(channel: string): Promise<StreamPosition>;
   remove(channel: string): Promise<void>;
@@ -59,8 +62,7 @@ export interface History {
 
 /** Messages every node receives (cluster-wide control plane). */
 export type ControlMessage =
-  | { type: 'disconnect-user'; user: string; code: number; reason: string }
-  | { type: 'ping'; node: string };
+  { type: 'disconnect-user'; user: string; code: number; reason: string } | { type: 'ping'; node: string };
 
 export interface BrokerHandler {
   onPublication(channel: string, pub: Publication, epoch: string): void;
@@ -150,7 +152,10 @@ export interface Engines {
    * Appends to history and fans out to every node as one step (atomic where the engine
    * can: a Lua script in Redis), so publications reach every node in offset order.
    */
-  publish(channel: string, pub: Omit<Publication, 'offset'>): Promise<{ publication: Publication; epoch: string }>;
+  publish(
+    channel: string,
+    pub: Omit<Publication, 'offset'>,
+  ): Promise<{ publication: Publication; epoch: string }>;
   /** Resolves once the engines can serve (connections up); rejects with the reason if they can't in time. */
   start(): Promise<void>;
   /** Dependency states for readiness (e.g. redis command and subscriber connections). */

@@ -7,7 +7,9 @@ const CHANNEL_RE = new RegExp(CHANNEL_PATTERN);
 export const CHANNEL_MAX_LENGTH = 32 + 1 + 128;
 
 export function isValidChannel(ch: unknown): ch is string {
-  return typeof ch === 'string' && ch.length <= CHANNEL_MAX_LENGTH && CHANNEL_RE.test(ch) && !ch.endsWith(':');
+  return (
+    typeof ch === 'string' && ch.length <= CHANNEL_MAX_LENGTH && CHANNEL_RE.test(ch) && !ch.endsWith(':')
+  );
 }
 
 export function channelError(ch: unknown): string {

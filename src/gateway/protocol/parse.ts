@@ -15,7 +15,9 @@ export type ParseResult =
 
 function describe(err: ErrorObject | undefined): string {
   if (!err) return 'invalid command';
-  const field = err.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : (err.params as { missingProperty?: string }).missingProperty;
+  const field = err.instancePath
+    ? err.instancePath.slice(1).replaceAll('/', '.')
+    : (err.params as { missingProperty?: string }).missingProperty;
   if (err.keyword === 'required') return `missing field ${field}`;
   return `${field ?? 'command'} ${err.message ?? 'is invalid'}`;
 }
@@ -42,13 +44,25 @@ export function parseCommand(text: string, maxDepth: number = DEFAULT_MAX_JSON_D
   }
   const type = obj['type'];
   if (exceedsJsonDepth(obj, maxDepth)) {
-    return { ok: false, id, type: typeof type === 'string' && Object.hasOwn(validators, type) ? type : undefined, message: depthError('frame', maxDepth), tooDeep: true };
+    return {
+      ok: false,
+      id,
+      type: typeof type === 'string' && Object.hasOwn(validators, type) ? type : undefined,
+      message: depthError('frame', maxDepth),
+      tooDeep: true,
+    };
   }
   if (typeof type !== 'string' || !Object.hasOwn(validators, type)) {
-    return { ok: false, id, type: undefined, message: `unknown command type ${JSON.stringify(type)?.slice(0, 64)}` };
+    return {
+      ok: false,
+      id,
+      type: undefined,
+      message: `unknown command type ${JSON.stringify(type)?.slice(0, 64)}`,
+    };
   }
   const validate = validators[type as CommandType];
   if (!validate(obj)) return { ok: false, id, type, message: describe(validate.errors?.[0]) };
-  if ('channel' in obj && !isValidChannel(obj['channel'])) return { ok: false, id, type, message: channelError(obj['channel']) };
+  if ('channel' in obj && !isValidChannel(obj['channel']))
+    return { ok: false, id, type, message: channelError(obj['channel']) };
   return { ok: true, cmd: obj as Command };
 }

@@ -16,7 +16,12 @@ export const Position = Type.Object({
 });
 
 export const CommandSchemas = {
-  connect: Type.Object({ id: Id, type: Type.Literal('connect'), token: Token, session: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }),
+  connect: Type.Object({
+    id: Id,
+    type: Type.Literal('connect'),
+    token: Token,
+    session: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  }),
   subscribe: Type.Object({
     id: Id,
     type: Type.Literal('subscribe'),
@@ -25,7 +30,10 @@ export const CommandSchemas = {
     presence: Type.Optional(Type.Boolean()),
   }),
   unsubscribe: Type.Object({ id: Id, type: Type.Literal('unsubscribe'), channel: Channel }),
-  publish: Type.Object({ id: Id, type: Type.Literal('publish'), channel: Channel, data: Type.Unknown() }, { required: ['id', 'type', 'channel', 'data'] }),
+  publish: Type.Object(
+    { id: Id, type: Type.Literal('publish'), channel: Channel, data: Type.Unknown() },
+    { required: ['id', 'type', 'channel', 'data'] },
+  ),
   presence: Type.Object({ id: Id, type: Type.Literal('presence'), channel: Channel }),
   history: Type.Object({
     id: Id,
@@ -36,7 +44,11 @@ export const CommandSchemas = {
   }),
   ping: Type.Object({ id: Id, type: Type.Literal('ping') }),
   refresh: Type.Object({ id: Id, type: Type.Literal('refresh'), token: Token }),
-  event: Type.Object({ id: Id, type: Type.Literal('event'), event: Type.Object({}, { additionalProperties: true }) }),
+  event: Type.Object({
+    id: Id,
+    type: Type.Literal('event'),
+    event: Type.Object({}, { additionalProperties: true }),
+  }),
 } satisfies Record<string, TSchema>;
 
 export type CommandType = keyof typeof CommandSchemas;

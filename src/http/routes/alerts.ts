@@ -10,7 +10,9 @@ export const AlertItem = Type.Object({
   name: Type.String(),
   kind: Type.Union([Type.Literal('threshold'), Type.Literal('anomaly')]),
   metric: Type.Union(
-    ['connections', 'events_per_second', 'http_p99_ms', 'http_error_rate', 'event_lag', 'dlq_size'].map((m) => Type.Literal(m)),
+    ['connections', 'events_per_second', 'http_p99_ms', 'http_error_rate', 'event_lag', 'dlq_size'].map((m) =>
+      Type.Literal(m),
+    ),
     { description: 'the performance series the alert watches' },
   ),
   state: Type.Union([Type.Literal('open'), Type.Literal('resolved')]),
@@ -36,7 +38,8 @@ export function alertRoutes(app: FastifyInstance, alerts: AlertSource, verifier:
       preHandler: requireScope(verifier, 'analytics:read'),
       schema: {
         tags: ['analytics'],
-        summary: 'Open and recently resolved alerts (threshold rules from ALERT_RULES, anomalies on the metrics without a rule), newest first',
+        summary:
+          'Open and recently resolved alerts (threshold rules from ALERT_RULES, anomalies on the metrics without a rule), newest first',
         security: [{ bearer: [] }],
         response: { 200: AlertList, 401: ErrorBody, 403: ErrorBody },
       },

@@ -7,20 +7,30 @@ import { requireScope } from '../auth.ts';
 
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody };
-const oneOf = <T extends string>(values: readonly T[], description: string, def: T) => Type.Unsafe<T>({ type: 'string', enum: [...values], default: def, description });
+const oneOf = <T extends string>(values: readonly T[], description: string, def: T) =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values], default: def, description });
 
 const TrendingQuery = Type.Object(
   {
     entity: Type.Optional(oneOf(['track', 'artist'] as const, 'what to rank', 'track')),
     window: Type.Optional(oneOf(['1h', '24h', '7d'] as const, 'the time window', '24h')),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'items, 1–100' })),
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'items, 1–100' }),
+    ),
   },
   { additionalProperties: false },
 );
 const TrendingBody = Type.Object({
   entity: Type.String(),
   window: Type.String(),
-  items: Type.Array(Type.Object({ id: Type.String(), score: Type.Number(), plays: Type.Integer(), uniqueListeners: Type.Integer() })),
+  items: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      score: Type.Number(),
+      plays: Type.Integer(),
+      uniqueListeners: Type.Integer(),
+    }),
+  ),
   updatedAt: Type.String(),
 });
 const UserBody = Type.Object({
@@ -31,7 +41,11 @@ const UserBody = Type.Object({
   topArtists: Type.Array(Type.Object({ id: Type.String(), plays: Type.Integer() })),
   lastSeen: Type.String(),
 });
-const SegmentsBody = Type.Object({ segments: Type.Array(Type.Object({ name: Type.String(), users: Type.Integer(), description: Type.String() })) });
+const SegmentsBody = Type.Object({
+  segments: Type.Array(
+    Type.Object({ name: Type.String(), users: Type.Integer(), description: Type.String() }),
+  ),
+});
 const NoQuery = Type.Object({}, { additionalProperties: false });
 
 /**
@@ -41,13 +55,18 @@ const NoQuery = Type.Object({}, { additionalProperties: false });
 function namingErrors(errs: FastifySchemaValidationError[], dataVar: string): Error {
   const e = errs[0]!;
   const params = e.params;
-  if (e.keyword === 'additionalProperties') return new Error(`${dataVar}/${String(params['additionalProperty'])} is not a parameter of this route`);
+  if (e.keyword === 'additionalProperties')
+    return new Error(`${dataVar}/${String(params['additionalProperty'])} is not a parameter of this route`);
   const where = `${dataVar}${e.instancePath}`;
-  if (e.keyword === 'enum') return new Error(`${where} must be one of ${(params['allowedValues'] as unknown[]).join(', ')}`);
+  if (e.keyword === 'enum')
+    return new Error(`${where} must be one of ${(params['allowedValues'] as unknown[]).join(', ')}`);
   return new Error(`${where} ${e.message ?? 'is invalid'}`);
 }
 
-const schema = (summary: string, s: { querystring?: TSchema; params?: TSchema; response?: Record<number, TSchema> }) => ({
+const schema = (
+  summary: string,
+  s: { querystring?: TSchema; params?: TSchema; response?: Record<number, TSchema> },
+) => ({
   tags: ['analytics'],
   summary,
   security: [{ bearer: [] }],
@@ -57,7 +76,12 @@ const schema = (summary: string, s: { querystring?: TSchema; params?: TSchema; r
 });
 
 /** SPEC §7 queries: trending, a user's analytics, segments, the overview (all `analytics:read`). */
-export function analyticsRoutes(app: FastifyInstance, analytics: AnalyticsService, verifier: TokenVerifier, overview: () => Promise<Record<string, unknown>>): void {
+export function analyticsRoutes(
+  app: FastifyInstance,
+  analytics: AnalyticsService,
+  verifier: TokenVerifier,
+  overview: () => Promise<Record<string, unknown>>,
+): void {
   const read = requireScope(verifier, 'analytics:read');
 
   app.get(
@@ -65,10 +89,13 @@ export function analyticsRoutes(app: FastifyInstance, analytics: AnalyticsServic
     {
       preHandler: read,
       schemaErrorFormatter: namingErrors,
-      schema: schema('Trending tracks or artists: a time-decayed score against each item’s own baseline (a sudden riser ranks above a steady hit), plays and unique listeners in the window', {
-        querystring: TrendingQuery,
-        response: { 200: TrendingBody, ...errors },
-      }),
+      schema: schema(
+        'Trending tracks or artists: a time-decayed score against each item’s own baseline (a sudden riser ranks above a steady hit), plays and unique listeners in the window',
+        {
+          querystring: TrendingQuery,
+          response: { 200: TrendingBody, ...errors },
+        },
+      ),
     },
     async (req) => {
       const q = req.query as { entity?: TrendEntity; window?: TrendWindow; limit?: number };
@@ -81,15 +108,22 @@ export function analyticsRoutes(app: FastifyInstance, analytics: AnalyticsServic
     {
       preHandler: read,
       schemaErrorFormatter: namingErrors,
-      schema: schema('A user’s engagement score (0–100), segment, listening sessions and top artists; 404 without analytics consent or events', {
-        params: Type.Object({ id: Type.String({ pattern: USER_ID_PATTERN, maxLength: 128 }) }),
-        response: { 200: UserBody, 404: ErrorBody, ...errors },
-      }),
+      schema: schema(
+        'A user’s engagement score (0–100), segment, listening sessions and top artists; 404 without analytics consent or events',
+        {
+          params: Type.Object({ id: Type.String({ pattern: USER_ID_PATTERN, maxLength: 128 }) }),
+          response: { 200: UserBody, 404: ErrorBody, ...errors },
+        },
+      ),
     },
     async (req) => {
       const { id } = req.params as { id: string };
       const user = analytics.user(id);
-      if (!user) throw new BackbeatError('NOT_FOUND', `no analytics for user ${id} (no analytics consent, or no events)`);
+      if (!user)
+        throw new BackbeatError(
+          'NOT_FOUND',
+          `no analytics for user ${id} (no analytics consent, or no events)`,
+        );
       return user;
     },
   );
@@ -99,7 +133,10 @@ export function analyticsRoutes(app: FastifyInstance, analytics: AnalyticsServic
     {
       preHandler: read,
       schemaErrorFormatter: namingErrors,
-      schema: schema('Segments (rules in src/analytics/README.md) and their sizes; a segment name can be a notification’s recipients', { response: { 200: SegmentsBody, ...errors } }),
+      schema: schema(
+        'Segments (rules in src/analytics/README.md) and their sizes; a segment name can be a notification’s recipients',
+        { response: { 200: SegmentsBody, ...errors } },
+      ),
     },
     async () => analytics.segments(),
   );
@@ -109,7 +146,10 @@ export function analyticsRoutes(app: FastifyInstance, analytics: AnalyticsServic
     {
       preHandler: read,
       schemaErrorFormatter: namingErrors,
-      schema: schema('What the dashboard shows: events (total, per second), active users, connections, top tracks, HTTP latency and errors, open alerts', {}),
+      schema: schema(
+        'What the dashboard shows: events (total, per second), active users, connections, top tracks, HTTP latency and errors, open alerts',
+        {},
+      ),
     },
     async () => overview(),
   );

@@ -9,7 +9,12 @@ import { requireScope } from '../auth.ts';
 const Channel = Type.String({ pattern: CHANNEL_PATTERN, maxLength: 161, description: 'namespace:name' });
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
 const Info = Type.Object({ user: Type.String(), client: Type.Optional(Type.String()) });
-const Pub = Type.Object({ offset: Type.Integer(), data: Type.Unknown(), info: Type.Optional(Info), ts: Type.Integer() });
+const Pub = Type.Object({
+  offset: Type.Integer(),
+  data: Type.Unknown(),
+  info: Type.Optional(Info),
+  ts: Type.Integer(),
+});
 
 /** SPEC §4 channel routes: publish, presence, history, user disconnect. */
 export function channelRoutes(app: FastifyInstance, gw: Gateway, verifier: TokenVerifier): void {
@@ -24,13 +29,25 @@ export function channelRoutes(app: FastifyInstance, gw: Gateway, verifier: Token
         summary: 'Publish to a channel; 200 means it is in history and being delivered on every node',
         security: [{ bearer: [] }],
         body: Type.Object({ channel: Channel, data: Type.Unknown() }, { required: ['channel', 'data'] }),
-        response: { 200: Type.Object({ offset: Type.Integer(), epoch: Type.String() }), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 503: ErrorBody },
+        response: {
+          200: Type.Object({ offset: Type.Integer(), epoch: Type.String() }),
+          400: ErrorBody,
+          401: ErrorBody,
+          403: ErrorBody,
+          503: ErrorBody,
+        },
       },
     },
     async (req) => {
       const body = req.body as { channel: string; data: unknown };
       if (body.data === undefined) throw new BadRequestError('body must have data');
-      const res = await gw.channels.publish(body.channel, body.data, { user: req.principal!.user }, 'http', req.headers);
+      const res = await gw.channels.publish(
+        body.channel,
+        body.data,
+        { user: req.principal!.user },
+        'http',
+        req.headers,
+      );
       return { offset: res.offset, epoch: res.epoch };
     },
   );
@@ -44,7 +61,12 @@ export function channelRoutes(app: FastifyInstance, gw: Gateway, verifier: Token
         summary: 'Clients subscribed to a channel, on every node',
         security: [{ bearer: [] }],
         params: Type.Object({ channel: Channel }),
-        response: { 200: Type.Object({ channel: Type.String(), clients: Type.Array(Type.Object({ client: Type.String(), user: Type.String() })) }) },
+        response: {
+          200: Type.Object({
+            channel: Type.String(),
+            clients: Type.Array(Type.Object({ client: Type.String(), user: Type.String() })),
+          }),
+        },
       },
     },
     async (req) => {
@@ -68,7 +90,12 @@ export function channelRoutes(app: FastifyInstance, gw: Gateway, verifier: Token
           limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })),
         }),
         response: {
-          200: Type.Object({ channel: Type.String(), offset: Type.Integer(), epoch: Type.String(), publications: Type.Array(Pub) }),
+          200: Type.Object({
+            channel: Type.String(),
+            offset: Type.Integer(),
+            epoch: Type.String(),
+            publications: Type.Array(Pub),
+          }),
         },
       },
     },
@@ -87,7 +114,12 @@ export function channelRoutes(app: FastifyInstance, gw: Gateway, verifier: Token
         channel,
         offset: page.position.offset,
         epoch: page.position.epoch,
-        publications: page.publications.map((p) => ({ offset: p.offset, data: p.data, info: p.info, ts: p.ts })),
+        publications: page.publications.map((p) => ({
+          offset: p.offset,
+          data: p.data,
+          info: p.info,
+          ts: p.ts,
+        })),
       };
     },
   );
@@ -102,7 +134,7 @@ export function channelRoutes(app: FastifyInstance, gw: Gateway, verifier: Token
       },
       schema: {
         tags: ['channels'],
-        summary: "Close every connection of a user, on every node",
+        summary: 'Close every connection of a user, on every node',
         security: [{ bearer: [] }],
         params: Type.Object({ id: Type.String({ pattern: USER_ID_PATTERN, maxLength: 128 }) }),
         body: Type.Object({

@@ -64,7 +64,10 @@ function securityHeaders(reply: FastifyReply): void {
 
 function notBuilt(reply: FastifyReply, what: string): FastifyReply {
   return reply.status(503).send({
-    error: { code: 'unavailable', message: `the dashboard bundle (${what}) is not built: run \`npm run build:dashboard\`` },
+    error: {
+      code: 'unavailable',
+      message: `the dashboard bundle (${what}) is not built: run \`npm run build:dashboard\``,
+    },
   });
 }
 
@@ -83,13 +86,17 @@ export function dashboardRoutes(app: FastifyInstance, opts: DashboardRouteOption
     {
       schema: {
         tags: ['analytics'],
-        summary: 'The live dashboard (HTML). Open /dashboard#token=JWT with an analytics:read token; data arrives over /ws',
+        summary:
+          'The live dashboard (HTML). Open /dashboard#token=JWT with an analytics:read token; data arrives over /ws',
         produces: ['text/html'],
       },
     },
     async (_req, reply) => {
       // The shell is static, but without the bundle the page could only fail: say so instead.
-      const built = await stat(join(opts.distDir, ASSETS['app.js'].file)).then((s) => s.isFile(), () => false);
+      const built = await stat(join(opts.distDir, ASSETS['app.js'].file)).then(
+        (s) => s.isFile(),
+        () => false,
+      );
       if (!built) return notBuilt(reply, join(opts.distDir, ASSETS['app.js'].file));
       securityHeaders(reply);
       return reply.type('text/html; charset=utf-8').send(HTML);

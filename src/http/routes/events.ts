@@ -10,9 +10,13 @@ const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), messag
 const UserId = Type.String({ pattern: USER_ID_PATTERN, maxLength: 128 });
 const Rec = Type.Object({ trackId: Type.String(), score: Type.Number(), reason: Type.String() });
 
-
 /** SPEC §4 event routes: intake, dead letters, recommendations; plus listening stats. */
-export function eventRoutes(app: FastifyInstance, streaming: StreamingService, verifier: TokenVerifier, bodyLimitBytes: number): void {
+export function eventRoutes(
+  app: FastifyInstance,
+  streaming: StreamingService,
+  verifier: TokenVerifier,
+  bodyLimitBytes: number,
+): void {
   const admin = requireScope(verifier, 'admin');
 
   app.post(
@@ -24,7 +28,8 @@ export function eventRoutes(app: FastifyInstance, streaming: StreamingService, v
       config: { jsonDepth: 'per-item' },
       schema: {
         tags: ['events'],
-        summary: 'Send events (a JSON array, one JSON object, or NDJSON with content-type application/x-ndjson); 202 once durable',
+        summary:
+          'Send events (a JSON array, one JSON object, or NDJSON with content-type application/x-ndjson); 202 once durable',
         description:
           'Each event is validated on its own: invalid ones are listed in `rejected` by index and change nothing; the valid ones are appended in one durable write. Duplicates (an `id` already accepted) count as accepted and are not appended again.',
         security: [{ bearer: [] }],
@@ -33,7 +38,9 @@ export function eventRoutes(app: FastifyInstance, streaming: StreamingService, v
             accepted: Type.Integer(),
             duplicates: Type.Integer(),
             rejected: Type.Array(Type.Object({ index: Type.Integer(), error: Type.String() })),
-            ids: Type.Array(Type.String(), { description: 'ids of the accepted events, in order (assigned when missing)' }),
+            ids: Type.Array(Type.String(), {
+              description: 'ids of the accepted events, in order (assigned when missing)',
+            }),
           }),
           400: ErrorBody,
           401: ErrorBody,
@@ -46,11 +53,24 @@ export function eventRoutes(app: FastifyInstance, streaming: StreamingService, v
     async (req, reply) => {
       const body: unknown = req.body;
       const ndjson = (req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-ndjson');
-      const raws = ndjson && typeof body === 'string' ? parseNdjson(body) : Array.isArray(body) ? body : typeof body === 'object' && body !== null ? [body] : undefined;
-      if (!raws) throw new BadRequestError('body must be a JSON array of events, one event object, or NDJSON');
+      const raws =
+        ndjson && typeof body === 'string'
+          ? parseNdjson(body)
+          : Array.isArray(body)
+            ? body
+            : typeof body === 'object' && body !== null
+              ? [body]
+              : undefined;
+      if (!raws)
+        throw new BadRequestError('body must be a JSON array of events, one event object, or NDJSON');
       const trace = injectContext(extractContext(req.headers));
       const res = await streaming.accept(raws, { source: 'http', trace });
-      return reply.code(202).send({ accepted: res.accepted, duplicates: res.duplicates, rejected: res.rejected, ids: res.ids.map((r) => r.id) });
+      return reply.code(202).send({
+        accepted: res.accepted,
+        duplicates: res.duplicates,
+        rejected: res.rejected,
+        ids: res.ids.map((r) => r.id),
+      });
     },
   );
 
@@ -60,7 +80,8 @@ export function eventRoutes(app: FastifyInstance, streaming: StreamingService, v
       preHandler: admin,
       schema: {
         tags: ['events'],
-        summary: 'Dead letters: events a handler could not process after its retries, with error, attempts and handler',
+        summary:
+          'Dead letters: events a handler could not process after its retries, with error, attempts and handler',
         security: [{ bearer: [] }],
         querystring: Type.Object({
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
@@ -72,8 +93,16 @@ export function eventRoutes(app: FastifyInstance, streaming: StreamingService, v
     async (req) => {
       const q = req.query as { limit?: number; after?: string; handler?: string };
       const limit = q.limit ?? 100;
-      const items = await streaming.deadLetters({ limit, ...(q.after ? { after: q.after } : {}), ...(q.handler ? { handler: q.handler } : {}) });
-      return { total: await streaming.deadLetterCount(), items, next: items.length === limit ? items.at(-1)!.id : null };
+      const items = await streaming.deadLetters({
+        limit,
+        ...(q.after ? { after: q.after } : {}),
+        ...(q.handler ? { handler: q.handler } : {}),
+      });
+      return {
+        total: await streaming.deadLetterCount(),
+        items,
+        next: items.length === limit ? items.at(-1)!.id : null,
+      };
     },
   );
 
@@ -86,14 +115,19 @@ export function eventRoutes(app: FastifyInstance, streaming: StreamingService, v
       },
       schema: {
         tags: ['events'],
-        summary: 'Replay dead letters through their handler (all, or the given ids); those that succeed leave the queue',
+        summary:
+          'Replay dead letters through their handler (all, or the given ids); those that succeed leave the queue',
         security: [{ bearer: [] }],
         body: Type.Object({
           ids: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 300 }), { maxItems: 1000 })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
         }),
         response: {
-          200: Type.Object({ replayed: Type.Integer(), succeeded: Type.Array(Type.String()), failed: Type.Array(Type.Object({ id: Type.String(), error: Type.String() })) }),
+          200: Type.Object({
+            replayed: Type.Integer(),
+            succeeded: Type.Array(Type.String()),
+            failed: Type.Array(Type.Object({ id: Type.String(), error: Type.String() })),
+          }),
         },
       },
     },
@@ -105,7 +139,14 @@ export function eventRoutes(app: FastifyInstance, streaming: StreamingService, v
 
   app.get(
     '/v1/events/stats',
-    { preHandler: admin, schema: { tags: ['events'], summary: 'Event log heads, processor progress, dead letters, latest window results', security: [{ bearer: [] }] } },
+    {
+      preHandler: admin,
+      schema: {
+        tags: ['events'],
+        summary: 'Event log heads, processor progress, dead letters, latest window results',
+        security: [{ bearer: [] }],
+      },
+    },
     async () => streaming.stats(),
   );
 
@@ -115,11 +156,18 @@ export function eventRoutes(app: FastifyInstance, streaming: StreamingService, v
       preHandler: scopeOrOwn(verifier, 'analytics:read'),
       schema: {
         tags: ['events'],
-        summary: "A user's live recommendations (the online model; the popularity baseline for users it has not seen)",
+        summary:
+          "A user's live recommendations (the online model; the popularity baseline for users it has not seen)",
         security: [{ bearer: [] }],
         params: Type.Object({ id: UserId }),
         querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }),
-        response: { 200: Type.Object({ items: Type.Array(Rec), model: Type.String(), updatedAt: Type.Union([Type.String(), Type.Null()]) }) },
+        response: {
+          200: Type.Object({
+            items: Type.Array(Rec),
+            model: Type.String(),
+            updatedAt: Type.Union([Type.String(), Type.Null()]),
+          }),
+        },
       },
     },
     async (req) => {
@@ -143,7 +191,9 @@ export function eventRoutes(app: FastifyInstance, streaming: StreamingService, v
     async (req) => {
       const { id } = req.params as { id: string };
       const u = streaming.plays.user(id);
-      return u ? { user: id, ...u } : { user: id, plays: 0, skips: 0, likes: 0, history: [], sessions: 0, session: null };
+      return u
+        ? { user: id, ...u }
+        : { user: id, plays: 0, skips: 0, likes: 0, history: [], sessions: 0, session: null };
     },
   );
 
@@ -153,7 +203,8 @@ export function eventRoutes(app: FastifyInstance, streaming: StreamingService, v
       preHandler: requireScope(verifier, 'analytics:read'),
       schema: {
         tags: ['events'],
-        summary: 'Play counts of a track: plays, completes, partials, skips, likes, playlist adds, listened time',
+        summary:
+          'Play counts of a track: plays, completes, partials, skips, likes, playlist adds, listened time',
         security: [{ bearer: [] }],
         params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }),
       },

@@ -20,7 +20,9 @@ export interface GdprApi {
   putConsent(userId: string, c: Consent): Promise<Consent>;
   export(userId: string): Promise<Record<string, unknown>>;
   erase(userId: string): Promise<{ receiptId: string }>;
-  erasure(receiptId: string): Promise<{ status: 'pending' | 'done'; stores: Record<string, 'pending' | 'done'> } | undefined>;
+  erasure(
+    receiptId: string,
+  ): Promise<{ status: 'pending' | 'done'; stores: Record<string, 'pending' | 'done'> } | undefined>;
 }
 
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
@@ -44,10 +46,15 @@ const PURPOSES = ['analytics', 'personalization', 'marketing'] as const;
  */
 function strictConsent(req: FastifyRequest): void {
   const b = req.body;
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new BadRequestError('body must be a JSON object {"analytics","personalization","marketing"}');
+  if (typeof b !== 'object' || b === null || Array.isArray(b))
+    throw new BadRequestError('body must be a JSON object {"analytics","personalization","marketing"}');
   const body = b as Record<string, unknown>;
   const problems = [
-    ...PURPOSES.filter((p) => typeof body[p] !== 'boolean').map((p) => (body[p] === undefined ? `body must have required property '${p}' (a boolean)` : `body/${p} must be boolean`)),
+    ...PURPOSES.filter((p) => typeof body[p] !== 'boolean').map((p) =>
+      body[p] === undefined
+        ? `body must have required property '${p}' (a boolean)`
+        : `body/${p} must be boolean`,
+    ),
     ...Object.keys(body)
       .filter((k) => !(PURPOSES as readonly string[]).includes(k))
       .map((k) => `body/${k} is not allowed (only analytics, personalization, marketing)`),
@@ -87,7 +94,13 @@ export function gdprRoutes(app: FastifyInstance, gdpr: GdprApi, verifier: TokenV
     '/v1/users/:id/consent',
     {
       preHandler: own,
-      schema: { tags: ['gdpr'], summary: "The user's consent (CONSENT_DEFAULT for a user never asked)", security: [{ bearer: [] }], params: UserParams, response: { 200: ConsentBody, ...errors } },
+      schema: {
+        tags: ['gdpr'],
+        summary: "The user's consent (CONSENT_DEFAULT for a user never asked)",
+        security: [{ bearer: [] }],
+        params: UserParams,
+        response: { 200: ConsentBody, ...errors },
+      },
     },
     async (req) => gdpr.consent((req.params as { id: string }).id),
   );
@@ -98,7 +111,8 @@ export function gdprRoutes(app: FastifyInstance, gdpr: GdprApi, verifier: TokenV
       preHandler: own,
       schema: {
         tags: ['gdpr'],
-        summary: 'Everything held about the user, as one JSON document (consent, devices, preferences, notifications, events, listening, recommendations, analytics…)',
+        summary:
+          'Everything held about the user, as one JSON document (consent, devices, preferences, notifications, events, listening, recommendations, analytics…)',
         security: [{ bearer: [] }],
         params: UserParams,
       },
@@ -106,7 +120,12 @@ export function gdprRoutes(app: FastifyInstance, gdpr: GdprApi, verifier: TokenV
     async (req, reply) => {
       const { id } = req.params as { id: string };
       const doc = await gdpr.export(id);
-      return reply.header('content-disposition', `attachment; filename="backbeat-export-${id.replace(/[^A-Za-z0-9_.@=-]/g, '_')}.json"`).send(doc);
+      return reply
+        .header(
+          'content-disposition',
+          `attachment; filename="backbeat-export-${id.replace(/[^A-Za-z0-9_.@=-]/g, '_')}.json"`,
+        )
+        .send(doc);
     },
   );
 
@@ -116,7 +135,8 @@ export function gdprRoutes(app: FastifyInstance, gdpr: GdprApi, verifier: TokenV
       preHandler: scoped,
       schema: {
         tags: ['gdpr'],
-        summary: 'Erase the user from every store; 202 with a receipt once the request is durable (GET /v1/erasures/{receiptId} follows it)',
+        summary:
+          'Erase the user from every store; 202 with a receipt once the request is durable (GET /v1/erasures/{receiptId} follows it)',
         security: [{ bearer: [] }],
         params: UserParams,
         response: { 202: Type.Object({ receiptId: Type.String() }), ...errors },
@@ -134,7 +154,10 @@ export function gdprRoutes(app: FastifyInstance, gdpr: GdprApi, verifier: TokenV
         summary: 'Progress of an erasure, per store',
         security: [{ bearer: [] }],
         params: Type.Object({ receiptId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }),
-        response: { 200: Type.Object({ status: State, stores: Type.Record(Type.String(), State) }), ...errors },
+        response: {
+          200: Type.Object({ status: State, stores: Type.Record(Type.String(), State) }),
+          ...errors,
+        },
       },
     },
     async (req) => {

@@ -2,7 +2,14 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { assertOwnUser, USER_ID_PATTERN, type TokenVerifier } from '../../core/auth/index.ts';
 import { BackbeatError } from '../../core/errors/index.ts';
-import { DeviceBody, Name, NotificationBody, PreferencesBody, TemplateBody, type PushService } from '../../push/index.ts';
+import {
+  DeviceBody,
+  Name,
+  NotificationBody,
+  PreferencesBody,
+  TemplateBody,
+  type PushService,
+} from '../../push/index.ts';
 import { authenticate, requireScope, scopeOrOwn } from '../auth.ts';
 
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
@@ -39,10 +46,15 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
       },
       schema: {
         tags: ['push'],
-        summary: 'Register an APNs/FCM token or a Web Push subscription; the same token or endpoint again answers 200 with the same id',
+        summary:
+          'Register an APNs/FCM token or a Web Push subscription; the same token or endpoint again answers 200 with the same id',
         security: [{ bearer: [] }],
         body: DeviceBody,
-        response: { 200: Type.Object({ id: Type.String() }), 201: Type.Object({ id: Type.String() }), ...errors },
+        response: {
+          200: Type.Object({ id: Type.String() }),
+          201: Type.Object({ id: Type.String() }),
+          ...errors,
+        },
       },
     },
     async (req, reply) => {
@@ -55,14 +67,21 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
     '/v1/devices/:id',
     {
       preHandler: async (req) => void (await authenticate(req, verifier)),
-      schema: { tags: ['push'], summary: 'Remove a device', security: [{ bearer: [] }], params: IdParams, response: { 204: Type.Null(), ...errors } },
+      schema: {
+        tags: ['push'],
+        summary: 'Remove a device',
+        security: [{ bearer: [] }],
+        params: IdParams,
+        response: { 204: Type.Null(), ...errors },
+      },
     },
     async (req, reply) => {
       const { id } = req.params as { id: string };
       const device = await push.device(id);
       const p = req.principal!;
       // Another user's device is "not found" to a user token: its existence is not told.
-      if (!device || (!p.hasScope('push:send') && device.userId !== p.user)) throw new BackbeatError('NOT_FOUND', `no device ${id}`);
+      if (!device || (!p.hasScope('push:send') && device.userId !== p.user))
+        throw new BackbeatError('NOT_FOUND', `no device ${id}`);
       await push.deleteDevice(id);
       return reply.code(204).send();
     },
@@ -72,12 +91,27 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
     '/v1/users/:id/devices',
     {
       preHandler: own,
-      schema: { tags: ['push'], summary: "A user's devices (tokens are not echoed)", security: [{ bearer: [] }], params: UserParams, response: { 200: Type.Object({ items: Type.Array(DeviceInfo) }), ...errors } },
+      schema: {
+        tags: ['push'],
+        summary: "A user's devices (tokens are not echoed)",
+        security: [{ bearer: [] }],
+        params: UserParams,
+        response: { 200: Type.Object({ items: Type.Array(DeviceInfo) }), ...errors },
+      },
     },
     async (req) => {
       const { id } = req.params as { id: string };
       const items = await push.devicesOf(id);
-      return { items: items.map((d) => ({ id: d.id, platform: d.platform, locale: d.locale, timezone: d.timezone, topics: d.topics, createdAt: new Date(d.createdAt).toISOString() })) };
+      return {
+        items: items.map((d) => ({
+          id: d.id,
+          platform: d.platform,
+          locale: d.locale,
+          timezone: d.timezone,
+          topics: d.topics,
+          createdAt: new Date(d.createdAt).toISOString(),
+        })),
+      };
     },
   );
 
@@ -85,7 +119,14 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
     '/v1/users/:id/preferences',
     {
       preHandler: own,
-      schema: { tags: ['push'], summary: 'Quiet hours, time zone, locale, opted-out categories', security: [{ bearer: [] }], params: UserParams, body: PreferencesBody, response: { 200: Prefs, ...errors } },
+      schema: {
+        tags: ['push'],
+        summary: 'Quiet hours, time zone, locale, opted-out categories',
+        security: [{ bearer: [] }],
+        params: UserParams,
+        body: PreferencesBody,
+        response: { 200: Prefs, ...errors },
+      },
     },
     async (req) => {
       const { id } = req.params as { id: string };
@@ -96,7 +137,16 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
 
   app.get(
     '/v1/users/:id/preferences',
-    { preHandler: own, schema: { tags: ['push'], summary: "A user's notification preferences", security: [{ bearer: [] }], params: UserParams, response: { 200: Prefs, ...errors } } },
+    {
+      preHandler: own,
+      schema: {
+        tags: ['push'],
+        summary: "A user's notification preferences",
+        security: [{ bearer: [] }],
+        params: UserParams,
+        response: { 200: Prefs, ...errors },
+      },
+    },
     async (req) => {
       const { id } = req.params as { id: string };
       const p = await push.preferences(id);
@@ -110,10 +160,14 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
       preHandler: own,
       schema: {
         tags: ['push'],
-        summary: "The hour (in the user's time zone) the user is most likely to open a notification, learned from their own app and notification opens",
+        summary:
+          "The hour (in the user's time zone) the user is most likely to open a notification, learned from their own app and notification opens",
         security: [{ bearer: [] }],
         params: UserParams,
-        response: { 200: Type.Object({ localHour: Type.Integer(), timezone: Type.String(), basis: Type.String() }), ...errors },
+        response: {
+          200: Type.Object({ localHour: Type.Integer(), timezone: Type.String(), basis: Type.String() }),
+          ...errors,
+        },
       },
     },
     async (req) => push.sendTimeOf((req.params as { id: string }).id),
@@ -125,11 +179,20 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
       preHandler: send,
       schema: {
         tags: ['push'],
-        summary: 'Create or replace a localized template (Liquid placeholders; a template that does not parse is refused)',
+        summary:
+          'Create or replace a localized template (Liquid placeholders; a template that does not parse is refused)',
         security: [{ bearer: [] }],
         params: Type.Object({ name: Name }),
         body: TemplateBody,
-        response: { 200: Type.Object({ name: Type.String(), version: Type.Integer(), defaultLocale: Type.String(), locales: Type.Record(Type.String(), Type.Object({ title: Type.String(), body: Type.String() })) }), ...errors },
+        response: {
+          200: Type.Object({
+            name: Type.String(),
+            version: Type.Integer(),
+            defaultLocale: Type.String(),
+            locales: Type.Record(Type.String(), Type.Object({ title: Type.String(), body: Type.String() })),
+          }),
+          ...errors,
+        },
       },
     },
     async (req) => push.putTemplate((req.params as { name: string }).name, req.body as TemplateBody),
@@ -141,7 +204,8 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
       preHandler: send,
       schema: {
         tags: ['push'],
-        summary: 'Send a notification to userIds, a topic or a segment; 202 once the job and every recipient are stored',
+        summary:
+          'Send a notification to userIds, a topic or a segment; 202 once the job and every recipient are stored',
         security: [{ bearer: [] }],
         body: NotificationBody,
         response: { 202: Type.Object({ jobId: Type.String(), recipients: Type.Integer() }), ...errors },
@@ -155,7 +219,15 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
 
   app.get(
     '/v1/notifications/:id',
-    { preHandler: send, schema: { tags: ['push'], summary: 'Progress and outcome of a notification job', security: [{ bearer: [] }], params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
+    {
+      preHandler: send,
+      schema: {
+        tags: ['push'],
+        summary: 'Progress and outcome of a notification job',
+        security: [{ bearer: [] }],
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+      },
+    },
     async (req) => {
       const { id } = req.params as { id: string };
       const s = await push.jobStatus(id);
@@ -166,16 +238,35 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
 
   app.get(
     '/v1/experiments/:name',
-    { preHandler: send, schema: { tags: ['push'], summary: 'A/B results: per variant recipients, sends, opens, open rate; a winner only when significant at 0.05', security: [{ bearer: [] }], params: Type.Object({ name: Name }) } },
+    {
+      preHandler: send,
+      schema: {
+        tags: ['push'],
+        summary:
+          'A/B results: per variant recipients, sends, opens, open rate; a winner only when significant at 0.05',
+        security: [{ bearer: [] }],
+        params: Type.Object({ name: Name }),
+      },
+    },
     async (req) => push.experiment((req.params as { name: string }).name),
   );
 
   app.get(
     '/v1/push/vapid-public-key',
-    { schema: { tags: ['push'], summary: 'The VAPID public key browsers subscribe with (applicationServerKey)', response: { 200: Type.Object({ publicKey: Type.String() }), 404: ErrorBody } } },
+    {
+      schema: {
+        tags: ['push'],
+        summary: 'The VAPID public key browsers subscribe with (applicationServerKey)',
+        response: { 200: Type.Object({ publicKey: Type.String() }), 404: ErrorBody },
+      },
+    },
     async () => {
       const publicKey = push.vapidPublicKey;
-      if (!publicKey) throw new BackbeatError('NOT_FOUND', 'Web Push is off: set VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY (the same on every node)');
+      if (!publicKey)
+        throw new BackbeatError(
+          'NOT_FOUND',
+          'Web Push is off: set VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY (the same on every node)',
+        );
       return { publicKey };
     },
   );

@@ -11,7 +11,6 @@ export interface Readiness {
   checks: Record<string, { ok: boolean; detail?: string }>;
 }
 
-
 export interface SystemDeps {
   metrics: Metrics;
   verifier: TokenVerifier;
@@ -26,38 +25,68 @@ export interface SystemDeps {
 export function systemRoutes(app: FastifyInstance, deps: SystemDeps): void {
   app.get('/healthz', { schema: { tags: ['system'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { tags: ['system'], summary: "Readiness, with each dependency's state" } }, async (_req, reply) => {
-    const r = deps.readiness();
-    void reply.status(r.ready ? 200 : 503);
-    return { status: r.ready ? 'ready' : 'not ready', state: r.state, checks: r.checks };
-  });
+  app.get(
+    '/readyz',
+    { schema: { tags: ['system'], summary: "Readiness, with each dependency's state" } },
+    async (_req, reply) => {
+      const r = deps.readiness();
+      void reply.status(r.ready ? 200 : 503);
+      return { status: r.ready ? 'ready' : 'not ready', state: r.state, checks: r.checks };
+    },
+  );
 
-  app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus text format', hide: false } }, async (_req, reply) => {
-    void reply.header('content-type', deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
-  });
+  app.get(
+    '/metrics',
+    { schema: { tags: ['system'], summary: 'Prometheus text format', hide: false } },
+    async (_req, reply) => {
+      void reply.header('content-type', deps.metrics.registry.contentType);
+      return deps.metrics.registry.metrics();
+    },
+  );
 
   app.get(
     '/v1/connect',
     {
       schema: {
         tags: ['connections'],
-        summary: 'The gateway node a client should connect to (healthy, with spare capacity, by the configured strategy)',
-        querystring: Type.Object({ user: Type.Optional(Type.String({ pattern: USER_ID_PATTERN, maxLength: 128, description: 'sticky key for consistent-hash' })) }),
-        response: { 200: Type.Object({ url: Type.String(), node: Type.String() }), 503: Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) }) },
+        summary:
+          'The gateway node a client should connect to (healthy, with spare capacity, by the configured strategy)',
+        querystring: Type.Object({
+          user: Type.Optional(
+            Type.String({
+              pattern: USER_ID_PATTERN,
+              maxLength: 128,
+              description: 'sticky key for consistent-hash',
+            }),
+          ),
+        }),
+        response: {
+          200: Type.Object({ url: Type.String(), node: Type.String() }),
+          503: Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) }),
+        },
       },
     },
     async (req, reply) => {
       const { user } = req.query as { user?: string };
       const node = await deps.pickNode(user);
-      if (!node) return reply.status(503).send({ error: { code: 'unavailable', message: 'no healthy gateway node with spare capacity' } });
+      if (!node)
+        return reply
+          .status(503)
+          .send({ error: { code: 'unavailable', message: 'no healthy gateway node with spare capacity' } });
       return { url: node.url, node: node.node };
     },
   );
 
   app.get(
     '/v1/admin/nodes',
-    { preHandler: requireScope(deps.verifier, 'admin'), schema: { tags: ['connections'], summary: 'Cluster nodes with load, capacity and health', security: [{ bearer: [] }] } },
+    {
+      preHandler: requireScope(deps.verifier, 'admin'),
+      schema: {
+        tags: ['connections'],
+        summary: 'Cluster nodes with load, capacity and health',
+        security: [{ bearer: [] }],
+      },
+    },
     async () => ({ nodes: await deps.nodes() }),
   );
 }

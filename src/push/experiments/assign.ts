@@ -27,10 +27,15 @@ export function bucketOf(experimentName: string, userId: string): number {
  * order) holds the user's bucket. Throws `RangeError` without a positive total weight
  * (validate the definition first: `validateExperiment`).
  */
-export function assignVariant<V extends WeightedVariant>(experimentName: string, userId: string, variants: readonly V[]): V {
+export function assignVariant<V extends WeightedVariant>(
+  experimentName: string,
+  userId: string,
+  variants: readonly V[],
+): V {
   let total = 0;
   for (const v of variants) {
-    if (!(v.weight > 0) || !Number.isFinite(v.weight)) throw new RangeError(`variant ${JSON.stringify(v.name)} needs a positive weight`);
+    if (!(v.weight > 0) || !Number.isFinite(v.weight))
+      throw new RangeError(`variant ${JSON.stringify(v.name)} needs a positive weight`);
     total += v.weight;
   }
   if (variants.length === 0) throw new RangeError('an experiment needs variants');

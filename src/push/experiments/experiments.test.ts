@@ -22,7 +22,13 @@ describe('assignVariant', () => {
       fc.property(fc.string(), fc.string(), (exp, user) => {
         const first = assignVariant(exp, user, variants);
         expect(assignVariant(exp, user, variants)).toBe(first);
-        expect(assignVariant(exp, user, variants.map((v) => ({ ...v })))).toEqual(first);
+        expect(
+          assignVariant(
+            exp,
+            user,
+            variants.map((v) => ({ ...v })),
+          ),
+        ).toEqual(first);
         const u = bucketOf(exp, user);
         expect(u).toBeGreaterThanOrEqual(0);
         expect(u).toBeLessThan(1);
@@ -92,10 +98,43 @@ describe('validateExperiment', () => {
     [{ name: 'e', variants: [{ name: 'a', weight: 1, template: 't' }] }, /at least 2 variants/],
     [{ name: '', variants: [] }, /name must be/],
     [{ name: 'e', variants: 'x' }, /variants must be an array/],
-    [{ name: 'e', variants: [{ name: 'a', weight: 1, template: 't' }, { name: 'a', weight: 1, template: 't' }] }, /"a" is used twice/],
-    [{ name: 'e', variants: [{ name: 'a', weight: 0, template: 't' }, { name: 'b', weight: -1, template: 't' }] }, /variants\[0\]\.weight.*variants\[1\]\.weight/],
-    [{ name: 'e', variants: [{ name: 'a', weight: 1 }, { name: 'b', weight: 1, template: '' }] }, /variants\[0\]\.template.*variants\[1\]\.template/],
-    [{ name: 'e', variants: Array.from({ length: 21 }, (_, i) => ({ name: `v${i}`, weight: 1, template: 't' })) }, /at most 20/],
+    [
+      {
+        name: 'e',
+        variants: [
+          { name: 'a', weight: 1, template: 't' },
+          { name: 'a', weight: 1, template: 't' },
+        ],
+      },
+      /"a" is used twice/,
+    ],
+    [
+      {
+        name: 'e',
+        variants: [
+          { name: 'a', weight: 0, template: 't' },
+          { name: 'b', weight: -1, template: 't' },
+        ],
+      },
+      /variants\[0\]\.weight.*variants\[1\]\.weight/,
+    ],
+    [
+      {
+        name: 'e',
+        variants: [
+          { name: 'a', weight: 1 },
+          { name: 'b', weight: 1, template: '' },
+        ],
+      },
+      /variants\[0\]\.template.*variants\[1\]\.template/,
+    ],
+    [
+      {
+        name: 'e',
+        variants: Array.from({ length: 21 }, (_, i) => ({ name: `v${i}`, weight: 1, template: 't' })),
+      },
+      /at most 20/,
+    ],
     [null, /must be an object/],
   ])('refuses %j', (input, why) => {
     let err: unknown;
@@ -136,7 +175,13 @@ describe('two-proportion z-test', () => {
 });
 
 describe('analyze', () => {
-  const v = (name: string, sent: number, opened: number, weight = 1) => ({ name, weight, recipients: sent, sent, opened });
+  const v = (name: string, sent: number, opened: number, weight = 1) => ({
+    name,
+    weight,
+    recipients: sent,
+    sent,
+    opened,
+  });
 
   it('names the better variant when the difference is significant', () => {
     const r = analyze([v('a', 1000, 100), v('b', 1000, 150)]);

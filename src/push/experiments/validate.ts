@@ -26,7 +26,8 @@ export class InvalidExperimentError extends BadRequestError {
 export const MAX_VARIANTS = 20;
 const MAX_NAME = 200;
 
-const isName = (v: unknown): v is string => typeof v === 'string' && v.trim().length > 0 && v.length <= MAX_NAME;
+const isName = (v: unknown): v is string =>
+  typeof v === 'string' && v.trim().length > 0 && v.length <= MAX_NAME;
 
 /**
  * Checks an experiment definition from a request: a name; 2–20 variants; each with a
@@ -35,9 +36,11 @@ const isName = (v: unknown): v is string => typeof v === 'string' && v.trim().le
  */
 export function validateExperiment(input: unknown): ExperimentDefinition {
   const problems: string[] = [];
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidExperimentError(['must be an object {"name","variants"}']);
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new InvalidExperimentError(['must be an object {"name","variants"}']);
   const obj = input as Record<string, unknown>;
-  if (!isName(obj['name'])) problems.push(`name must be a non-empty string of at most ${MAX_NAME} characters`);
+  if (!isName(obj['name']))
+    problems.push(`name must be a non-empty string of at most ${MAX_NAME} characters`);
   const raw = obj['variants'];
   if (!Array.isArray(raw)) throw new InvalidExperimentError([...problems, 'variants must be an array']);
   if (raw.length < 2) problems.push('an experiment needs at least 2 variants');
@@ -54,7 +57,8 @@ export function validateExperiment(input: unknown): ExperimentDefinition {
     if (!isName(name)) problems.push(`${at}.name must be a non-empty string`);
     else if (seen.has(name)) problems.push(`${at}.name ${JSON.stringify(name)} is used twice`);
     else seen.add(name);
-    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) problems.push(`${at}.weight must be a positive number`);
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0)
+      problems.push(`${at}.weight must be a positive number`);
     if (!isName(template)) problems.push(`${at}.template must name a template`);
     variants.push({ name: name as string, weight: weight as number, template: template as string });
   });

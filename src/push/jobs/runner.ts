@@ -86,9 +86,15 @@ export class JobRunner {
     if (this.#running) return;
     this.#running = true;
     // Leases of recipients in flight are renewed well before they lapse.
-    this.#renewTimer = this.#d.clock.setInterval(() => {
-      if (this.#inFlight > 0) this.#d.store.leases.renew(this.#owner, this.#o.leaseMs).catch((err: unknown) => this.#d.logger.warn({ err }, 'lease renewal failed'));
-    }, Math.max(500, this.#o.leaseMs / 3));
+    this.#renewTimer = this.#d.clock.setInterval(
+      () => {
+        if (this.#inFlight > 0)
+          this.#d.store.leases
+            .renew(this.#owner, this.#o.leaseMs)
+            .catch((err: unknown) => this.#d.logger.warn({ err }, 'lease renewal failed'));
+      },
+      Math.max(500, this.#o.leaseMs / 3),
+    );
     // Several lanes claim and send batches independently (leases keep them disjoint), so
     // one batch's slow tail — a provider answering slower than the others — never idles the
     // node: with PUSH_MAX_IN_FLIGHT 2000 and batches of 1000, two batches overlap.
@@ -119,7 +125,11 @@ export class JobRunner {
     while (this.#running) {
       let claimed: Recipient[] = [];
       try {
-        claimed = await this.#d.store.leases.claim({ nodeId: this.#owner, leaseMs: this.#o.leaseMs, limit: this.#o.batchSize });
+        claimed = await this.#d.store.leases.claim({
+          nodeId: this.#owner,
+          leaseMs: this.#o.leaseMs,
+          limit: this.#o.batchSize,
+        });
       } catch (err) {
         this.#d.logger.warn({ err }, 'claiming push recipients failed; retrying');
       }
@@ -152,7 +162,9 @@ export class JobRunner {
     const { store } = this.#d;
     const deviceIds = batch.filter((r) => r.deviceId && r.deviceId !== 'ws').map((r) => r.deviceId!);
     const devices = new Map((await store.devices.getMany(deviceIds)).map((d) => [d.id, d]));
-    const prefs = new Map((await store.preferences.getMany(batch.map((r) => r.userId))).map((p) => [p.userId, p]));
+    const prefs = new Map(
+      (await store.preferences.getMany(batch.map((r) => r.userId))).map((p) => [p.userId, p]),
+    );
     const jobIds = [...new Set(batch.map((r) => r.jobId))];
     for (const id of jobIds) await this.#job(id, true);
     // Bounded concurrency: each recipient is its own task; the batch finishes when all have.
@@ -171,7 +183,12 @@ export class JobRunner {
           });
         } catch (err) {
           this.#d.logger.error({ err, job: r.jobId, seq: r.seq }, 'push delivery failed unexpectedly');
-          await this.#record({ jobId: r.jobId, seq: r.seq, state: 'failed', error: `internal: ${(err as Error).message}` });
+          await this.#record({
+            jobId: r.jobId,
+            seq: r.seq,
+            state: 'failed',
+            error: `internal: ${(err as Error).message}`,
+          });
         } finally {
           this.#inFlight--;
           this.#d.pushMetrics.inFlight.set(this.#inFlight);
@@ -196,7 +213,8 @@ export class JobRunner {
     if (cached && !(refresh && this.#d.clock.now() - cached.loadedAt > 1000)) return cached;
     const job = await this.#d.store.jobs.get(id);
     if (!job) return undefined;
-    if (job.status === 'queued' || job.status === 'scheduled') await this.#d.store.jobs.setStatus(id, 'running');
+    if (job.status === 'queued' || job.status === 'scheduled')
+      await this.#d.store.jobs.setStatus(id, 'running');
     const entry = { job, request: job.request as unknown as JobRequest, loadedAt: this.#d.clock.now() };
     if (this.#jobs.size > 1000) this.#jobs.delete(this.#jobs.keys().next().value!);
     this.#jobs.set(id, entry);
@@ -215,55 +233,98 @@ export class JobRunner {
     return this.#writer.record({ ...o, nodeId: this.#owner });
   }
 
-  async #deliver(r: Recipient, devices: Map<string, Device>, prefs: Map<string, StoredPreferences>): Promise<void> {
+  async #deliver(
+    r: Recipient,
+    devices: Map<string, Device>,
+    prefs: Map<string, StoredPreferences>,
+  ): Promise<void> {
     const now = this.#d.clock.now();
     const ref = { jobId: r.jobId, seq: r.seq };
     const entry = await this.#job(r.jobId);
-    if (!entry || entry.job.status === 'failed') return void (await this.#record({ ...ref, state: 'skipped', error: 'job cancelled' }));
+    if (!entry || entry.job.status === 'failed')
+      return void (await this.#record({ ...ref, state: 'skipped', error: 'job cancelled' }));
     const req = entry.request;
-    if (req.expiresAt !== undefined && now >= req.expiresAt) return void (await this.#record({ ...ref, state: 'expired' }));
+    if (req.expiresAt !== undefined && now >= req.expiresAt)
+      return void (await this.#record({ ...ref, state: 'expired' }));
     const pref = prefs.get(r.userId);
     const device = r.deviceId && r.deviceId !== 'ws' ? devices.get(r.deviceId) : undefined;
     // Quiet hours are checked again at send time (a retry, or preferences changed since).
     const tz = device?.timezone ?? pref?.timezone ?? 'UTC';
     if (req.priority !== 'critical' && pref?.quietHours && inQuietHours(now, pref.quietHours, tz)) {
-      return void (await this.#record({ ...ref, state: 'held', notBefore: quietHoursEnd(now, pref.quietHours, tz) }));
+      return void (await this.#record({
+        ...ref,
+        state: 'held',
+        notBefore: quietHoursEnd(now, pref.quietHours, tz),
+      }));
     }
     const notificationId = notificationIdOf(r.jobId, r.seq);
     const locale = device?.locale ?? pref?.locale ?? null;
     const content = this.#render(entry.job.id, req, r.variant, locale);
-    const variant = r.variant && req.experiment ? { experiment: req.experiment.name, variant: r.variant } : undefined;
+    const variant =
+      r.variant && req.experiment ? { experiment: req.experiment.name, variant: r.variant } : undefined;
     if (r.platform === 'ws') {
-      await this.#d.publishInbox(r.userId, { kind: 'notification', notificationId, title: content.title, body: content.body, data: req.data ?? {} });
+      await this.#d.publishInbox(r.userId, {
+        kind: 'notification',
+        notificationId,
+        title: content.title,
+        body: content.body,
+        data: req.data ?? {},
+      });
       this.#d.pushMetrics.deliveries.labels('ws', 'delivered').inc();
       await this.#record({ ...ref, state: 'delivered' });
-      if (variant) await this.#d.store.experiments.assign({ ...variant, userId: r.userId, notificationId, sent: true });
+      if (variant)
+        await this.#d.store.experiments.assign({ ...variant, userId: r.userId, notificationId, sent: true });
       return;
     }
-    if (!device) return void (await this.#record({ ...ref, state: 'skipped', error: 'device no longer registered' }));
+    if (!device)
+      return void (await this.#record({ ...ref, state: 'skipped', error: 'device no longer registered' }));
     const provider = this.#d.providers[device.platform];
-    if (!provider) return void (await this.#record({ ...ref, state: 'failed', error: `no provider configured for ${device.platform}` }));
+    if (!provider)
+      return void (await this.#record({
+        ...ref,
+        state: 'failed',
+        error: `no provider configured for ${device.platform}`,
+      }));
     const message: PushMessage = {
       notificationId,
       title: content.title,
       body: content.body,
       ...(req.data ? { data: req.data } : {}),
       priority: req.priority,
-      ...(req.expiresAt !== undefined ? { ttlSeconds: Math.max(0, Math.floor((req.expiresAt - now) / 1000)) } : {}),
+      ...(req.expiresAt !== undefined
+        ? { ttlSeconds: Math.max(0, Math.floor((req.expiresAt - now) / 1000)) }
+        : {}),
       ...(req.collapseKey ? { collapseKey: req.collapseKey } : {}),
     };
-    const target: PushTarget = device.platform === 'web' ? { platform: 'web', subscription: device.subscription } : { platform: device.platform, token: device.token };
+    const target: PushTarget =
+      device.platform === 'web'
+        ? { platform: 'web', subscription: device.subscription }
+        : { platform: device.platform, token: device.token };
     const outcome = await this.#send(provider, target, message);
     this.#d.pushMetrics.deliveries.labels(provider.name, outcome.kind).inc();
     await this.#apply(r, device, outcome, now);
-    if (variant) await this.#d.store.experiments.assign({ ...variant, userId: r.userId, notificationId, sent: outcome.kind === 'delivered' });
+    if (variant)
+      await this.#d.store.experiments.assign({
+        ...variant,
+        userId: r.userId,
+        notificationId,
+        sent: outcome.kind === 'delivered',
+      });
   }
 
   /** One send through the provider's breaker; an open breaker answers `unavailable` without sending. */
-  async #send(provider: PushProvider, target: PushTarget, message: PushMessage): Promise<PushOutcome | { kind: 'unavailable'; reason: string }> {
+  async #send(
+    provider: PushProvider,
+    target: PushTarget,
+    message: PushMessage,
+  ): Promise<PushOutcome | { kind: 'unavailable'; reason: string }> {
     let breaker = this.#breakers.get(provider.name);
     if (!breaker) {
-      breaker = new DependencyBreaker(`push:${provider.name}`, { metrics: this.#d.metrics, logger: this.#d.logger }, { timeoutMs: 60_000, volumeThreshold: 20, errorThresholdPercentage: 50, resetTimeoutMs: 5000 });
+      breaker = new DependencyBreaker(
+        `push:${provider.name}`,
+        { metrics: this.#d.metrics, logger: this.#d.logger },
+        { timeoutMs: 60_000, volumeThreshold: 20, errorThresholdPercentage: 50, resetTimeoutMs: 5000 },
+      );
       this.#breakers.set(provider.name, breaker);
     }
     const end = this.#d.pushMetrics.sendDuration.startTimer({ provider: provider.name });
@@ -283,7 +344,12 @@ export class JobRunner {
     }
   }
 
-  async #apply(r: Recipient, device: Device, outcome: PushOutcome | { kind: 'unavailable'; reason: string }, now: number): Promise<void> {
+  async #apply(
+    r: Recipient,
+    device: Device,
+    outcome: PushOutcome | { kind: 'unavailable'; reason: string },
+    now: number,
+  ): Promise<void> {
     const ref = { jobId: r.jobId, seq: r.seq };
     switch (outcome.kind) {
       case 'delivered':
@@ -291,14 +357,22 @@ export class JobRunner {
         return;
       case 'invalid-token':
         await this.#record({ ...ref, state: 'invalid', error: outcome.reason });
-        await this.#d.store.devices.deleteDead(device.platform, device.platform === 'web' ? device.subscription.endpoint : device.token);
+        await this.#d.store.devices.deleteDead(
+          device.platform,
+          device.platform === 'web' ? device.subscription.endpoint : device.token,
+        );
         return;
       case 'failed':
         await this.#record({ ...ref, state: 'failed', error: outcome.reason });
         return;
       case 'provider-error':
-        this.#d.pushMetrics.providerStopped.labels(this.#d.providers[device.platform]?.name ?? device.platform).inc();
-        this.#d.logger.error({ platform: device.platform, reason: outcome.reason }, 'push provider refuses our credentials: check its configuration');
+        this.#d.pushMetrics.providerStopped
+          .labels(this.#d.providers[device.platform]?.name ?? device.platform)
+          .inc();
+        this.#d.logger.error(
+          { platform: device.platform, reason: outcome.reason },
+          'push provider refuses our credentials: check its configuration',
+        );
         await this.#retry(r, outcome.reason, now, 60_000);
         return;
       case 'retry':
@@ -313,13 +387,30 @@ export class JobRunner {
   /** A retriable failure: pending again after a backoff (or the provider's Retry-After), failed after the last attempt. */
   async #retry(r: Recipient, reason: string, now: number, afterMs?: number): Promise<void> {
     const ref = { jobId: r.jobId, seq: r.seq };
-    if (r.attempts + 1 >= this.#o.maxAttempts) return void (await this.#record({ ...ref, state: 'failed', error: `gave up after ${r.attempts + 1} attempts: ${reason}` }));
+    if (r.attempts + 1 >= this.#o.maxAttempts)
+      return void (await this.#record({
+        ...ref,
+        state: 'failed',
+        error: `gave up after ${r.attempts + 1} attempts: ${reason}`,
+      }));
     const backoff = backoffMs(r.attempts + 1, this.#o.retryBaseMs, 300_000);
-    await this.#record({ ...ref, state: 'pending', notBefore: now + Math.max(afterMs ?? 0, backoff), error: reason });
+    await this.#record({
+      ...ref,
+      state: 'pending',
+      notBefore: now + Math.max(afterMs ?? 0, backoff),
+      error: reason,
+    });
   }
 
-  #render(jobId: string, req: JobRequest, variantName: string | null, locale: string | null): { title: string; body: string } {
-    const templateName = variantName ? req.experiment?.variants.find((v) => v.name === variantName)?.template : req.template;
+  #render(
+    jobId: string,
+    req: JobRequest,
+    variantName: string | null,
+    locale: string | null,
+  ): { title: string; body: string } {
+    const templateName = variantName
+      ? req.experiment?.variants.find((v) => v.name === variantName)?.template
+      : req.template;
     if (!templateName) return { title: req.title ?? '', body: req.body ?? '' };
     const key = `${jobId}\u0000${templateName}\u0000${locale ?? ''}`;
     let out = this.#rendered.get(key);

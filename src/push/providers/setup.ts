@@ -39,7 +39,10 @@ function inlineOrFile(value: string, variable: string, inlineMarker: string): st
   try {
     return readFileSync(value, 'utf8');
   } catch (err) {
-    throw new ConfigError(variable, `is neither inline content nor a readable file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError(
+      variable,
+      `is neither inline content nor a readable file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
 }
 
@@ -50,14 +53,19 @@ function inlineOrFile(value: string, variable: string, inlineMarker: string): st
  */
 function vapidKeys(cfg: ProviderConfig, logger: Logger): { publicKey: string; privateKey: string } {
   // Both or neither: loadConfig's cross-field rules refuse one without the other.
-  if (cfg.vapidPublicKey && cfg.vapidPrivateKey) return { publicKey: cfg.vapidPublicKey, privateKey: cfg.vapidPrivateKey };
+  if (cfg.vapidPublicKey && cfg.vapidPrivateKey)
+    return { publicKey: cfg.vapidPublicKey, privateKey: cfg.vapidPrivateKey };
   const file = join(cfg.dataDir, 'vapid.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string; privateKey: string };
+  if (existsSync(file))
+    return JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string; privateKey: string };
   const keys = generateVapidKeys();
   mkdirSync(cfg.dataDir, { recursive: true });
   writeFileSync(`${file}.tmp`, JSON.stringify(keys), { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
-  logger.info({ file }, 'generated a VAPID key pair for Web Push (set VAPID_PUBLIC_KEY/VAPID_PRIVATE_KEY to use your own)');
+  logger.info(
+    { file },
+    'generated a VAPID key pair for Web Push (set VAPID_PUBLIC_KEY/VAPID_PRIVATE_KEY to use your own)',
+  );
   return keys;
 }
 
@@ -104,11 +112,16 @@ export function createProviders(cfg: ProviderConfig, logger: Logger): Providers 
   const cluster = Boolean(cfg.redisUrl || cfg.databaseUrl);
   let vapidPublicKey: string | undefined;
   if (cluster && !cfg.vapidPublicKey && !cfg.vapidPrivateKey) {
-    logger.warn('Web Push is off: cluster mode needs the same VAPID_PUBLIC_KEY/VAPID_PRIVATE_KEY on every node (npx web-push generate-vapid-keys)');
+    logger.warn(
+      'Web Push is off: cluster mode needs the same VAPID_PUBLIC_KEY/VAPID_PRIVATE_KEY on every node (npx web-push generate-vapid-keys)',
+    );
   } else {
     const vapid = vapidKeys(cfg, logger);
     vapidPublicKey = vapid.publicKey;
-    byPlatform.web = new WebPushProvider({ vapid: { ...vapid, subject: cfg.vapidSubject ?? 'mailto:push@backbeat.invalid' }, logger: logger.child({ provider: 'webpush' }) });
+    byPlatform.web = new WebPushProvider({
+      vapid: { ...vapid, subject: cfg.vapidSubject ?? 'mailto:push@backbeat.invalid' },
+      logger: logger.child({ provider: 'webpush' }),
+    });
   }
   return {
     byPlatform,

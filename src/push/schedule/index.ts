@@ -20,4 +20,10 @@ export {
   type LocalTime,
 } from './zoned.ts';
 export { nextSendTime } from './send-at.ts';
-export { inQuietHours, parseClock, quietHoursEnd, validateQuietHours, type QuietHours } from './quiet-hours.ts';
+export {
+  inQuietHours,
+  parseClock,
+  quietHoursEnd,
+  validateQuietHours,
+  type QuietHours,
+} from './quiet-hours.ts';

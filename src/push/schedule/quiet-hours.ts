@@ -19,13 +19,15 @@ const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 /** `"07:30"` → 450 (minutes since midnight); throws `BadRequestError` on anything else. */
 export function parseClock(value: string): number {
   const m = typeof value === 'string' ? HHMM.exec(value) : null;
-  if (!m) throw new BadRequestError(`a time of day must be "HH:MM" (00:00–23:59), got ${JSON.stringify(value)}`);
+  if (!m)
+    throw new BadRequestError(`a time of day must be "HH:MM" (00:00–23:59), got ${JSON.stringify(value)}`);
   return Number(m[1]) * 60 + Number(m[2]);
 }
 
 /** Validates a quiet-hours definition (both ends `HH:MM`); throws `BadRequestError`. */
 export function validateQuietHours(quiet: QuietHours): void {
-  if (typeof quiet !== 'object' || quiet === null) throw new BadRequestError('quietHours must be {"start","end"}');
+  if (typeof quiet !== 'object' || quiet === null)
+    throw new BadRequestError('quietHours must be {"start","end"}');
   parseClock(quiet.start);
   parseClock(quiet.end);
 }
@@ -71,6 +73,7 @@ function nextExit(t: number, start: number, end: number, timezone: string): numb
   // Clocks going back can leave the window before `end` (New York, window 01:30–03:00:
   // 01:59:59 EDT → 01:00 EST, outside): then it ends at that change.
   const change = offsetChangeBetween(t, at, timezone);
-  if (change !== undefined && change < at && !inWindow(localMinuteOfDay(change, timezone), start, end)) return change;
+  if (change !== undefined && change < at && !inWindow(localMinuteOfDay(change, timezone), start, end))
+    return change;
   return at;
 }

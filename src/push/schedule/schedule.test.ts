@@ -47,7 +47,8 @@ const zoneArb = fc.constantFrom(...ZONES);
 const instantArb = fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2037, 11, 31) });
 const PROPS = { seed: 9, numRuns: 1500 };
 /** How far the local clock moves from `a` to `b` (real time minus what DST took or gave). */
-const wallElapsed = (a: number, b: number, zone: string): number => b + offsetAt(b, zone) - (a + offsetAt(a, zone));
+const wallElapsed = (a: number, b: number, zone: string): number =>
+  b + offsetAt(b, zone) - (a + offsetAt(a, zone));
 
 /** Every offset change of the zones in 2024–2026 (and Apia's skipped day in 2011). */
 function transitions(): Array<[string, number]> {
@@ -141,7 +142,9 @@ describe('nextSendTime', () => {
   it('Europe/Paris spring forward (30 Mar 2025): 02:00 does not exist, the jump to 03:00 is taken', () => {
     expect(iso(nextSendTime(at('2025-03-30T00:30:00Z'), 2, 'Europe/Paris'))).toBe('2025-03-30T01:00:00.000Z');
     // 18:00 that day is CEST (UTC+2): 16:00Z, not 17:00Z.
-    expect(iso(nextSendTime(at('2025-03-29T20:00:00Z'), 18, 'Europe/Paris'))).toBe('2025-03-30T16:00:00.000Z');
+    expect(iso(nextSendTime(at('2025-03-29T20:00:00Z'), 18, 'Europe/Paris'))).toBe(
+      '2025-03-30T16:00:00.000Z',
+    );
     // After the jump, the next 02:00 is tomorrow's.
     expect(iso(nextSendTime(at('2025-03-30T01:10:00Z'), 2, 'Europe/Paris'))).toBe('2025-03-31T00:00:00.000Z');
   });
@@ -150,16 +153,28 @@ describe('nextSendTime', () => {
     expect(iso(nextSendTime(at('2025-10-25T23:30:00Z'), 2, 'Europe/Paris'))).toBe('2025-10-26T00:00:00.000Z');
     // 01:30Z is 02:30 CET, the second pass through 2 o'clock: that is still the hour.
     expect(nextSendTime(at('2025-10-26T01:30:00Z'), 2, 'Europe/Paris')).toBe(at('2025-10-26T01:30:00Z'));
-    expect(iso(nextSendTime(at('2025-10-25T12:00:00Z'), 18, 'Europe/Paris'))).toBe('2025-10-25T16:00:00.000Z');
-    expect(iso(nextSendTime(at('2025-10-25T17:00:00Z'), 18, 'Europe/Paris'))).toBe('2025-10-26T17:00:00.000Z');
+    expect(iso(nextSendTime(at('2025-10-25T12:00:00Z'), 18, 'Europe/Paris'))).toBe(
+      '2025-10-25T16:00:00.000Z',
+    );
+    expect(iso(nextSendTime(at('2025-10-25T17:00:00Z'), 18, 'Europe/Paris'))).toBe(
+      '2025-10-26T17:00:00.000Z',
+    );
   });
 
   it('America/New_York spring forward (9 Mar 2025) and fall back (2 Nov 2025)', () => {
-    expect(iso(nextSendTime(at('2025-03-09T06:30:00Z'), 2, 'America/New_York'))).toBe('2025-03-09T07:00:00.000Z');
-    expect(iso(nextSendTime(at('2025-03-09T06:30:00Z'), 9, 'America/New_York'))).toBe('2025-03-09T13:00:00.000Z');
-    expect(iso(nextSendTime(at('2025-11-02T04:30:00Z'), 1, 'America/New_York'))).toBe('2025-11-02T05:00:00.000Z');
+    expect(iso(nextSendTime(at('2025-03-09T06:30:00Z'), 2, 'America/New_York'))).toBe(
+      '2025-03-09T07:00:00.000Z',
+    );
+    expect(iso(nextSendTime(at('2025-03-09T06:30:00Z'), 9, 'America/New_York'))).toBe(
+      '2025-03-09T13:00:00.000Z',
+    );
+    expect(iso(nextSendTime(at('2025-11-02T04:30:00Z'), 1, 'America/New_York'))).toBe(
+      '2025-11-02T05:00:00.000Z',
+    );
     // From 00:00 EDT on 2 Nov (04:00Z), 23:00 that day (EST) is 23 wall hours + the repeated hour = 24 h.
-    expect(nextSendTime(at('2025-11-02T04:00:00Z'), 23, 'America/New_York') - at('2025-11-02T04:00:00Z')).toBe(24 * HOUR_MS);
+    expect(
+      nextSendTime(at('2025-11-02T04:00:00Z'), 23, 'America/New_York') - at('2025-11-02T04:00:00Z'),
+    ).toBe(24 * HOUR_MS);
   });
 
   it('Pacific/Chatham fall back (5 Apr 2026, 03:45 → 02:45): the hour can begin at the change', () => {
@@ -186,7 +201,8 @@ describe('nextSendTime', () => {
         expect(wallElapsed(now, t, zone)).toBeLessThanOrEqual(DAY_MS + Math.max(0, shift));
         // … and 24 h of real time, plus what the clocks go back (Troll: 2 h, else ≤ 1 h).
         expect(t - now).toBeLessThanOrEqual(DAY_MS + Math.max(0, -shift));
-        if (Math.abs(offsetAt(now, zone) - offsetAt(t, zone)) <= HOUR_MS) expect(t - now).toBeLessThanOrEqual(DAY_MS);
+        if (Math.abs(offsetAt(now, zone) - offsetAt(t, zone)) <= HOUR_MS)
+          expect(t - now).toBeLessThanOrEqual(DAY_MS);
         const reached = localHour(t, zone) === hour;
         // The hour was skipped (a DST gap): `t` is the instant the clocks jump forward over it.
         const jumpedOver = offsetAt(t, zone) > offsetAt(t - 1000, zone);
@@ -206,7 +222,8 @@ describe('quiet hours', () => {
   it('parses HH:MM and refuses anything else', () => {
     expect(parseClock('00:00')).toBe(0);
     expect(parseClock('23:59')).toBe(1439);
-    for (const bad of ['24:00', '7:00', '07:60', '', 'noon', '07:00:00']) expect(() => parseClock(bad)).toThrow(/HH:MM/);
+    for (const bad of ['24:00', '7:00', '07:60', '', 'noon', '07:00:00'])
+      expect(() => parseClock(bad)).toThrow(/HH:MM/);
     expect(() => validateQuietHours({ start: '22:00', end: 'x' })).toThrow(/HH:MM/);
   });
 
@@ -227,37 +244,51 @@ describe('quiet hours', () => {
 
   it('Europe/Paris spring forward: a window ending inside the skipped hour ends at the jump', () => {
     const q = { start: '01:00', end: '02:30' };
-    expect(iso(quietHoursEnd(at('2025-03-30T00:30:00Z'), q, 'Europe/Paris'))).toBe('2025-03-30T01:00:00.000Z');
+    expect(iso(quietHoursEnd(at('2025-03-30T00:30:00Z'), q, 'Europe/Paris'))).toBe(
+      '2025-03-30T01:00:00.000Z',
+    );
     // The night window that night ends at 07:00 CEST = 05:00Z (not 06:00Z).
-    expect(iso(quietHoursEnd(at('2025-03-29T22:00:00Z'), night, 'Europe/Paris'))).toBe('2025-03-30T05:00:00.000Z');
+    expect(iso(quietHoursEnd(at('2025-03-29T22:00:00Z'), night, 'Europe/Paris'))).toBe(
+      '2025-03-30T05:00:00.000Z',
+    );
   });
 
   it('America/New_York fall back: a window ending in the repeated hour ends at the reading after now', () => {
     const q = { start: '00:30', end: '01:30' };
-    expect(iso(quietHoursEnd(at('2025-11-02T04:45:00Z'), q, 'America/New_York'))).toBe('2025-11-02T05:30:00.000Z');
+    expect(iso(quietHoursEnd(at('2025-11-02T04:45:00Z'), q, 'America/New_York'))).toBe(
+      '2025-11-02T05:30:00.000Z',
+    );
     // 06:10Z is 01:10 EST: quiet again (the clock went back into the window) until 01:30 EST.
     expect(inQuietHours(at('2025-11-02T06:10:00Z'), q, 'America/New_York')).toBe(true);
-    expect(iso(quietHoursEnd(at('2025-11-02T06:10:00Z'), q, 'America/New_York'))).toBe('2025-11-02T06:30:00.000Z');
+    expect(iso(quietHoursEnd(at('2025-11-02T06:10:00Z'), q, 'America/New_York'))).toBe(
+      '2025-11-02T06:30:00.000Z',
+    );
     // The night window across fall back: 22:00 EDT → 07:00 EST is 10 h of real time.
-    expect(quietHoursEnd(at('2025-11-02T02:00:00Z'), night, 'America/New_York') - at('2025-11-02T02:00:00Z')).toBe(10 * HOUR_MS);
+    expect(
+      quietHoursEnd(at('2025-11-02T02:00:00Z'), night, 'America/New_York') - at('2025-11-02T02:00:00Z'),
+    ).toBe(10 * HOUR_MS);
   });
 
   it('Europe/Paris spring forward: a window that resumes inside the gap is not over at the jump', () => {
     // 02:01–02:00 leaves only 02:00–02:00:59 free, which 31 Mar 2024 does not have.
     const q = { start: '02:01', end: '02:00' };
-    expect(iso(quietHoursEnd(at('2024-03-30T23:59:59Z'), q, 'Europe/Paris'))).toBe('2024-04-01T00:00:00.000Z');
+    expect(iso(quietHoursEnd(at('2024-03-30T23:59:59Z'), q, 'Europe/Paris'))).toBe(
+      '2024-04-01T00:00:00.000Z',
+    );
   });
 
   it('clocks going back can leave the window before its end (New York, 01:30–03:00)', () => {
     const q = { start: '01:30', end: '03:00' };
     // 01:45 EDT; at 06:00Z the clock reads 01:00 EST, outside until 01:30 EST.
-    expect(iso(quietHoursEnd(at('2025-11-02T05:45:00Z'), q, 'America/New_York'))).toBe('2025-11-02T06:00:00.000Z');
+    expect(iso(quietHoursEnd(at('2025-11-02T05:45:00Z'), q, 'America/New_York'))).toBe(
+      '2025-11-02T06:00:00.000Z',
+    );
     expect(inQuietHours(at('2025-11-02T06:30:00Z'), q, 'America/New_York')).toBe(true);
   });
 
-  const clockArb = fc.tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 })).map(([h, m]) =>
-    `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`,
-  );
+  const clockArb = fc
+    .tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }))
+    .map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`);
 
   it('property: the end is never in the past, within 24 h, outside the window, and the first such instant', () => {
     // Found by this property: a window of almost a day, entered just before the clocks go

@@ -162,7 +162,6 @@ export function wallMs(t: LocalTime): number {
   return Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second);
 }
 
-
 /**
  * The instants at which the local clock in `timezone` reads `wall` (a wall-clock time
  * from `wallMs`, or `Date.UTC(y, m - 1, d, h, min)`), in order:
@@ -201,7 +200,12 @@ export function instantAtWall(wall: number, timezone: string): number {
  * The first instant after `afterMs` at which the local clock reaches `hour:minute`, looking
  * at today and the next two local days (one suffices; the margin keeps it total).
  */
-export function nextWallInstant(afterMs: number, hour: number, minute: number, timezone: string): number | undefined {
+export function nextWallInstant(
+  afterMs: number,
+  hour: number,
+  minute: number,
+  timezone: string,
+): number | undefined {
   const today = localTime(afterMs, timezone);
   for (let days = 0; days <= 2; days++) {
     for (const at of instantsAtWall(wallOf(today, days, hour, minute), timezone)) {
@@ -231,6 +235,11 @@ export function offsetChangeBetween(afterMs: number, untilMs: number, timezone: 
 }
 
 /** The wall-clock reading of local date (year, month, day) + `days` at `hour:minute`. */
-export function wallOf(date: Pick<LocalTime, 'year' | 'month' | 'day'>, days: number, hour: number, minute = 0): number {
+export function wallOf(
+  date: Pick<LocalTime, 'year' | 'month' | 'day'>,
+  days: number,
+  hour: number,
+  minute = 0,
+): number {
   return Date.UTC(date.year, date.month - 1, date.day + days, hour, minute, 0);
 }

@@ -46,7 +46,11 @@ export const POLICY = {
 type Policy = (user: SimUser) => number;
 
 /** Feeds events to a model, each under `as(event)`'s user id (itself, or a donor's events under the recipient's id). */
-function train(model: SendTimeModel, events: readonly SimEvent[], as: (e: SimEvent) => string | undefined): void {
+function train(
+  model: SendTimeModel,
+  events: readonly SimEvent[],
+  as: (e: SimEvent) => string | undefined,
+): void {
   for (const e of events) {
     const id = as(e);
     if (id !== undefined) model.observe(id, e.ts, e.kind, e.timezone);
@@ -78,7 +82,11 @@ function derangement(n: number, rng: () => number): number[] {
   return p;
 }
 
-export function evaluateSendTime(data: SendTimeDataset, modelOptions: SendTimeInit = {}, seed = 1): SendTimeReport {
+export function evaluateSendTime(
+  data: SendTimeDataset,
+  modelOptions: SendTimeInit = {},
+  seed = 1,
+): SendTimeReport {
   const trainEnd = data.train.at(-1)?.ts ?? 0;
   const learned = new SendTimeModel(modelOptions);
   train(learned, data.train, (e) => e.userId);
@@ -145,7 +153,9 @@ export function evaluateSendTime(data: SendTimeDataset, modelOptions: SendTimeIn
     };
   });
 
-  const learnedUsers = data.users.filter((u) => learned.bestHour(u.id, { nowMs: trainEnd }).basis === 'learned').length;
+  const learnedUsers = data.users.filter(
+    (u) => learned.bestHour(u.id, { nowMs: trainEnd }).basis === 'learned',
+  ).length;
   return {
     users: data.users.length,
     trainEvents: data.train.length,
@@ -194,4 +204,3 @@ export function sendTimeVerdict(report: SendTimeReport): SendTimeVerdict {
     controlHeld: controlLift <= SEND_TIME_BAR.control,
   };
 }
-

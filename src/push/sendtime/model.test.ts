@@ -7,8 +7,17 @@ const DAY = 86_400_000;
 const T0 = Date.UTC(2025, 0, 6); // a Monday, 00:00Z
 
 /** `days` daily events at local `hour:minute` in `tz` (tz-correct by construction: UTC offset given). */
-function daily(model: SendTimeModel, user: string, fromDay: number, days: number, utcHour: number, tz: string, kind: SendTimeSignal = 'app.opened'): void {
-  for (let d = fromDay; d < fromDay + days; d++) model.observe(user, T0 + d * DAY + utcHour * 3_600_000 + 17 * 60_000, kind, tz);
+function daily(
+  model: SendTimeModel,
+  user: string,
+  fromDay: number,
+  days: number,
+  utcHour: number,
+  tz: string,
+  kind: SendTimeSignal = 'app.opened',
+): void {
+  for (let d = fromDay; d < fromDay + days; d++)
+    model.observe(user, T0 + d * DAY + utcHour * 3_600_000 + 17 * 60_000, kind, tz);
 }
 
 describe('SendTimeModel', () => {
@@ -36,7 +45,10 @@ describe('SendTimeModel', () => {
     daily(m, 'u', 0, 20, 9, 'UTC');
     const last = T0 + 19 * DAY + (9 * 60 + 17) * 60_000;
     expect(m.bestHour('u', { nowMs: last }).basis).toBe('learned');
-    expect(m.bestHour('u', { nowMs: last + 14 * DAY }).evidence).toBeCloseTo(m.bestHour('u', { nowMs: last }).evidence / 2, 9);
+    expect(m.bestHour('u', { nowMs: last + 14 * DAY }).evidence).toBeCloseTo(
+      m.bestHour('u', { nowMs: last }).evidence / 2,
+      9,
+    );
     expect(m.bestHour('u', { nowMs: last + 120 * DAY }).basis).toBe('default');
   });
 
@@ -68,7 +80,13 @@ describe('SendTimeModel', () => {
     expect(raw.bestHour('u').localHour).toBe(7);
     expect(smooth.bestHour('w').localHour).toBe(0);
     expect(raw.bestHour('w').localHour).toBe(12);
-    expect(Array.from(smooth.smoothed([1, ...new Array<number>(22).fill(0), 1]))).toEqual([3, 1, ...new Array<number>(20).fill(0), 1, 3]);
+    expect(Array.from(smooth.smoothed([1, ...new Array<number>(22).fill(0), 1]))).toEqual([
+      3,
+      1,
+      ...new Array<number>(20).fill(0),
+      1,
+      3,
+    ]);
   });
 
   it('breaks ties toward the default hour', () => {
@@ -161,7 +179,15 @@ describe('SendTimeModel', () => {
     [{ version: 1, users: [['u', 0, [1, 2]]] }],
     [{ version: 1, users: [['u', 'x', new Array(24).fill(0)]] }],
     [{ version: 1, users: [['u', 0, [...new Array(23).fill(0), -1]]] }],
-    [{ version: 1, users: [['u', 0, new Array(24).fill(0)], ['u', 1, new Array(24).fill(0)]] }],
+    [
+      {
+        version: 1,
+        users: [
+          ['u', 0, new Array(24).fill(0)],
+          ['u', 1, new Array(24).fill(0)],
+        ],
+      },
+    ],
   ])('refuses a bad snapshot %j and keeps its state', (bad) => {
     const m = new SendTimeModel();
     daily(m, 'keep', 0, 5, 9, 'UTC');

@@ -35,7 +35,9 @@ export interface SendTimeOptions {
 }
 
 /** Constructor options: any of `SendTimeOptions`, with `weights` per kind. */
-export type SendTimeInit = Partial<Omit<SendTimeOptions, 'weights'>> & { weights?: Partial<Record<SendTimeSignal, number>> };
+export type SendTimeInit = Partial<Omit<SendTimeOptions, 'weights'>> & {
+  weights?: Partial<Record<SendTimeSignal, number>>;
+};
 
 export const SEND_TIME_DEFAULTS: Readonly<SendTimeOptions> = Object.freeze({
   halfLifeMs: 14 * 86_400_000,
@@ -83,10 +85,19 @@ export class SendTimeModel {
   readonly #kernel: Float64Array;
 
   constructor(options: SendTimeInit = {}) {
-    const o = { ...SEND_TIME_DEFAULTS, ...options, weights: { ...SEND_TIME_DEFAULTS.weights, ...options.weights } };
+    const o = {
+      ...SEND_TIME_DEFAULTS,
+      ...options,
+      weights: { ...SEND_TIME_DEFAULTS.weights, ...options.weights },
+    };
     if (!(o.halfLifeMs > 0)) throw new RangeError('halfLifeMs must be positive (Infinity: no decay)');
     if (!(o.minEvidence >= 0)) throw new RangeError('minEvidence must be ≥ 0');
-    if (o.kernel.length % 2 !== 1 || o.kernel.length > 23 || o.kernel.some((w) => !(w >= 0)) || !o.kernel.some((w) => w > 0)) {
+    if (
+      o.kernel.length % 2 !== 1 ||
+      o.kernel.length > 23 ||
+      o.kernel.some((w) => !(w >= 0)) ||
+      !o.kernel.some((w) => w > 0)
+    ) {
       throw new RangeError('kernel must have an odd length ≤ 23 and non-negative weights, not all 0');
     }
     if (!isHour(o.defaultHour)) throw new RangeError('defaultHour must be an integer 0–23');
@@ -146,7 +157,8 @@ export class SendTimeModel {
     let evidence = 0;
     for (let h = 0; h < 24; h++) evidence += user.hours[h]!;
     evidence *= f;
-    if (evidence < this.options.minEvidence || evidence === 0) return { localHour: fallback, basis: 'default', evidence };
+    if (evidence < this.options.minEvidence || evidence === 0)
+      return { localHour: fallback, basis: 'default', evidence };
     const smooth = this.smoothed(user.hours);
     // Visit hours nearest the default first (d, d+1, d−1, d+2, …): a tie goes to the
     // hour closest to the default, and the answer is deterministic.
@@ -194,7 +206,8 @@ export class SendTimeModel {
   /** Replaces the state with a snapshot; validates all of it first (throws, state unchanged). */
   restore(snapshot: unknown): void {
     const s = snapshot as Partial<SendTimeSnapshot> | null;
-    if (typeof s !== 'object' || s === null || s.version !== 1) throw new InvalidSendTimeSnapshotError('expected {"version":1,…}');
+    if (typeof s !== 'object' || s === null || s.version !== 1)
+      throw new InvalidSendTimeSnapshotError('expected {"version":1,…}');
     if (!Array.isArray(s.users)) throw new InvalidSendTimeSnapshotError('users must be an array');
     const next = new Map<string, UserHours>();
     // A snapshot taken with another half-life holds counts decayed at that rate: rescaling
@@ -204,7 +217,11 @@ export class SendTimeModel {
       if (typeof id !== 'string' || typeof last !== 'number' || !Number.isFinite(last)) {
         throw new InvalidSendTimeSnapshotError(`users[${i}] must be [userId, lastUpdateMs, 24 counts]`);
       }
-      if (!Array.isArray(hours) || hours.length !== 24 || hours.some((w) => typeof w !== 'number' || !(w >= 0) || !Number.isFinite(w))) {
+      if (
+        !Array.isArray(hours) ||
+        hours.length !== 24 ||
+        hours.some((w) => typeof w !== 'number' || !(w >= 0) || !Number.isFinite(w))
+      ) {
         throw new InvalidSendTimeSnapshotError(`users[${i}] needs 24 finite, non-negative counts`);
       }
       if (next.has(id)) throw new InvalidSendTimeSnapshotError(`user ${JSON.stringify(id)} appears twice`);
@@ -218,6 +235,8 @@ export class SendTimeModel {
   }
 
   #decay(ageMs: number): number {
-    return ageMs <= 0 || this.options.halfLifeMs === Infinity ? 1 : Math.pow(2, -ageMs / this.options.halfLifeMs);
+    return ageMs <= 0 || this.options.halfLifeMs === Infinity
+      ? 1
+      : Math.pow(2, -ageMs / this.options.halfLifeMs);
   }
 }

@@ -79,7 +79,8 @@ export const SIM_DEFAULTS: Readonly<Omit<SendTimeSimOptions, 'seed'>> = Object.f
  * all the evening. Uneven on purpose: a good fixed hour (19–20 h) is a real baseline.
  */
 const HOUR_POPULARITY = [
-  0.3, 0.15, 0.05, 0.05, 0.05, 0.1, 0.4, 1.0, 1.2, 0.8, 0.5, 0.5, 1.0, 0.9, 0.5, 0.5, 0.6, 1.0, 1.4, 1.6, 1.6, 1.4, 1.0, 0.6,
+  0.3, 0.15, 0.05, 0.05, 0.05, 0.1, 0.4, 1.0, 1.2, 0.8, 0.5, 0.5, 1.0, 0.9, 0.5, 0.5, 0.6, 1.0, 1.4, 1.6, 1.6,
+  1.4, 1.0, 0.6,
 ];
 
 export interface SimUser {
@@ -146,7 +147,9 @@ function poisson(rng: () => number, mean: number): number {
   return k;
 }
 
-export function generateSendTimeData(options: Partial<SendTimeSimOptions> & { seed: number }): SendTimeDataset {
+export function generateSendTimeData(
+  options: Partial<SendTimeSimOptions> & { seed: number },
+): SendTimeDataset {
   const o: SendTimeSimOptions = { ...SIM_DEFAULTS, ...options };
   const rng = mulberry32(o.seed);
   const users: SimUser[] = [];
@@ -165,7 +168,8 @@ export function generateSendTimeData(options: Partial<SendTimeSimOptions> & { se
     let changeDay = 0;
     if (rng() < o.driftShare) {
       formerMainHour = main;
-      while (activeHours.some((h) => hourDistance(h, formerMainHour!) < 3)) formerMainHour = pickWeighted(rng, HOUR_POPULARITY);
+      while (activeHours.some((h) => hourDistance(h, formerMainHour!) < 3))
+        formerMainHour = pickWeighted(rng, HOUR_POPULARITY);
       const first = Math.floor(o.trainDays / 3);
       changeDay = first + Math.floor(rng() * Math.max(1, o.trainDays - 5 - first));
     }
@@ -190,7 +194,10 @@ export function generateSendTimeData(options: Partial<SendTimeSimOptions> & { se
   /** The user's active hours on day `d` (weekend shift and habit change applied). */
   const habitsOn = (user: SimUser, d: number): number[] => {
     const shift = isWeekend(d) ? user.weekendShift : 0;
-    const hours = user.formerMainHour !== null && d < user.changeDay ? [user.formerMainHour, ...user.activeHours.slice(1)] : user.activeHours;
+    const hours =
+      user.formerMainHour !== null && d < user.changeDay
+        ? [user.formerMainHour, ...user.activeHours.slice(1)]
+        : user.activeHours;
     return shift === 0 ? hours : hours.map((h) => (h + shift) % 24);
   };
   const openProbability = (user: SimUser, hour: number, d: number): number => {
@@ -233,7 +240,12 @@ export function generateSendTimeData(options: Partial<SendTimeSimOptions> & { se
         starts.push(at(d, 0, 0));
       } else if (rng() < openProbability(user, o.trainingSendHour, d)) {
         const sent = at(d, o.trainingSendHour, 0);
-        train.push({ userId: user.id, ts: sent + Math.floor(1 + rng() * 20) * MINUTE_MS, kind: 'notification.opened', timezone: tz });
+        train.push({
+          userId: user.id,
+          ts: sent + Math.floor(1 + rng() * 20) * MINUTE_MS,
+          kind: 'notification.opened',
+          timezone: tz,
+        });
       }
     }
     testActivity.set(user.id, masks);
@@ -242,4 +254,3 @@ export function generateSendTimeData(options: Partial<SendTimeSimOptions> & { se
   train.sort((a, b) => a.ts - b.ts);
   return { options: o, users, train, testActivity, testDayStarts, openProbability };
 }
-

@@ -37,7 +37,11 @@ function thrown(fn: () => unknown): unknown {
   throw new Error('expected a throw');
 }
 
-const withLocale = (title: string, body = '', extra: Partial<TemplateDefinition> = {}): TemplateDefinition => ({
+const withLocale = (
+  title: string,
+  body = '',
+  extra: Partial<TemplateDefinition> = {},
+): TemplateDefinition => ({
   name: 't',
   version: 1,
   defaultLocale: 'en',
@@ -47,7 +51,10 @@ const withLocale = (title: string, body = '', extra: Partial<TemplateDefinition>
 
 describe('validateTemplate', () => {
   it('accepts a good definition and canonicalizes locale keys', () => {
-    const def = validateTemplate({ ...release, locales: { ...release.locales, fr_ca: { title: 'x', body: 'y' } } });
+    const def = validateTemplate({
+      ...release,
+      locales: { ...release.locales, fr_ca: { title: 'x', body: 'y' } },
+    });
     expect(Object.keys(def.locales)).toEqual(['en', 'fr', 'fr-CA']);
   });
 
@@ -69,14 +76,24 @@ describe('validateTemplate', () => {
   });
 
   it('checks literal plural patterns at validation', () => {
-    for (const bad of ['{{ n | plural: "one {# x}" }}', '{{ n | plural: "one {# x} other {y" }}', '{{ n | plural }}']) {
+    for (const bad of [
+      '{{ n | plural: "one {# x}" }}',
+      '{{ n | plural: "one {# x} other {y" }}',
+      '{{ n | plural }}',
+    ]) {
       expect(thrown(() => validateTemplate(withLocale(bad)))).toBeInstanceOf(TemplateSyntaxError);
     }
     // Nested in blocks too.
-    const nested = '{% if on %}{% for t in list %}{{ n | plural: "few {x} other {y}" }}{% endfor %}{% endif %}';
-    expect((thrown(() => validateTemplate(withLocale(nested))) as Error).message).toMatch(/bad plural pattern/);
+    const nested =
+      '{% if on %}{% for t in list %}{{ n | plural: "few {x} other {y}" }}{% endfor %}{% endif %}';
+    expect((thrown(() => validateTemplate(withLocale(nested))) as Error).message).toMatch(
+      /bad plural pattern/,
+    );
     // `few` is a plural category in Polish, not in English.
-    const pl = { ...withLocale('x'), locales: { en: { title: 'a', body: 'b' }, pl: { title: nested, body: '' } } };
+    const pl = {
+      ...withLocale('x'),
+      locales: { en: { title: 'a', body: 'b' }, pl: { title: nested, body: '' } },
+    };
     expect(validateTemplate(pl).locales.pl?.title).toBe(nested);
   });
 
@@ -84,12 +101,31 @@ describe('validateTemplate', () => {
     [null, /must be an object/],
     [{ version: 1, defaultLocale: 'en', locales: { en: { title: '', body: '' } } }, /needs a name/],
     [{ name: 't', defaultLocale: 'en', locales: {} }, /at least one locale/],
-    [{ name: 't', defaultLocale: 'de', locales: { en: { title: '', body: '' } } }, /defaultLocale "de" must be one of/],
-    [{ name: 't', defaultLocale: 'en', locales: { en: { title: 1, body: '' } } }, /\(en, title\): must be a string/],
+    [
+      { name: 't', defaultLocale: 'de', locales: { en: { title: '', body: '' } } },
+      /defaultLocale "de" must be one of/,
+    ],
+    [
+      { name: 't', defaultLocale: 'en', locales: { en: { title: 1, body: '' } } },
+      /\(en, title\): must be a string/,
+    ],
     [{ name: 't', defaultLocale: 'en', locales: { en: { title: '' } } }, /\(en, body\): must be a string/],
-    [{ name: 't', defaultLocale: 'en', locales: { 'n*t a tag': { title: '', body: '' } } }, /not a locale tag/],
-    [{ name: 't', defaultLocale: 'en', locales: { en: { title: '', body: '' }, EN: { title: '', body: '' } } }, /given twice/],
-    [{ name: 't', defaultLocale: 'en', locales: { en: { title: 'x'.repeat(4001), body: '' } } }, /longer than 4000/],
+    [
+      { name: 't', defaultLocale: 'en', locales: { 'n*t a tag': { title: '', body: '' } } },
+      /not a locale tag/,
+    ],
+    [
+      {
+        name: 't',
+        defaultLocale: 'en',
+        locales: { en: { title: '', body: '' }, EN: { title: '', body: '' } },
+      },
+      /given twice/,
+    ],
+    [
+      { name: 't', defaultLocale: 'en', locales: { en: { title: 'x'.repeat(4001), body: '' } } },
+      /longer than 4000/,
+    ],
   ])('refuses a malformed definition %#', (input, why) => {
     const err = thrown(() => validateTemplate(input));
     expect(err).toBeInstanceOf(InvalidTemplateError);
@@ -115,7 +151,9 @@ describe('render', () => {
 
   it('plural follows the locale rules (French 0 and 1.5 are singular; English 0 is plural)', () => {
     expect(engine.render(release, 'fr', { ...vars, count: 0 }).body).toBe('0 nouveau titre sur Discovery');
-    expect(engine.render(release, 'fr', { ...vars, count: 1.5 }).body).toBe('1,5 nouveau titre sur Discovery');
+    expect(engine.render(release, 'fr', { ...vars, count: 1.5 }).body).toBe(
+      '1,5 nouveau titre sur Discovery',
+    );
     expect(engine.render(release, 'en', { ...vars, count: 0 }).body).toBe('0 new tracks on Discovery');
     expect(engine.render(release, 'en', { ...vars, count: '2' }).body).toBe('2 new tracks on Discovery');
     const err = thrown(() => engine.render(release, 'en', { ...vars, count: 'many' }));
@@ -124,18 +162,28 @@ describe('render', () => {
   });
 
   it('a placeholder without a value is an error naming it (absent or null)', () => {
-    for (const v of [{ count: 1, album: 'A' }, { artist: null, count: 1, album: 'A' }]) {
+    for (const v of [
+      { count: 1, album: 'A' },
+      { artist: null, count: 1, album: 'A' },
+    ]) {
       const err = thrown(() => engine.render(release, 'fr', v));
       expect(err).toBeInstanceOf(MissingVariableError);
       expect(err).toMatchObject({ variable: 'artist', locale: 'fr', field: 'title', httpStatus: 400 });
-      expect((err as Error).message).toBe('template "new-release" (fr, title): placeholder "artist" has no value');
+      expect((err as Error).message).toBe(
+        'template "new-release" (fr, title): placeholder "artist" has no value',
+      );
     }
     const nested = withLocale('Hi {{ user.name }}');
-    expect(thrown(() => engine.render(nested, 'de', { user: { id: 1 } }))).toMatchObject({ variable: 'user.name' });
+    expect(thrown(() => engine.render(nested, 'de', { user: { id: 1 } }))).toMatchObject({
+      variable: 'user.name',
+    });
   });
 
   it('optional placeholders: under {% if %} or with | default', () => {
-    const def = withLocale('{{ artist }}{% if featuring %} feat. {{ featuring }}{% endif %}', 'Hi {{ name | default: "there" }}');
+    const def = withLocale(
+      '{{ artist }}{% if featuring %} feat. {{ featuring }}{% endif %}',
+      'Hi {{ name | default: "there" }}',
+    );
     expect(engine.render(def, 'de', { artist: 'A' })).toMatchObject({ title: 'A', body: 'Hi there' });
     expect(engine.render(def, 'de', { artist: 'A', featuring: 'B', name: 'Kim' })).toMatchObject({
       title: 'A feat. B',
@@ -145,12 +193,16 @@ describe('render', () => {
 
   it('outputs plain text: no HTML escaping; numbers and booleans as text; arrays joined; objects refused', () => {
     const def = withLocale('{{ a }} {{ n }} {{ b }} {{ list | join: ", " }}', '{{ o }}');
-    const r = engine.render({ ...def, locales: { ...def.locales, de: { title: def.locales.de!.title, body: '' } } }, 'de', {
-      a: `<b>Rock & "Roll"</b> 'n'`,
-      n: 1.5,
-      b: true,
-      list: ['x', 'y'],
-    });
+    const r = engine.render(
+      { ...def, locales: { ...def.locales, de: { title: def.locales.de!.title, body: '' } } },
+      'de',
+      {
+        a: `<b>Rock & "Roll"</b> 'n'`,
+        n: 1.5,
+        b: true,
+        list: ['x', 'y'],
+      },
+    );
     expect(r.title).toBe(`<b>Rock & "Roll"</b> 'n' 1.5 true x, y`);
     const err = thrown(() => engine.render(def, 'de', { a: 1, n: 1, b: 1, list: [], o: { x: 1 } }));
     expect(err).toBeInstanceOf(TemplateRenderError);
@@ -160,11 +212,19 @@ describe('render', () => {
   it('does not reach prototypes or the file system', () => {
     const proto = withLocale('{{ x.constructor }}{{ x.__proto__ }}');
     expect(thrown(() => engine.render(proto, 'de', { x: {} }))).toBeInstanceOf(MissingVariableError);
-    expect(engine.render(withLocale('{{ __proto__ }}'), 'de', JSON.parse('{"__proto__":"p"}') as Record<string, unknown>).title).toBe('p');
+    expect(
+      engine.render(
+        withLocale('{{ __proto__ }}'),
+        'de',
+        JSON.parse('{"__proto__":"p"}') as Record<string, unknown>,
+      ).title,
+    ).toBe('p');
   });
 
   it('the date filter is in UTC whatever the server zone', () => {
-    expect(engine.render(withLocale('{{ t | date: "%H:%M" }}'), 'de', { t: '2025-01-01T23:30:00Z' }).title).toBe('23:30');
+    expect(
+      engine.render(withLocale('{{ t | date: "%H:%M" }}'), 'de', { t: '2025-01-01T23:30:00Z' }).title,
+    ).toBe('23:30');
   });
 
   it('stops runaway templates with a typed error', () => {
@@ -190,7 +250,10 @@ describe('compiled-template cache', () => {
   it('never serves stale text when a version is reused with other text', () => {
     const engine = new TemplateEngine();
     engine.render(release, 'en', vars);
-    const edited = { ...release, locales: { ...release.locales, en: { title: 'Out now: {{ artist }}', body: 'b' } } };
+    const edited = {
+      ...release,
+      locales: { ...release.locales, en: { title: 'Out now: {{ artist }}', body: 'b' } },
+    };
     expect(engine.render(edited, 'en', vars).title).toBe('Out now: Daft Punk');
   });
 
@@ -234,7 +297,9 @@ describe('before a job is created', () => {
       fr: ['album', 'artist', 'count'],
       de: ['artist', 'tracks_de'],
     });
-    const local = withLocale('{% assign x = 1 %}{{ x }}{% for t in tracks %}{{ t.name }}{% endfor %}{{ forloop }}');
+    const local = withLocale(
+      '{% assign x = 1 %}{{ x }}{% for t in tracks %}{{ t.name }}{% endfor %}{{ forloop }}',
+    );
     expect(engine.referencedVariables(local).de).toEqual(['forloop', 'tracks']);
   });
 });

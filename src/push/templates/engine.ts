@@ -126,10 +126,13 @@ export class TemplateEngine {
       memoryLimit: this.#maxMemory,
     });
     for (const tag of PARTIAL_TAGS) Reflect.deleteProperty(this.#liquid.tags, tag);
-    this.#liquid.registerFilter('plural', function (this: { context: { globals: object } }, value: unknown, pattern: unknown) {
-      const locale = (this.context.globals as Record<symbol, string | undefined>)[LOCALE] ?? 'en';
-      return formatPlural(locale, value, pattern);
-    });
+    this.#liquid.registerFilter(
+      'plural',
+      function (this: { context: { globals: object } }, value: unknown, pattern: unknown) {
+        const locale = (this.context.globals as Record<symbol, string | undefined>)[LOCALE] ?? 'en';
+        return formatPlural(locale, value, pattern);
+      },
+    );
   }
 
   /**
@@ -154,7 +157,11 @@ export class TemplateEngine {
    * Renders `def` for a recipient. `requested` is the locale asked for (device, else user
    * preference: `requestedLocale`); it falls back along its parents to the default.
    */
-  render(def: TemplateDefinition, requested: string | null | undefined, variables: TemplateVariables): RenderedNotification {
+  render(
+    def: TemplateDefinition,
+    requested: string | null | undefined,
+    variables: TemplateVariables,
+  ): RenderedNotification {
     const locale = resolveLocale(def, requested);
     return {
       title: this.#renderField(def, locale, 'title', variables),
@@ -211,7 +218,12 @@ export class TemplateEngine {
     return { parses: this.#parses, hits: this.#hits, cached: this.#cache.size };
   }
 
-  #renderField(def: TemplateDefinition, locale: string, field: TemplateField, variables: TemplateVariables): string {
+  #renderField(
+    def: TemplateDefinition,
+    locale: string,
+    field: TemplateField,
+    variables: TemplateVariables,
+  ): string {
     const where: TemplateWhere = { template: def.name, locale, field };
     const content = def.locales[locale];
     if (!content) throw new InvalidTemplateError(where, 'no such locale in the template');
@@ -284,10 +296,19 @@ export class TemplateEngine {
           try {
             compilePlural(where.locale ?? 'en', pattern);
           } catch (err) {
-            throw new TemplateSyntaxError(where, `bad plural pattern ${JSON.stringify(pattern)}: ${firstLine((err as Error).message)}`, {}, err);
+            throw new TemplateSyntaxError(
+              where,
+              `bad plural pattern ${JSON.stringify(pattern)}: ${firstLine((err as Error).message)}`,
+              {},
+              err,
+            );
           }
         } else if (!arg) {
-          throw new TemplateSyntaxError(where, 'plural needs a pattern such as "one {# track} other {# tracks}"', {});
+          throw new TemplateSyntaxError(
+            where,
+            'plural needs a pattern such as "one {# track} other {# tracks}"',
+            {},
+          );
         }
       }
     }
@@ -309,29 +330,45 @@ export class TemplateEngine {
     const obj = (input ?? {}) as Partial<Record<keyof TemplateDefinition, unknown>>;
     const name = typeof obj.name === 'string' && obj.name.length > 0 ? obj.name : undefined;
     const where = { template: name ?? '?' };
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidTemplateError(where, 'must be an object');
+    if (typeof input !== 'object' || input === null || Array.isArray(input))
+      throw new InvalidTemplateError(where, 'must be an object');
     if (name === undefined) throw new InvalidTemplateError(where, 'needs a name');
     const version = obj.version ?? 0;
-    if (typeof version !== 'number' && typeof version !== 'string') throw new InvalidTemplateError(where, 'version must be a number or string');
+    if (typeof version !== 'number' && typeof version !== 'string')
+      throw new InvalidTemplateError(where, 'version must be a number or string');
     const locales = obj.locales;
-    if (typeof locales !== 'object' || locales === null || Array.isArray(locales) || Object.keys(locales).length === 0) {
+    if (
+      typeof locales !== 'object' ||
+      locales === null ||
+      Array.isArray(locales) ||
+      Object.keys(locales).length === 0
+    ) {
       throw new InvalidTemplateError(where, 'locales must be an object with at least one locale');
     }
     const out: Record<string, { title: string; body: string }> = {};
     for (const [key, content] of Object.entries(locales as Record<string, unknown>)) {
       const locale = canonicalLocale(key);
-      if (locale === undefined) throw new InvalidTemplateError({ ...where, locale: key }, 'not a locale tag (BCP 47, e.g. "fr" or "fr-CA")');
+      if (locale === undefined)
+        throw new InvalidTemplateError(
+          { ...where, locale: key },
+          'not a locale tag (BCP 47, e.g. "fr" or "fr-CA")',
+        );
       if (locale in out) throw new InvalidTemplateError({ ...where, locale }, 'locale given twice');
-      if (typeof content !== 'object' || content === null) throw new InvalidTemplateError({ ...where, locale }, 'must be {"title","body"}');
+      if (typeof content !== 'object' || content === null)
+        throw new InvalidTemplateError({ ...where, locale }, 'must be {"title","body"}');
       const c = content as Record<string, unknown>;
       for (const field of TEMPLATE_FIELDS) {
-        if (typeof c[field] !== 'string') throw new InvalidTemplateError({ ...where, locale, field }, 'must be a string');
+        if (typeof c[field] !== 'string')
+          throw new InvalidTemplateError({ ...where, locale, field }, 'must be a string');
       }
       out[locale] = { title: c['title'] as string, body: c['body'] as string };
     }
     const defaultLocale = canonicalLocale(obj.defaultLocale);
     if (defaultLocale === undefined || !(defaultLocale in out)) {
-      throw new InvalidTemplateError(where, `defaultLocale ${JSON.stringify(obj.defaultLocale)} must be one of the locales`);
+      throw new InvalidTemplateError(
+        where,
+        `defaultLocale ${JSON.stringify(obj.defaultLocale)} must be one of the locales`,
+      );
     }
     return { name, version, defaultLocale, locales: out };
   }

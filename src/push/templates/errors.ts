@@ -42,7 +42,12 @@ export class InvalidTemplateError extends TemplateError {
 
 /** A locale's title or body does not parse as Liquid (or names an unknown filter or tag). */
 export class TemplateSyntaxError extends TemplateError {
-  constructor(where: TemplateWhere, problem: string, position: { line?: number; col?: number }, cause?: unknown) {
+  constructor(
+    where: TemplateWhere,
+    problem: string,
+    position: { line?: number; col?: number },
+    cause?: unknown,
+  ) {
     super(where, problem, position, cause);
     this.name = 'TemplateSyntaxError';
   }

@@ -49,7 +49,8 @@ describe('locale resolution (SPEC §6)', () => {
   });
 
   it('device → user → default, composed', () => {
-    const pick = (device?: string, user?: string): string => resolveLocale(def, requestedLocale(device, user));
+    const pick = (device?: string, user?: string): string =>
+      resolveLocale(def, requestedLocale(device, user));
     expect(pick('fr-CA', 'pt-BR')).toBe('fr');
     expect(pick(undefined, 'pt-BR')).toBe('pt-BR');
     expect(pick(undefined, undefined)).toBe('en');

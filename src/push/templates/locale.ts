@@ -41,7 +41,10 @@ export function localeChain(tag: string): string[] {
 }
 
 /** The locale asked for: the first of device, user preference that is a valid tag. */
-export function requestedLocale(deviceLocale?: string | null, userLocale?: string | null): string | undefined {
+export function requestedLocale(
+  deviceLocale?: string | null,
+  userLocale?: string | null,
+): string | undefined {
   return canonicalLocale(deviceLocale) ?? canonicalLocale(userLocale);
 }
 

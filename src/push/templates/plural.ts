@@ -34,7 +34,8 @@ export function compilePlural(locale: string, pattern: string): Compiled {
   const key = `${locale}\u0000${pattern}`;
   const hit = compiled.get(key);
   if (hit) return hit;
-  if (typeof pattern !== 'string' || pattern.trim() === '') throw new Error('plural needs a pattern such as "one {# track} other {# tracks}"');
+  if (typeof pattern !== 'string' || pattern.trim() === '')
+    throw new Error('plural needs a pattern such as "one {# track} other {# tracks}"');
   if (!/(^|\s|\})other\s*\{/.test(pattern)) throw new Error('a plural pattern needs an "other {…}" case');
   const mf = new MessageFormat<'string'>(pluralLocale(locale), { returnType: 'string', strict: false });
   let fn: Compiled;
@@ -50,8 +51,17 @@ export function compilePlural(locale: string, pattern: string): Compiled {
 
 /** Formats `value` with `pattern` in `locale`; throws a plain Error on a non-number or a bad pattern. */
 export function formatPlural(locale: string, value: unknown, pattern: unknown): string {
-  if (typeof pattern !== 'string') throw new Error('plural needs a pattern such as "one {# track} other {# tracks}"');
-  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-  if (!Number.isFinite(n)) throw new Error(`plural expects a number, got ${typeof value === 'string' ? JSON.stringify(value) : typeof value}`);
+  if (typeof pattern !== 'string')
+    throw new Error('plural needs a pattern such as "one {# track} other {# tracks}"');
+  const n =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && value.trim() !== ''
+        ? Number(value)
+        : NaN;
+  if (!Number.isFinite(n))
+    throw new Error(
+      `plural expects a number, got ${typeof value === 'string' ? JSON.stringify(value) : typeof value}`,
+    );
   return compilePlural(locale, pattern)({ n });
 }

@@ -11,8 +11,14 @@ const TEMPLATES: TemplateDefinition[] = [
     version: 1,
     defaultLocale: 'en',
     locales: {
-      en: { title: 'New from {{ artist }}', body: '{{ count | plural: "one {# new track} other {# new tracks}" }} on {{ album }}' },
-      fr: { title: 'Nouveauté : {{ artist | upcase }}', body: '{{ count | plural: "one {# titre} other {# titres}" }}' },
+      en: {
+        title: 'New from {{ artist }}',
+        body: '{{ count | plural: "one {# new track} other {# new tracks}" }} on {{ album }}',
+      },
+      fr: {
+        title: 'Nouveauté : {{ artist | upcase }}',
+        body: '{{ count | plural: "one {# titre} other {# titres}" }}',
+      },
     },
   },
   {
@@ -31,12 +37,30 @@ const TEMPLATES: TemplateDefinition[] = [
     version: 'a',
     defaultLocale: 'de',
     locales: {
-      de: { title: '{{ a }}{{ b.c }}{{ d[0] }}', body: '{{ a | size }} {{ a | truncate: 5 }} {{ a | append: b }} {{ e | json }}' },
+      de: {
+        title: '{{ a }}{{ b.c }}{{ d[0] }}',
+        body: '{{ a | size }} {{ a | truncate: 5 }} {{ a | append: b }} {{ e | json }}',
+      },
     },
   },
 ];
 
-const KEYS = ['artist', 'count', 'album', 'name', 'tracks', 'minutes', 'a', 'b', 'c', 'd', 'e', 'title', '__proto__', 'constructor'];
+const KEYS = [
+  'artist',
+  'count',
+  'album',
+  'name',
+  'tracks',
+  'minutes',
+  'a',
+  'b',
+  'c',
+  'd',
+  'e',
+  'title',
+  '__proto__',
+  'constructor',
+];
 const anythingArb = fc.anything({
   maxDepth: 3,
   withBigInt: true,
@@ -63,10 +87,19 @@ const variablesArb = fc
     fc.dictionary(fc.string(), valueArb, { maxKeys: 3 }),
   )
   .map(([known, extra]) => ({ ...extra, ...known }));
-const localeArb = fc.oneof(fc.constantFrom('en', 'fr-CA', 'de', 'pt-BR'), fc.string(), fc.constant(undefined));
+const localeArb = fc.oneof(
+  fc.constantFrom('en', 'fr-CA', 'de', 'pt-BR'),
+  fc.string(),
+  fc.constant(undefined),
+);
 
 /** What a render did: its output, or the error's class and message (anything else fails the test). */
-function outcome(engine: TemplateEngine, def: TemplateDefinition, locale: string | undefined, vars: Record<string, unknown>): string {
+function outcome(
+  engine: TemplateEngine,
+  def: TemplateDefinition,
+  locale: string | undefined,
+  vars: Record<string, unknown>,
+): string {
   try {
     return JSON.stringify(engine.render(def, locale, vars));
   } catch (err) {
@@ -97,12 +130,18 @@ describe('template properties', () => {
     const engine = new TemplateEngine();
     const textArb = fc.string({ maxLength: 40 });
     fc.assert(
-      fc.property(textArb, fc.integer({ min: 0, max: 1e6 }), textArb, localeArb, (artist, count, album, locale) => {
-        const r = engine.render(TEMPLATES[0]!, locale, { artist, count, album });
-        expect(r.title.includes(artist) || r.title.includes(artist.toUpperCase())).toBe(true);
-        expect(['en', 'fr']).toContain(r.locale);
-        expect(r.body).toMatch(/titres?|tracks?/);
-      }),
+      fc.property(
+        textArb,
+        fc.integer({ min: 0, max: 1e6 }),
+        textArb,
+        localeArb,
+        (artist, count, album, locale) => {
+          const r = engine.render(TEMPLATES[0]!, locale, { artist, count, album });
+          expect(r.title.includes(artist) || r.title.includes(artist.toUpperCase())).toBe(true);
+          expect(['en', 'fr']).toContain(r.locale);
+          expect(r.body).toMatch(/titres?|tracks?/);
+        },
+      ),
       { seed: SEED, numRuns: 500 },
     );
   });
@@ -111,13 +150,36 @@ describe('template properties', () => {
     const engine = new TemplateEngine();
     const piece = fc.oneof(
       fc.string({ maxLength: 12 }),
-      fc.constantFrom('{{', '}}', '{%', '%}', '{{ a }}', '{% if a %}', '{% endif %}', '{% for x in a %}', '{% endfor %}', '| plural: "one {#} other {#}"', '| upcase', '{% raw %}', '{% endraw %}', '{% comment %}', '{% include "x" %}', '"', "'"),
+      fc.constantFrom(
+        '{{',
+        '}}',
+        '{%',
+        '%}',
+        '{{ a }}',
+        '{% if a %}',
+        '{% endif %}',
+        '{% for x in a %}',
+        '{% endfor %}',
+        '| plural: "one {#} other {#}"',
+        '| upcase',
+        '{% raw %}',
+        '{% endraw %}',
+        '{% comment %}',
+        '{% include "x" %}',
+        '"',
+        "'",
+      ),
     );
     const sourceArb = fc.array(piece, { maxLength: 8 }).map((p) => p.join(''));
     fc.assert(
       fc.property(sourceArb, sourceArb, (title, body) => {
         try {
-          engine.validate({ name: 'fuzz', version: 1, defaultLocale: 'en', locales: { en: { title, body } } });
+          engine.validate({
+            name: 'fuzz',
+            version: 1,
+            defaultLocale: 'en',
+            locales: { en: { title, body } },
+          });
         } catch (err) {
           expect(err).toBeInstanceOf(TemplateError);
         }
@@ -132,7 +194,11 @@ describe('render latency (printed, not asserted)', () => {
     const engine = new TemplateEngine();
     const inputs: Record<string, Record<string, unknown>> = {
       'new-release': { artist: 'Daft Punk', count: 3, album: 'Discovery' },
-      weekly: { name: 'kim', tracks: [{ title: 'One' }, { title: 'Two' }, { title: 'Three' }, { title: 'Four' }], minutes: 185 },
+      weekly: {
+        name: 'kim',
+        tracks: [{ title: 'One' }, { title: 'Two' }, { title: 'Three' }, { title: 'Four' }],
+        minutes: 185,
+      },
       mixed: { a: 'hello world', b: { c: 'x' }, d: [1], e: { k: [1, 2] } },
     };
     const lines: string[] = [];
@@ -145,7 +211,8 @@ describe('render latency (printed, not asserted)', () => {
         times.push(performance.now() - t0);
       }
       times.sort((x, y) => x - y);
-      const q = (p: number): string => `${((times[Math.floor(p * (times.length - 1))] ?? 0) * 1000).toFixed(1)} µs`;
+      const q = (p: number): string =>
+        `${((times[Math.floor(p * (times.length - 1))] ?? 0) * 1000).toFixed(1)} µs`;
       lines.push(`  ${def.name.padEnd(12)} p50 ${q(0.5)}  p99 ${q(0.99)}  max ${q(1)}`);
     }
     console.log(`template render (title + body), ${engine.stats().parses} parses:\n${lines.join('\n')}`);

@@ -175,7 +175,9 @@ function openBody(r: StoredRecord, key: Buffer): string {
     const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
     d.setAAD(aad(r));
     d.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-    return Buffer.concat([d.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), d.final()]).toString('utf8');
+    return Buffer.concat([d.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), d.final()]).toString(
+      'utf8',
+    );
   } catch {
     return r.body;
   }

@@ -9,7 +9,8 @@ export interface UserKey {
 }
 
 /** What a key id resolves to: the key, destroyed (the user was erased), or unknown to this store. */
-export type KeyLookup = { state: 'live'; key: Buffer; userId: string } | { state: 'destroyed' } | { state: 'unknown' };
+export type KeyLookup =
+  { state: 'live'; key: Buffer; userId: string } | { state: 'destroyed' } | { state: 'unknown' };
 
 export interface SqlKeyStoreOptions {
   /** Runs after a destruction (SQLite: checkpoint + truncate the WAL, so no page image keeps the user id). */
@@ -56,7 +57,9 @@ export class SqlKeyStore {
         key_material TEXT NOT NULL,
         created_at ${big} NOT NULL
       )`);
-      await tx.run(`CREATE TABLE IF NOT EXISTS stream_key_tombstones (kid TEXT PRIMARY KEY, destroyed_at ${big} NOT NULL)`);
+      await tx.run(
+        `CREATE TABLE IF NOT EXISTS stream_key_tombstones (kid TEXT PRIMARY KEY, destroyed_at ${big} NOT NULL)`,
+      );
     });
     return this.#started;
   }
@@ -69,7 +72,12 @@ export class SqlKeyStore {
     if (missing.length) {
       const now = (this.#o.now ?? Date.now)();
       for (const chunk of chunksOf(missing, Math.floor(this.#db.dialect.maxParams / 4))) {
-        const params = chunk.flatMap((u) => [randomBytes(16).toString('base64url'), u, randomBytes(32).toString('base64'), now]);
+        const params = chunk.flatMap((u) => [
+          randomBytes(16).toString('base64url'),
+          u,
+          randomBytes(32).toString('base64'),
+          now,
+        ]);
         await this.#db.run(
           `INSERT INTO stream_keys (kid, user_id, key_material, created_at) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(', ')} ON CONFLICT (user_id) DO NOTHING`,
           params,
@@ -87,12 +95,22 @@ export class SqlKeyStore {
     const wanted = [...new Set(kids)];
     for (const chunk of chunksOf(wanted, 1000)) {
       const marks = chunk.map(() => '?').join(', ');
-      for (const r of await this.#db.all(`SELECT kid, user_id, key_material FROM stream_keys WHERE kid IN (${marks})`, chunk)) {
-        out.set(String(r['kid']), { state: 'live', key: Buffer.from(String(r['key_material']), 'base64'), userId: String(r['user_id']) });
+      for (const r of await this.#db.all(
+        `SELECT kid, user_id, key_material FROM stream_keys WHERE kid IN (${marks})`,
+        chunk,
+      )) {
+        out.set(String(r['kid']), {
+          state: 'live',
+          key: Buffer.from(String(r['key_material']), 'base64'),
+          userId: String(r['user_id']),
+        });
       }
       const rest = chunk.filter((k) => !out.has(k));
       if (rest.length) {
-        for (const r of await this.#db.all(`SELECT kid FROM stream_key_tombstones WHERE kid IN (${rest.map(() => '?').join(', ')})`, rest)) {
+        for (const r of await this.#db.all(
+          `SELECT kid FROM stream_key_tombstones WHERE kid IN (${rest.map(() => '?').join(', ')})`,
+          rest,
+        )) {
           out.set(String(r['kid']), { state: 'destroyed' });
         }
       }
@@ -105,9 +123,16 @@ export class SqlKeyStore {
   async destroy(userId: string): Promise<string[]> {
     const now = (this.#o.now ?? Date.now)();
     const kids = await this.#db.transaction(async (tx) => {
-      const rows = await tx.all(`SELECT kid FROM stream_keys WHERE user_id = ?${this.#db.dialect.forUpdate}`, [userId]);
+      const rows = await tx.all(
+        `SELECT kid FROM stream_keys WHERE user_id = ?${this.#db.dialect.forUpdate}`,
+        [userId],
+      );
       const ids = rows.map((r) => String(r['kid']));
-      for (const kid of ids) await tx.run('INSERT INTO stream_key_tombstones (kid, destroyed_at) VALUES (?, ?) ON CONFLICT (kid) DO NOTHING', [kid, now]);
+      for (const kid of ids)
+        await tx.run(
+          'INSERT INTO stream_key_tombstones (kid, destroyed_at) VALUES (?, ?) ON CONFLICT (kid) DO NOTHING',
+          [kid, now],
+        );
       await tx.run('DELETE FROM stream_keys WHERE user_id = ?', [userId]);
       return ids;
     });
@@ -127,8 +152,15 @@ export class SqlKeyStore {
   async #live(userIds: readonly string[]): Promise<Map<string, UserKey>> {
     const out = new Map<string, UserKey>();
     for (const chunk of chunksOf(userIds, 1000)) {
-      const rows = await this.#db.all(`SELECT kid, user_id, key_material FROM stream_keys WHERE user_id IN (${chunk.map(() => '?').join(', ')})`, chunk);
-      for (const r of rows) out.set(String(r['user_id']), { kid: String(r['kid']), key: Buffer.from(String(r['key_material']), 'base64') });
+      const rows = await this.#db.all(
+        `SELECT kid, user_id, key_material FROM stream_keys WHERE user_id IN (${chunk.map(() => '?').join(', ')})`,
+        chunk,
+      );
+      for (const r of rows)
+        out.set(String(r['user_id']), {
+          kid: String(r['kid']),
+          key: Buffer.from(String(r['key_material']), 'base64'),
+        });
     }
     return out;
   }

@@ -18,7 +18,8 @@ export interface KeyStoreConfig {
  * is checkpointed and truncated after each destruction).
  */
 export function openKeyStore(c: KeyStoreConfig): SqlKeyStore {
-  if (c.databaseUrl) return new SqlKeyStore(new PostgresDriver({ url: c.databaseUrl, logger: c.logger, poolSize: 4 }));
+  if (c.databaseUrl)
+    return new SqlKeyStore(new PostgresDriver({ url: c.databaseUrl, logger: c.logger, poolSize: 4 }));
   const driver = new SqliteDriver(join(c.dir, 'keys.db'));
   return new SqlKeyStore(driver, { afterDestroy: () => driver.checkpoint() });
 }

@@ -26,7 +26,14 @@ export class MirroredDeadLetterStore implements DeadLetterStore {
     this.#started ??= this.#topic.start();
     await this.#started;
     // Each failure is its own record: the id carries the attempt count and time.
-    await this.#topic.append([{ id: `${dl.id}#${dl.attempts}#${dl.lastFailedAt}`, key: dl.event.userId, ts: dl.lastFailedAt, body: JSON.stringify(dl) }]);
+    await this.#topic.append([
+      {
+        id: `${dl.id}#${dl.attempts}#${dl.lastFailedAt}`,
+        key: dl.event.userId,
+        ts: dl.lastFailedAt,
+        body: JSON.stringify(dl),
+      },
+    ]);
   }
 
   list(opts: { limit: number; after?: string; handler?: string }): Promise<DeadLetter[]> {

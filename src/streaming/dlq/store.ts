@@ -71,8 +71,12 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
 
   async list(opts: { limit: number; after?: string; handler?: string }): Promise<DeadLetter[]> {
     const rows = this.#db
-      .prepare('SELECT body FROM dead_letters WHERE id > ? AND (? IS NULL OR handler = ?) ORDER BY id LIMIT ?')
-      .all(opts.after ?? '', opts.handler ?? null, opts.handler ?? null, opts.limit) as Array<{ body: string }>;
+      .prepare(
+        'SELECT body FROM dead_letters WHERE id > ? AND (? IS NULL OR handler = ?) ORDER BY id LIMIT ?',
+      )
+      .all(opts.after ?? '', opts.handler ?? null, opts.handler ?? null, opts.limit) as Array<{
+      body: string;
+    }>;
     return rows.map((r) => JSON.parse(r.body) as DeadLetter);
   }
 
@@ -97,12 +101,17 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
 
   // The user is inside the JSON body (no column of its own: dead letters are few, a scan is fine).
   async forUser(userId: string): Promise<DeadLetter[]> {
-    const rows = this.#db.prepare("SELECT body FROM dead_letters WHERE json_extract(body, '$.event.userId') = ? ORDER BY id").all(userId) as Array<{ body: string }>;
+    const rows = this.#db
+      .prepare("SELECT body FROM dead_letters WHERE json_extract(body, '$.event.userId') = ? ORDER BY id")
+      .all(userId) as Array<{ body: string }>;
     return rows.map((r) => JSON.parse(r.body) as DeadLetter);
   }
 
   async eraseUser(userId: string): Promise<number> {
-    const n = Number(this.#db.prepare("DELETE FROM dead_letters WHERE json_extract(body, '$.event.userId') = ?").run(userId).changes);
+    const n = Number(
+      this.#db.prepare("DELETE FROM dead_letters WHERE json_extract(body, '$.event.userId') = ?").run(userId)
+        .changes,
+    );
     checkpointTruncate(this.#db, 'dead-letter store');
     return n;
   }

@@ -18,7 +18,8 @@ export interface JsonSchema {
   [k: string]: unknown;
 }
 
-const types = (s: JsonSchema): string[] => (s.type === undefined ? [] : Array.isArray(s.type) ? s.type : [s.type]);
+const types = (s: JsonSchema): string[] =>
+  s.type === undefined ? [] : Array.isArray(s.type) ? s.type : [s.type];
 
 /** Problems that make `next` unable to read data written with `prev`; empty when compatible. */
 export function backwardProblems(prev: JsonSchema, next: JsonSchema, path = ''): string[] {
@@ -28,7 +29,10 @@ export function backwardProblems(prev: JsonSchema, next: JsonSchema, path = ''):
   if (pt.length && nt.length) {
     const widened = (t: string) => nt.includes(t) || (t === 'integer' && nt.includes('number'));
     const lost = pt.filter((t) => !widened(t));
-    if (lost.length) out.push(`${path || 'value'}: type ${JSON.stringify(prev.type)} changed to ${JSON.stringify(next.type)}`);
+    if (lost.length)
+      out.push(
+        `${path || 'value'}: type ${JSON.stringify(prev.type)} changed to ${JSON.stringify(next.type)}`,
+      );
   }
   if (prev.enum && next.enum) {
     const dropped = prev.enum.filter((v) => !next.enum!.some((n) => JSON.stringify(n) === JSON.stringify(v)));
@@ -42,7 +46,11 @@ export function backwardProblems(prev: JsonSchema, next: JsonSchema, path = ''):
   for (const name of next.required ?? []) {
     const field = path ? `${path}.${name}` : name;
     if (!prevRequired.has(name) && np[name]?.default === undefined) {
-      out.push(name in pp ? `${field}: became required without a default` : `${field}: new required field without a default`);
+      out.push(
+        name in pp
+          ? `${field}: became required without a default`
+          : `${field}: new required field without a default`,
+      );
     }
   }
   for (const [name, ns] of Object.entries(np)) {

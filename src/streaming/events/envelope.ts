@@ -40,22 +40,30 @@ const ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
 const MIN_TS = Date.UTC(2000, 0, 1);
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Validates one raw event and returns it normalized; throws BadRequestError naming every wrong field. */
 export function parseEvent(raw: unknown, ctx: ParseEventContext): StreamEvent {
   if (!isObject(raw)) throw new BadRequestError('event must be a JSON object');
   const problems: string[] = [];
   const { id, type, v, userId, ts, data } = raw;
-  if (id !== undefined && (typeof id !== 'string' || !ID.test(id))) problems.push('id must be 1-128 of [A-Za-z0-9_.:@-] (a UUID fits)');
+  if (id !== undefined && (typeof id !== 'string' || !ID.test(id)))
+    problems.push('id must be 1-128 of [A-Za-z0-9_.:@-] (a UUID fits)');
   if (typeof type !== 'string' || type === '') problems.push('type is required (a string)');
-  if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) problems.push('v must be a positive integer');
-  if (!isUserId(userId)) problems.push(userId === undefined ? 'userId is required' : `userId must be ${USER_ID_RULE}`);
+  if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1))
+    problems.push('v must be a positive integer');
+  if (!isUserId(userId))
+    problems.push(userId === undefined ? 'userId is required' : `userId must be ${USER_ID_RULE}`);
   const millis = eventTime(ts);
   const maxFuture = ctx.maxFutureMs ?? 86_400_000;
-  if (millis === undefined) problems.push(ts === undefined ? 'ts is required' : 'ts must be an ISO 8601 date-time or epoch milliseconds');
+  if (millis === undefined)
+    problems.push(
+      ts === undefined ? 'ts is required' : 'ts must be an ISO 8601 date-time or epoch milliseconds',
+    );
   else if (millis < MIN_TS) problems.push('ts is before 2000-01-01 (seconds instead of milliseconds?)');
-  else if (millis > ctx.now + maxFuture) problems.push(`ts is more than ${Math.round(maxFuture / 3_600_000)} h in the future`);
+  else if (millis > ctx.now + maxFuture)
+    problems.push(`ts is more than ${Math.round(maxFuture / 3_600_000)} h in the future`);
   if (!isObject(data)) problems.push(data === undefined ? 'data is required' : 'data must be an object');
   if (problems.length) throw new BadRequestError(problems.join('; '));
   // Type, version and payload: the registry names every invalid field and upgrades old versions.
@@ -84,7 +92,13 @@ function eventTime(ts: unknown): number | undefined {
 /** Decodes a stored event (the log's `body`); throws when it is not one (a corrupt record). */
 export function decodeEvent(body: string): StreamEvent {
   const e = JSON.parse(body) as StreamEvent;
-  if (!isObject(e) || typeof e.id !== 'string' || typeof e.type !== 'string' || typeof e.userId !== 'string' || !isObject(e.data)) {
+  if (
+    !isObject(e) ||
+    typeof e.id !== 'string' ||
+    typeof e.type !== 'string' ||
+    typeof e.userId !== 'string' ||
+    !isObject(e.data)
+  ) {
     throw new BadRequestError('stored record is not an event');
   }
   return e;

@@ -11,11 +11,27 @@ export const MUSIC_EVENTS_V1: Record<string, JsonSchema> = {
     properties: { trackId: id, artistId: id, durationMs: ms, playedMs: ms, context: { type: 'object' } },
     required: ['trackId', 'artistId', 'durationMs', 'playedMs'],
   },
-  'track.skipped': { type: 'object', properties: { trackId: id, artistId: id, positionMs: ms }, required: ['trackId', 'artistId', 'positionMs'] },
-  'track.liked': { type: 'object', properties: { trackId: id, artistId: id }, required: ['trackId', 'artistId'] },
-  'playlist.track_added': { type: 'object', properties: { playlistId: id, trackId: id }, required: ['playlistId', 'trackId'] },
+  'track.skipped': {
+    type: 'object',
+    properties: { trackId: id, artistId: id, positionMs: ms },
+    required: ['trackId', 'artistId', 'positionMs'],
+  },
+  'track.liked': {
+    type: 'object',
+    properties: { trackId: id, artistId: id },
+    required: ['trackId', 'artistId'],
+  },
+  'playlist.track_added': {
+    type: 'object',
+    properties: { playlistId: id, trackId: id },
+    required: ['playlistId', 'trackId'],
+  },
   'notification.opened': { type: 'object', properties: { notificationId: id }, required: ['notificationId'] },
-  'app.opened': { type: 'object', properties: { platform: { type: 'string', enum: ['ios', 'android', 'web', 'desktop'] } }, required: ['platform'] },
+  'app.opened': {
+    type: 'object',
+    properties: { platform: { type: 'string', enum: ['ios', 'android', 'web', 'desktop'] } },
+    required: ['platform'],
+  },
 };
 
 /** A registry with the v1 music events registered. */

@@ -29,7 +29,8 @@ export function fillDefaults(schema: JsonSchema, data: Record<string, unknown>):
   const out: Record<string, unknown> = { ...data };
   for (const [name, s] of Object.entries(schema.properties ?? {})) {
     if (out[name] === undefined && s.default !== undefined) out[name] = structuredClone(s.default);
-    else if (s.properties && typeof out[name] === 'object' && out[name] !== null) out[name] = fillDefaults(s, out[name] as Record<string, unknown>);
+    else if (s.properties && typeof out[name] === 'object' && out[name] !== null)
+      out[name] = fillDefaults(s, out[name] as Record<string, unknown>);
   }
   return out;
 }
@@ -77,7 +78,8 @@ export class SchemaRegistry {
     if (!versions) throw new BadRequestError(`unknown event type ${JSON.stringify(type)}`);
     const at = v ?? versions.length;
     const version = versions[at - 1];
-    if (!version || !Number.isInteger(at)) throw new BadRequestError(`${type} has no version ${JSON.stringify(v)} (1..${versions.length})`);
+    if (!version || !Number.isInteger(at))
+      throw new BadRequestError(`${type} has no version ${JSON.stringify(v)} (1..${versions.length})`);
     if (!version.validate(data)) {
       const why = (version.validate.errors ?? []).map((e) => {
         const field = e.instancePath ? `data${e.instancePath.replaceAll('/', '.')}` : 'data';

@@ -62,7 +62,11 @@ export const DEFAULT_PLAYS_OPTIONS: PlaysOptions = {
 };
 
 /** Completion vs skip from `playedMs/durationMs` (SPEC §5 track.played). */
-export function classifyPlay(playedMs: number, durationMs: number, o: Pick<PlaysOptions, 'completeRatio' | 'skipMs' | 'skipRatio'> = DEFAULT_PLAYS_OPTIONS): PlayOutcome {
+export function classifyPlay(
+  playedMs: number,
+  durationMs: number,
+  o: Pick<PlaysOptions, 'completeRatio' | 'skipMs' | 'skipRatio'> = DEFAULT_PLAYS_OPTIONS,
+): PlayOutcome {
   const ratio = durationMs > 0 ? Math.min(1, playedMs / durationMs) : 1;
   if (ratio >= o.completeRatio) return 'complete';
   if (ratio < o.skipRatio || playedMs < Math.min(o.skipMs, durationMs * o.completeRatio)) return 'skip';
@@ -70,7 +74,16 @@ export function classifyPlay(playedMs: number, durationMs: number, o: Pick<Plays
 }
 
 /** Stats of a track or artist nobody has played yet. */
-export const emptyTrack = (): TrackStats => ({ plays: 0, completes: 0, partials: 0, skips: 0, likes: 0, playlistAdds: 0, listenedMs: 0, lastPlayedAt: 0 });
+export const emptyTrack = (): TrackStats => ({
+  plays: 0,
+  completes: 0,
+  partials: 0,
+  skips: 0,
+  likes: 0,
+  playlistAdds: 0,
+  listenedMs: 0,
+  lastPlayedAt: 0,
+});
 
 /**
  * The entry for `key`, created when missing; the cache evicts the least recently touched
@@ -93,7 +106,12 @@ function touch<V extends object>(cache: LRUCache<string, V>, key: string, make: 
  */
 export class PlaysHandler implements EventHandler {
   readonly name = 'plays';
-  readonly types: ReadonlySet<string> = new Set(['track.played', 'track.skipped', 'track.liked', 'playlist.track_added']);
+  readonly types: ReadonlySet<string> = new Set([
+    'track.played',
+    'track.skipped',
+    'track.liked',
+    'playlist.track_added',
+  ]);
   readonly #o: PlaysOptions;
   readonly #metrics: StreamingMetrics | undefined;
   readonly #tracks: LRUCache<string, TrackStats>;
@@ -111,7 +129,14 @@ export class PlaysHandler implements EventHandler {
 
   handle(e: StreamEvent, ctx: HandlerContext): void {
     const d = e.data;
-    const user = touch(this.#users, e.userId, () => ({ plays: 0, skips: 0, likes: 0, history: [], sessions: 0, session: undefined }));
+    const user = touch(this.#users, e.userId, () => ({
+      plays: 0,
+      skips: 0,
+      likes: 0,
+      history: [],
+      sessions: 0,
+      session: undefined,
+    }));
     if (e.type === 'track.liked' || e.type === 'playlist.track_added') {
       const t = touch(this.#tracks, d['trackId'] as string, emptyTrack);
       if (e.type === 'track.liked') {
@@ -123,7 +148,10 @@ export class PlaysHandler implements EventHandler {
     }
     const trackId = d['trackId'] as string;
     const artistId = d['artistId'] as string;
-    const outcome: PlayOutcome = e.type === 'track.skipped' ? 'skip' : classifyPlay(d['playedMs'] as number, d['durationMs'] as number, this.#o);
+    const outcome: PlayOutcome =
+      e.type === 'track.skipped'
+        ? 'skip'
+        : classifyPlay(d['playedMs'] as number, d['durationMs'] as number, this.#o);
     const playedMs = e.type === 'track.skipped' ? (d['positionMs'] as number) : (d['playedMs'] as number);
     for (const s of [touch(this.#tracks, trackId, emptyTrack), touch(this.#artists, artistId, emptyTrack)]) {
       // An explicit skip event is a skip, not a play; a short play is both.
@@ -137,7 +165,8 @@ export class PlaysHandler implements EventHandler {
     if (e.type === 'track.played') user.plays++;
     if (outcome === 'skip') user.skips++;
     user.history.push({ trackId, artistId, ts: e.ts, outcome, playedMs });
-    if (user.history.length > this.#o.historySize) user.history.splice(0, user.history.length - this.#o.historySize);
+    if (user.history.length > this.#o.historySize)
+      user.history.splice(0, user.history.length - this.#o.historySize);
     const s = user.session;
     if (!s || e.ts - s.last > this.#o.sessionGapMs) {
       user.sessions++;

@@ -64,7 +64,12 @@ export function toInteraction(e: StreamEvent): Interaction | undefined {
  */
 export class RecommendationsHandler implements EventHandler {
   readonly name = 'recommendations';
-  readonly types: ReadonlySet<string> = new Set(['track.played', 'track.skipped', 'track.liked', 'playlist.track_added']);
+  readonly types: ReadonlySet<string> = new Set([
+    'track.played',
+    'track.skipped',
+    'track.liked',
+    'playlist.track_added',
+  ]);
   readonly #o: RecommendationsHandlerOptions;
   /** userId → when its push is due (debounced); swept by one timer, not a timer per play. */
   readonly #due = new Map<string, number>();
@@ -92,14 +97,25 @@ export class RecommendationsHandler implements EventHandler {
   }
 
   /** SPEC §4 `GET /v1/users/{id}/recommendations`. */
-  recommend(userId: string, limit: number): { items: Recommendation[]; model: string; updatedAt: string | null } {
+  recommend(
+    userId: string,
+    limit: number,
+  ): { items: Recommendation[]; model: string; updatedAt: string | null } {
     const now = this.#o.clock.now();
     const updated = this.#known.get(userId);
     if (updated === undefined) {
       const baseline = this.#o.baseline ?? this.#o.model;
-      return { items: baseline.recommend(userId, limit, now), model: this.#o.baseline?.name ?? 'popularity', updatedAt: null };
+      return {
+        items: baseline.recommend(userId, limit, now),
+        model: this.#o.baseline?.name ?? 'popularity',
+        updatedAt: null,
+      };
     }
-    return { items: this.#o.model.recommend(userId, limit, now), model: this.#o.model.name, updatedAt: new Date(updated).toISOString() };
+    return {
+      items: this.#o.model.recommend(userId, limit, now),
+      model: this.#o.model.name,
+      updatedAt: new Date(updated).toISOString(),
+    };
   }
 
   /**
@@ -108,7 +124,8 @@ export class RecommendationsHandler implements EventHandler {
    * all users and hold no user id: they stay.
    */
   forget(userId: string): void {
-    if (!this.#o.model.forget) throw new Error(`recommendation model ${this.#o.model.name} cannot forget a user`);
+    if (!this.#o.model.forget)
+      throw new Error(`recommendation model ${this.#o.model.name} cannot forget a user`);
     this.#o.model.forget(userId);
     this.#o.baseline?.forget?.(userId);
     this.#known.delete(userId);
@@ -118,7 +135,11 @@ export class RecommendationsHandler implements EventHandler {
   /** What the model holds about the user (GDPR export). */
   exportUser(userId: string): { known: boolean; updatedAt: string | null; history: UserInteraction[] } {
     const updated = this.#known.get(userId);
-    return { known: updated !== undefined, updatedAt: updated === undefined ? null : new Date(updated).toISOString(), history: this.#o.model.userState?.(userId) ?? [] };
+    return {
+      known: updated !== undefined,
+      updatedAt: updated === undefined ? null : new Date(updated).toISOString(),
+      history: this.#o.model.userState?.(userId) ?? [],
+    };
   }
 
   #schedulePush(userId: string): void {
@@ -130,7 +151,10 @@ export class RecommendationsHandler implements EventHandler {
     // Re-inserting keeps the map ordered by due time, so the sweep stops at the first not due.
     this.#due.delete(userId);
     this.#due.set(userId, this.#o.clock.now() + this.#o.pushDebounceMs);
-    this.#sweeper ??= this.#o.clock.setInterval(() => this.#sweep(), Math.max(10, Math.min(1000, this.#o.pushDebounceMs / 4)));
+    this.#sweeper ??= this.#o.clock.setInterval(
+      () => this.#sweep(),
+      Math.max(10, Math.min(1000, this.#o.pushDebounceMs / 4)),
+    );
   }
 
   #sweep(): void {

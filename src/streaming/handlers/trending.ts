@@ -1,7 +1,17 @@
 import type { StreamEvent } from '../events/index.ts';
 import type { StreamingMetrics } from '../metrics.ts';
 import type { EventHandler, HandlerContext } from '../processor.ts';
-import { count, distinct, session, sliding, sum, topK, tumbling, WindowedAggregator, type WindowResult } from '../windows/index.ts';
+import {
+  count,
+  distinct,
+  session,
+  sliding,
+  sum,
+  topK,
+  tumbling,
+  WindowedAggregator,
+  type WindowResult,
+} from '../windows/index.ts';
 
 interface Play {
   userId: string;
@@ -90,7 +100,11 @@ export class TrendingHandler implements EventHandler {
     this.#sliding = new WindowedAggregator({
       window: sliding(10 * 60_000, 60_000),
       key: () => 'all',
-      aggregations: { plays: count<Play>(), listeners: distinct((e: Play) => e.userId), topTracks: topK((e: Play) => e.trackId, 20) },
+      aggregations: {
+        plays: count<Play>(),
+        listeners: distinct((e: Play) => e.userId),
+        topTracks: topK((e: Play) => e.trackId, 20),
+      },
       ...timing,
       emit: 'final',
       onResult: (r) => this.#record('trending', this.#trending, r),
@@ -103,7 +117,17 @@ export class TrendingHandler implements EventHandler {
       ...timing,
       emit: 'final',
       onResult: (r) => {
-        keepLast(this.#sessions, { userId: r.key, start: r.window.start, end: r.window.end, plays: r.values.plays, listenedMs: r.values.listenedMs }, this.#keep);
+        keepLast(
+          this.#sessions,
+          {
+            userId: r.key,
+            start: r.window.start,
+            end: r.window.end,
+            plays: r.values.plays,
+            listenedMs: r.values.listenedMs,
+          },
+          this.#keep,
+        );
         this.#metrics?.windowResults.labels('session', 'final').inc();
       },
       onLate,
@@ -121,7 +145,12 @@ export class TrendingHandler implements EventHandler {
 
   handle(e: StreamEvent, _ctx: HandlerContext): void {
     const d = e.data;
-    const play: Play = { userId: e.userId, trackId: d['trackId'] as string, artistId: d['artistId'] as string, playedMs: d['playedMs'] as number };
+    const play: Play = {
+      userId: e.userId,
+      trackId: d['trackId'] as string,
+      artistId: d['artistId'] as string,
+      playedMs: d['playedMs'] as number,
+    };
     this.#perMinute.add(play, e.ts);
     this.#sliding.add(play, e.ts);
     this.#sessionAgg.add(play, e.ts);
@@ -134,7 +163,8 @@ export class TrendingHandler implements EventHandler {
    */
   forget(userId: string): void {
     this.#sessionAgg.forgetKey(userId);
-    for (let i = this.#sessions.length - 1; i >= 0; i--) if (this.#sessions[i]!.userId === userId) this.#sessions.splice(i, 1);
+    for (let i = this.#sessions.length - 1; i >= 0; i--)
+      if (this.#sessions[i]!.userId === userId) this.#sessions.splice(i, 1);
   }
 
   /** The user's closed listening sessions still kept (GDPR export). */
@@ -143,8 +173,18 @@ export class TrendingHandler implements EventHandler {
   }
 
   /** Latest results: per-minute windows, the sliding "trending now" window, closed listening sessions, late events. */
-  latest(): { minutes: WindowSummary[]; trending: WindowSummary | null; sessions: ListeningSession[]; lateEvents: number } {
-    return { minutes: this.#minutes.slice(-10), trending: this.#trending.at(-1) ?? null, sessions: this.#sessions.slice(-10), lateEvents: this.#late };
+  latest(): {
+    minutes: WindowSummary[];
+    trending: WindowSummary | null;
+    sessions: ListeningSession[];
+    lateEvents: number;
+  } {
+    return {
+      minutes: this.#minutes.slice(-10),
+      trending: this.#trending.at(-1) ?? null,
+      sessions: this.#sessions.slice(-10),
+      lateEvents: this.#late,
+    };
   }
 
   /** Emits what is open (shutdown). */

@@ -90,7 +90,9 @@ export class SqliteDedupeWindow implements DedupeWindow {
     `);
     this.#put = this.#db.prepare('INSERT INTO claims (id, at) VALUES (?, ?)');
     // Oldest first, so later claims (and releases, at = -1) win.
-    const rows = this.#db.prepare('SELECT id, at FROM (SELECT seq, id, at FROM claims ORDER BY seq DESC LIMIT ?) ORDER BY seq').all(this.#maxIds * 2) as Array<{ id: string; at: number }>;
+    const rows = this.#db
+      .prepare('SELECT id, at FROM (SELECT seq, id, at FROM claims ORDER BY seq DESC LIMIT ?) ORDER BY seq')
+      .all(this.#maxIds * 2) as Array<{ id: string; at: number }>;
     for (const r of rows) {
       if (Number(r.at) < 0) this.#window.delete(r.id);
       else this.#window.add(r.id, Number(r.at));
@@ -136,7 +138,9 @@ export class SqliteDedupeWindow implements DedupeWindow {
   #insertRows(n: number): StatementSync {
     let stmt = this.#inserts.get(n);
     if (!stmt) {
-      stmt = this.#db.prepare(`INSERT INTO claims (id, at) VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')}`);
+      stmt = this.#db.prepare(
+        `INSERT INTO claims (id, at) VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')}`,
+      );
       this.#inserts.set(n, stmt);
     }
     return stmt;
@@ -152,7 +156,9 @@ export class SqliteDedupeWindow implements DedupeWindow {
   /** The table keeps twice the window, so a reload sees every live claim and the releases after it. */
   #prune(): void {
     this.#sincePrune = 0;
-    this.#db.prepare('DELETE FROM claims WHERE seq <= (SELECT max(seq) FROM claims) - ?').run(this.#maxIds * 2);
+    this.#db
+      .prepare('DELETE FROM claims WHERE seq <= (SELECT max(seq) FROM claims) - ?')
+      .run(this.#maxIds * 2);
   }
 
   async close(): Promise<void> {

@@ -83,7 +83,9 @@ export class KafkaLogConsumer implements LogConsumer {
       requestTimeout: 20_000, // above rebalanceTimeout: a JoinGroup may legitimately wait that long
     });
     // A failed background rejoin is emitted as 'error': without a listener it would crash the process.
-    this.#consumer.on('error', (err: unknown) => this.#o.logger.warn({ err, group: o.group }, 'kafka consumer group error; the next session rejoins'));
+    this.#consumer.on('error', (err: unknown) =>
+      this.#o.logger.warn({ err, group: o.group }, 'kafka consumer group error; the next session rejoins'),
+    );
   }
 
   /** Starts the first session; resolves once it is consuming or failed once (it then keeps retrying). */
@@ -108,18 +110,25 @@ export class KafkaLogConsumer implements LogConsumer {
     }
     await this.#run;
     await this.#flushCommits(); // what was handled but whose commit failed: one last, bounded try
-    await this.#consumer.close(true).catch((err: unknown) => this.#o.logger.warn({ err, group: this.#o.group }, 'kafka consumer close failed'));
+    await this.#consumer
+      .close(true)
+      .catch((err: unknown) =>
+        this.#o.logger.warn({ err, group: this.#o.group }, 'kafka consumer close failed'),
+      );
   }
 
   async #loop(started: () => void): Promise<void> {
-    for (let attempt = 0; !this.#closing; ) {
+    for (let attempt = 0; !this.#closing;) {
       try {
         await this.#session(started);
         attempt = 0;
       } catch (err) {
         started();
         if (this.#closing) break;
-        this.#o.logger.warn({ err, group: this.#o.group, topic: this.#o.topic, attempt }, 'kafka consumer session failed; reconnecting');
+        this.#o.logger.warn(
+          { err, group: this.#o.group, topic: this.#o.topic, attempt },
+          'kafka consumer session failed; reconnecting',
+        );
         await this.#pause(this.#backoff(attempt++));
       }
     }
@@ -154,7 +163,11 @@ export class KafkaLogConsumer implements LogConsumer {
       this.#taken.clear();
       this.#bufferedCount = 0;
       if (!stream.destroyed) {
-        await stream.close().catch((err: unknown) => this.#o.logger.warn({ err, group: this.#o.group }, 'kafka stream close failed'));
+        await stream
+          .close()
+          .catch((err: unknown) =>
+            this.#o.logger.warn({ err, group: this.#o.group }, 'kafka stream close failed'),
+          );
       }
     }
   }
@@ -163,7 +176,9 @@ export class KafkaLogConsumer implements LogConsumer {
     const meta = await this.#consumer.metadata({ topics: [this.#o.topic] });
     const count = meta.topics.get(this.#o.topic)?.partitionsCount ?? 0;
     const partitions = Array.from({ length: count }, (_, i) => i);
-    const commits = await this.#consumer.listCommittedOffsets({ topics: [{ topic: this.#o.topic, partitions }] });
+    const commits = await this.#consumer.listCommittedOffsets({
+      topics: [{ topic: this.#o.topic, partitions }],
+    });
     const out = new Map<number, bigint>();
     (commits.get(this.#o.topic) ?? []).forEach((offset, p) => out.set(p, offset < 0n ? 0n : offset));
     return out;
@@ -181,7 +196,9 @@ export class KafkaLogConsumer implements LogConsumer {
           autocommit: false,
           mode: resume ? 'manual' : this.#o.from === 'earliest' ? 'earliest' : 'committed',
           fallbackMode: 'earliest',
-          ...(resume ? { offsets: [...this.#next].map(([partition, offset]) => ({ topic, partition, offset })) } : {}),
+          ...(resume
+            ? { offsets: [...this.#next].map(([partition, offset]) => ({ topic, partition, offset })) }
+            : {}),
           sessionTimeout: 10_000,
           rebalanceTimeout: 10_000,
           heartbeatInterval: 1_000,
@@ -222,7 +239,9 @@ export class KafkaLogConsumer implements LogConsumer {
 
   /** After a rebalance: records of partitions now owned by another member are theirs to deliver. */
   #dropUnassigned(): void {
-    const owned = new Set(this.#consumer.assignments?.find((a) => a.topic === this.#o.topic)?.partitions ?? []);
+    const owned = new Set(
+      this.#consumer.assignments?.find((a) => a.topic === this.#o.topic)?.partitions ?? [],
+    );
     for (const [p, queue] of this.#buffered) {
       if (owned.has(p)) continue;
       this.#bufferedCount -= queue.length;
@@ -251,12 +270,19 @@ export class KafkaLogConsumer implements LogConsumer {
   async #deliver(b: { partition: number; replay: boolean; messages: Msg[] }): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       // A fresh batch object per attempt: a handler that mutated the last one gets the same records again.
-      const batch: RecordBatch = { partition: b.partition, replay: b.replay, records: b.messages.map(toStored) };
+      const batch: RecordBatch = {
+        partition: b.partition,
+        replay: b.replay,
+        records: b.messages.map(toStored),
+      };
       try {
         await this.#o.handler(batch);
         break;
       } catch (err) {
-        this.#o.logger.warn({ err, group: this.#o.group, partition: b.partition, records: b.messages.length, attempt }, 'log handler rejected a batch; redelivering after backoff');
+        this.#o.logger.warn(
+          { err, group: this.#o.group, partition: b.partition, records: b.messages.length, attempt },
+          'log handler rejected a batch; redelivering after backoff',
+        );
         await this.#pause(this.#backoff(attempt));
         if (this.#closing) return; // close: the batch stays uncommitted and is redelivered to the next consumer
       }
@@ -297,16 +323,26 @@ export class KafkaLogConsumer implements LogConsumer {
   }
 
   async #commitPending(): Promise<void> {
-    const offsets = [...this.#pendingCommits].map(([partition, c]) => ({ topic: this.#o.topic, partition, offset: c.offset, leaderEpoch: c.leaderEpoch }));
+    const offsets = [...this.#pendingCommits].map(([partition, c]) => ({
+      topic: this.#o.topic,
+      partition,
+      offset: c.offset,
+      leaderEpoch: c.leaderEpoch,
+    }));
     for (let attempt = 0; ; attempt++) {
       try {
         await this.#consumer.commit({ offsets });
-        for (const o of offsets) if (this.#pendingCommits.get(o.partition)?.offset === o.offset) this.#pendingCommits.delete(o.partition);
+        for (const o of offsets)
+          if (this.#pendingCommits.get(o.partition)?.offset === o.offset)
+            this.#pendingCommits.delete(o.partition);
         return;
       } catch (err) {
         if (attempt >= 3) {
           // Kept in #pendingCommits for the next batch or session; a crash before then redelivers (at-least-once).
-          this.#o.logger.warn({ err, group: this.#o.group, offsets: offsets.map((o) => `${o.partition}@${o.offset}`) }, 'kafka offset commit failed; will retry');
+          this.#o.logger.warn(
+            { err, group: this.#o.group, offsets: offsets.map((o) => `${o.partition}@${o.offset}`) },
+            'kafka offset commit failed; will retry',
+          );
           return;
         }
         await this.#pause(this.#backoff(attempt));
@@ -336,5 +372,12 @@ export class KafkaLogConsumer implements LogConsumer {
 
 /** The event time is the record timestamp (kafka-log.ts sets it), the id a header. */
 export function toStored(m: Msg): StoredRecord {
-  return { id: m.headers.get('id') ?? '', key: m.key, ts: Number(m.timestamp), body: m.value, partition: m.partition, offset: Number(m.offset) };
+  return {
+    id: m.headers.get('id') ?? '',
+    key: m.key,
+    ts: Number(m.timestamp),
+    body: m.value,
+    partition: m.partition,
+    offset: Number(m.offset),
+  };
 }

@@ -1,11 +1,32 @@
 import { randomUUID } from 'node:crypto';
-import { Admin, Consumer, murmur2, ProduceAcks, Producer, stringDeserializers, stringSerializers, findErrorBy, type MessageToProduce } from '@platformatic/kafka';
+import {
+  Admin,
+  Consumer,
+  murmur2,
+  ProduceAcks,
+  Producer,
+  stringDeserializers,
+  stringSerializers,
+  findErrorBy,
+  type MessageToProduce,
+} from '@platformatic/kafka';
 import { UnavailableError } from '../../core/errors/index.ts';
 import type { Logger } from '../../core/observability/index.ts';
 import type { RecordCipher } from '../crypto/cipher.ts';
 import type { DedupeWindow } from './dedupe.ts';
 import { KafkaLogConsumer, toStored } from './kafka-consumer.ts';
-import { ERASURE_EVENT_TYPE, type AppendResult, type BatchHandler, type ConsumeOptions, type EventLog, type KeyErasure, type LogConsumer, type LogHealth, type LogRecord, type StoredRecord } from './port.ts';
+import {
+  ERASURE_EVENT_TYPE,
+  type AppendResult,
+  type BatchHandler,
+  type ConsumeOptions,
+  type EventLog,
+  type KeyErasure,
+  type LogConsumer,
+  type LogHealth,
+  type LogRecord,
+  type StoredRecord,
+} from './port.ts';
 
 /**
  * The cluster event log: one Kafka topic, records keyed by `key` (the user id), so a
@@ -56,7 +77,11 @@ type Message = MessageToProduce<string, string, string, string>;
 /** True when `err` means the broker could not be reached or could not serve for now. */
 export function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  return !!(findErrorBy(err, 'code', 'PLT_KFK_NETWORK') || findErrorBy(err, 'code', 'PLT_KFK_TIMEOUT') || findErrorBy(err, 'canRetry', true));
+  return !!(
+    findErrorBy(err, 'code', 'PLT_KFK_NETWORK') ||
+    findErrorBy(err, 'code', 'PLT_KFK_TIMEOUT') ||
+    findErrorBy(err, 'canRetry', true)
+  );
 }
 
 export class KafkaEventLog implements EventLog {
@@ -88,7 +113,9 @@ export class KafkaEventLog implements EventLog {
       retries: 5,
       retryDelay: (_client, _op, attempt) => Math.min(1_000, 100 * 2 ** attempt),
     });
-    this.#producer.on('client:broker:disconnect', () => this.#unhealthy('connection to the kafka broker lost'));
+    this.#producer.on('client:broker:disconnect', () =>
+      this.#unhealthy('connection to the kafka broker lost'),
+    );
     this.#producer.on('client:broker:failed', () => this.#unhealthy('cannot connect to the kafka broker'));
   }
 
@@ -100,9 +127,11 @@ export class KafkaEventLog implements EventLog {
       await this.#o.cipher?.start();
       const existing = await this.#admin.listTopics();
       if (!existing.includes(topic)) {
-        await this.#admin.createTopics({ topics: [topic], partitions: this.#partitions, replicas: replicationFactor }).catch((err: unknown) => {
-          if (!(err instanceof Error && findErrorBy(err, 'apiId', 'TOPIC_ALREADY_EXISTS'))) throw err;
-        });
+        await this.#admin
+          .createTopics({ topics: [topic], partitions: this.#partitions, replicas: replicationFactor })
+          .catch((err: unknown) => {
+            if (!(err instanceof Error && findErrorBy(err, 'apiId', 'TOPIC_ALREADY_EXISTS'))) throw err;
+          });
       }
       this.#partitions = await this.#partitionCount();
     } catch (err) {
@@ -110,7 +139,10 @@ export class KafkaEventLog implements EventLog {
       throw this.#convert(err, `cannot start the kafka log on topic ${topic}`);
     }
     if (this.#partitions !== (this.#o.partitions ?? 6)) {
-      this.#o.logger.warn({ topic, partitions: this.#partitions, configured: this.#o.partitions ?? 6 }, 'kafka topic exists with another partition count; using it');
+      this.#o.logger.warn(
+        { topic, partitions: this.#partitions, configured: this.#o.partitions ?? 6 },
+        'kafka topic exists with another partition count; using it',
+      );
     }
     this.#started = true;
     this.#health = { ok: true };
@@ -127,7 +159,11 @@ export class KafkaEventLog implements EventLog {
     if (!records.length) return [];
     const dup = await this.#o.dedupe.claim(records.map((r) => r.id));
     const fresh = records.filter((_, i) => !dup[i]);
-    const out: AppendResult[] = records.map((r) => ({ partition: this.partitionOf(r.key), offset: -1, duplicate: true }));
+    const out: AppendResult[] = records.map((r) => ({
+      partition: this.partitionOf(r.key),
+      offset: -1,
+      duplicate: true,
+    }));
     if (!fresh.length) return out;
     let result;
     try {
@@ -144,13 +180,16 @@ export class KafkaEventLog implements EventLog {
     }
     this.#healthy();
     // One base offset per partition; the records of a partition follow it in send order.
-    const base = new Map((result.offsets ?? []).filter((o) => o.topic === this.#o.topic).map((o) => [o.partition, o.offset]));
+    const base = new Map(
+      (result.offsets ?? []).filter((o) => o.topic === this.#o.topic).map((o) => [o.partition, o.offset]),
+    );
     const seen = new Map<number, number>();
     records.forEach((r, i) => {
       if (dup[i]) return;
       const p = out[i]!.partition;
       const first = base.get(p);
-      if (first === undefined) throw new Error(`kafka produce response lacks partition ${p} of topic ${this.#o.topic}`);
+      if (first === undefined)
+        throw new Error(`kafka produce response lacks partition ${p} of topic ${this.#o.topic}`);
       const n = seen.get(p) ?? 0;
       seen.set(p, n + 1);
       out[i] = { partition: p, offset: Number(first) + n, duplicate: false };
@@ -162,8 +201,18 @@ export class KafkaEventLog implements EventLog {
     if (!this.#started || this.#closed) throw new UnavailableError('kafka log is not started');
     const cipher = this.#o.cipher;
     // Decrypted per delivery: a key destroyed while records wait in the buffer makes them shredded.
-    const deliver: BatchHandler = cipher ? async (b) => handler({ ...b, records: await cipher.open(b.records) }) : handler;
-    const c = new KafkaLogConsumer({ ...opts, brokers: this.#o.brokers, clientId: `${this.#o.clientId}-${group}`, topic: this.#o.topic, group, handler: deliver, logger: this.#o.logger });
+    const deliver: BatchHandler = cipher
+      ? async (b) => handler({ ...b, records: await cipher.open(b.records) })
+      : handler;
+    const c = new KafkaLogConsumer({
+      ...opts,
+      brokers: this.#o.brokers,
+      clientId: `${this.#o.clientId}-${group}`,
+      topic: this.#o.topic,
+      group,
+      handler: deliver,
+      logger: this.#o.logger,
+    });
     this.#consumers.add(c);
     await c.start();
     return {
@@ -175,7 +224,10 @@ export class KafkaEventLog implements EventLog {
   }
 
   async heads(): Promise<Record<number, number>> {
-    const partitions = Array.from({ length: this.#partitions }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n }));
+    const partitions = Array.from({ length: this.#partitions }, (_, partitionIndex) => ({
+      partitionIndex,
+      timestamp: -1n,
+    }));
     let listed;
     try {
       listed = await this.#admin.listOffsets({ topics: [{ name: this.#o.topic, partitions }] });
@@ -215,7 +267,9 @@ export class KafkaEventLog implements EventLog {
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
     });
-    consumer.on('error', (err: unknown) => this.#o.logger.warn({ err, topic: this.#o.topic }, 'kafka export scan: consumer error'));
+    consumer.on('error', (err: unknown) =>
+      this.#o.logger.warn({ err, topic: this.#o.topic }, 'kafka export scan: consumer error'),
+    );
     const found: StoredRecord[] = [];
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -229,7 +283,15 @@ export class KafkaEventLog implements EventLog {
       })();
       const timeoutMs = this.#o.scanTimeoutMs ?? 60_000;
       const expired = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new UnavailableError(`kafka export scan of ${this.#o.topic}[${partition}] did not reach offset ${last} within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () =>
+            reject(
+              new UnavailableError(
+                `kafka export scan of ${this.#o.topic}[${partition}] did not reach offset ${last} within ${timeoutMs} ms`,
+              ),
+            ),
+          timeoutMs,
+        );
       });
       try {
         await Promise.race([scan, expired]);
@@ -257,20 +319,40 @@ export class KafkaEventLog implements EventLog {
   async eraseKey(key: string): Promise<KeyErasure> {
     if (!this.#started || this.#closed) throw new UnavailableError('kafka log is not started');
     const cipher = this.#o.cipher;
-    if (!cipher) throw new Error(`kafka topic ${this.#o.topic} has no record cipher: its records cannot be erased (they are not encrypted)`);
+    if (!cipher)
+      throw new Error(
+        `kafka topic ${this.#o.topic} has no record cipher: its records cannot be erased (they are not encrypted)`,
+      );
     const keysDestroyed = await cipher.destroy(key);
     const now = Date.now();
     const id = `erasure-${randomUUID()}`;
-    const body = JSON.stringify({ id, type: ERASURE_EVENT_TYPE, v: 1, userId: key, ts: now, receivedAt: now, data: {}, trace: {} });
+    const body = JSON.stringify({
+      id,
+      type: ERASURE_EVENT_TYPE,
+      v: 1,
+      userId: key,
+      ts: now,
+      receivedAt: now,
+      data: {},
+      trace: {},
+    });
     const partition = this.partitionOf(key);
     let result;
     try {
-      result = await this.#producer.send({ messages: [this.#message({ id, key, ts: now, body }, partition)] });
+      result = await this.#producer.send({
+        messages: [this.#message({ id, key, ts: now, body }, partition)],
+      });
     } catch (err) {
       throw this.#convert(err, 'kafka append of an erasure marker failed');
     }
-    const offset = (result.offsets ?? []).find((o) => o.topic === this.#o.topic && o.partition === partition)?.offset;
-    return { deleted: 0, keysDestroyed, ...(offset !== undefined ? { marker: { partition, offset: Number(offset) } } : {}) };
+    const offset = (result.offsets ?? []).find(
+      (o) => o.topic === this.#o.topic && o.partition === partition,
+    )?.offset;
+    return {
+      deleted: 0,
+      keysDestroyed,
+      ...(offset !== undefined ? { marker: { partition, offset: Number(offset) } } : {}),
+    };
   }
 
   async close(): Promise<void> {
@@ -281,15 +363,29 @@ export class KafkaEventLog implements EventLog {
   async #close(): Promise<void> {
     clearInterval(this.#probe);
     this.#health = { ok: false, detail: 'closed' };
-    const step = (what: string, p: Promise<unknown>) => p.catch((err: unknown) => this.#o.logger.warn({ err, topic: this.#o.topic }, `kafka log close: ${what} failed`));
+    const step = (what: string, p: Promise<unknown>) =>
+      p.catch((err: unknown) =>
+        this.#o.logger.warn({ err, topic: this.#o.topic }, `kafka log close: ${what} failed`),
+      );
     await Promise.all([...this.#consumers].map((c) => step('consumer', c.close())));
-    await Promise.all([step('producer', this.#producer.close()), step('admin', this.#admin.close()), step('dedupe', this.#o.dedupe.close())]);
+    await Promise.all([
+      step('producer', this.#producer.close()),
+      step('admin', this.#admin.close()),
+      step('dedupe', this.#o.dedupe.close()),
+    ]);
     if (this.#o.cipher && this.#o.ownsCipher !== false) await step('key store', this.#o.cipher.close());
   }
 
   /** The event time travels as the record timestamp, the id as a header (for Kafka tooling). */
   #message(r: LogRecord, partition: number): Message {
-    return { topic: this.#o.topic, partition, key: r.key, value: r.body, timestamp: BigInt(r.ts), headers: new Map([['id', r.id]]) };
+    return {
+      topic: this.#o.topic,
+      partition,
+      key: r.key,
+      value: r.body,
+      timestamp: BigInt(r.ts),
+      headers: new Map([['id', r.id]]),
+    };
   }
 
   async #partitionCount(): Promise<number> {
@@ -337,6 +433,11 @@ function isErasureMarker(body: string): boolean {
 
 function message(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const inner = err instanceof AggregateError && err.errors.length ? `: ${message(err.errors[0])}` : err.cause ? `: ${message(err.cause)}` : '';
+  const inner =
+    err instanceof AggregateError && err.errors.length
+      ? `: ${message(err.errors[0])}`
+      : err.cause
+        ? `: ${message(err.cause)}`
+        : '';
   return `${err.message}${inner}`;
 }

@@ -1,6 +1,17 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { IdWindow } from './dedupe.ts';
-import type { AppendResult, BatchHandler, ConsumeOptions, EventLog, KeyErasure, LogConsumer, LogHealth, LogRecord, RecordBatch, StoredRecord } from './port.ts';
+import type {
+  AppendResult,
+  BatchHandler,
+  ConsumeOptions,
+  EventLog,
+  KeyErasure,
+  LogConsumer,
+  LogHealth,
+  LogRecord,
+  RecordBatch,
+  StoredRecord,
+} from './port.ts';
 
 /** `PRAGMA user_version` of a file whose free pages are known to hold no erased content (see `eraseKey`). */
 const SCRUBBED_VERSION = 1;
@@ -50,7 +61,14 @@ export class SqliteEventLog implements EventLog {
   #retention: NodeJS.Timeout | undefined;
 
   constructor(path: string, opts: SqliteEventLogOptions = {}) {
-    this.#opts = { retentionMs: 0, retentionRecords: 0, retentionIntervalMs: 60_000, dedupeWindow: 250_000, now: Date.now, ...opts };
+    this.#opts = {
+      retentionMs: 0,
+      retentionRecords: 0,
+      retentionIntervalMs: 60_000,
+      dedupeWindow: 250_000,
+      now: Date.now,
+      ...opts,
+    };
     this.#db = new DatabaseSync(path);
     // A new file has had secure_delete on from its first write: its free pages are clean.
     const fresh = !this.#db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'events'").get();
@@ -77,9 +95,13 @@ export class SqliteEventLog implements EventLog {
     // OR IGNORE: a file made by an older version has a UNIQUE id; a conflict there is a duplicate too.
     this.#insert = this.#db.prepare('INSERT OR IGNORE INTO events (id, key, ts, body) VALUES (?, ?, ?, ?)');
     this.#ids = new IdWindow(this.#opts.dedupeWindow);
-    const recent = this.#db.prepare('SELECT id FROM (SELECT offset, id FROM events ORDER BY offset DESC LIMIT ?) ORDER BY offset').all(this.#opts.dedupeWindow) as Array<{ id: string }>;
+    const recent = this.#db
+      .prepare('SELECT id FROM (SELECT offset, id FROM events ORDER BY offset DESC LIMIT ?) ORDER BY offset')
+      .all(this.#opts.dedupeWindow) as Array<{ id: string }>;
     for (const r of recent) this.#ids.add(r.id);
-    this.#read = this.#db.prepare('SELECT offset, id, key, ts, body FROM events WHERE offset > ? AND offset <= ? ORDER BY offset LIMIT ?');
+    this.#read = this.#db.prepare(
+      'SELECT offset, id, key, ts, body FROM events WHERE offset > ? AND offset <= ? ORDER BY offset LIMIT ?',
+    );
     this.#commit = this.#offsetsDb.prepare(
       'INSERT INTO consumer_offsets (grp, offset) VALUES (?, ?) ON CONFLICT(grp) DO UPDATE SET offset = max(offset, excluded.offset)',
     );
@@ -87,8 +109,12 @@ export class SqliteEventLog implements EventLog {
     // The highest offset held (not the sequence): after an erasure of the newest records the
     // head is the last record a consumer can reach, so "caught up" stays reachable.
     this.#head = this.#db.prepare('SELECT coalesce(max(offset), 0) AS head FROM events');
-    this.#seq = this.#db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) AS seq");
-    this.#byKey = this.#db.prepare('SELECT offset, id, key, ts, body FROM events WHERE key = ? ORDER BY offset LIMIT ?');
+    this.#seq = this.#db.prepare(
+      "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) AS seq",
+    );
+    this.#byKey = this.#db.prepare(
+      'SELECT offset, id, key, ts, body FROM events WHERE key = ? ORDER BY offset LIMIT ?',
+    );
   }
 
   async start(): Promise<void> {
@@ -143,12 +169,16 @@ export class SqliteEventLog implements EventLog {
 
   /** Records with `after < offset ≤ upTo`, oldest first, at most `limit` (offsets may have holes). */
   readSync(after: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): StoredRecord[] {
-    return (this.#read.all(after, upTo, limit) as unknown as Array<Omit<StoredRecord, 'partition'>>).map(toStored);
+    return (this.#read.all(after, upTo, limit) as unknown as Array<Omit<StoredRecord, 'partition'>>).map(
+      toStored,
+    );
   }
 
   /** Every record of `key`, oldest first (a scan of the table: keys have no index, so appends stay sequential writes). */
   async readKey(key: string, opts: { limit?: number } = {}): Promise<StoredRecord[]> {
-    return (this.#byKey.all(key, opts.limit ?? -1) as unknown as Array<Omit<StoredRecord, 'partition'>>).map(toStored);
+    return (this.#byKey.all(key, opts.limit ?? -1) as unknown as Array<Omit<StoredRecord, 'partition'>>).map(
+      toStored,
+    );
   }
 
   /**
@@ -168,9 +198,13 @@ export class SqliteEventLog implements EventLog {
       this.#db.exec('ROLLBACK');
       throw err;
     }
-    const version = Number((this.#db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version);
+    const version = Number(
+      (this.#db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version,
+    );
     if (version < SCRUBBED_VERSION) {
-      const free = Number((this.#db.prepare('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count);
+      const free = Number(
+        (this.#db.prepare('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count,
+      );
       if (free > 0) this.#db.exec('VACUUM');
       this.#db.exec(`PRAGMA user_version = ${SCRUBBED_VERSION}`);
     }
@@ -200,7 +234,8 @@ export class SqliteEventLog implements EventLog {
   /** Drops records older than `beforeTs` or beyond the newest `keep`; returns how many went. */
   prune(opts: { beforeTs?: number; keep?: number }): number {
     let n = 0;
-    if (opts.beforeTs !== undefined) n += Number(this.#db.prepare('DELETE FROM events WHERE ts < ?').run(opts.beforeTs).changes);
+    if (opts.beforeTs !== undefined)
+      n += Number(this.#db.prepare('DELETE FROM events WHERE ts < ?').run(opts.beforeTs).changes);
     if (opts.keep !== undefined) {
       const head = this.lastOffset();
       n += Number(this.#db.prepare('DELETE FROM events WHERE offset <= ?').run(head - opts.keep).changes);
@@ -239,7 +274,8 @@ function toStored(r: Omit<StoredRecord, 'partition'>): StoredRecord {
  */
 export function checkpointTruncate(db: DatabaseSync, what: string): void {
   const row = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number } | undefined;
-  if (row && Number(row.busy) !== 0) throw new Error(`${what}: WAL checkpoint could not complete (busy); retry`);
+  if (row && Number(row.busy) !== 0)
+    throw new Error(`${what}: WAL checkpoint could not complete (busy); retry`);
 }
 
 /** One consumer loop: read after the position, hand the batch over, commit, repeat; sleep until an append wakes it. */
@@ -271,12 +307,19 @@ class SqliteConsumer implements LogConsumer {
     if (this.#timer) clearTimeout(this.#timer);
   }
 
-  async #run(log: SqliteEventLog, group: string, handler: BatchHandler, s: { position: number; replayUntil: number; maxBatch: number; backoffMs: number }): Promise<void> {
+  async #run(
+    log: SqliteEventLog,
+    group: string,
+    handler: BatchHandler,
+    s: { position: number; replayUntil: number; maxBatch: number; backoffMs: number },
+  ): Promise<void> {
     let position = s.position;
     let failures = 0;
     while (!this.#closed) {
       const replay = position < s.replayUntil;
-      const records = log.health().ok ? log.readSync(position, s.maxBatch, replay ? s.replayUntil : undefined) : [];
+      const records = log.health().ok
+        ? log.readSync(position, s.maxBatch, replay ? s.replayUntil : undefined)
+        : [];
       if (records.length === 0) {
         await this.#sleep(1000); // woken by append; the timeout only guards against a missed wake
         continue;

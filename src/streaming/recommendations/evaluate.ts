@@ -2,7 +2,13 @@ import { UserHistories } from './history.ts';
 import { checkLimit } from './popularity.ts';
 import { asArray, asFinite, asObject, asString, expectHeader } from './snapshot-check.ts';
 import { mulberry32 } from './synthetic.ts';
-import { checkInteraction, type Interaction, type Recommendation, type Recommender, type UserInteraction } from './types.ts';
+import {
+  checkInteraction,
+  type Interaction,
+  type Recommendation,
+  type Recommender,
+  type UserInteraction,
+} from './types.ts';
 
 /** One user's test: recommend at `cutoffTs` (having learned everything before it), score against `heldOut`. */
 export interface EvalCase {

@@ -10,7 +10,13 @@ import {
   expectSame,
   fail,
 } from './snapshot-check.ts';
-import { checkInteraction, type Interaction, type Recommendation, type Recommender, type UserInteraction } from './types.ts';
+import {
+  checkInteraction,
+  type Interaction,
+  type Recommendation,
+  type Recommender,
+  type UserInteraction,
+} from './types.ts';
 
 /** Order of a ranking: higher score first, ties by trackId ascending (deterministic). */
 export function byScoreThenId(

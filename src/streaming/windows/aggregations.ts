@@ -154,7 +154,10 @@ export interface DistinctOptions {
 }
 
 /** Estimated number of distinct values of `field` (HyperLogLog); `undefined` is skipped. */
-export function distinct<E>(field: (event: E) => Countable | undefined, options: DistinctOptions = {}): Aggregation<E, number, HyperLogLog> {
+export function distinct<E>(
+  field: (event: E) => Countable | undefined,
+  options: DistinctOptions = {},
+): Aggregation<E, number, HyperLogLog> {
   const precision = options.precision ?? HLL_DEFAULT_PRECISION;
   new HyperLogLog(precision); // validates the precision at definition time
   return {
@@ -187,7 +190,8 @@ export function topK<E, T extends Countable>(
 ): Aggregation<E, TopKEntry<T>[], SpaceSaving<T>> {
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`topK k must be a positive integer, got ${k}`);
   const capacity = options.capacity ?? Math.max(10 * k, 64);
-  if (!Number.isInteger(capacity) || capacity < k) throw new RangeError(`topK capacity must be an integer ≥ k, got ${capacity}`);
+  if (!Number.isInteger(capacity) || capacity < k)
+    throw new RangeError(`topK capacity must be an integer ≥ k, got ${capacity}`);
   return {
     kind: 'topK',
     slots: 0,

@@ -131,11 +131,14 @@ export class WindowedAggregator<E, K extends WindowKey, A extends Aggregations<E
     const onResult = options.onResult;
     const onLate = options.onLate;
     const maxOpenCells = options.maxOpenCells ?? DEFAULT_MAX_OPEN_CELLS;
-    if (!Number.isSafeInteger(maxOpenCells) || maxOpenCells < 1) throw new RangeError(`maxOpenCells must be a positive integer, got ${maxOpenCells}`);
+    if (!Number.isSafeInteger(maxOpenCells) || maxOpenCells < 1)
+      throw new RangeError(`maxOpenCells must be a positive integer, got ${maxOpenCells}`);
     const overflow = options.overflow ?? 'evict-oldest';
-    if (overflow !== 'evict-oldest' && overflow !== 'drop-new') throw new RangeError(`unknown overflow policy ${String(overflow)}`);
+    if (overflow !== 'evict-oldest' && overflow !== 'drop-new')
+      throw new RangeError(`unknown overflow policy ${String(overflow)}`);
     const emitMode = options.emit ?? 'eager';
-    if (emitMode !== 'eager' && emitMode !== 'final') throw new RangeError(`unknown emit mode ${String(emitMode)}`);
+    if (emitMode !== 'eager' && emitMode !== 'final')
+      throw new RangeError(`unknown emit mode ${String(emitMode)}`);
     this.#grace = nonNegative('graceMs', options.graceMs ?? 0);
     const ctx: EngineContext<E, K> = {
       aggs,
@@ -210,14 +213,22 @@ export class WindowedAggregator<E, K extends WindowKey, A extends Aggregations<E
 
   /** The whole state as JSON-serializable data. */
   snapshot(): WindowedAggregatorSnapshot {
-    return { version: 1, aggregations: this.#aggs.signature, graceMs: this.#grace, stats: { ...this.#stats }, engine: this.#engine.snapshot() };
+    return {
+      version: 1,
+      aggregations: this.#aggs.signature,
+      graceMs: this.#grace,
+      stats: { ...this.#stats },
+      engine: this.#engine.snapshot(),
+    };
   }
 
   /** Replaces the state with a snapshot taken from an aggregator with the same window and aggregations. */
   restore(snapshot: WindowedAggregatorSnapshot): void {
     if (snapshot.version !== 1) throw new RangeError(`unknown snapshot version ${String(snapshot.version)}`);
     if (snapshot.aggregations !== this.#aggs.signature) {
-      throw new RangeError(`snapshot aggregations ${snapshot.aggregations} do not match ${this.#aggs.signature}`);
+      throw new RangeError(
+        `snapshot aggregations ${snapshot.aggregations} do not match ${this.#aggs.signature}`,
+      );
     }
     this.#engine.restore(snapshot.engine);
     const openCells = this.#stats.openCells;

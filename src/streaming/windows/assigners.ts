@@ -43,7 +43,8 @@ export interface AlignOptions {
 }
 
 function positiveInt(name: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer (ms), got ${v}`);
+  if (!Number.isSafeInteger(v) || v <= 0)
+    throw new RangeError(`${name} must be a positive integer (ms), got ${v}`);
 }
 
 function offsetOf(options: AlignOptions): number {
@@ -60,7 +61,8 @@ export function tumbling(sizeMs: number, options: AlignOptions = {}): TumblingWi
 export function sliding(sizeMs: number, slideMs: number, options: AlignOptions = {}): SlidingWindows {
   positiveInt('sliding sizeMs', sizeMs);
   positiveInt('sliding slideMs', slideMs);
-  if (slideMs > sizeMs) throw new RangeError(`sliding slideMs (${slideMs}) must not exceed sizeMs (${sizeMs})`);
+  if (slideMs > sizeMs)
+    throw new RangeError(`sliding slideMs (${slideMs}) must not exceed sizeMs (${sizeMs})`);
   return { kind: 'sliding', sizeMs, slideMs, offsetMs: mod(offsetOf(options), slideMs) };
 }
 

@@ -70,7 +70,17 @@ export interface WindowStats {
 }
 
 export function emptyStats(): WindowStats {
-  return { accepted: 0, lateAccepted: 0, dropped: 0, droppedClosed: 0, droppedEvicted: 0, droppedOverflow: 0, evictions: 0, results: 0, openCells: 0 };
+  return {
+    accepted: 0,
+    lateAccepted: 0,
+    dropped: 0,
+    droppedClosed: 0,
+    droppedEvicted: 0,
+    droppedOverflow: 0,
+    evictions: 0,
+    results: 0,
+    openCells: 0,
+  };
 }
 
 /** The state of one window-or-pane × key: numeric slots plus one sketch per aggregation. */
@@ -183,17 +193,24 @@ export class AggregationSet<E> {
 
   values<K>(cell: Cell<K>): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (let i = 0; i < this.aggs.length; i++) out[this.names[i]!] = this.aggs[i]!.result(cell.nums, this.offsets[i]!, cell.objs[i]);
+    for (let i = 0; i < this.aggs.length; i++)
+      out[this.names[i]!] = this.aggs[i]!.result(cell.nums, this.offsets[i]!, cell.objs[i]);
     return out;
   }
 
   save<K>(cell: Cell<K>): CellJson<K> {
-    return { k: cell.key, n: Array.from(cell.nums, encodeNumber), o: this.aggs.map((a, i) => a.save(cell.objs[i])), r: cell.rev };
+    return {
+      k: cell.key,
+      n: Array.from(cell.nums, encodeNumber),
+      o: this.aggs.map((a, i) => a.save(cell.objs[i])),
+      r: cell.rev,
+    };
   }
 
   load<K>(json: CellJson<K>): Cell<K> {
     const nums = Float64Array.from(json.n, decodeNumber);
-    if (nums.length !== this.slots) throw new RangeError(`snapshot: cell has ${nums.length} slots, expected ${this.slots}`);
+    if (nums.length !== this.slots)
+      throw new RangeError(`snapshot: cell has ${nums.length} slots, expected ${this.slots}`);
     return { key: json.k, nums, objs: this.aggs.map((a, i) => a.load(json.o[i])), rev: json.r };
   }
 }
@@ -208,7 +225,16 @@ export interface EngineContext<E, K extends WindowKey> {
   readonly maxOpenCells: number;
   readonly evictOldest: boolean;
   readonly stats: WindowStats;
-  emit(key: K, start: number, end: number, cell: Cell<K>, revision: number, final: boolean, trigger: EmitTrigger, replaces?: WindowBounds[]): void;
+  emit(
+    key: K,
+    start: number,
+    end: number,
+    cell: Cell<K>,
+    revision: number,
+    final: boolean,
+    trigger: EmitTrigger,
+    replaces?: WindowBounds[],
+  ): void;
   drop(event: E, eventTimeMs: number, reason: LateReason): void;
 }
 

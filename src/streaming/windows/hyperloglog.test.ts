@@ -67,17 +67,22 @@ describe('HyperLogLog', () => {
     expect(new HyperLogLog().precision).toBe(12);
   });
 
-  it.each([4, 12, 14])('keeps the register-wise max rank of the 64-bit hash (p=%i), sparse and dense alike', (p) => {
-    const random = mulberry32(p);
-    const values = Array.from({ length: 3000 }, (_, i) => (i % 3 === 0 ? Math.floor(random() * 1e9) : `v${Math.floor(random() * 1e6)}`));
-    for (const n of [1, 10, 100, 3000]) {
-      const h = sketch(values.slice(0, n), p);
-      expect(h.registers()).toEqual(referenceRegisters(values.slice(0, n), p));
-    }
-    const big = sketch(values, p);
-    expect(big.sparse).toBe(false);
-    expect(sketch(values.slice(0, 5), 14).sparse).toBe(true);
-  });
+  it.each([4, 12, 14])(
+    'keeps the register-wise max rank of the 64-bit hash (p=%i), sparse and dense alike',
+    (p) => {
+      const random = mulberry32(p);
+      const values = Array.from({ length: 3000 }, (_, i) =>
+        i % 3 === 0 ? Math.floor(random() * 1e9) : `v${Math.floor(random() * 1e6)}`,
+      );
+      for (const n of [1, 10, 100, 3000]) {
+        const h = sketch(values.slice(0, n), p);
+        expect(h.registers()).toEqual(referenceRegisters(values.slice(0, n), p));
+      }
+      const big = sketch(values, p);
+      expect(big.sparse).toBe(false);
+      expect(sketch(values.slice(0, 5), 14).sparse).toBe(true);
+    },
+  );
 
   it('is (near) exact for small cardinalities thanks to linear counting', () => {
     expect(new HyperLogLog().estimate()).toBe(0);
@@ -108,13 +113,16 @@ describe('HyperLogLog', () => {
 
   // Around the linear-counting switch (2.5m–3m) the raw estimator is biased upward; the
   // mean over independent sets must still be unbiased there.
-  it.each([2_000, 8_000, 10_240, 11_500, 20_000])('is unbiased on average at n = %i (p=12; mean of 30 sets within 4σ/√30)', (n) => {
-    const p = 12;
-    const runs = 30;
-    let sum = 0;
-    for (let r = 0; r < runs; r++) sum += (sketch(ids(`run${r}-`, 0, n), p).estimate() - n) / n;
-    expect(Math.abs(sum / runs)).toBeLessThan((4 * 1.04) / Math.sqrt(2 ** p) / Math.sqrt(runs));
-  });
+  it.each([2_000, 8_000, 10_240, 11_500, 20_000])(
+    'is unbiased on average at n = %i (p=12; mean of 30 sets within 4σ/√30)',
+    (n) => {
+      const p = 12;
+      const runs = 30;
+      let sum = 0;
+      for (let r = 0; r < runs; r++) sum += (sketch(ids(`run${r}-`, 0, n), p).estimate() - n) / n;
+      expect(Math.abs(sum / runs)).toBeLessThan((4 * 1.04) / Math.sqrt(2 ** p) / Math.sqrt(runs));
+    },
+  );
 
   it('merge is exactly the sketch of the union (sparse+sparse, sparse+dense, dense+dense)', () => {
     const cases: [number, number][] = [

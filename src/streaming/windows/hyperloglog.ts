@@ -53,7 +53,9 @@ export class HyperLogLog {
 
   constructor(precision = HLL_DEFAULT_PRECISION) {
     if (!Number.isInteger(precision) || precision < HLL_MIN_PRECISION || precision > HLL_MAX_PRECISION) {
-      throw new RangeError(`HyperLogLog precision must be an integer in ${HLL_MIN_PRECISION}..${HLL_MAX_PRECISION}, got ${precision}`);
+      throw new RangeError(
+        `HyperLogLog precision must be an integer in ${HLL_MIN_PRECISION}..${HLL_MAX_PRECISION}, got ${precision}`,
+      );
     }
     this.precision = precision;
     this.m = 1 << precision;
@@ -200,7 +202,8 @@ export class HyperLogLog {
   }
 
   toJSON(): HyperLogLogJson {
-    if (this.#dense !== undefined) return { p: this.precision, d: Buffer.from(this.#dense).toString('base64') };
+    if (this.#dense !== undefined)
+      return { p: this.precision, d: Buffer.from(this.#dense).toString('base64') };
     const s: number[] = [];
     for (const e of this.#sparse!) if (e !== 0) s.push(e);
     return { p: this.precision, s };
@@ -210,7 +213,8 @@ export class HyperLogLog {
     const h = new HyperLogLog(json.p);
     if (json.d !== undefined) {
       const regs = Buffer.from(json.d, 'base64');
-      if (regs.length !== h.m) throw new RangeError(`HyperLogLog JSON has ${regs.length} registers, expected ${h.m}`);
+      if (regs.length !== h.m)
+        throw new RangeError(`HyperLogLog JSON has ${regs.length} registers, expected ${h.m}`);
       h.#dense = new Uint8Array(regs);
       h.#sparse = undefined;
     } else {

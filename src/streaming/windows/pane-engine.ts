@@ -16,7 +16,16 @@
  * per-event cost is O(1) amortized.
  */
 import { mod, gcd, type SlidingWindows, type TumblingWindows } from './assigners.ts';
-import { checkTime, decodeNumber, encodeNumber, type Cell, type CellJson, type Engine, type EngineContext, type WindowKey } from './core.ts';
+import {
+  checkTime,
+  decodeNumber,
+  encodeNumber,
+  type Cell,
+  type CellJson,
+  type Engine,
+  type EngineContext,
+  type WindowKey,
+} from './core.ts';
 
 interface Pane<K> {
   readonly start: number;
@@ -150,7 +159,12 @@ export class PaneEngine<E, K extends WindowKey> implements Engine<E> {
         this.#c.drop(event, t, 'window-closed');
         return undefined;
       }
-      pane = { start: ps, end: ps + this.#paneMs, firstEnd: this.#firstWindowOf(ps) + this.#size, cells: new Map() };
+      pane = {
+        start: ps,
+        end: ps + this.#paneMs,
+        firstEnd: this.#firstWindowOf(ps) + this.#size,
+        cells: new Map(),
+      };
       this.#panes.set(ps, pane);
       const order = this.#order;
       let i = order.length;
@@ -169,7 +183,8 @@ export class PaneEngine<E, K extends WindowKey> implements Engine<E> {
         c.drop(event, t, 'overflow');
         return undefined;
       }
-      while (c.stats.openCells >= c.maxOpenCells && this.#order.length > 0 && this.#order[0] !== pane) this.#evictOldest();
+      while (c.stats.openCells >= c.maxOpenCells && this.#order.length > 0 && this.#order[0] !== pane)
+        this.#evictOldest();
       if (this.#panes.get(pane.start) !== pane) {
         c.drop(event, t, 'evicted');
         return undefined;
@@ -189,7 +204,11 @@ export class PaneEngine<E, K extends WindowKey> implements Engine<E> {
     const p0 = this.#order[0]!;
     this.#c.stats.evictions++;
     const lastWs = this.#alignDown(p0.start);
-    for (let ws = Math.max(this.#firstWindowOf(p0.start), this.#alignUp(this.#floor)); ws <= lastWs; ws += this.#slide) {
+    for (
+      let ws = Math.max(this.#firstWindowOf(p0.start), this.#alignUp(this.#floor));
+      ws <= lastWs;
+      ws += this.#slide
+    ) {
       if (ws + this.#size + this.#grace <= this.#wm) continue; // already closed
       this.#emitWindow(ws, true, 'evicted');
     }
@@ -227,7 +246,11 @@ export class PaneEngine<E, K extends WindowKey> implements Engine<E> {
       return;
     }
     const lastWs = this.#alignDown(pane.start);
-    for (let ws = Math.max(this.#firstWindowOf(pane.start), this.#alignUp(this.#floor)); ws <= lastWs; ws += this.#slide) {
+    for (
+      let ws = Math.max(this.#firstWindowOf(pane.start), this.#alignUp(this.#floor));
+      ws <= lastWs;
+      ws += this.#slide
+    ) {
       const end = ws + this.#size;
       if (end > w) break;
       if (end + this.#grace <= w) continue;
@@ -335,15 +358,25 @@ export class PaneEngine<E, K extends WindowKey> implements Engine<E> {
       watermark: encodeNumber(this.#wm),
       maxEventTime: encodeNumber(this.#maxT),
       floor: encodeNumber(this.#floor),
-      panes: this.#order.map((p) => ({ start: p.start, cells: [...p.cells.values()].map((cell) => this.#c.aggs.save(cell)) })),
+      panes: this.#order.map((p) => ({
+        start: p.start,
+        cells: [...p.cells.values()].map((cell) => this.#c.aggs.save(cell)),
+      })),
       revisions: [...this.#revs].map(([ws, m]) => [ws, [...m]]),
     };
   }
 
   restore(json: unknown): void {
     const s = json as PaneSnapshot<K>;
-    if (s.kind !== this.#kind || s.sizeMs !== this.#size || s.slideMs !== this.#slide || s.offsetMs !== this.#offset) {
-      throw new RangeError(`snapshot is for ${s.kind}(${s.sizeMs}, ${s.slideMs}, offset ${s.offsetMs}), not ${this.#kind}(${this.#size}, ${this.#slide}, offset ${this.#offset})`);
+    if (
+      s.kind !== this.#kind ||
+      s.sizeMs !== this.#size ||
+      s.slideMs !== this.#slide ||
+      s.offsetMs !== this.#offset
+    ) {
+      throw new RangeError(
+        `snapshot is for ${s.kind}(${s.sizeMs}, ${s.slideMs}, offset ${s.offsetMs}), not ${this.#kind}(${this.#size}, ${this.#slide}, offset ${this.#offset})`,
+      );
     }
     this.#panes.clear();
     this.#order = [];
@@ -351,7 +384,12 @@ export class PaneEngine<E, K extends WindowKey> implements Engine<E> {
     this.#revs.clear();
     let cells = 0;
     for (const p of [...s.panes].sort((a, b) => a.start - b.start)) {
-      const pane: Pane<K> = { start: p.start, end: p.start + this.#paneMs, firstEnd: this.#firstWindowOf(p.start) + this.#size, cells: new Map() };
+      const pane: Pane<K> = {
+        start: p.start,
+        end: p.start + this.#paneMs,
+        firstEnd: this.#firstWindowOf(p.start) + this.#size,
+        cells: new Map(),
+      };
       for (const cj of p.cells) pane.cells.set(cj.k, this.#c.aggs.load(cj));
       cells += pane.cells.size;
       this.#panes.set(pane.start, pane);

@@ -22,7 +22,16 @@
  * watermark step costs O(log sessions) per session that fires.
  */
 import type { SessionWindows, WindowBounds } from './assigners.ts';
-import { checkTime, decodeNumber, encodeNumber, type Cell, type CellJson, type Engine, type EngineContext, type WindowKey } from './core.ts';
+import {
+  checkTime,
+  decodeNumber,
+  encodeNumber,
+  type Cell,
+  type CellJson,
+  type Engine,
+  type EngineContext,
+  type WindowKey,
+} from './core.ts';
 
 interface Session<K> {
   readonly key: K;
@@ -50,7 +59,15 @@ export interface SessionSnapshot<K> {
   seq: number;
   /** [expiry, key, end] of the closed-session tombstones. */
   tombstones: [number, K, number][];
-  sessions: { seq: number; start: number; end: number; fired: boolean; shown: boolean; replaces?: WindowBounds[]; cell: CellJson<K> }[];
+  sessions: {
+    seq: number;
+    start: number;
+    end: number;
+    fired: boolean;
+    shown: boolean;
+    replaces?: WindowBounds[];
+    cell: CellJson<K>;
+  }[];
 }
 
 export class SessionEngine<E, K extends WindowKey> implements Engine<E> {
@@ -134,7 +151,17 @@ export class SessionEngine<E, K extends WindowKey> implements Engine<E> {
           while (i > 0 && list[i - 1]!.start > t) i--;
         }
       }
-      s = { key, start: t, end: we, cell: c.aggs.cell(key), fired: false, shown: false, replaces: undefined, hi: -1, seq: this.#seq++ };
+      s = {
+        key,
+        start: t,
+        end: we,
+        cell: c.aggs.cell(key),
+        fired: false,
+        shown: false,
+        replaces: undefined,
+        hi: -1,
+        seq: this.#seq++,
+      };
       if (list === undefined) this.#byKey.set(key, (list = [s]));
       else list.splice(i, 0, s);
       c.stats.openCells++;
@@ -372,12 +399,23 @@ export class SessionEngine<E, K extends WindowKey> implements Engine<E> {
 
   restore(json: unknown): void {
     const snap = json as SessionSnapshot<K>;
-    if (snap.kind !== 'session' || snap.gapMs !== this.#gap) throw new RangeError(`snapshot is for ${snap.kind}(${snap.gapMs}), not session(${this.#gap})`);
+    if (snap.kind !== 'session' || snap.gapMs !== this.#gap)
+      throw new RangeError(`snapshot is for ${snap.kind}(${snap.gapMs}), not session(${this.#gap})`);
     this.#byKey.clear();
     this.#heap = [];
     for (const j of [...snap.sessions].sort((a, b) => a.start - b.start)) {
       const cell = this.#c.aggs.load(j.cell);
-      const s: Session<K> = { key: cell.key, start: j.start, end: j.end, cell, fired: j.fired, shown: j.shown, replaces: j.replaces, hi: -1, seq: j.seq };
+      const s: Session<K> = {
+        key: cell.key,
+        start: j.start,
+        end: j.end,
+        cell,
+        fired: j.fired,
+        shown: j.shown,
+        replaces: j.replaces,
+        hi: -1,
+        seq: j.seq,
+      };
       const list = this.#byKey.get(s.key);
       if (list === undefined) this.#byKey.set(s.key, [s]);
       else list.push(s);
@@ -388,7 +426,9 @@ export class SessionEngine<E, K extends WindowKey> implements Engine<E> {
     this.#floor = decodeNumber(snap.floor);
     this.#seq = snap.seq;
     this.#closedEnd.clear();
-    this.#expiries = snap.tombstones.map(([expiry, key, end]): [number, K, number] => [expiry, key, end]).sort((a, b) => a[0] - b[0]);
+    this.#expiries = snap.tombstones
+      .map(([expiry, key, end]): [number, K, number] => [expiry, key, end])
+      .sort((a, b) => a[0] - b[0]);
     this.#expiryHead = 0;
     for (const [, key, end] of this.#expiries) this.#closedEnd.set(key, end);
     this.#c.stats.openCells = snap.sessions.length;

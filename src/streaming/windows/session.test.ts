@@ -30,8 +30,18 @@ describe('session windows', () => {
   });
 
   it('a late event within grace that bridges two emitted sessions merges them: one result, revision max + 1, replaces both', () => {
-    const h = harness({ window: session(100), key: (e: Ev) => e.k, aggregations: { n: count<Ev>(), users: distinct((e: Ev) => e.u) }, graceMs: 1000 });
-    feed(h.agg, [ev('a', 0, { u: 'x' }), ev('a', 50, { u: 'y' }), ev('a', 180, { u: 'y' }), ev('a', 400, { u: 'z' })]);
+    const h = harness({
+      window: session(100),
+      key: (e: Ev) => e.k,
+      aggregations: { n: count<Ev>(), users: distinct((e: Ev) => e.u) },
+      graceMs: 1000,
+    });
+    feed(h.agg, [
+      ev('a', 0, { u: 'x' }),
+      ev('a', 50, { u: 'y' }),
+      ev('a', 180, { u: 'y' }),
+      ev('a', 400, { u: 'z' }),
+    ]);
     // W = 400: [0,150) and [180,280) have fired.
     expect(brief(h.take() as never)).toEqual(['a [0,150) n=2 r0 on-time', 'a [180,280) n=1 r0 on-time']);
     h.agg.add(ev('a', 120, { u: 'w' }), 120); // [120,220) overlaps both
@@ -56,7 +66,9 @@ describe('session windows', () => {
       { window: { start: 0, end: 280 }, values: { n: 4 }, revision: 2, final: true, trigger: 'close' },
     ]);
     h.agg.flush();
-    expect(h.take()).toMatchObject([{ window: { start: 400, end: 500 }, revision: 1, final: true, trigger: 'flush' }]);
+    expect(h.take()).toMatchObject([
+      { window: { start: 400, end: 500 }, revision: 1, final: true, trigger: 'flush' },
+    ]);
   });
 
   it('a late event that merges not-yet-fired sessions produces no early result', () => {
@@ -75,9 +87,20 @@ describe('session windows', () => {
     h.agg.add(ev('a', 90), 90); // → [0,190): ends after W, open again: nothing yet
     expect(h.take()).toEqual([]);
     h.agg.advanceWatermark(190);
-    expect(h.take()).toMatchObject([{ key: 'a', window: { start: 0, end: 190 }, revision: 1, late: false, trigger: 'on-time', replaces: [{ start: 0, end: 100 }] }]);
+    expect(h.take()).toMatchObject([
+      {
+        key: 'a',
+        window: { start: 0, end: 190 },
+        revision: 1,
+        late: false,
+        trigger: 'on-time',
+        replaces: [{ start: 0, end: 100 }],
+      },
+    ]);
     h.agg.add(ev('a', 10), 10); // inside [0,190): late within grace, bounds unchanged
-    expect(h.take()).toMatchObject([{ key: 'a', window: { start: 0, end: 190 }, values: { n: 3 }, revision: 2, late: true }]);
+    expect(h.take()).toMatchObject([
+      { key: 'a', window: { start: 0, end: 190 }, values: { n: 3 }, revision: 2, late: true },
+    ]);
     expect(h.take().some((r) => r.replaces !== undefined)).toBe(false);
   });
 
@@ -136,9 +159,17 @@ describe('session windows', () => {
   });
 
   it('snapshot / restore mid-session continues identically', () => {
-    const make = () => harness({ window: session(100), key: (e: Ev) => e.k, aggregations: { n: count<Ev>(), users: distinct((e: Ev) => e.u) }, graceMs: 300, outOfOrdernessMs: 50 });
+    const make = () =>
+      harness({
+        window: session(100),
+        key: (e: Ev) => e.k,
+        aggregations: { n: count<Ev>(), users: distinct((e: Ev) => e.u) },
+        graceMs: 300,
+        outOfOrdernessMs: 50,
+      });
     const events: Ev[] = [];
-    for (let i = 0; i < 600; i++) events.push(ev(`k${i % 4}`, i * 23 + ((i * 7) % 11) * 9 - (i % 5 === 0 ? 200 : 0), { u: `u${i % 9}` }));
+    for (let i = 0; i < 600; i++)
+      events.push(ev(`k${i % 4}`, i * 23 + ((i * 7) % 11) * 9 - (i % 5 === 0 ? 200 : 0), { u: `u${i % 9}` }));
     const a = make();
     feed(a.agg, events.slice(0, 300));
     const b = make();

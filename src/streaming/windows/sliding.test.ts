@@ -17,9 +17,7 @@ describe('sliding (hopping) windows', () => {
       { start: 2000, end: 5000 },
       { start: 3000, end: 6000 },
     ]);
-    expect(assignWindows(sliding(90, 60), 45)).toEqual([
-      { start: 0, end: 90 },
-    ]);
+    expect(assignWindows(sliding(90, 60), 45)).toEqual([{ start: 0, end: 90 }]);
     expect(assignWindows(sliding(90, 60), 75)).toEqual([
       { start: 0, end: 90 },
       { start: 60, end: 150 },
@@ -31,7 +29,10 @@ describe('sliding (hopping) windows', () => {
     const h = counting(sliding(3000, 1000));
     feed(h.agg, [ev('a', 0), ev('a', 999), ev('a', 1000), ev('a', 2999)]);
     // The event at 2999 moved W to 2999, past the end of [-1000,2000) too.
-    expect(brief(h.take())).toEqual(['a [-2000,1000) n=2 r0 final on-time', 'a [-1000,2000) n=3 r0 final on-time']);
+    expect(brief(h.take())).toEqual([
+      'a [-2000,1000) n=2 r0 final on-time',
+      'a [-1000,2000) n=3 r0 final on-time',
+    ]);
     h.agg.advanceWatermark(2999);
     expect(h.take()).toEqual([]);
     h.agg.advanceWatermark(3000);
@@ -44,25 +45,44 @@ describe('sliding (hopping) windows', () => {
     const h = counting(sliding(90, 60));
     feed(h.agg, [ev('a', 0), ev('a', 45), ev('a', 75), ev('a', 130)]);
     h.agg.flush();
-    expect(brief(h.results)).toEqual(['a [-60,30) n=1 r0 final on-time', 'a [0,90) n=3 r0 final on-time', 'a [60,150) n=2 r0 final flush', 'a [120,210) n=1 r0 final flush']);
+    expect(brief(h.results)).toEqual([
+      'a [-60,30) n=1 r0 final on-time',
+      'a [0,90) n=3 r0 final on-time',
+      'a [60,150) n=2 r0 final flush',
+      'a [120,210) n=1 r0 final flush',
+    ]);
   });
 
   it('matches a brute-force per-window computation on random out-of-order data', () => {
     const random = mulberry32(5);
     const events: Ev[] = [];
-    for (let i = 0; i < 4000; i++) events.push(ev(`k${Math.floor(random() * 4)}`, Math.floor(i * 5 + random() * 400), { v: Math.floor(random() * 100), u: `u${Math.floor(random() * 30)}` }));
+    for (let i = 0; i < 4000; i++)
+      events.push(
+        ev(`k${Math.floor(random() * 4)}`, Math.floor(i * 5 + random() * 400), {
+          v: Math.floor(random() * 100),
+          u: `u${Math.floor(random() * 30)}`,
+        }),
+      );
     // Arrival order: within the 400 ms out-of-orderness bound.
     events.sort((a, b) => a.t + 400 * (a.v! % 2) - (b.t + 400 * (b.v! % 2)));
     const h = harness({
       window: sliding(1000, 250),
       key: (e: Ev) => e.k,
-      aggregations: { n: count<Ev>(), total: sum((e: Ev) => e.v), users: distinct((e: Ev) => e.u), top: topK((e: Ev) => e.u, 3, { capacity: 64 }) },
+      aggregations: {
+        n: count<Ev>(),
+        total: sum((e: Ev) => e.v),
+        users: distinct((e: Ev) => e.u),
+        top: topK((e: Ev) => e.u, 3, { capacity: 64 }),
+      },
       outOfOrdernessMs: 400,
     });
     feed(h.agg, events);
     h.agg.flush();
     expect(h.late).toEqual([]);
-    const expected = new Map<string, { n: number; total: number; users: Set<string>; top: Map<string, number> }>();
+    const expected = new Map<
+      string,
+      { n: number; total: number; users: Set<string>; top: Map<string, number> }
+    >();
     for (const e of events) {
       for (const w of assignWindows(sliding(1000, 250), e.t)) {
         const id = `${e.k} ${w.start}`;
@@ -119,18 +139,30 @@ describe('sliding (hopping) windows', () => {
     h.agg.add(ev('a', 1200), 1200); // [1000,4000) is still open
     expect(h.late).toHaveLength(1);
     h.agg.flush();
-    expect(brief(h.take())).toEqual(['a [1000,4000) n=2 r0 final flush', 'a [2000,5000) n=1 r0 final flush', 'a [3000,6000) n=1 r0 final flush']);
+    expect(brief(h.take())).toEqual([
+      'a [1000,4000) n=2 r0 final flush',
+      'a [2000,5000) n=1 r0 final flush',
+      'a [3000,6000) n=1 r0 final flush',
+    ]);
   });
 
   it('overflow evicts the oldest pane: the windows containing it are fired early', () => {
     const h = counting(sliding(300, 100), { maxOpenCells: 3, outOfOrdernessMs: 10_000 });
     feed(h.agg, [ev('a', 10), ev('a', 110), ev('a', 210)]);
     h.agg.add(ev('a', 310), 310); // 4th pane: pane [0,100) goes with windows [-200,100), [-100,200), [0,300)
-    expect(brief(h.take())).toEqual(['a [-200,100) n=1 r0 final evicted', 'a [-100,200) n=2 r0 final evicted', 'a [0,300) n=3 r0 final evicted']);
+    expect(brief(h.take())).toEqual([
+      'a [-200,100) n=1 r0 final evicted',
+      'a [-100,200) n=2 r0 final evicted',
+      'a [0,300) n=3 r0 final evicted',
+    ]);
     h.agg.add(ev('a', 50), 50);
     expect(h.late.map((l) => l.reason)).toEqual(['evicted']);
     h.agg.flush();
-    expect(brief(h.take())).toEqual(['a [100,400) n=3 r0 final flush', 'a [200,500) n=2 r0 final flush', 'a [300,600) n=1 r0 final flush']);
+    expect(brief(h.take())).toEqual([
+      'a [100,400) n=3 r0 final flush',
+      'a [200,500) n=2 r0 final flush',
+      'a [300,600) n=1 r0 final flush',
+    ]);
   });
 
   it('after an eviction, an event whose every window started before the evicted pane ended is refused', () => {

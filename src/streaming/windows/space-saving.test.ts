@@ -9,7 +9,10 @@ function exactCounts<T>(items: T[]): Map<T, number> {
 }
 
 function exactTop<T>(counts: Map<T, number>, k: number): T[] {
-  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, k).map(([x]) => x);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, k)
+    .map(([x]) => x);
 }
 
 function zipfStream(n: number, items: number, s: number, seed: number): string[] {
@@ -86,29 +89,36 @@ describe('SpaceSaving', () => {
     [1.0, 100],
     [1.1, 100],
     [1.3, 40],
-  ])('finds the top 10 of Zipf(s=%f) data over 50k items with %i counters, within its bounds', (s, capacity) => {
-    const stream = zipfStream(200_000, 50_000, s, Math.round(s * 100));
-    const ss = new SpaceSaving<string>(capacity);
-    for (const x of stream) ss.add(x);
-    const exact = exactCounts(stream);
-    checkBounds(ss, exact);
-    const truth = exactTop(exact, 10);
-    const found = ss.top(10).map((e) => e.item);
-    expect(new Set(found)).toEqual(new Set(truth));
-    // Heavy hitters are counted almost exactly: they entered early, with a tiny error.
-    for (const e of ss.top(3)) expect(e.error / e.count).toBeLessThan(0.01);
-  });
+  ])(
+    'finds the top 10 of Zipf(s=%f) data over 50k items with %i counters, within its bounds',
+    (s, capacity) => {
+      const stream = zipfStream(200_000, 50_000, s, Math.round(s * 100));
+      const ss = new SpaceSaving<string>(capacity);
+      for (const x of stream) ss.add(x);
+      const exact = exactCounts(stream);
+      checkBounds(ss, exact);
+      const truth = exactTop(exact, 10);
+      const found = ss.top(10).map((e) => e.item);
+      expect(new Set(found)).toEqual(new Set(truth));
+      // Heavy hitters are counted almost exactly: they entered early, with a tiny error.
+      for (const e of ss.top(3)) expect(e.error / e.count).toBeLessThan(0.01);
+    },
+  );
 
   it('keeps its guarantees on adversarial orders (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 600 }), fc.integer({ min: 1, max: 12 }), (xs, capacity) => {
-        const ss = new SpaceSaving<number>(capacity);
-        for (const x of xs) ss.add(x);
-        checkBounds(ss, exactCounts(xs));
-        expect(ss.total).toBe(xs.length);
-        // The counts always sum to N (each unit of weight lands on exactly one counter).
-        expect(ss.entries().reduce((a, e) => a + e.count, 0)).toBe(xs.length);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 600 }),
+        fc.integer({ min: 1, max: 12 }),
+        (xs, capacity) => {
+          const ss = new SpaceSaving<number>(capacity);
+          for (const x of xs) ss.add(x);
+          checkBounds(ss, exactCounts(xs));
+          expect(ss.total).toBe(xs.length);
+          // The counts always sum to N (each unit of weight lands on exactly one counter).
+          expect(ss.entries().reduce((a, e) => a + e.count, 0)).toBe(xs.length);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -149,15 +159,19 @@ describe('SpaceSaving', () => {
   it('keeps the bounds through merges of many small summaries (property)', () => {
     const part = fc.array(fc.integer({ min: 0, max: 25 }), { maxLength: 80 });
     fc.assert(
-      fc.property(fc.array(part, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 8 }), (parts, capacity) => {
-        const acc = new SpaceSaving<number>(capacity);
-        for (const p of parts) {
-          const ss = new SpaceSaving<number>(capacity);
-          for (const x of p) ss.add(x);
-          acc.merge(ss);
-        }
-        checkBounds(acc, exactCounts(parts.flat()));
-      }),
+      fc.property(
+        fc.array(part, { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 1, max: 8 }),
+        (parts, capacity) => {
+          const acc = new SpaceSaving<number>(capacity);
+          for (const p of parts) {
+            const ss = new SpaceSaving<number>(capacity);
+            for (const x of p) ss.add(x);
+            acc.merge(ss);
+          }
+          checkBounds(acc, exactCounts(parts.flat()));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -166,7 +180,9 @@ describe('SpaceSaving', () => {
     const stream = zipfStream(20_000, 1000, 1.1, 9);
     const ss = new SpaceSaving<string>(50);
     for (const x of stream.slice(0, 10_000)) ss.add(x);
-    const back = SpaceSaving.fromJSON<string>(JSON.parse(JSON.stringify(ss)) as ReturnType<SpaceSaving<string>['toJSON']>);
+    const back = SpaceSaving.fromJSON<string>(
+      JSON.parse(JSON.stringify(ss)) as ReturnType<SpaceSaving<string>['toJSON']>,
+    );
     expect(back.entries()).toEqual(ss.entries());
     expect(back.minCount).toBe(ss.minCount);
     for (const x of stream.slice(10_000)) {

@@ -66,7 +66,8 @@ export class SpaceSaving<T extends string | number> {
   #mask: number;
 
   constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`Space-Saving capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`Space-Saving capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
     const n = Math.min(capacity, INITIAL);
     this.#hashes = new Int32Array(n);
@@ -285,7 +286,8 @@ export class SpaceSaving<T extends string | number> {
   /** All monitored items, by count descending (ties: smaller error, then item). */
   entries(): TopKEntry<T>[] {
     const out: TopKEntry<T>[] = [];
-    for (let s = 0; s < this.#size; s++) out.push({ item: this.#items[s]!, count: this.#count(s), error: this.#errors[s]! });
+    for (let s = 0; s < this.#size; s++)
+      out.push({ item: this.#items[s]!, count: this.#count(s), error: this.#errors[s]! });
     return out.sort(byCount);
   }
 

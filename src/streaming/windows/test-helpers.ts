@@ -2,7 +2,17 @@
  * Test helpers for the windowed aggregator (imported by the *.test.ts files only): an
  * aggregator wired to arrays of results and late events.
  */
-import { count, type Aggregations, type LateReason, type WindowAssigner, type WindowedAggregatorOptions, type WindowKey, type WindowResult, WindowedAggregator, type ValuesOf } from './index.ts';
+import {
+  count,
+  type Aggregations,
+  type LateReason,
+  type WindowAssigner,
+  type WindowedAggregatorOptions,
+  type WindowKey,
+  type WindowResult,
+  WindowedAggregator,
+  type ValuesOf,
+} from './index.ts';
 
 export interface Ev {
   k: string;
@@ -49,7 +59,16 @@ export function harness<E, K extends WindowKey, A extends Aggregations<E>>(
 }
 
 /** A counting harness over `Ev` keyed by `k`. */
-export function counting(window: WindowAssigner, options: { outOfOrdernessMs?: number; graceMs?: number; emit?: 'eager' | 'final'; maxOpenCells?: number; overflow?: 'evict-oldest' | 'drop-new' } = {}) {
+export function counting(
+  window: WindowAssigner,
+  options: {
+    outOfOrdernessMs?: number;
+    graceMs?: number;
+    emit?: 'eager' | 'final';
+    maxOpenCells?: number;
+    overflow?: 'evict-oldest' | 'drop-new';
+  } = {},
+) {
   return harness({ window, key: (e: Ev) => e.k, aggregations: { n: count<Ev>() }, ...options });
 }
 
@@ -59,5 +78,8 @@ export function feed<E extends { t: number }>(agg: { add(e: E, t: number): void 
 
 /** Compact view of results: "key [start,end) n=… rev final trigger". */
 export function brief(results: WindowResult<WindowKey, { n: number }>[]): string[] {
-  return results.map((r) => `${r.key} [${r.window.start},${r.window.end}) n=${r.values.n} r${r.revision}${r.final ? ' final' : ''} ${r.trigger}`);
+  return results.map(
+    (r) =>
+      `${r.key} [${r.window.start},${r.window.end}) n=${r.values.n} r${r.revision}${r.final ? ' final' : ''} ${r.trigger}`,
+  );
 }

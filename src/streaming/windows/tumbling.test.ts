@@ -22,18 +22,29 @@ describe('tumbling windows: boundaries', () => {
     const h = counting(tumbling(1000, { offsetMs: 250 }));
     feed(h.agg, [ev('a', 249), ev('a', 250), ev('a', 1249)]);
     h.agg.flush();
-    expect(brief(h.results)).toEqual(['a [-750,250) n=1 r0 final on-time', 'a [250,1250) n=2 r0 final flush']);
+    expect(brief(h.results)).toEqual([
+      'a [-750,250) n=1 r0 final on-time',
+      'a [250,1250) n=2 r0 final flush',
+    ]);
     const neg = counting(tumbling(1000));
     feed(neg.agg, [ev('a', -1001), ev('a', -1000), ev('a', -1)]);
     neg.agg.flush();
-    expect(brief(neg.results)).toEqual(['a [-2000,-1000) n=1 r0 final on-time', 'a [-1000,0) n=2 r0 final flush']);
+    expect(brief(neg.results)).toEqual([
+      'a [-2000,-1000) n=1 r0 final on-time',
+      'a [-1000,0) n=2 r0 final flush',
+    ]);
   });
 
   it('keeps keys apart and emits one result per window × key', () => {
     const h = counting(tumbling(100));
     feed(h.agg, [ev('a', 1), ev('b', 2), ev('a', 3), ev('c', 150), ev('b', 199)]);
     h.agg.flush();
-    expect(brief(h.results).sort()).toEqual(['a [0,100) n=2 r0 final on-time', 'b [0,100) n=1 r0 final on-time', 'b [100,200) n=1 r0 final flush', 'c [100,200) n=1 r0 final flush']);
+    expect(brief(h.results).sort()).toEqual([
+      'a [0,100) n=2 r0 final on-time',
+      'b [0,100) n=1 r0 final on-time',
+      'b [100,200) n=1 r0 final flush',
+      'c [100,200) n=1 r0 final flush',
+    ]);
   });
 
   it('skips empty windows on a watermark jump', () => {
@@ -88,18 +99,46 @@ describe('late events and grace', () => {
       aggregations: { n: count<Ev>(), total: sum((e: Ev) => e.v), users: distinct((e: Ev) => e.u) },
       graceMs: 500,
     });
-    feed(h.agg, [ev('a', 100, { v: 1, u: 'x' }), ev('a', 200, { v: 2, u: 'y' }), ev('a', 1000, { v: 5, u: 'x' })]);
+    feed(h.agg, [
+      ev('a', 100, { v: 1, u: 'x' }),
+      ev('a', 200, { v: 2, u: 'y' }),
+      ev('a', 1000, { v: 5, u: 'x' }),
+    ]);
     const [onTime] = h.take();
-    expect(onTime).toMatchObject({ key: 'a', window: { start: 0, end: 1000 }, values: { n: 2, total: 3, users: 2 }, revision: 0, final: false, late: false, trigger: 'on-time' });
+    expect(onTime).toMatchObject({
+      key: 'a',
+      window: { start: 0, end: 1000 },
+      values: { n: 2, total: 3, users: 2 },
+      revision: 0,
+      final: false,
+      late: false,
+      trigger: 'on-time',
+    });
     h.agg.add(ev('a', 999, { v: 10, u: 'z' }), 999); // W = 1000 < 1000 + 500
     const [late] = h.take();
-    expect(late).toMatchObject({ window: { start: 0, end: 1000 }, values: { n: 3, total: 13, users: 3 }, revision: 1, final: false, late: true, trigger: 'late' });
+    expect(late).toMatchObject({
+      window: { start: 0, end: 1000 },
+      values: { n: 3, total: 13, users: 3 },
+      revision: 1,
+      final: false,
+      late: true,
+      trigger: 'late',
+    });
     h.agg.add(ev('a', 0, { v: 100, u: 'z' }), 0);
     expect(h.take()).toMatchObject([{ values: { n: 4, total: 113, users: 3 }, revision: 2, late: true }]);
     h.agg.advanceWatermark(1499);
     expect(h.take()).toEqual([]);
     h.agg.advanceWatermark(1500); // end + grace: close
-    expect(h.take()).toMatchObject([{ window: { start: 0, end: 1000 }, values: { n: 4, total: 113 }, revision: 3, final: true, late: false, trigger: 'close' }]);
+    expect(h.take()).toMatchObject([
+      {
+        window: { start: 0, end: 1000 },
+        values: { n: 4, total: 113 },
+        revision: 3,
+        final: true,
+        late: false,
+        trigger: 'close',
+      },
+    ]);
     expect(h.agg.stats.lateAccepted).toBe(2);
   });
 
@@ -130,7 +169,11 @@ describe('late events and grace', () => {
     h.agg.add(ev('b', 500), 500);
     expect(brief(h.take())).toEqual(['b [0,1000) n=1 r0 late']);
     h.agg.advanceWatermark(2000);
-    expect(brief(h.take())).toEqual(['a [0,1000) n=1 r1 final close', 'b [0,1000) n=1 r1 final close', 'a [1000,2000) n=1 r0 on-time']);
+    expect(brief(h.take())).toEqual([
+      'a [0,1000) n=1 r1 final close',
+      'b [0,1000) n=1 r1 final close',
+      'a [1000,2000) n=1 r0 on-time',
+    ]);
   });
 
   it('grace 0: the on-time result is final and the very next late event is dropped', () => {
@@ -163,7 +206,11 @@ describe('flush', () => {
     feed(h.agg, [ev('a', 10), ev('b', 1010), ev('a', 2500)]);
     expect(brief(h.take())).toEqual(['a [0,1000) n=1 r0 on-time', 'b [1000,2000) n=1 r0 on-time']);
     h.agg.flush();
-    expect(brief(h.take())).toEqual(['a [0,1000) n=1 r1 final flush', 'b [1000,2000) n=1 r1 final flush', 'a [2000,3000) n=1 r0 final flush']);
+    expect(brief(h.take())).toEqual([
+      'a [0,1000) n=1 r1 final flush',
+      'b [1000,2000) n=1 r1 final flush',
+      'a [2000,3000) n=1 r0 final flush',
+    ]);
     expect(h.agg.watermark).toBe(Infinity);
     expect(h.agg.stats.openCells).toBe(0);
     h.agg.add(ev('a', 1e15), 1e15);
@@ -226,7 +273,13 @@ describe('aggregations', () => {
           ],
         },
       },
-      { key: 't2', plays: 1, avgMs: null, first: undefined, values: { plays: 1, totalMs: 0, avgMs: null, minMs: null, maxMs: null, listeners: 0, top: [] } },
+      {
+        key: 't2',
+        plays: 1,
+        avgMs: null,
+        first: undefined,
+        values: { plays: 1, totalMs: 0, avgMs: null, minMs: null, maxMs: null, listeners: 0, top: [] },
+      },
     ]);
   });
 
@@ -234,7 +287,15 @@ describe('aggregations', () => {
     expect(() => topK((e: Ev) => e.k, 0)).toThrow(RangeError);
     expect(() => topK((e: Ev) => e.k, 10, { capacity: 5 })).toThrow(RangeError);
     expect(() => distinct((e: Ev) => e.k, { precision: 20 })).toThrow(RangeError);
-    expect(() => new WindowedAggregator({ window: tumbling(10), key: (e: Ev) => e.k, aggregations: {}, onResult: () => {} })).toThrow(RangeError);
+    expect(
+      () =>
+        new WindowedAggregator({
+          window: tumbling(10),
+          key: (e: Ev) => e.k,
+          aggregations: {},
+          onResult: () => {},
+        }),
+    ).toThrow(RangeError);
     expect(() => tumbling(0)).toThrow(RangeError);
     expect(() => tumbling(1.5)).toThrow(RangeError);
     expect(() => counting(tumbling(10), { graceMs: -1 })).toThrow(RangeError);
@@ -298,12 +359,18 @@ describe('snapshot / restore', () => {
       harness({
         window: tumbling(1000),
         key: (e: Ev) => e.k,
-        aggregations: { n: count<Ev>(), users: distinct((e: Ev) => e.u), top: topK((e: Ev) => e.u, 3), lo: min((e: Ev) => e.v) },
+        aggregations: {
+          n: count<Ev>(),
+          users: distinct((e: Ev) => e.u),
+          top: topK((e: Ev) => e.u, 3),
+          lo: min((e: Ev) => e.v),
+        },
         graceMs: 1500,
         outOfOrdernessMs: 100,
       });
     const events: Ev[] = [];
-    for (let i = 0; i < 3000; i++) events.push(ev(`k${i % 3}`, i * 2 - (i % 7) * 20, { u: `u${(i * 13) % 97}`, v: (i * 31) % 1000 }));
+    for (let i = 0; i < 3000; i++)
+      events.push(ev(`k${i % 3}`, i * 2 - (i % 7) * 20, { u: `u${(i * 13) % 97}`, v: (i * 31) % 1000 }));
     const a = make();
     const b = make();
     feed(a.agg, events.slice(0, 1700));

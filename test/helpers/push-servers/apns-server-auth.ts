@@ -42,7 +42,13 @@ const MIN_TOKEN_UPDATE_MS = 20 * 60_000;
 
 export function generateKey(keyId: string, teamId: string, topics: string[]): ApnsServerKey {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return { keyId, teamId, topics, publicKey, privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() };
+  return {
+    keyId,
+    teamId,
+    topics,
+    publicKey,
+    privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  };
 }
 
 /**
@@ -76,13 +82,15 @@ export async function authenticate(
   } catch {
     throw new Reject(403, 'InvalidProviderToken');
   }
-  if (claims.iss !== key.teamId || typeof claims.iat !== 'number') throw new Reject(403, 'InvalidProviderToken');
+  if (claims.iss !== key.teamId || typeof claims.iat !== 'number')
+    throw new Reject(403, 'InvalidProviderToken');
   if (conn.teamId !== undefined && conn.teamId !== key.teamId) throw new Reject(403, 'InvalidProviderToken');
   if (!key.topics.includes(topic)) throw new Reject(400, 'TopicDisallowed');
   if (claims.iat * 1000 + HOUR < now) throw new Reject(403, 'ExpiredProviderToken');
   const isNew = conn.jwt !== jwt;
   if (isNew) {
-    if (conn.jwt !== undefined && now - conn.jwtSince < MIN_TOKEN_UPDATE_MS) throw new Reject(429, 'TooManyProviderTokenUpdates');
+    if (conn.jwt !== undefined && now - conn.jwtSince < MIN_TOKEN_UPDATE_MS)
+      throw new Reject(429, 'TooManyProviderTokenUpdates');
     conn.jwt = jwt;
     conn.jwtSince = now;
   }

@@ -21,7 +21,13 @@ import {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { authenticate, generateKey, Reject, type ApnsServerKey, type ConnectionAuth } from './apns-server-auth.ts';
+import {
+  authenticate,
+  generateKey,
+  Reject,
+  type ApnsServerKey,
+  type ConnectionAuth,
+} from './apns-server-auth.ts';
 
 export { generateKey, type ApnsServerKey } from './apns-server-auth.ts';
 
@@ -77,7 +83,17 @@ interface SessionInfo extends ConnectionAuth {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const PUSH_TYPES = new Set(['alert', 'background', 'location', 'voip', 'complication', 'fileprovider', 'mdm', 'liveactivity', 'pushtotalk']);
+const PUSH_TYPES = new Set([
+  'alert',
+  'background',
+  'location',
+  'voip',
+  'complication',
+  'fileprovider',
+  'mdm',
+  'liveactivity',
+  'pushtotalk',
+]);
 const MAX_BODY = 4096;
 
 export class ApnsTestServer {
@@ -108,7 +124,12 @@ export class ApnsTestServer {
   #goaway: { after: number; code: number; reason: string } | undefined;
   #dropToOne = false;
 
-  constructor(server: ReturnType<typeof createSecureServer>, url: string, keys: ApnsServerKey[], opts: ApnsServerOptions) {
+  constructor(
+    server: ReturnType<typeof createSecureServer>,
+    url: string,
+    keys: ApnsServerKey[],
+    opts: ApnsServerOptions,
+  ) {
     this.#server = server;
     this.url = url;
     this.keys = keys;
@@ -143,13 +164,17 @@ export class ApnsTestServer {
 
   /** Each connection processes `n` streams, then answers the next with GOAWAY (JSON reason) and ends. */
   goawayAfter(n: number | undefined, opts: { code?: number; reason?: string } = {}): void {
-    this.#goaway = n === undefined ? undefined : { after: n, code: opts.code ?? constants.NGHTTP2_NO_ERROR, reason: opts.reason ?? 'Shutdown' };
+    this.#goaway =
+      n === undefined
+        ? undefined
+        : { after: n, code: opts.code ?? constants.NGHTTP2_NO_ERROR, reason: opts.reason ?? 'Shutdown' };
   }
 
   /** Announces a new SETTINGS_MAX_CONCURRENT_STREAMS to every connection past its first success. */
   setMaxConcurrentStreams(n: number): void {
     this.#maxStreams = n;
-    for (const [session, info] of this.#live) if (info.opened && !info.dropped) this.#announce(session, info, n);
+    for (const [session, info] of this.#live)
+      if (info.opened && !info.dropped) this.#announce(session, info, n);
   }
 
   /** Apple's observed behaviour: the limit drops to 1 after a rejected notification, back after a success. */
@@ -195,12 +220,17 @@ export class ApnsTestServer {
     if (!session || !info) return void stream.close(constants.NGHTTP2_REFUSED_STREAM);
     stream.on('error', () => undefined);
     const streamId = stream.id ?? 0;
-    if (info.goawayLastId !== undefined && streamId > info.goawayLastId) return void stream.close(constants.NGHTTP2_REFUSED_STREAM);
+    if (info.goawayLastId !== undefined && streamId > info.goawayLastId)
+      return void stream.close(constants.NGHTTP2_REFUSED_STREAM);
     if (this.#goaway && info.processed >= this.#goaway.after) {
       // RFC 9113 §6.8: streams above lastStreamId were not processed; the client may resend them.
       info.goawayLastId = info.lastProcessedId;
       this.goaways++;
-      session.goaway(this.#goaway.code, info.lastProcessedId, Buffer.from(JSON.stringify({ reason: this.#goaway.reason })));
+      session.goaway(
+        this.#goaway.code,
+        info.lastProcessedId,
+        Buffer.from(JSON.stringify({ reason: this.#goaway.reason })),
+      );
       stream.close(constants.NGHTTP2_REFUSED_STREAM);
       // Close once that GOAWAY is on the wire: nghttp2 then caps the closing GOAWAY's last
       // stream id to it (a second GOAWAY with a higher id is a protocol error for the client).
@@ -251,7 +281,15 @@ export class ApnsTestServer {
       this.#validateHeaders(headers, path, token);
       const topic = str(headers['apns-topic'])!;
       if (token !== undefined && this.#expired.has(token)) {
-        return this.#answer(session, info, stream, apnsId, 410, { reason: 'Unregistered', timestamp: this.#expired.get(token) }, token);
+        return this.#answer(
+          session,
+          info,
+          stream,
+          apnsId,
+          410,
+          { reason: 'Unregistered', timestamp: this.#expired.get(token) },
+          token,
+        );
       }
       const bound = token === undefined ? undefined : this.#tokenTopics.get(token);
       if (bound !== undefined && bound !== topic) throw new Reject(400, 'DeviceTokenNotForTopic');
@@ -266,13 +304,21 @@ export class ApnsTestServer {
     const scripted = token === undefined ? undefined : this.#outcomes.get(token);
     if (scripted === 'hang') return; // never answered: the client's timeout (or close) ends it
     if (scripted) {
-      const extra: Record<string, string> = scripted.retryAfter === undefined ? {} : { 'retry-after': scripted.retryAfter };
-      const json = scripted.status === 410 ? { reason: scripted.reason ?? 'Unregistered', timestamp: this.#now() } : { reason: scripted.reason ?? '' };
+      const extra: Record<string, string> =
+        scripted.retryAfter === undefined ? {} : { 'retry-after': scripted.retryAfter };
+      const json =
+        scripted.status === 410
+          ? { reason: scripted.reason ?? 'Unregistered', timestamp: this.#now() }
+          : { reason: scripted.reason ?? '' };
       return this.#answer(session, info, stream, apnsId, scripted.status, json, token, extra);
     }
     const recorded: RecordedNotification = {
       token: token!,
-      headers: Object.fromEntries(Object.entries(headers).filter(([k]) => k.startsWith('apns-') || k.startsWith(':')).map(([k, v]) => [k, String(v)])),
+      headers: Object.fromEntries(
+        Object.entries(headers)
+          .filter(([k]) => k.startsWith('apns-') || k.startsWith(':'))
+          .map(([k, v]) => [k, String(v)]),
+      ),
       payload,
       apnsId,
       jwt,
@@ -290,12 +336,14 @@ export class ApnsTestServer {
     if (headers[':method'] !== 'POST') throw new Reject(405, 'MethodNotAllowed');
     if (!str(headers['apns-topic'])) throw new Reject(400, 'MissingTopic');
     const collapseId = str(headers['apns-collapse-id']);
-    if (collapseId !== undefined && Buffer.byteLength(collapseId) > 64) throw new Reject(400, 'BadCollapseId');
+    if (collapseId !== undefined && Buffer.byteLength(collapseId) > 64)
+      throw new Reject(400, 'BadCollapseId');
     const priority = str(headers['apns-priority']);
     if (priority !== undefined && !['1', '5', '10'].includes(priority)) throw new Reject(400, 'BadPriority');
     const pushType = str(headers['apns-push-type']);
     if (pushType !== undefined && !PUSH_TYPES.has(pushType)) throw new Reject(400, 'InvalidPushType');
-    if (token === undefined) throw new Reject(404, path.startsWith('/3/device') ? 'MissingDeviceToken' : 'BadPath');
+    if (token === undefined)
+      throw new Reject(404, path.startsWith('/3/device') ? 'MissingDeviceToken' : 'BadPath');
     if (token === '') throw new Reject(400, 'MissingDeviceToken');
     if (!/^[0-9a-fA-F]+$/.test(token)) throw new Reject(400, 'BadDeviceToken');
     const expiration = str(headers['apns-expiration']);
@@ -318,7 +366,12 @@ export class ApnsTestServer {
       this.#finish.get(stream)?.();
       if (recorded) this.requests.push(recorded);
       else this.rejections.push({ token, status, reason: String(json?.reason ?? ''), session: info.id });
-      stream.respond({ ':status': status, 'apns-id': apnsId, ...(json ? { 'content-type': 'application/json' } : {}), ...extra });
+      stream.respond({
+        ':status': status,
+        'apns-id': apnsId,
+        ...(json ? { 'content-type': 'application/json' } : {}),
+        ...extra,
+      });
       stream.end(json ? JSON.stringify(json) : undefined);
       if (status === 200 && (!info.opened || info.dropped)) {
         // Apple: one stream until a request with a valid token succeeds; back up after a success.
@@ -347,7 +400,9 @@ export class ApnsTestServer {
 
 export async function startApnsServer(opts: ApnsServerOptions = {}): Promise<ApnsTestServer> {
   const topic = opts.topic ?? 'com.backbeat.test';
-  const keys = (opts.keys ?? [{ keyId: 'KEY0000001', teamId: 'TEAM000001' }]).map((k) => generateKey(k.keyId, k.teamId, k.topics ?? [topic]));
+  const keys = (opts.keys ?? [{ keyId: 'KEY0000001', teamId: 'TEAM000001' }]).map((k) =>
+    generateKey(k.keyId, k.teamId, k.topics ?? [topic]),
+  );
   const server = createSecureServer({
     ...(opts.tls ?? testTls()),
     allowHTTP1: false,
@@ -365,7 +420,10 @@ export async function startApnsServer(opts: ApnsServerOptions = {}): Promise<Apn
 
 function testTls(): { cert: Buffer; key: Buffer } {
   const dir = process.env.TEST_TLS_DIR;
-  if (!dir) throw new Error('TEST_TLS_DIR is not set: run `source scripts/lib/ensure.sh && ensure_test_ca` before vitest');
+  if (!dir)
+    throw new Error(
+      'TEST_TLS_DIR is not set: run `source scripts/lib/ensure.sh && ensure_test_ca` before vitest',
+    );
   return { cert: readFileSync(join(dir, 'server.pem')), key: readFileSync(join(dir, 'server-key.pem')) };
 }
 
@@ -380,7 +438,8 @@ function parsePayload(body: Buffer, size: number): Record<string, unknown> {
   }
   // Apple documents no reason for a body that is not a JSON dictionary with `aps`; this one is ours.
   const aps = (parsed as { aps?: unknown } | undefined)?.aps;
-  if (typeof parsed !== 'object' || parsed === null || typeof aps !== 'object' || aps === null) throw new Reject(400, 'BadPayload');
+  if (typeof parsed !== 'object' || parsed === null || typeof aps !== 'object' || aps === null)
+    throw new Reject(400, 'BadPayload');
   return parsed as Record<string, unknown>;
 }
 

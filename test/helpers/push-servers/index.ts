@@ -16,8 +16,14 @@ export interface ProviderServers {
   close(): Promise<void>;
 }
 
-export async function startProviderServers(opts: { apns?: ApnsServerOptions; fcm?: FcmServerOptions } = {}): Promise<ProviderServers> {
-  const [apns, fcm, webpush] = await Promise.all([startApnsServer(opts.apns), startFcmServer(opts.fcm), startWebPushServer()]);
+export async function startProviderServers(
+  opts: { apns?: ApnsServerOptions; fcm?: FcmServerOptions } = {},
+): Promise<ProviderServers> {
+  const [apns, fcm, webpush] = await Promise.all([
+    startApnsServer(opts.apns),
+    startFcmServer(opts.fcm),
+    startWebPushServer(),
+  ]);
   return {
     apns,
     fcm,

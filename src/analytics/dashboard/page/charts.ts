@@ -5,13 +5,20 @@ import { h } from './dom.ts';
 
 type Spec = (typeof SERIES)[number];
 
-const AXIS = { stroke: '#8b93a7', font: '11px system-ui, sans-serif', grid: { stroke: '#232a3d', width: 1 }, ticks: { stroke: '#232a3d', width: 1, size: 4 } };
+const AXIS = {
+  stroke: '#8b93a7',
+  font: '11px system-ui, sans-serif',
+  grid: { stroke: '#232a3d', width: 1 },
+  ticks: { stroke: '#232a3d', width: 1, size: 4 },
+};
 const HEIGHT = 140;
 /** The x axis spans at least this much (s); its ticks are whole seconds or more. */
 const MIN_SPAN_S = 10;
 const TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21_600, 43_200, 86_400];
 /** Tick steps for count series (no fractional connections). */
-const INTEGER_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 1e7, 1e8];
+const INTEGER_INCRS = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 1e7, 1e8,
+];
 
 /** The data's span, at least MIN_SPAN_S wide; the last seconds until there is data. */
 function xRange(min: number | null, max: number | null): [number, number] {
@@ -59,10 +66,31 @@ export class Chart {
           y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.2 : 1] },
         },
         axes: [
-          { ...AXIS, size: 30, space: 70, incrs: TIME_INCRS, values: (_u, splits) => splits.map((v) => fmtTime(v * 1000)) },
-          { ...AXIS, size: 46, values: (_u, splits) => splits.map((v) => fmtNum(v)), ...(spec.integer ? { incrs: INTEGER_INCRS } : {}) },
+          {
+            ...AXIS,
+            size: 30,
+            space: 70,
+            incrs: TIME_INCRS,
+            values: (_u, splits) => splits.map((v) => fmtTime(v * 1000)),
+          },
+          {
+            ...AXIS,
+            size: 46,
+            values: (_u, splits) => splits.map((v) => fmtNum(v)),
+            ...(spec.integer ? { incrs: INTEGER_INCRS } : {}),
+          },
         ],
-        series: [{}, { label: spec.title, stroke: spec.color, width: 2, fill: `${spec.color}26`, points: { show: false }, spanGaps: false }],
+        series: [
+          {},
+          {
+            label: spec.title,
+            stroke: spec.color,
+            width: 2,
+            fill: `${spec.color}26`,
+            points: { show: false },
+            spanGaps: false,
+          },
+        ],
       },
       [[], []],
       this.#body,
@@ -78,7 +106,10 @@ export class Chart {
     const ys = buf.ys(this.#spec.key);
     this.#plot?.setData([buf.xs(), ys]);
     const last = ys.at(-1);
-    this.#value.textContent = last === undefined || last === null ? '–' : `${fmtNum(last)}${this.#spec.unit ? ` ${this.#spec.unit}` : ''}`;
+    this.#value.textContent =
+      last === undefined || last === null
+        ? '–'
+        : `${fmtNum(last)}${this.#spec.unit ? ` ${this.#spec.unit}` : ''}`;
     if (live) this.el.dataset['updates'] = String(++this.#updates);
     this.el.dataset['points'] = String(ys.length);
   }

@@ -10,12 +10,30 @@
  */
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
-import { BackbeatClient, BackbeatClientError, type Publication, type Subscription } from '../../../client/index.ts';
-import { AlertBook, SeriesBuffer, alertsIn, millis, parseOverview, parseTrending, tokenFromHash } from './model.ts';
+import {
+  BackbeatClient,
+  BackbeatClientError,
+  type Publication,
+  type Subscription,
+} from '../../../client/index.ts';
+import {
+  AlertBook,
+  SeriesBuffer,
+  alertsIn,
+  millis,
+  parseOverview,
+  parseTrending,
+  tokenFromHash,
+} from './model.ts';
 import { fmtTime } from './format.ts';
 import { DashboardView } from './view.ts';
 
-const CHANNELS = { overview: 'system:overview', trending: 'system:trending', metrics: 'system:metrics', alerts: 'system:alerts' } as const;
+const CHANNELS = {
+  overview: 'system:overview',
+  trending: 'system:trending',
+  metrics: 'system:metrics',
+  alerts: 'system:alerts',
+} as const;
 type Feed = keyof typeof CHANNELS;
 /** Publications read back on subscribe: the latest snapshot, or a window of series / alert changes. */
 const BACKFILL: Record<Feed, number> = { overview: 1, trending: 1, metrics: 300, alerts: 100 };
@@ -39,7 +57,11 @@ function countLoad(): number {
   }
 }
 
-const debug: DebugState = { loads: countLoad(), pushes: { overview: 0, trending: 0, metrics: 0, alerts: 0 }, client: undefined };
+const debug: DebugState = {
+  loads: countLoad(),
+  pushes: { overview: 0, trending: 0, metrics: 0, alerts: 0 },
+  client: undefined,
+};
 (window as unknown as { backbeatDashboard: DebugState }).backbeatDashboard = debug;
 
 /** `/ws` beside the page (relative, so a path prefix in front of Backbeat keeps working). */
@@ -51,7 +73,8 @@ function wsUrl(): string {
   return u.toString();
 }
 
-const tsOf = (p: Publication): number => millis((p.data as { ts?: unknown } | null)?.ts) ?? p.ts ?? Date.now();
+const tsOf = (p: Publication): number =>
+  millis((p.data as { ts?: unknown } | null)?.ts) ?? p.ts ?? Date.now();
 
 /** One connection with one token; replaced when the fragment's token changes. */
 class Session {
@@ -94,7 +117,11 @@ class Session {
       if (reconnect) {
         if (!this.#blocked) {
           this.#view.status('reconnecting');
-          this.#view.notice('offline', 'Connection lost — reconnecting…', reason ? `${reason} (${code})` : `close code ${code}`);
+          this.#view.notice(
+            'offline',
+            'Connection lost — reconnecting…',
+            reason ? `${reason} (${code})` : `close code ${code}`,
+          );
         }
       } else this.#refused(code, reason);
     });
@@ -183,13 +210,25 @@ class Session {
     this.#client.close();
     if (code === 4011) {
       this.#view.status('refused');
-      this.#view.notice('expired', 'The token has expired.', 'Open the dashboard again with a fresh token: /dashboard#token=…');
+      this.#view.notice(
+        'expired',
+        'The token has expired.',
+        'Open the dashboard again with a fresh token: /dashboard#token=…',
+      );
     } else if (code === 4001) {
       this.#view.status('refused');
-      this.#view.notice('refused', 'The token was refused.', `${reason || 'invalid token'} (4001). Check that it is signed with this server's key and not expired.`);
+      this.#view.notice(
+        'refused',
+        'The token was refused.',
+        `${reason || 'invalid token'} (4001). Check that it is signed with this server's key and not expired.`,
+      );
     } else {
       this.#view.status('offline');
-      this.#view.notice('offline', 'Disconnected.', `${reason || 'the server closed the connection'} (${code}). Reload the page to try again.`);
+      this.#view.notice(
+        'offline',
+        'Disconnected.',
+        `${reason || 'the server closed the connection'} (${code}). Reload the page to try again.`,
+      );
     }
   }
 
@@ -221,7 +260,11 @@ function main(): void {
     session = undefined;
     if (!token) {
       view.status('no-token');
-      view.notice('no-token', 'No token.', 'Open this page as /dashboard#token=<JWT with the analytics:read scope>. The fragment never leaves your browser.');
+      view.notice(
+        'no-token',
+        'No token.',
+        'Open this page as /dashboard#token=<JWT with the analytics:read scope>. The fragment never leaves your browser.',
+      );
       return;
     }
     session = new Session(view, token);

@@ -37,7 +37,14 @@ export const SERIES = [
   { key: 'connections', title: 'Connections', unit: '', scale: 1, integer: true, color: '#35c2ff' },
   { key: 'events_per_second', title: 'Events / s', unit: '/s', scale: 1, integer: false, color: '#8f7bff' },
   { key: 'http_p99_ms', title: 'HTTP p99', unit: 'ms', scale: 1, integer: false, color: '#ffb020' },
-  { key: 'http_error_rate', title: 'HTTP error rate', unit: '%', scale: 100, integer: false, color: '#ff5d6c' },
+  {
+    key: 'http_error_rate',
+    title: 'HTTP error rate',
+    unit: '%',
+    scale: 100,
+    integer: false,
+    color: '#ff5d6c',
+  },
   { key: 'event_lag', title: 'Event lag', unit: 'events', scale: 1, integer: true, color: '#3ecf8e' },
   { key: 'dlq_size', title: 'Dead letters', unit: '', scale: 1, integer: true, color: '#ff8a3d' },
 ] as const;
@@ -101,7 +108,10 @@ function trendingItem(v: unknown): TrendingItem | undefined {
 /** `{tracks, artists}`: each a list, or a `GET /v1/analytics/trending` answer (`{items}`). */
 export function parseTrending(data: unknown): { tracks: TrendingItem[]; artists: TrendingItem[] } {
   const d = obj(data);
-  const list = (v: unknown) => items(v).map(trendingItem).filter((x): x is TrendingItem => x !== undefined);
+  const list = (v: unknown) =>
+    items(v)
+      .map(trendingItem)
+      .filter((x): x is TrendingItem => x !== undefined);
   return { tracks: list(d['tracks']), artists: list(d['artists']) };
 }
 

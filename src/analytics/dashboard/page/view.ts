@@ -3,7 +3,8 @@ import { fill, h } from './dom.ts';
 import { fmtAgo, fmtInt, fmtMs, fmtNum, fmtRate } from './format.ts';
 import type { Alert, Overview, SeriesBuffer, TrendingItem } from './model.ts';
 
-export type Status = 'no-token' | 'connecting' | 'live' | 'reconnecting' | 'refused' | 'forbidden' | 'offline';
+export type Status =
+  'no-token' | 'connecting' | 'live' | 'reconnecting' | 'refused' | 'forbidden' | 'offline';
 
 const STATUS_TEXT: Record<Status, string> = {
   'no-token': 'No token',
@@ -47,17 +48,39 @@ export class DashboardView {
     ] as const) {
       const value = h('div', { class: 'card-value' }, '–');
       const sub = h('div', { class: 'card-sub' });
-      const el = h('div', { class: 'card', 'data-card': key }, h('div', { class: 'card-label' }, label), value, sub);
+      const el = h(
+        'div',
+        { class: 'card', 'data-card': key },
+        h('div', { class: 'card-label' }, label),
+        value,
+        sub,
+      );
       this.#cards.set(key, { value, sub, el });
       cards.append(el);
     }
     const list = (title: string, ol: HTMLElement, id: string) =>
-      h('section', { class: 'panel list', id }, h('header', { class: 'panel-head' }, h('h2', {}, title), h('span', { class: 'hint' }, 'score · plays · listeners')), ol);
+      h(
+        'section',
+        { class: 'panel list', id },
+        h(
+          'header',
+          { class: 'panel-head' },
+          h('h2', {}, title),
+          h('span', { class: 'hint' }, 'score · plays · listeners'),
+        ),
+        ol,
+      );
     fill(root, [
       h(
         'header',
         { class: 'top' },
-        h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }), h('h1', {}, 'Backbeat'), h('span', { class: 'subtitle' }, 'live dashboard')),
+        h(
+          'div',
+          { class: 'brand' },
+          h('span', { class: 'logo', 'aria-hidden': 'true' }),
+          h('h1', {}, 'Backbeat'),
+          h('span', { class: 'subtitle' }, 'live dashboard'),
+        ),
         h('div', { class: 'top-right' }, this.#meta, this.#status),
       ),
       this.#notice,
@@ -67,10 +90,19 @@ export class DashboardView {
         { class: 'row' },
         list('Trending tracks', this.#tracks, 'tracks-panel'),
         list('Trending artists', this.#artists, 'artists-panel'),
-        h('section', { class: 'panel list', id: 'alerts-panel' }, h('header', { class: 'panel-head' }, h('h2', {}, 'Open alerts'), this.#alertCount), this.#alerts),
+        h(
+          'section',
+          { class: 'panel list', id: 'alerts-panel' },
+          h('header', { class: 'panel-head' }, h('h2', {}, 'Open alerts'), this.#alertCount),
+          this.#alerts,
+        ),
       ),
       h('section', { class: 'charts', id: 'charts' }, ...this.charts.map((c) => c.el)),
-      h('footer', { class: 'foot' }, 'Updated live over /ws from system:overview · system:trending · system:metrics · system:alerts — no polling.'),
+      h(
+        'footer',
+        { class: 'foot' },
+        'Updated live over /ws from system:overview · system:trending · system:metrics · system:alerts — no polling.',
+      ),
     ]);
     for (const c of this.charts) c.mount();
     this.trending([], []);
@@ -163,12 +195,27 @@ export class DashboardView {
         { 'data-alert': a.key, 'data-kind': a.kind },
         h('span', { class: 'alert-name' }, a.name),
         h('span', { class: 'alert-kind' }, a.kind),
-        h('span', { class: 'alert-detail' }, `${a.metric}${a.value === undefined ? '' : ` = ${fmtNum(a.value)}`}`),
-        h('span', { class: 'alert-time' }, a.openedAt === undefined ? '' : `opened ${fmtAgo(a.openedAt, now)}`),
+        h(
+          'span',
+          { class: 'alert-detail' },
+          `${a.metric}${a.value === undefined ? '' : ` = ${fmtNum(a.value)}`}`,
+        ),
+        h(
+          'span',
+          { class: 'alert-time' },
+          a.openedAt === undefined ? '' : `opened ${fmtAgo(a.openedAt, now)}`,
+        ),
       ),
     );
     const unlisted = count - open.length;
-    if (unlisted > 0) rows.push(h('li', { class: 'empty' }, `${unlisted} more opened earlier: GET /v1/analytics/alerts lists every alert.`));
+    if (unlisted > 0)
+      rows.push(
+        h(
+          'li',
+          { class: 'empty' },
+          `${unlisted} more opened earlier: GET /v1/analytics/alerts lists every alert.`,
+        ),
+      );
     if (rows.length === 0) rows.push(h('li', { class: 'empty' }, 'No open alerts'));
     fill(this.#alerts, rows);
   }

@@ -36,10 +36,16 @@ export class MemoryHistory implements History {
 
   constructor(opts: MemoryHistoryOptions) {
     this.#opts = opts;
-    this.#sweep = opts.clock.setInterval(() => this.sweep(), Math.min(60_000, Math.max(1000, opts.metaTtlMs / 4)));
+    this.#sweep = opts.clock.setInterval(
+      () => this.sweep(),
+      Math.min(60_000, Math.max(1000, opts.metaTtlMs / 4)),
+    );
   }
 
-  async append(channel: string, pub: Omit<Publication, 'offset'>): Promise<{ publication: Publication; epoch: string }> {
+  async append(
+    channel: string,
+    pub: Omit<Publication, 'offset'>,
+  ): Promise<{ publication: Publication; epoch: string }> {
     return this.appendSync(channel, pub);
   }
 

@@ -15,7 +15,10 @@ export class MemorySessionStore implements SessionStore {
 
   async save(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
     this.#prune();
-    this.#sessions.set(key(id, record.user), { record: structuredClone(record), expiresAt: this.#clock.now() + ttlMs });
+    this.#sessions.set(key(id, record.user), {
+      record: structuredClone(record),
+      expiresAt: this.#clock.now() + ttlMs,
+    });
   }
 
   async take(id: string, user: string): Promise<SessionRecord | undefined> {

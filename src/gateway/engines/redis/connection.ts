@@ -5,9 +5,34 @@ import { ACQUIRE_SLOT, APPEND_AND_PUBLISH, PRESENCE_LIST, READ, SLIDING_WINDOW }
 export type ScriptedRedis = (Redis | Cluster) & ScriptCommands;
 
 interface ScriptCommands {
-  bbAppend(meta: string, stream: string, channel: string, epoch: string, metaTtlMs: number, fields: string, size: number, ttlMs: number, mode: '' | 'p' | 's'): Promise<[number, string]>;
-  bbRead(meta: string, stream: string, epoch: string, metaTtlMs: number, mode: 'latest' | 'since', since: number, sinceEpoch: string, limit: number): Promise<[number, string, number, ...string[]]>;
-  bbWindow(key: string, now: number, windowMs: number, limit: number, member: string): Promise<[number, number, number]>;
+  bbAppend(
+    meta: string,
+    stream: string,
+    channel: string,
+    epoch: string,
+    metaTtlMs: number,
+    fields: string,
+    size: number,
+    ttlMs: number,
+    mode: '' | 'p' | 's',
+  ): Promise<[number, string]>;
+  bbRead(
+    meta: string,
+    stream: string,
+    epoch: string,
+    metaTtlMs: number,
+    mode: 'latest' | 'since',
+    since: number,
+    sinceEpoch: string,
+    limit: number,
+  ): Promise<[number, string, number, ...string[]]>;
+  bbWindow(
+    key: string,
+    now: number,
+    windowMs: number,
+    limit: number,
+    member: string,
+  ): Promise<[number, number, number]>;
   bbAcquireSlot(key: string, now: number, leaseMs: number, max: number, member: string): Promise<number>;
   bbPresenceList(hash: string, zset: string, now: number): Promise<string[]>;
 }

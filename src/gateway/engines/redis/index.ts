@@ -77,21 +77,44 @@ export function createRedisEngines(opts: RedisEngineOptions): Engines {
     ttlMs: opts.historyTtlMs,
     metaTtlMs: opts.historyMetaTtlMs,
   });
-  const broker = new RedisBroker({ pub: redis, sub, prefix: opts.prefix, logger: opts.logger, sharded: cluster });
-  const presence = new RedisPresence({ redis, prefix: opts.prefix, clock: opts.clock, ttlMs: opts.presenceTtlMs });
-  const rateLimiter = new RedisRateLimiter({ redis, prefix: opts.prefix, clock: opts.clock, leaseMs: opts.slotLeaseMs });
+  const broker = new RedisBroker({
+    pub: redis,
+    sub,
+    prefix: opts.prefix,
+    logger: opts.logger,
+    sharded: cluster,
+  });
+  const presence = new RedisPresence({
+    redis,
+    prefix: opts.prefix,
+    clock: opts.clock,
+    ttlMs: opts.presenceTtlMs,
+  });
+  const rateLimiter = new RedisRateLimiter({
+    redis,
+    prefix: opts.prefix,
+    clock: opts.clock,
+    leaseMs: opts.slotLeaseMs,
+  });
   const sessions = new RedisSessionStore({ redis, prefix: opts.prefix });
   const ports = { history, broker, presence, rateLimiter, sessions };
   return {
     kind: 'redis',
-    publish: (channel, pub) => history.appendAndPublish(channel, pub, broker.channelKey(channel), cluster ? 's' : 'p'),
+    publish: (channel, pub) =>
+      history.appendAndPublish(channel, pub, broker.channelKey(channel), cluster ? 's' : 'p'),
     async start() {
       await Promise.all([waitReady(redis, opts.connectTimeoutMs), waitReady(sub, opts.connectTimeoutMs)]);
       const ms = opts.connectTimeoutMs ?? 10_000;
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         broker.ready,
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('cannot reach redis: control channel subscribe timed out')), ms))),
+        new Promise(
+          (_, reject) =>
+            (timer = setTimeout(
+              () => reject(new Error('cannot reach redis: control channel subscribe timed out')),
+              ms,
+            )),
+        ),
       ]).finally(() => clearTimeout(timer));
     },
     health: () => ({

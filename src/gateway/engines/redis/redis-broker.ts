@@ -3,9 +3,7 @@ import type { Broker, BrokerHandler, ClientInfo, ControlMessage, Publication } f
 import type { ScriptedRedis } from './connection.ts';
 
 /** Wire format on Redis pub/sub: publications, joins, leaves (per channel) and control messages. */
-type Wire =
-  | { t: 'p'; e: string; p: Publication }
-  | { t: 'j' | 'l'; i: ClientInfo };
+type Wire = { t: 'p'; e: string; p: Publication } | { t: 'j' | 'l'; i: ClientInfo };
 
 /**
  * Cross-node fan-out over Redis pub/sub. One subscriber connection per node; a channel
@@ -25,7 +23,13 @@ export class RedisBroker implements Broker {
   readonly ready: Promise<void>;
   #markReady: () => void = () => undefined;
 
-  constructor(opts: { pub: ScriptedRedis; sub: ScriptedRedis; prefix: string; logger: Logger; sharded: boolean }) {
+  constructor(opts: {
+    pub: ScriptedRedis;
+    sub: ScriptedRedis;
+    prefix: string;
+    logger: Logger;
+    sharded: boolean;
+  }) {
     this.#pub = opts.pub;
     this.#sub = opts.sub;
     this.#prefix = opts.prefix;

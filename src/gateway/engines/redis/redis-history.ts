@@ -41,12 +41,30 @@ export class RedisHistory implements History {
     mode: '' | 'p' | 's',
   ): Promise<{ publication: Publication; epoch: string }> {
     const [meta, stream] = this.keys(channel);
-    const fields = JSON.stringify({ data: pub.data, ts: pub.ts, ...(pub.info ? { info: pub.info } : {}), ...(pub.trace ? { trace: pub.trace } : {}) }).slice(1, -1);
-    const [offset, epoch] = await this.#o.redis.bbAppend(meta, stream, pubsubChannel, newEpoch(), this.#o.metaTtlMs, fields, this.#o.size, this.#o.ttlMs, mode);
+    const fields = JSON.stringify({
+      data: pub.data,
+      ts: pub.ts,
+      ...(pub.info ? { info: pub.info } : {}),
+      ...(pub.trace ? { trace: pub.trace } : {}),
+    }).slice(1, -1);
+    const [offset, epoch] = await this.#o.redis.bbAppend(
+      meta,
+      stream,
+      pubsubChannel,
+      newEpoch(),
+      this.#o.metaTtlMs,
+      fields,
+      this.#o.size,
+      this.#o.ttlMs,
+      mode,
+    );
     return { publication: { ...pub, offset: Number(offset) }, epoch };
   }
 
-  append(channel: string, pub: Omit<Publication, 'offset'>): Promise<{ publication: Publication; epoch: string }> {
+  append(
+    channel: string,
+    pub: Omit<Publication, 'offset'>,
+  ): Promise<{ publication: Publication; epoch: string }> {
     return this.appendAndPublish(channel, pub, `${this.#o.prefix}c:{${channel}}`, '');
   }
 
@@ -75,7 +93,8 @@ export class RedisHistory implements History {
     if (!since) return { position, publications: pubs, complete: true };
     if (foreign === 1) return { position, publications: pubs, complete: false };
     const missing = top - since.offset;
-    const complete = missing === 0 || (missing <= limit && pubs[0]?.offset === since.offset + 1 && pubs.length === missing);
+    const complete =
+      missing === 0 || (missing <= limit && pubs[0]?.offset === since.offset + 1 && pubs.length === missing);
     return { position, publications: pubs, complete };
   }
 

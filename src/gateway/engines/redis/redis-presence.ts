@@ -21,7 +21,10 @@ export class RedisPresence implements Presence {
     this.#prefix = opts.prefix;
     this.#clock = opts.clock;
     this.#ttlMs = opts.ttlMs;
-    this.#timer = opts.clock.setInterval(() => void this.renew().catch(() => undefined), Math.max(100, Math.floor(opts.ttlMs / 3)));
+    this.#timer = opts.clock.setInterval(
+      () => void this.renew().catch(() => undefined),
+      Math.max(100, Math.floor(opts.ttlMs / 3)),
+    );
   }
 
   #keys(channel: string): [hash: string, zset: string] {

@@ -24,12 +24,21 @@ export class RedisRateLimiter implements RateLimiter {
     this.#prefix = opts.prefix;
     this.#clock = opts.clock;
     this.#leaseMs = opts.leaseMs;
-    this.#timer = opts.clock.setInterval(() => void this.renew().catch(() => undefined), Math.max(100, Math.floor(opts.leaseMs / 3)));
+    this.#timer = opts.clock.setInterval(
+      () => void this.renew().catch(() => undefined),
+      Math.max(100, Math.floor(opts.leaseMs / 3)),
+    );
   }
 
   async consume(key: string, rule: RateRule): Promise<RateDecision> {
     const member = `${this.#clock.now()}:${this.#node}:${this.#seq++}`;
-    const [allowed, remaining, retry] = await this.#redis.bbWindow(`${this.#prefix}rl:{${key}}`, this.#clock.now(), rule.windowMs, rule.limit, member);
+    const [allowed, remaining, retry] = await this.#redis.bbWindow(
+      `${this.#prefix}rl:{${key}}`,
+      this.#clock.now(),
+      rule.windowMs,
+      rule.limit,
+      member,
+    );
     return { allowed: allowed === 1, remaining: Number(remaining), retryAfterMs: Number(retry) };
   }
 
@@ -38,7 +47,14 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async acquireSlot(key: string, member: string, max: number): Promise<boolean> {
-    const ok = (await this.#redis.bbAcquireSlot(`${this.#prefix}slot:{${key}}`, this.#clock.now(), this.#leaseMs, max, member)) === 1;
+    const ok =
+      (await this.#redis.bbAcquireSlot(
+        `${this.#prefix}slot:{${key}}`,
+        this.#clock.now(),
+        this.#leaseMs,
+        max,
+        member,
+      )) === 1;
     if (ok) {
       let set = this.#held.get(key);
       if (!set) this.#held.set(key, (set = new Set()));

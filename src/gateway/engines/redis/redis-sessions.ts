@@ -16,7 +16,12 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async save(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    await this.#redis.set(`${this.#prefix}sess:${record.user}:${id}`, JSON.stringify(record), 'PX', Math.max(1, Math.floor(ttlMs)));
+    await this.#redis.set(
+      `${this.#prefix}sess:${record.user}:${id}`,
+      JSON.stringify(record),
+      'PX',
+      Math.max(1, Math.floor(ttlMs)),
+    );
   }
 
   async take(id: string, user: string): Promise<SessionRecord | undefined> {

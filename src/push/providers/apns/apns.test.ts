@@ -16,9 +16,15 @@ const MIN = 60_000;
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const PEM = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 
-function tokenWith(clock: ManualClock, renewals: TokenRenewal[] = [], refreshAfterMs?: number): ProviderToken {
+function tokenWith(
+  clock: ManualClock,
+  renewals: TokenRenewal[] = [],
+  refreshAfterMs?: number,
+): ProviderToken {
   const opts = { key: PEM, keyId: 'KEY0000001', teamId: 'TEAM000001', clock };
-  return new ProviderToken(refreshAfterMs === undefined ? opts : { ...opts, refreshAfterMs }, (why) => renewals.push(why));
+  return new ProviderToken(refreshAfterMs === undefined ? opts : { ...opts, refreshAfterMs }, (why) =>
+    renewals.push(why),
+  );
 }
 
 describe('APNs provider token', () => {
@@ -28,7 +34,10 @@ describe('APNs provider token', () => {
     expect(decodeProtectedHeader(jwt)).toEqual({ alg: 'ES256', kid: 'KEY0000001' });
     expect(Buffer.from(jwt.split('.')[2]!, 'base64url')).toHaveLength(64);
     const { payload } = await compactVerify(jwt, publicKey, { algorithms: ['ES256'] });
-    expect(JSON.parse(Buffer.from(payload).toString())).toEqual({ iss: 'TEAM000001', iat: Date.UTC(2026, 2, 1, 12, 0, 0) / 1000 });
+    expect(JSON.parse(Buffer.from(payload).toString())).toEqual({
+      iss: 'TEAM000001',
+      iat: Date.UTC(2026, 2, 1, 12, 0, 0) / 1000,
+    });
   });
 
   it('is minted on first use, reused until 50 min, then renewed', () => {
@@ -76,36 +85,63 @@ describe('APNs provider token', () => {
 
   it('refuses keys that are not EC P-256 private keys', () => {
     expect(() => parseSigningKey('not a key')).toThrow(/does not parse/);
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ format: 'pem', type: 'pkcs8' })
+      .toString();
     expect(() => parseSigningKey(rsa)).toThrow(/EC P-256/);
-    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' })
+      .privateKey.export({ format: 'pem', type: 'pkcs8' })
+      .toString();
     expect(() => parseSigningKey(p384)).toThrow(/EC P-256/);
   });
 });
 
 describe('APNs request', () => {
-  const base: PushMessage = { notificationId: 'job1:user1', title: 'New', body: 'Album out', priority: 'normal' };
+  const base: PushMessage = {
+    notificationId: 'job1:user1',
+    title: 'New',
+    body: 'Album out',
+    priority: 'normal',
+  };
   const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
 
   it('maps priority to apns-priority 10 for high and critical, 5 otherwise', () => {
-    const prio = (priority: PushMessage['priority']) => buildRequest('ab', { ...base, priority }, 'com.x', NOW).headers['apns-priority'];
+    const prio = (priority: PushMessage['priority']) =>
+      buildRequest('ab', { ...base, priority }, 'com.x', NOW).headers['apns-priority'];
     expect([prio('low'), prio('normal'), prio('high'), prio('critical')]).toEqual(['5', '5', '10', '10']);
   });
 
   it('sets apns-expiration from ttlSeconds (0 stays 0), apns-collapse-id from collapseKey, omits both otherwise', () => {
-    expect(buildRequest('ab', { ...base, ttlSeconds: 3600 }, 'com.x', NOW).headers['apns-expiration']).toBe(String(NOW / 1000 + 3600));
+    expect(buildRequest('ab', { ...base, ttlSeconds: 3600 }, 'com.x', NOW).headers['apns-expiration']).toBe(
+      String(NOW / 1000 + 3600),
+    );
     expect(buildRequest('ab', { ...base, ttlSeconds: 0 }, 'com.x', NOW).headers['apns-expiration']).toBe('0');
-    expect(buildRequest('ab', { ...base, collapseKey: 'album-1' }, 'com.x', NOW).headers['apns-collapse-id']).toBe('album-1');
+    expect(
+      buildRequest('ab', { ...base, collapseKey: 'album-1' }, 'com.x', NOW).headers['apns-collapse-id'],
+    ).toBe('album-1');
     const plain = buildRequest('ab', base, 'com.x', NOW);
     expect(plain.headers).not.toHaveProperty('apns-expiration');
     expect(plain.headers).not.toHaveProperty('apns-collapse-id');
-    expect(plain.headers).toMatchObject({ 'apns-topic': 'com.x', 'apns-push-type': 'alert', 'apns-id': plain.apnsId });
+    expect(plain.headers).toMatchObject({
+      'apns-topic': 'com.x',
+      'apns-push-type': 'alert',
+      'apns-id': plain.apnsId,
+    });
     expect(plain.apnsId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
   it('builds {"aps":{"alert":{title,body}},"notificationId",…data} where data cannot override aps or notificationId', () => {
-    const req = buildRequest('ab', { ...base, data: { trackId: 't9', aps: 'evil', notificationId: 'forged' } }, 'com.x', NOW);
-    expect(JSON.parse(req.body.toString())).toEqual({ aps: { alert: { title: 'New', body: 'Album out' } }, notificationId: 'job1:user1', trackId: 't9' });
+    const req = buildRequest(
+      'ab',
+      { ...base, data: { trackId: 't9', aps: 'evil', notificationId: 'forged' } },
+      'com.x',
+      NOW,
+    );
+    expect(JSON.parse(req.body.toString())).toEqual({
+      aps: { alert: { title: 'New', body: 'Album out' } },
+      notificationId: 'job1:user1',
+      trackId: 't9',
+    });
   });
 
   it('puts the device token in the path, encoded', () => {
@@ -154,19 +190,31 @@ describe('APNs answers → outcomes (push-providers.md §4.4)', () => {
   });
 
   it('200 → delivered with the apns-id', () => {
-    expect(toOutcome({ kind: 'answer', status: 200, apnsId: 'id-1' }, 0)).toEqual({ kind: 'delivered', status: 200, providerId: 'id-1' });
+    expect(toOutcome({ kind: 'answer', status: 200, apnsId: 'id-1' }, 0)).toEqual({
+      kind: 'delivered',
+      status: 200,
+      providerId: 'id-1',
+    });
   });
 
   it('carries Retry-After (seconds or HTTP-date) on retries', () => {
     const now = Date.UTC(2026, 0, 1);
-    expect(toOutcome(answer(429, 'TooManyRequests', '7'), now)).toMatchObject({ kind: 'retry', retryAfterMs: 7000 });
-    expect(toOutcome(answer(503, 'ServiceUnavailable', new Date(now + 30_000).toUTCString()), now)).toMatchObject({ retryAfterMs: 30_000 });
+    expect(toOutcome(answer(429, 'TooManyRequests', '7'), now)).toMatchObject({
+      kind: 'retry',
+      retryAfterMs: 7000,
+    });
+    expect(
+      toOutcome(answer(503, 'ServiceUnavailable', new Date(now + 30_000).toUTCString()), now),
+    ).toMatchObject({ retryAfterMs: 30_000 });
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(new Date(now - 5_000).toUTCString(), now)).toBe(0);
   });
 
   it('no answer → retry; a certificate that does not verify → provider-error', () => {
-    expect(toOutcome({ kind: 'no-answer', reason: 'ECONNRESET' }, 0)).toEqual({ kind: 'retry', reason: 'ECONNRESET' });
+    expect(toOutcome({ kind: 'no-answer', reason: 'ECONNRESET' }, 0)).toEqual({
+      kind: 'retry',
+      reason: 'ECONNRESET',
+    });
     expect(toOutcome({ kind: 'no-answer', reason: 'DEPTH_ZERO_SELF_SIGNED_CERT', tls: true }, 0)).toEqual({
       kind: 'provider-error',
       reason: 'DEPTH_ZERO_SELF_SIGNED_CERT',

@@ -11,7 +11,14 @@
  * next session, up to `maxResends`; a stream cut after the server may have processed it
  * ends as `no-answer` (the caller reports `retry`), never as a silent resend.
  */
-import { connect, constants, sensitiveHeaders, type ClientHttp2Session, type ClientHttp2Stream, type Settings } from 'node:http2';
+import {
+  connect,
+  constants,
+  sensitiveHeaders,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type Settings,
+} from 'node:http2';
 import type { Logger } from '../../../core/observability/index.ts';
 import { errorReason, isTlsError, type ApnsExchange } from './outcome.ts';
 import type { ApnsRequest } from './request.ts';
@@ -99,7 +106,15 @@ export class ApnsConnection {
 
   send(req: ApnsRequest, signal: AbortSignal | undefined): Promise<ConnectionResult> {
     return new Promise((resolve) => {
-      const item: Pending = { req, signal, resends: 0, resolve, settled: false, jwt: undefined, onAbort: undefined };
+      const item: Pending = {
+        req,
+        signal,
+        resends: 0,
+        resolve,
+        settled: false,
+        jwt: undefined,
+        onAbort: undefined,
+      };
       if (this.#closing) return this.#settle(item, { kind: 'no-answer', reason: 'Closed' });
       if (signal?.aborted) return this.#settle(item, { kind: 'no-answer', reason: 'Aborted' });
       if (signal) {
@@ -162,7 +177,8 @@ export class ApnsConnection {
     this.#sessions.add(s);
     this.#opts.hooks.onSession?.('open');
     const connectTimer = setTimeout(() => {
-      if (!s.ready) session.destroy(Object.assign(new Error('APNs connection timed out'), { code: 'ConnectTimeout' }));
+      if (!s.ready)
+        session.destroy(Object.assign(new Error('APNs connection timed out'), { code: 'ConnectTimeout' }));
     }, this.#opts.connectTimeoutMs);
     s.timers.push(connectTimer);
     const ping = setInterval(() => {
@@ -318,7 +334,12 @@ export class ApnsConnection {
   }
 }
 
-function answer(status: number, apnsId: string | undefined, retryAfter: string | undefined, body: Buffer): ApnsExchange {
+function answer(
+  status: number,
+  apnsId: string | undefined,
+  retryAfter: string | undefined,
+  body: Buffer,
+): ApnsExchange {
   let reason: string | undefined;
   if (body.length > 0) {
     try {

@@ -26,14 +26,19 @@ export function toOutcome(x: ApnsExchange, nowMs: number): PushOutcome {
   const { status } = x;
   const reason = x.reason ?? `HTTP ${status}`;
   const retryAfterMs = parseRetryAfter(x.retryAfter, nowMs);
-  if (status === 200) return x.apnsId ? { kind: 'delivered', status, providerId: x.apnsId } : { kind: 'delivered', status };
+  if (status === 200)
+    return x.apnsId ? { kind: 'delivered', status, providerId: x.apnsId } : { kind: 'delivered', status };
   if (status === 410) return { kind: 'invalid-token', reason, status };
   if (status === 400 && DEAD_TOKEN_400.has(reason)) return { kind: 'invalid-token', reason, status };
   if (status === 403) {
-    return reason === EXPIRED_TOKEN ? retry(reason, status, retryAfterMs) : { kind: 'provider-error', reason, status };
+    return reason === EXPIRED_TOKEN
+      ? retry(reason, status, retryAfterMs)
+      : { kind: 'provider-error', reason, status };
   }
   if (status === 429) {
-    return reason === 'TooManyProviderTokenUpdates' ? { kind: 'provider-error', reason, status } : retry(reason, status, retryAfterMs);
+    return reason === 'TooManyProviderTokenUpdates'
+      ? { kind: 'provider-error', reason, status }
+      : retry(reason, status, retryAfterMs);
   }
   if (status >= 500) return retry(reason, status, retryAfterMs);
   if (status === 401) return { kind: 'provider-error', reason, status };
@@ -43,7 +48,9 @@ export function toOutcome(x: ApnsExchange, nowMs: number): PushOutcome {
 }
 
 function retry(reason: string, status: number, retryAfterMs: number | undefined): PushOutcome {
-  return retryAfterMs === undefined ? { kind: 'retry', reason, status } : { kind: 'retry', reason, status, retryAfterMs };
+  return retryAfterMs === undefined
+    ? { kind: 'retry', reason, status }
+    : { kind: 'retry', reason, status, retryAfterMs };
 }
 
 /** `Retry-After` as delay-seconds or an HTTP-date (RFC 9110 §10.2.3); `undefined` when absent or unreadable. */
@@ -56,7 +63,8 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
 }
 
 /** Node's error codes for a server certificate that does not verify. */
-const TLS_CODES = /^(ERR_TLS_CERT_ALTNAME_INVALID|CERT_|UNABLE_TO_GET_ISSUER_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT)/;
+const TLS_CODES =
+  /^(ERR_TLS_CERT_ALTNAME_INVALID|CERT_|UNABLE_TO_GET_ISSUER_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT)/;
 
 export function isTlsError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;

@@ -128,7 +128,11 @@ export class ApnsProvider implements PushProvider {
     await Promise.all(this.#connections.map((c) => c.close()));
   }
 
-  async #send(target: PushTarget, message: PushMessage, signal: AbortSignal | undefined): Promise<PushOutcome> {
+  async #send(
+    target: PushTarget,
+    message: PushMessage,
+    signal: AbortSignal | undefined,
+  ): Promise<PushOutcome> {
     // Reasons are short codes (Apple's where one exists): fit for logs and metric labels.
     if (target.platform !== 'ios') return { kind: 'failed', reason: 'WrongPlatform' };
     if (!this.#token) return { kind: 'provider-error', reason: 'InvalidSigningKey' };

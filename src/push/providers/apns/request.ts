@@ -36,7 +36,12 @@ export function apnsPriority(priority: PushMessage['priority']): '10' | '5' {
   return priority === 'high' || priority === 'critical' ? '10' : '5';
 }
 
-export function buildRequest(deviceToken: string, message: PushMessage, topic: string, nowMs: number): ApnsRequest {
+export function buildRequest(
+  deviceToken: string,
+  message: PushMessage,
+  topic: string,
+  nowMs: number,
+): ApnsRequest {
   const apnsId = randomUUID();
   const headers: Record<string, string> = {
     'apns-topic': topic,

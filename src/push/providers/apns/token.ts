@@ -39,7 +39,9 @@ export function parseSigningKey(pem: string): KeyObject {
   }
   const curve = key.asymmetricKeyDetails?.namedCurve;
   if (key.asymmetricKeyType !== 'ec' || curve !== 'prime256v1') {
-    throw new Error(`APNs signing key must be EC P-256 (ES256), got ${key.asymmetricKeyType ?? '?'} ${curve ?? ''}`.trim());
+    throw new Error(
+      `APNs signing key must be EC P-256 (ES256), got ${key.asymmetricKeyType ?? '?'} ${curve ?? ''}`.trim(),
+    );
   }
   return key;
 }
