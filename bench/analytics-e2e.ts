@@ -68,7 +68,7 @@ async function erasure(): Promise<Record<string, unknown>> {
     // with ~100 per user took ~240 s here: the handlers slow down as per-user histories grow). Default
     // `stopped`: the log is filled with the processor stopped (as bench/streaming/intake.ts), so the erasure
     // runs against the same 1M-row log with empty handler state.
-    if (!LIVE) await streaming.processor.close();
+    if (!LIVE) await streaming.pauseProcessing();
     const tFill = performance.now();
     for (let b = 0; b < N_EVENTS / FILL_BATCH; b++) {
       const events = [];
@@ -98,7 +98,7 @@ async function erasure(): Promise<Record<string, unknown>> {
     const fillMs = performance.now() - tFill;
     log(`filled ${N_EVENTS} events in ${Math.round(fillMs)} ms${LIVE ? '; waiting for the processor' : ''}`);
     if (LIVE) {
-      await streaming.processor.caughtUp(240_000);
+      await streaming.caughtUp(240_000);
       await analytics.settled();
     }
     const caughtUpMs = LIVE ? performance.now() - tFill : null;
@@ -225,7 +225,7 @@ async function insight(): Promise<Record<string, unknown>> {
     let inFlight = 0;
     let maxInFlight = 0;
     let failures = 0;
-    const handled0 = streaming.processor.handled;
+    const handled0 = streaming.handled;
     let maxBacklog = 0;
     const backlogSeries: number[] = [];
 
@@ -252,7 +252,7 @@ async function insight(): Promise<Record<string, unknown>> {
       }
     })();
     const lagTimer = setInterval(() => {
-      const backlog = Math.max(0, acked - (streaming.processor.handled - handled0)); // handled may run ahead of the client seeing the 202
+      const backlog = Math.max(0, acked - (streaming.handled - handled0)); // handled may run ahead of the client seeing the 202
       backlogSeries.push(backlog);
       if (backlog > maxBacklog) maxBacklog = backlog;
     }, 100);
@@ -320,7 +320,7 @@ async function insight(): Promise<Record<string, unknown>> {
     await Promise.all(sends);
     const sendEnd = performance.now();
     const tDrain = performance.now();
-    await streaming.processor.caughtUp(120_000);
+    await streaming.caughtUp(120_000);
     const drainMs = performance.now() - tDrain;
     await until(() => pending.length === 0, 15_000, 5, 'samples to settle').catch(() => undefined);
     polling = false;

@@ -9,6 +9,7 @@
  *   TEST_KAFKA_BROKERS, e.g. from `source scripts/lib/ensure.sh; ensure_kafka`)
  * - windows: 1M events through the windowed aggregator (bench/streaming/windows.ts)
  * - recommendations: model update and query latency (bench/streaming/recommendations.ts)
+ * - snapshot: handler-state snapshot size and time, restart from it vs a full replay (bench/streaming/snapshot.ts)
  * Add a benchmark: one more entry in BENCHES.
  */
 import { spawn } from 'node:child_process';
@@ -44,6 +45,20 @@ const BENCHES: Bench[] = [
     script: 'bench/streaming/intake.ts',
     args: ['200000'],
     metrics: { intakePerSec: '', handlersPerSec: '' },
+  },
+  {
+    name: 'snapshot',
+    what: 'handler-state snapshots: 300,000 events of 20,000 users on the embedded log; snapshot size, serialize (the stream waits) and write time; restart from the snapshot vs a full replay, each until caught up',
+    script: 'bench/streaming/snapshot.ts',
+    args: ['300000', '20000'],
+    metrics: {
+      snapshotMB: '',
+      serializeMs: '',
+      writeMs: '',
+      restoreMs: '',
+      restartFromSnapshotMs: '< full replay',
+      restartFullReplayMs: '',
+    },
   },
   {
     name: 'kafka',

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { TokenVerifier } from './core/auth/index.ts';
-import { ConfigError, type Config } from './core/config/index.ts';
-import { runAll, StateMachine } from './core/lifecycle/index.ts';
+import type { Config } from './core/config/index.ts';
+import { runAll, StartupError, StateMachine } from './core/lifecycle/index.ts';
 import { createLogger, Metrics, type Logger } from './core/observability/index.ts';
 import { DependencyBreaker } from './core/resilience/index.ts';
 import { systemClock, type Clock } from './core/time/index.ts';
@@ -17,7 +17,12 @@ import {
   RedisNodeRegistry,
 } from './connections/index.ts';
 import { connectRedis, waitReady, type ScriptedRedis } from './gateway/index.ts';
-import { createStreamEngines, StreamingService, type EventHandler } from './streaming/index.ts';
+import {
+  createStreamEngines,
+  StreamingService,
+  type EventHandler,
+  type StreamingTuning,
+} from './streaming/index.ts';
 import { openStore, type Store, type StoreHealth } from './core/store/index.ts';
 import {
   createProviders,
@@ -58,6 +63,8 @@ export interface AppDeps {
   engines?: Engines;
   /** Handlers of the event stream run after the built-in ones (embedding, tests). */
   eventHandlers?: EventHandler[];
+  /** Event stream tuning over the configuration's (snapshots, lag limit): embedding, tests. */
+  streaming?: StreamingTuning;
 }
 
 const VERSION = (
@@ -123,149 +130,185 @@ export class App {
             ...historyOpts,
           })
         : createMemoryEngines({ clock: this.clock, ...historyOpts }));
-    this.verifier = new TokenVerifier({
-      secret: config.jwtSecret,
-      publicKeyPem: config.jwtPublicKey,
-      jwksUrl: config.jwksUrl,
-      audience: config.jwtAudience,
-      issuer: config.jwtIssuer,
-      now: () => this.clock.now(),
-    });
-    this.breaker = new DependencyBreaker(`engines:${this.engines.kind}`, {
-      metrics: this.metrics,
-      logger: this.logger,
-    });
-    this.#providers = createProviders(config, this.logger.child({ component: 'push' }));
-    this.#pushEvents = new PushEventsHandler({
-      store: () => this.store,
-      model: () => this.push?.sendTime,
-      consentDefault: config.consentDefault,
-    });
-    this.analytics = new AnalyticsService({
-      clock: this.clock,
-      logger: this.logger.child({ component: 'analytics' }),
-      registry: this.metrics.registry,
-      sessionGapMinutes: config.sessionGapMinutes,
-      consentDefault: config.consentDefault,
-      consent: async (ids) =>
-        new Map(((await this.store?.consent.getMany(ids)) ?? []).map((c) => [c.userId, c])),
-      dataDir: config.dataDir,
-    });
-    const alertRules = parseAlertRules(config.alertRules);
-    const promRegistry = this.metrics.registry;
-    const publishSystem = (channel: string, data: unknown) =>
-      this.gateway.channels.publish(channel, data, { user: 'backbeat' }, 'system');
-    this.alerts = new AlertService({
-      rules: alertRules,
-      ...(config.alertWebhookUrl ? { webhookUrl: config.alertWebhookUrl } : {}),
-      sample: seriesSampler({
-        registry: promRegistry,
-        clock: this.clock,
-        connections: () => this.gateway.connectionCount,
-        eventLag: () => gaugeTotal(promRegistry, 'backbeat_streaming_consumer_lag'),
-        dlqSize: () => gaugeTotal(promRegistry, 'backbeat_streaming_dead_letters'),
-      }),
-      publish: publishSystem,
-      clock: this.clock,
-      logger: this.logger.child({ component: 'alerts' }),
-      registry: promRegistry,
-    });
-    this.#systemPublisher = new SystemPublisher({
-      publish: publishSystem,
-      overview: () => this.overview(),
-      trending: async () => ({
-        tracks: this.analytics.trending('track', '1h', 10).items,
-        artists: this.analytics.trending('artist', '1h', 10).items,
-      }),
-      metrics: () => this.alerts.latest() ?? {},
-      clock: this.clock,
-      logger: this.logger.child({ component: 'dashboard' }),
-    });
-    const streamLogger = this.logger.child({ component: 'streaming' });
-    const streamEngines = createStreamEngines({ ...config, nodeId: config.nodeId! }, streamLogger);
-    this.streaming = new StreamingService({
-      ...streamEngines,
-      clock: this.clock,
-      logger: streamLogger,
-      registry: this.metrics.registry,
-      // Recommendation pushes go to the user's inbox channel like any publication.
-      publish: (userId, data) =>
-        this.gateway.channels.publish(`user:${userId}`, data, { user: 'backbeat' }, 'streaming'),
-      maxBatch: config.eventsMaxBatch,
-      maxJsonDepth: config.maxJsonDepth,
-      retry: {
-        attempts: config.eventHandlerAttempts,
-        baseMs: config.eventRetryBaseMs,
-        maxMs: config.eventRetryMaxMs,
-      },
-      pushDebounceMs: config.recommendationPushDebounceMs,
-      maxPushesPerSec: config.recommendationPushMaxPerSec,
-      extraHandlers: [this.#pushEvents, this.analytics.handler, ...(deps.eventHandlers ?? [])],
-      // With Kafka every node handles every event; one owner per user does the side effects.
-      ...(config.kafkaBrokers ? { owns: (userId: string) => this.#ownership?.owns(userId) ?? true } : {}),
-    });
-    this.gateway = new Gateway(
-      {
-        nodeId: config.nodeId!,
-        maxMessageBytes: config.maxMessageBytes,
-        maxJsonDepth: config.maxJsonDepth,
-        maxConnectionsPerUser: config.maxConnectionsPerUser,
-        maxSubscriptionsPerConnection: config.maxSubscriptions,
-        maxConnections: config.maxConnections,
-        rateLimitCommands: config.rateLimitCommands,
-        rateLimitWindowMs: config.rateLimitWindowMs,
-        rateLimitCloseAfter: config.rateLimitCloseAfter,
-        userRateLimitCommands: config.userRateLimitCommands,
-        userRateLimitWindowMs: config.userRateLimitWindowMs,
-        connectTimeoutMs: config.connectTimeoutMs,
-        pingIntervalMs: config.pingIntervalMs,
-        outboundMaxBytes: config.outboundMaxBytes,
-        historySize: config.historySize,
-        sessionTtlMs: config.sessionTtlMs,
-        allowedOrigins: config.allowedOrigins,
-      },
-      {
-        engines: this.engines,
-        verifier: this.verifier,
-        breaker: this.breaker,
+    // A throw half-way through construction closes what was already opened (Redis sockets,
+    // the event log's files or Kafka clients), then rethrows.
+    let streamEngines: ReturnType<typeof createStreamEngines> | undefined;
+    let providers: Providers | undefined;
+    try {
+      this.verifier = new TokenVerifier({
+        secret: config.jwtSecret,
+        publicKeyPem: config.jwtPublicKey,
+        jwksUrl: config.jwksUrl,
+        audience: config.jwtAudience,
+        issuer: config.jwtIssuer,
+        now: () => this.clock.now(),
+      });
+      this.breaker = new DependencyBreaker(`engines:${this.engines.kind}`, {
         metrics: this.metrics,
-        logger: this.logger.child({ component: 'gateway' }),
+        logger: this.logger,
+      });
+      this.#providers = providers = createProviders(config, this.logger.child({ component: 'push' }));
+      this.#pushEvents = new PushEventsHandler({
+        store: () => this.store,
+        model: () => this.push?.sendTime,
+        consentDefault: config.consentDefault,
+      });
+      this.analytics = new AnalyticsService({
         clock: this.clock,
-        events: this.streaming,
-      },
-    );
-    this.#registryRedis = config.redisUrl
-      ? connectRedis({
-          url: config.redisUrl,
-          failFast: true,
-          connectionName: 'backbeat-registry',
-          cluster: config.redisCluster,
-        })
-      : undefined;
-    const registry = this.#registryRedis
-      ? new RedisNodeRegistry({
-          redis: this.#registryRedis,
-          prefix: config.redisPrefix,
+        logger: this.logger.child({ component: 'analytics' }),
+        registry: this.metrics.registry,
+        sessionGapMinutes: config.sessionGapMinutes,
+        consentDefault: config.consentDefault,
+        consent: async (ids) =>
+          new Map(((await this.store?.consent.getMany(ids)) ?? []).map((c) => [c.userId, c])),
+        dataDir: config.dataDir,
+      });
+      const alertRules = parseAlertRules(config.alertRules);
+      const promRegistry = this.metrics.registry;
+      const publishSystem = (channel: string, data: unknown) =>
+        this.gateway.channels.publish(channel, data, { user: 'backbeat' }, 'system');
+      this.alerts = new AlertService({
+        rules: alertRules,
+        ...(config.alertWebhookUrl ? { webhookUrl: config.alertWebhookUrl } : {}),
+        sample: seriesSampler({
+          registry: promRegistry,
           clock: this.clock,
-          ttlMs: config.nodeTtlMs,
-        })
-      : new MemoryNodeRegistry({ clock: this.clock, ttlMs: config.nodeTtlMs });
-    this.connections = new ConnectionManager({
-      registry,
-      strategy: createStrategy(config.balancerStrategy),
-      clock: this.clock,
-      logger: this.logger.child({ component: 'connections' }),
-      self: () => this.#selfInfo(),
-      heartbeatMs: config.heartbeatIntervalMs,
-    });
-    this.#ownership = config.kafkaBrokers
-      ? new KeyOwnership({
-          self: config.nodeId!,
-          nodes: () => this.connections.nodes(),
+          connections: () => this.gateway.connectionCount,
+          eventLag: () => gaugeTotal(promRegistry, 'backbeat_streaming_consumer_lag'),
+          dlqSize: () => gaugeTotal(promRegistry, 'backbeat_streaming_dead_letters'),
+        }),
+        publish: publishSystem,
+        clock: this.clock,
+        logger: this.logger.child({ component: 'alerts' }),
+        registry: promRegistry,
+      });
+      this.#systemPublisher = new SystemPublisher({
+        publish: publishSystem,
+        overview: () => this.overview(),
+        trending: async () => ({
+          tracks: this.analytics.trending('track', '1h', 10).items,
+          artists: this.analytics.trending('artist', '1h', 10).items,
+        }),
+        metrics: () => this.alerts.latest() ?? {},
+        clock: this.clock,
+        logger: this.logger.child({ component: 'dashboard' }),
+      });
+      const streamLogger = this.logger.child({ component: 'streaming' });
+      streamEngines = createStreamEngines(
+        {
+          ...config,
+          nodeId: config.nodeId!,
+          registry: this.metrics.registry,
+          maxDeadLetters: config.dlqMaxLetters,
+        },
+        streamLogger,
+      );
+      this.streaming = new StreamingService({
+        ...streamEngines,
+        clock: this.clock,
+        logger: streamLogger,
+        registry: this.metrics.registry,
+        // Recommendation pushes go to the user's inbox channel like any publication.
+        publish: (userId, data) =>
+          this.gateway.channels.publish(`user:${userId}`, data, { user: 'backbeat' }, 'streaming'),
+        maxBatch: config.eventsMaxBatch,
+        maxJsonDepth: config.maxJsonDepth,
+        retry: {
+          attempts: config.eventHandlerAttempts,
+          baseMs: config.eventRetryBaseMs,
+          maxMs: config.eventRetryMaxMs,
+        },
+        pushDebounceMs: config.recommendationPushDebounceMs,
+        maxPushesPerSec: config.recommendationPushMaxPerSec,
+        pushItems: config.recommendationPushItems,
+        maxPendingPushes: config.recommendationMaxPendingPushes,
+        maxKnownUsers: config.recommendationMaxUsers,
+        extraHandlers: [this.#pushEvents, this.analytics.handler, ...(deps.eventHandlers ?? [])],
+        // With Kafka every node handles every event; one owner per user does the side effects.
+        ...(config.kafkaBrokers ? { owns: (userId: string) => this.#ownership?.owns(userId) ?? true } : {}),
+        // Handler-state snapshots under DATA_DIR/streaming/snapshots (per node, also with Kafka).
+        dataDir: config.dataDir,
+        snapshotDir: config.streamSnapshots ? config.streamSnapshotDir : false,
+        snapshotEveryEvents: config.streamSnapshotEveryEvents,
+        snapshotEveryMs: config.streamSnapshotEveryMs,
+        snapshotKeep: config.streamSnapshotKeep,
+        maxLag: config.streamMaxLag,
+        backlogRetryAfterMs: config.streamBacklogRetryAfterMs,
+        ...deps.streaming,
+      });
+      this.gateway = new Gateway(
+        {
+          nodeId: config.nodeId!,
+          maxMessageBytes: config.maxMessageBytes,
+          maxJsonDepth: config.maxJsonDepth,
+          maxConnectionsPerUser: config.maxConnectionsPerUser,
+          maxSubscriptionsPerConnection: config.maxSubscriptions,
+          maxConnections: config.maxConnections,
+          rateLimitCommands: config.rateLimitCommands,
+          rateLimitWindowMs: config.rateLimitWindowMs,
+          rateLimitCloseAfter: config.rateLimitCloseAfter,
+          userRateLimitCommands: config.userRateLimitCommands,
+          userRateLimitWindowMs: config.userRateLimitWindowMs,
+          connectTimeoutMs: config.connectTimeoutMs,
+          pingIntervalMs: config.pingIntervalMs,
+          outboundMaxBytes: config.outboundMaxBytes,
+          historySize: config.historySize,
+          sessionTtlMs: config.sessionTtlMs,
+          allowedOrigins: config.allowedOrigins,
+        },
+        {
+          engines: this.engines,
+          verifier: this.verifier,
+          breaker: this.breaker,
+          metrics: this.metrics,
+          logger: this.logger.child({ component: 'gateway' }),
           clock: this.clock,
-          refreshMs: config.heartbeatIntervalMs,
-        })
-      : undefined;
+          events: this.streaming,
+        },
+      );
+      this.#registryRedis = config.redisUrl
+        ? connectRedis({
+            url: config.redisUrl,
+            failFast: true,
+            connectionName: 'backbeat-registry',
+            cluster: config.redisCluster,
+          })
+        : undefined;
+      const registry = this.#registryRedis
+        ? new RedisNodeRegistry({
+            redis: this.#registryRedis,
+            prefix: config.redisPrefix,
+            clock: this.clock,
+            ttlMs: config.nodeTtlMs,
+          })
+        : new MemoryNodeRegistry({ clock: this.clock, ttlMs: config.nodeTtlMs });
+      this.connections = new ConnectionManager({
+        registry,
+        strategy: createStrategy(config.balancerStrategy),
+        clock: this.clock,
+        logger: this.logger.child({ component: 'connections' }),
+        self: () => this.#selfInfo(),
+        heartbeatMs: config.heartbeatIntervalMs,
+      });
+      this.#ownership = config.kafkaBrokers
+        ? new KeyOwnership({
+            self: config.nodeId!,
+            nodes: () => this.connections.nodes(),
+            clock: this.clock,
+            refreshMs: config.heartbeatIntervalMs,
+          })
+        : undefined;
+    } catch (err) {
+      const opened = streamEngines;
+      void Promise.allSettled([
+        deps.engines ? undefined : this.engines.close(),
+        providers?.close(),
+        opened?.log.close(),
+        opened?.dlq.close(),
+        this.#registryRedis?.quit(),
+      ]).then(() => this.#registryRedis?.disconnect());
+      throw err;
+    }
   }
 
   /** This node as the registry and balancers see it. */
@@ -301,19 +344,24 @@ export class App {
     return this.config.publicUrl ?? this.url;
   }
 
+  /**
+   * Opens every dependency and starts serving. A failure closes whatever was already opened
+   * (sockets, files, timers) and throws a StartupError naming the part that failed, the
+   * setting that points at it and the real cause.
+   */
   async start(): Promise<this> {
     if (!this.#lifecycle.set('starting')) throw new Error(`cannot start from ${this.state}`);
+    const config = this.config;
+    let part: [string, string | undefined] = config.redisUrl
+      ? ['redis', 'REDIS_URL']
+      : ['engines', undefined];
     try {
       await this.engines.start();
       if (this.#registryRedis) await waitReady(this.#registryRedis);
-    } catch (err) {
-      await this.close({ drain: false });
-      throw new ConfigError(this.config.redisUrl ? 'REDIS_URL' : 'engines', (err as Error).message);
-    }
-    try {
+      part = ['store', config.databaseUrl ? 'DATABASE_URL' : 'DATA_DIR'];
       this.store = await openStore({
-        databaseUrl: this.config.databaseUrl,
-        dataDir: this.config.dataDir,
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
         logger: this.logger.child({ component: 'store' }),
         clock: this.clock,
       });
@@ -323,22 +371,45 @@ export class App {
         2000,
       );
       this.#storeHealthTimer.unref();
+      part = ['push', undefined];
+      this.push = this.#createPush(this.store);
+      this.gdpr = this.#createGdpr(this.store, this.push);
+      part = ['event stream', config.kafkaBrokers ? 'KAFKA_BROKERS' : 'DATA_DIR'];
+      await this.streaming.start();
+      part = ['http', undefined];
+      this.#http = await this.#createHttp(this.push, this.gdpr);
+      part = ['http listener', 'HOST/PORT'];
+      await this.#http.listen({ host: config.host, port: config.port });
+      part = ['background tasks', undefined];
+      this.push.start();
+      this.alerts.start();
+      this.#systemPublisher.start();
+      // Erasures left pending by a stop resume now (after the stream: on Kafka an eraser waits for this node to pass its marker).
+      void this.gdpr
+        .resume()
+        .catch((err: unknown) => this.logger.error({ err }, 'resuming pending erasures failed'));
+      this.#lifecycle.set('ready');
+      part = ['node registry', config.redisUrl ? 'REDIS_URL' : undefined];
+      await this.connections.start();
+      await this.#ownership?.refresh();
     } catch (err) {
+      const failure = new StartupError(part[0], part[1], err);
+      this.logger.error({ err, part: part[0] }, 'start failed; closing what was opened');
       await this.close({ drain: false });
-      throw new ConfigError(
-        this.config.databaseUrl ? 'DATABASE_URL' : 'DATA_DIR',
-        `store: ${(err as Error).message}`,
-      );
+      throw failure;
     }
-    this.push = this.#createPush(this.store);
+    return this;
+  }
+
+  #createGdpr(store: Store, push: PushService): GdprService {
     const pushEvents = this.#pushEvents;
     const parts = [
       streamingGdpr(this.streaming),
-      pushGdpr(this.push, { invalidate: (u) => pushEvents.invalidate(u) }),
+      pushGdpr(push, { invalidate: (u) => pushEvents.invalidate(u) }),
       analyticsGdpr(this.analytics),
     ];
-    this.gdpr = new GdprService({
-      store: this.store,
+    return new GdprService({
+      store,
       erasers: parts.map((p) => p.eraser),
       exporters: parts.map((p) => p.exporter),
       consentDefault: this.config.consentDefault,
@@ -350,22 +421,16 @@ export class App {
         this.analytics.consentChanged(u, c);
       },
     });
-    try {
-      await this.streaming.start();
-    } catch (err) {
-      await this.close({ drain: false });
-      throw new ConfigError(
-        this.config.kafkaBrokers ? 'KAFKA_BROKERS' : 'DATA_DIR',
-        `event stream: ${(err as Error).message}`,
-      );
-    }
-    this.#http = await createHttpServer({
+  }
+
+  #createHttp(push: PushService, gdpr: GdprService): Promise<FastifyInstance> {
+    return createHttpServer({
       gateway: this.gateway,
       streaming: this.streaming,
-      push: this.push,
+      push,
       analytics: this.analytics,
       alerts: this.alerts,
-      gdpr: this.gdpr,
+      gdpr,
       overview: () => this.overview(),
       dashboardDistDir: fileURLToPath(new URL('../dist', import.meta.url)),
       eventsBodyLimitBytes: this.config.eventsMaxBodyBytes,
@@ -384,18 +449,6 @@ export class App {
       nodes: () => this.connections.nodes(),
       pickNode: (key) => this.connections.pick(key),
     });
-    await this.#http.listen({ host: this.config.host, port: this.config.port });
-    this.push.start();
-    this.alerts.start();
-    this.#systemPublisher.start();
-    // Erasures left pending by a stop resume now (after the stream: on Kafka an eraser waits for this node to pass its marker).
-    void this.gdpr
-      .resume()
-      .catch((err: unknown) => this.logger.error({ err }, 'resuming pending erasures failed'));
-    this.#lifecycle.set('ready');
-    await this.connections.start();
-    await this.#ownership?.refresh();
-    return this;
   }
 
   /** `GET /v1/analytics/overview`: what the dashboard shows (SPEC §7). */

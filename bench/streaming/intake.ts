@@ -43,13 +43,13 @@ for (let b = 0; b < N / 1000; b++) {
   }
   batches.push(events);
 }
-await app.streaming.processor.close();
+await app.streaming.pauseProcessing();
 let t = performance.now();
 for (const b of batches) await app.streaming.accept(b, { source: 'http' });
 const intakePerSec = Math.round(N / ((performance.now() - t) / 1000));
 t = performance.now();
-await app.streaming.processor.start();
-await app.streaming.processor.caughtUp(600_000);
+await app.streaming.resumeProcessing();
+await app.streaming.caughtUp(600_000);
 const handlersPerSec = Math.round(N / ((performance.now() - t) / 1000));
 await app.close({ drain: false });
 rmSync(dir, { recursive: true, force: true });

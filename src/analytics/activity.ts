@@ -72,6 +72,43 @@ export class ActivityCounters {
     return Math.round(merged.estimate());
   }
 
+  /** The counters as they are (stream snapshots). */
+  snapshot(): unknown {
+    return {
+      total: this.total,
+      byKind: this.byKind,
+      seconds: this.#seconds,
+      secondHead: this.#secondHead,
+      minutes: this.#minutes.map((h) => h?.toJSON() ?? null),
+      minuteHead: this.#minuteHead,
+    };
+  }
+
+  /** Checks a `snapshot()`; returns what puts it in place (nothing changes before). */
+  prepareRestore(v: unknown): () => void {
+    const fail = (what: string): never => {
+      throw new TypeError(`analytics activity snapshot: ${what}`);
+    };
+    const s = (typeof v === 'object' && v !== null ? v : fail('not an object')) as Record<string, unknown>;
+    const { total, secondHead, minuteHead, byKind, seconds, minutes } = s;
+    if (typeof total !== 'number' || typeof secondHead !== 'number' || typeof minuteHead !== 'number')
+      fail('bad counters');
+    if (!(byKind instanceof Float64Array) || byKind.length !== this.byKind.length) fail('bad byKind');
+    if (!(seconds instanceof Float64Array) || seconds.length !== this.#seconds.length) fail('bad seconds');
+    if (!Array.isArray(minutes) || minutes.length !== ACTIVE_MINUTES) fail('bad minutes');
+    const sketches = (minutes as unknown[]).map((j) =>
+      j === null ? undefined : HyperLogLog.fromJSON(j as Parameters<typeof HyperLogLog.fromJSON>[0]),
+    );
+    return () => {
+      this.total = total as number;
+      this.byKind.set(byKind as Float64Array);
+      this.#seconds.set(seconds as Float64Array);
+      this.#secondHead = secondHead as number;
+      for (let i = 0; i < ACTIVE_MINUTES; i++) this.#minutes[i] = sketches[i];
+      this.#minuteHead = minuteHead as number;
+    };
+  }
+
   approxBytes(): number {
     let bytes = 400;
     for (const h of this.#minutes) if (h) bytes += h.sparse ? 400 : 4096 + 96;

@@ -54,6 +54,18 @@ export interface Prepared {
   readonly weights: Float64Array;
 }
 
+export interface ItemTableSnapshot {
+  maxItems: number;
+  precision: number;
+  capacity: number;
+  index: Array<[string, number]>;
+  free: number[];
+  words: Int32Array;
+  regs: Uint8Array;
+  totals: Float64Array;
+  evicted: number;
+}
+
 export class ItemTable {
   readonly maxItems: number;
   readonly #limit: number;
@@ -218,6 +230,68 @@ export class ItemTable {
     let bytes = this.#capacity * (RECORD * 4 + LISTENERS * this.#bucketBytes + 8);
     for (const [id] of this.#index) bytes += 80 + id.length * 2;
     return bytes;
+  }
+
+  /** The table as it is (stream snapshots; serialize before the next event). */
+  snapshot(): ItemTableSnapshot {
+    return {
+      maxItems: this.maxItems,
+      precision: this.#precision,
+      capacity: this.#capacity,
+      index: [...this.#index],
+      free: this.#free,
+      words: this.#words,
+      regs: this.#regs,
+      totals: this.totals,
+      evicted: this.evicted,
+    };
+  }
+
+  /** Checks a `snapshot()` against this table; returns what puts it in place (nothing changes before). */
+  prepareRestore(v: unknown): () => void {
+    const fail = (what: string): never => {
+      throw new TypeError(`analytics item table snapshot: ${what}`);
+    };
+    const s = (typeof v === 'object' && v !== null ? v : fail('not an object')) as ItemTableSnapshot;
+    if (s.maxItems !== this.maxItems || s.precision !== this.#precision)
+      fail(
+        `made for ${s.maxItems} items at precision ${s.precision}, not ${this.maxItems} at ${this.#precision}`,
+      );
+    const cap = s.capacity;
+    if (!Number.isSafeInteger(cap) || cap < 0 || cap > this.#limit) fail('bad capacity');
+    if (!(s.words instanceof Int32Array) || s.words.length !== cap * RECORD) fail('bad record slab');
+    if (!(s.regs instanceof Uint8Array) || s.regs.length !== cap * LISTENERS * this.#bucketBytes)
+      fail('bad listener slab');
+    if (!(s.totals instanceof Float64Array) || s.totals.length !== SUMS) fail('bad totals');
+    if (!Number.isSafeInteger(s.evicted) || s.evicted < 0) fail('bad evicted count');
+    const used = new Set<number>();
+    const index = new Map<string, number>();
+    if (!Array.isArray(s.index)) fail('bad index');
+    for (const e of s.index) {
+      const [id, slot] = Array.isArray(e) ? e : fail('bad index entry');
+      if (typeof id !== 'string' || !Number.isSafeInteger(slot) || slot < 0 || slot >= cap || used.has(slot))
+        fail('bad index entry');
+      used.add(slot);
+      index.set(id, slot);
+    }
+    if (!Array.isArray(s.free) || s.free.length + used.size !== cap) fail('bad free list');
+    for (const slot of s.free) {
+      if (!Number.isSafeInteger(slot) || slot < 0 || slot >= cap || used.has(slot)) fail('bad free list');
+      used.add(slot);
+    }
+    return () => {
+      const words = new Int32Array(cap * RECORD);
+      words.set(s.words);
+      this.#words = words;
+      this.#floats = new Float64Array(words.buffer);
+      this.#regs = Uint8Array.from(s.regs);
+      this.#capacity = cap;
+      this.#index.clear();
+      for (const [id, slot] of index) this.#index.set(id, slot);
+      this.#free = [...s.free];
+      this.totals.set(s.totals);
+      this.evicted = s.evicted;
+    };
   }
 
   #insert(id: string): number {

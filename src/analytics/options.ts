@@ -83,6 +83,12 @@ export interface AnalyticsHandler {
   readonly name: 'analytics';
   readonly types: ReadonlySet<string>;
   handle(event: AnalyticsEvent, ctx: { replay: boolean; owner: boolean }): void | Promise<void>;
+  /** GDPR erasure through the stream (also on nodes that reach a Kafka erasure marker). */
+  forget(userId: string): void;
+  /** Stream snapshots of the analytics state (the processor calls `settle` first). */
+  snapshot(): unknown;
+  restore(state: unknown): void;
+  settle(): Promise<void>;
 }
 
 export interface UserAnalytics {

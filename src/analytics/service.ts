@@ -49,9 +49,10 @@ export class AnalyticsService {
   readonly #l: AnalyticsLimits;
   readonly #keys: KeyRing;
   /** user id → record slot, pseudonym → user id: the only user ids analytics holds. */
-  readonly #vault = new PseudonymVault();
+  #vault = new PseudonymVault();
   /** The analytics state: pseudonymous user records, trending, activity. */
-  readonly #users: UserTable;
+  #users: UserTable;
+  readonly #gapMs: number;
   readonly #trending: TrendingIndex;
   readonly #activity = new ActivityCounters();
   readonly #gate: ConsentGate;
@@ -68,7 +69,7 @@ export class AnalyticsService {
     this.#clock = opts.clock;
     this.#log = opts.logger.child({ component: 'analytics' });
     const l = (this.#l = { ...DEFAULT_LIMITS, ...opts.limits });
-    const gapMs = opts.sessionGapMinutes * 60_000;
+    const gapMs = (this.#gapMs = opts.sessionGapMinutes * 60_000);
     this.#users = new UserTable(
       { gapMs, graceMs: l.sessionGraceMs, maxOpen: maxOpenSessions(gapMs, l.sessionGraceMs) },
       l.topArtistsPerUser,
@@ -115,7 +116,110 @@ export class AnalyticsService {
       name: 'analytics',
       types: new Set(KIND_OF_TYPE.keys()),
       handle: (e, ctx) => this.#handle(e, ctx.replay),
+      forget: (userId) => this.forget(userId),
+      snapshot: () => this.#snapshotState(),
+      restore: (state) => this.#restoreState(state),
+      settle: () => this.#gate.settled(),
     };
+  }
+
+  // ---- stream snapshots ----------------------------------------------------------------
+
+  /**
+   * The state the stream rebuilds (records, the user id ↔ slot mapping, trending, activity,
+   * counters), as it is: the stream processor serializes it at once, between two batches,
+   * after `settle` (no event held for a consent lookup). The epoch keys stay in their
+   * own file; the consent cache is not state (asked again).
+   */
+  #snapshotState(): unknown {
+    return {
+      kind: 'analytics',
+      version: 1,
+      epoch: this.#epoch.id,
+      users: this.#users.snapshot(),
+      vault: this.#vault.entries(),
+      trending: this.#trending.snapshot(),
+      activity: this.#activity.snapshot(),
+      counters: [this.#anonymousOnly, this.#lateForSessions, this.#evictedUsers, this.#rotations],
+    };
+  }
+
+  /**
+   * Replaces the state with a `#snapshotState()`: every part is checked before any changes.
+   * Records of an older epoch are re-keyed to the current one (as a rotation does), and
+   * every restored user's consent is asked again (a withdrawal while the node was down
+   * drops the record, as a rebuild from the log would).
+   */
+  #restoreState(state: unknown): void {
+    const s = (typeof state === 'object' && state !== null ? state : {}) as Record<string, unknown>;
+    if (s['kind'] !== 'analytics' || s['version'] !== 1)
+      throw new TypeError('analytics snapshot: not an analytics snapshot of version 1');
+    const epoch = s['epoch'];
+    const counters = s['counters'];
+    if (typeof epoch !== 'string') throw new TypeError('analytics snapshot: bad epoch');
+    if (!Array.isArray(counters) || counters.length !== 4 || !counters.every((n) => Number.isSafeInteger(n)))
+      throw new TypeError('analytics snapshot: bad counters');
+    const users = new UserTable(
+      {
+        gapMs: this.#gapMs,
+        graceMs: this.#l.sessionGraceMs,
+        maxOpen: maxOpenSessions(this.#gapMs, this.#l.sessionGraceMs),
+      },
+      this.#l.topArtistsPerUser,
+    );
+    const applyUsers = users.prepareRestore(s['users']);
+    const applyTrending = this.#trending.prepareRestore(s['trending']);
+    const applyActivity = this.#activity.prepareRestore(s['activity']);
+    applyUsers();
+    const vault = new PseudonymVault();
+    const entries = s['vault'];
+    if (!Array.isArray(entries)) throw new TypeError('analytics snapshot: bad vault');
+    const seen = new Set<number>();
+    for (const e of entries as unknown[]) {
+      const [userId, slot] = Array.isArray(e) ? (e as [unknown, unknown]) : [];
+      if (typeof userId !== 'string' || typeof slot !== 'number' || seen.has(slot))
+        throw new TypeError('analytics snapshot: bad vault entry');
+      let pseudonym: string | undefined;
+      try {
+        pseudonym = users.pseudonym(slot);
+      } catch {
+        pseudonym = undefined;
+      }
+      if (pseudonym === undefined) throw new TypeError('analytics snapshot: vault entry without a record');
+      seen.add(slot);
+      vault.set(userId, slot, pseudonym);
+    }
+    if (seen.size !== users.size) throw new TypeError('analytics snapshot: records without a vault entry');
+    // Everything checked: put it in place.
+    applyTrending();
+    applyActivity();
+    this.#users = users;
+    this.#vault = vault;
+    [this.#anonymousOnly, this.#lateForSessions, this.#evictedUsers, this.#rotations] = counters as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    this.#cache.clear();
+    this.#key = undefined;
+    this.#epoch = { id: '', start: 0, end: 0 };
+    if (vault.size === 0) return;
+    const key = this.#currentKey(this.#clock.now());
+    if (epoch !== this.#epoch.id) {
+      for (const [userId, slot] of vault.entries()) {
+        const ps = key.pseudonym(userId);
+        const old = users.pseudonym(slot);
+        users.rekey(slot, ps.id, ps.hi, ps.lo);
+        vault.set(userId, slot, ps.id, old);
+      }
+      this.#rotations++;
+    }
+    for (const [userId] of vault.entries()) this.#gate.recheck(userId);
+    this.#log.info(
+      { users: vault.size, epoch: this.#epoch.id },
+      'analytics state restored from a stream snapshot',
+    );
   }
 
   // ---- the stream ----------------------------------------------------------------------

@@ -163,6 +163,38 @@ export class TrendingIndex {
   approxBytes(): number {
     return this.tracks.approxBytes() + this.artists.approxBytes();
   }
+
+  /** The index as it is (stream snapshots): the landmark, the observation start, both tables. */
+  snapshot(): unknown {
+    return {
+      halfLives: this.#halfLives,
+      landmark: this.#landmark,
+      observedFrom: this.#observedFrom,
+      tracks: this.tracks.snapshot(),
+      artists: this.artists.snapshot(),
+    };
+  }
+
+  /** Checks a `snapshot()`; returns what puts it in place (nothing changes before). */
+  prepareRestore(v: unknown): () => void {
+    const s = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
+    const h = s['halfLives'];
+    if (!(h instanceof Float64Array) || h.length !== SUMS || h.some((x, i) => x !== this.#halfLives[i]))
+      throw new TypeError('analytics trending snapshot: made with other half-lives');
+    const landmark = s['landmark'];
+    const observedFrom = s['observedFrom'];
+    if (typeof landmark !== 'number' || typeof observedFrom !== 'number' || Number.isNaN(observedFrom))
+      throw new TypeError('analytics trending snapshot: bad landmark');
+    const tracks = this.tracks.prepareRestore(s['tracks']);
+    const artists = this.artists.prepareRestore(s['artists']);
+    return () => {
+      tracks();
+      artists();
+      this.#landmark = landmark;
+      this.#observedFrom = observedFrom;
+      this.#preparedFor = NaN;
+    };
+  }
 }
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;

@@ -134,6 +134,20 @@ export interface UserCounts {
   listenedMs: number;
 }
 
+export interface UserTableSnapshot {
+  stride: number;
+  topCapacity: number;
+  capacity: number;
+  f: Float64Array;
+  top: Int32Array;
+  topIds: Array<string | undefined>;
+  pseudonyms: Array<string | undefined>;
+  networks: Array<string | undefined>;
+  free: number[];
+  hand: number;
+  size: number;
+}
+
 export class UserTable {
   readonly #rules: SessionRules;
   readonly #topCapacity: number;
@@ -398,6 +412,67 @@ export class UserTable {
 
   approxBytes(): number {
     return this.#capacity * (this.#stride * 8 + this.#topCapacity * (8 + 8) + 8 * 3) + this.#size * 60;
+  }
+
+  /** The slabs as they are (stream snapshots; serialize before the next fold). */
+  snapshot(): UserTableSnapshot {
+    return {
+      stride: this.#stride,
+      topCapacity: this.#topCapacity,
+      capacity: this.#capacity,
+      f: this.#f,
+      top: this.#top,
+      topIds: this.#topIds,
+      pseudonyms: this.#pseudonyms,
+      networks: this.#networks,
+      free: this.#free,
+      hand: this.#hand,
+      size: this.#size,
+    };
+  }
+
+  /** Checks a `snapshot()` against this table's layout; returns what puts it in place (nothing changes before). */
+  prepareRestore(v: unknown): () => void {
+    const fail = (what: string): never => {
+      throw new TypeError(`analytics users snapshot: ${what}`);
+    };
+    const s = (typeof v === 'object' && v !== null ? v : fail('not an object')) as UserTableSnapshot;
+    if (s.stride !== this.#stride || s.topCapacity !== this.#topCapacity)
+      fail(`layout ${s.stride}/${s.topCapacity} differs from ${this.#stride}/${this.#topCapacity}`);
+    const cap = s.capacity;
+    if (!Number.isSafeInteger(cap) || cap < 0) fail('bad capacity');
+    if (!(s.f instanceof Float64Array) || s.f.length !== cap * this.#stride) fail('bad record slab');
+    if (!(s.top instanceof Int32Array) || s.top.length !== cap * this.#topCapacity * 2) fail('bad top slab');
+    for (const [name, a, n] of [
+      ['topIds', s.topIds, cap * this.#topCapacity],
+      ['pseudonyms', s.pseudonyms, cap],
+      ['networks', s.networks, cap],
+    ] as const) {
+      if (!Array.isArray(a) || a.length !== n) fail(`bad ${name}`);
+      for (const x of a) if (x !== undefined && typeof x !== 'string') fail(`bad ${name} entry`);
+    }
+    const live = s.pseudonyms.filter((p) => p !== undefined).length;
+    if (s.size !== live) fail('size does not match the live records');
+    if (
+      !Array.isArray(s.free) ||
+      s.free.length !== cap - live ||
+      !s.free.every(
+        (slot) => Number.isSafeInteger(slot) && slot >= 0 && slot < cap && s.pseudonyms[slot] === undefined,
+      )
+    )
+      fail('bad free list');
+    if (!Number.isSafeInteger(s.hand) || s.hand < 0 || (cap > 0 && s.hand >= cap)) fail('bad hand');
+    return () => {
+      this.#capacity = cap;
+      this.#f = new Float64Array(s.f);
+      this.#top = new Int32Array(s.top);
+      this.#topIds = s.topIds;
+      this.#pseudonyms = s.pseudonyms;
+      this.#networks = s.networks;
+      this.#free = s.free;
+      this.#hand = s.hand;
+      this.#size = s.size;
+    };
   }
 
   #grow(capacity: number): void {

@@ -8,5 +8,4 @@ export {
   type Target,
 } from './balancer/index.ts';
 export { MemoryNodeRegistry, RedisNodeRegistry, type NodeInfo, type NodeRegistry } from './registry/index.ts';
-export { EndpointPool, type EndpointPoolOptions, type EndpointState } from './pool/endpoint-pool.ts';
 export { KeyOwnership } from './ownership.ts';

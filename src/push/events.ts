@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { boundedCache } from '../core/cache/index.ts';
 import type { Store } from '../core/store/index.ts';
 import type { SendTimeModel } from './sendtime/index.ts';
 
@@ -24,7 +24,7 @@ export class PushEventsHandler {
   readonly #model: () => SendTimeModel | undefined;
   readonly #consentDefault: boolean;
   /** userId → [time zone, personalization allowed]; bounded, refreshed when a user's settings change. */
-  readonly #users = new LRUCache<string, [string, boolean]>({ max: 100_000 });
+  readonly #users = boundedCache<string, [string, boolean]>(100_000);
 
   constructor(opts: {
     store: () => Store | undefined;
@@ -34,6 +34,30 @@ export class PushEventsHandler {
     this.#store = opts.store;
     this.#model = opts.model;
     this.#consentDefault = opts.consentDefault === 'granted';
+  }
+
+  /**
+   * Stream snapshots: the send-time model is state the log rebuilds (its own `snapshot()`);
+   * the time-zone/consent cache is not (asked again).
+   */
+  snapshot(): unknown {
+    return { kind: 'push', version: 1, sendTime: this.#model()?.snapshot() ?? null };
+  }
+
+  /** Replaces the send-time model's state (validated by the model: a bad one throws, nothing changes). */
+  restore(state: unknown): void {
+    const s = state as { kind?: unknown; version?: unknown; sendTime?: unknown } | null;
+    if (!s || s.kind !== 'push' || s.version !== 1)
+      throw new TypeError('not a push handler snapshot of version 1');
+    const model = this.#model();
+    if (model && s.sendTime !== null) model.restore(s.sendTime);
+    else if (model) model.restore({ version: 1, halfLifeMs: model.options.halfLifeMs, users: [] });
+  }
+
+  /** GDPR erasure through the stream (also on nodes that reach a Kafka erasure marker). */
+  forget(userId: string): void {
+    this.#model()?.forget(userId);
+    this.invalidate(userId);
   }
 
   /** Forget what is cached about a user (preferences, devices or consent changed; erasure). */

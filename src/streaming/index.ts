@@ -5,12 +5,13 @@ export { EventIngest, parseNdjson, type IngestContext, type IngestResult } from 
 export {
   StreamProcessor,
   type EventHandler,
+  type SnapshotPolicy,
   type HandlerContext,
   type RetryPolicy,
   type StreamProcessorOptions,
 } from './processor.ts';
 export { SqliteDeadLetterStore, type DeadLetter, type DeadLetterStore } from './dlq/store.ts';
-export { type ListeningSession } from './handlers/trending.ts';
+export { TrendingHandler, type ListeningSession, type WindowSummary } from './handlers/trending.ts';
 export {
   PlaysHandler,
   classifyPlay,
@@ -22,11 +23,27 @@ export {
 export { RecommendationsHandler, toInteraction, type UserPublisher } from './handlers/recommendations.ts';
 export { StreamingMetrics } from './metrics.ts';
 export {
+  StreamBacklogError,
   StreamingService,
+  type DeadLetterReplay,
+  type RecommendationList,
   type StreamingErasure,
   type StreamingOptions,
+  type StreamingTuning,
   type StreamingUserExport,
+  type TrackStatsView,
+  type UserListeningView,
+  type WindowsView,
 } from './service.ts';
+export {
+  SnapshotStore,
+  SnapshotInvalidError,
+  encodeSnapshot,
+  decodeSnapshot,
+  SNAPSHOT_FORMAT,
+  type SnapshotHeader,
+} from './snapshots/store.ts';
+export { InvalidHandlerSnapshotError } from './snapshots/check.ts';
 export {
   openKeyStore,
   SqlKeyStore,

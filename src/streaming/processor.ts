@@ -2,17 +2,25 @@ import { BackbeatError, toBackbeatError } from '../core/errors/index.ts';
 import { extractContext, withSpan, type Logger } from '../core/observability/index.ts';
 import { backoffMs } from '../core/resilience/index.ts';
 import type { Clock } from '../core/time/index.ts';
-import type { DeadLetter, DeadLetterStore } from './dlq/store.ts';
-import { IdWindow } from './log/dedupe.ts';
+import { boundedCache, type LRUCache } from '../core/cache/index.ts';
+import { DLQ_REPLAY_LEASE_MS, type DeadLetter, type DeadLetterStore } from './dlq/store.ts';
 import { decodeEvent, type StreamEvent } from './events/index.ts';
 import {
   ERASURE_EVENT_TYPE,
+  type ConsumeOptions,
   type EventLog,
   type LogConsumer,
   type RecordBatch,
   type StoredRecord,
 } from './log/index.ts';
 import type { StreamingMetrics } from './metrics.ts';
+import { arr, obj, str } from './snapshots/check.ts';
+import {
+  encodeSnapshot,
+  SnapshotInvalidError,
+  type SnapshotFile,
+  type SnapshotStore,
+} from './snapshots/store.ts';
 
 export interface HandlerContext {
   /** The event was handled before this process started: rebuild state only, no side effects. */
@@ -40,6 +48,30 @@ export interface EventHandler {
    * that hold no user id may stay). Idempotent; called on every node, also during replay.
    */
   forget?(userId: string): void | Promise<void>;
+  /**
+   * The handler keeps no state that replaying the log rebuilds: nothing to snapshot.
+   * A handler with state implements `snapshot`/`restore` instead; if any handler has
+   * neither, snapshots are off and a start replays the whole retained log.
+   */
+  readonly stateless?: boolean;
+  /**
+   * The handler's state as plain data (v8-serializable: objects, arrays, typed arrays,
+   * Maps). Taken between batches, after `settle`: it reflects exactly the events handled.
+   */
+  snapshot?(): unknown;
+  /** Replaces the state with a `snapshot()`; validates all of it first and throws (state unchanged) when it is bad. */
+  restore?(state: unknown): void;
+  /** Resolves once no event handled so far is still pending inside the handler (called before `snapshot`). */
+  settle?(): Promise<void>;
+}
+
+/** When the processor writes snapshots of the handlers' state (see `StreamProcessorOptions.snapshots`). */
+export interface SnapshotPolicy {
+  store: SnapshotStore;
+  /** A snapshot after this many handled events. @default 100_000 */
+  everyEvents?: number;
+  /** …or this long after the last one, if anything was handled since, ms. @default 60_000 */
+  everyMs?: number;
 }
 
 export interface RetryPolicy {
@@ -73,6 +105,17 @@ export interface StreamProcessorOptions {
    * forgotten (the caller also drops caches). Called after every handler's `forget`.
    */
   onErased?: (userId: string) => void | Promise<void>;
+  /**
+   * Snapshots of the handlers' state: start restores the newest valid one and replays only
+   * the log after its position; absent, every start replays the whole retained log.
+   */
+  snapshots?: SnapshotPolicy;
+}
+
+/** What the processor itself keeps in a snapshot besides the handlers' states. */
+interface ProcessorState {
+  /** Recently handled event ids, oldest first (the second line of dedupe). */
+  recent: string[];
 }
 
 const isRetriable = (err: unknown): boolean =>
@@ -88,6 +131,15 @@ const isRetriable = (err: unknown): boolean =>
  * attempt, or at once for a non-retriable error, it goes to the dead-letter queue and the
  * partition moves on: a poison event never blocks it. The batch is committed only after
  * every event in it is handled or dead-lettered, so nothing acknowledged is skipped.
+ *
+ * Snapshots (`snapshots`): between two batches — never during one — the handlers' states
+ * and the position they cover (the last offset applied per partition) are serialized and
+ * written to a file (snapshots/store.ts) every `everyEvents` handled events or `everyMs`,
+ * on close, and after a GDPR erasure (older files are then scrubbed). Start restores the
+ * newest file that verifies and that every handler accepts (else the one before, else a
+ * full replay), and consumes from just after its position: records up to the group's
+ * committed position still come flagged `replay`. Batches, snapshots and erasures run one
+ * at a time (`#exclusive`), so a snapshot's state and position always agree.
  */
 export class StreamProcessor {
   readonly #o: StreamProcessorOptions;
@@ -95,22 +147,54 @@ export class StreamProcessor {
   /**
    * The second line of dedupe: ids already handled. The log drops duplicates within its
    * window, but a resend that reached another node (Kafka: each node has its own window)
-   * or came after a power cut is in the log twice; handlers see it once.
+   * or came after a power cut is in the log twice; handlers see it once. Part of a snapshot.
    */
-  readonly #recent: IdWindow;
+  #recent: LRUCache<string, true>;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #counts = new Map<string, number>();
   readonly #lagAt = new Map<number, number>();
+  /** Highest offset known per partition: read from the log at most once a second, raised by appends seen here. */
+  readonly #heads = new Map<number, number>();
   #samples = 0;
   #consumer: LogConsumer | undefined;
   #handled = 0;
-  /** The batch being handled, if any (see `settled`). */
-  #inFlight: Promise<void> | undefined;
+  /** Batches, snapshots and erasures, one at a time: the tail of the chain. */
+  #lock: Promise<unknown> = Promise.resolve();
+  /** Snapshots are on: a store is configured and every handler can snapshot (or has no state). */
+  readonly #snapshots: SnapshotStore | undefined;
+  readonly #everyEvents: number;
+  readonly #everyMs: number;
+  #sinceSnapshot = 0;
+  #lastSnapshotAt = 0;
+  #writing: Promise<SnapshotFile | undefined> | undefined;
+  #erasedInBatch = false;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(opts: StreamProcessorOptions) {
     this.#o = opts;
-    this.#recent = new IdWindow(opts.recentIds ?? 250_000);
+    this.#recent = boundedCache(opts.recentIds ?? 250_000);
     this.#sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref()));
+    this.#everyEvents = Math.max(1, opts.snapshots?.everyEvents ?? 100_000);
+    this.#everyMs = Math.max(100, opts.snapshots?.everyMs ?? 60_000);
+    this.#snapshots = opts.snapshots ? this.#snapshotStore(opts.snapshots.store) : undefined;
+  }
+
+  /** The store when every handler can take part in a snapshot; else undefined (logged once). */
+  #snapshotStore(store: SnapshotStore): SnapshotStore | undefined {
+    const names = new Set<string>();
+    const unable: string[] = [];
+    for (const h of this.#o.handlers) {
+      if (names.has(h.name)) unable.push(`${h.name} (duplicate name)`);
+      names.add(h.name);
+      if (!h.stateless && !(h.snapshot && h.restore)) unable.push(h.name);
+    }
+    if (unable.length === 0) return store;
+    this.#o.logger.warn(
+      { handlers: unable, dir: store.dir },
+      'stream snapshots disabled: a handler cannot snapshot its state; every start replays the whole retained log',
+    );
+    return undefined;
   }
 
   /** Events handled (live or replayed) since start; for tests and stats. */
@@ -123,19 +207,239 @@ export class StreamProcessor {
     return this.#applied;
   }
 
+  /** Whether snapshots of the handlers' state are written and restored. */
+  get snapshotsEnabled(): boolean {
+    return this.#snapshots !== undefined;
+  }
+
+  /**
+   * Records appended but not handled yet, summed over partitions: the newest head known
+   * (the log's, read at most once a second, or an append seen by `noteAppended`) minus
+   * the last offset applied. Synchronous and cheap: intake reads it for every batch.
+   */
+  get lag(): number {
+    let lag = 0;
+    for (const [p, head] of this.#heads) lag += Math.max(0, head - (this.#applied.get(p) ?? 0));
+    return lag;
+  }
+
+  /** An append of this node reached `offset` of `partition` (keeps `lag` current between log reads). */
+  noteAppended(partition: number, offset: number): void {
+    if (offset > (this.#heads.get(partition) ?? -1)) this.#heads.set(partition, offset);
+  }
+
   async start(): Promise<void> {
+    this.#closed = false;
+    let from: ConsumeOptions['from'] = 'earliest';
+    const heads = await this.#o.log.heads();
+    for (const [p, head] of Object.entries(heads)) this.noteAppended(Number(p), head);
+    if (this.#applied.size > 0) {
+      // Started again in this process (after close): the state is here; go on after it.
+      from = { after: Object.fromEntries(this.#applied) };
+    } else if (this.#snapshots) {
+      const restored = this.#restoreNewest(this.#snapshots);
+      if (restored) from = { after: restored };
+      let tail = 0;
+      for (const [p, head] of Object.entries(heads)) tail += Math.max(0, head - (restored?.[Number(p)] ?? 0));
+      this.#o.metrics.replayTail.set(tail);
+      this.#o.metrics.snapshotStarts.labels(restored ? 'restored' : 'full_replay').inc();
+      this.#o.logger.info(
+        { restored: !!restored, positions: restored, tail, group: this.#o.group },
+        restored
+          ? 'stream handlers restored from a snapshot; replaying the log after it'
+          : 'stream handlers start empty; replaying the whole retained log',
+      );
+    }
+    if (this.#snapshots) {
+      this.#lastSnapshotAt = Date.now();
+      this.#timer = setInterval(
+        () => {
+          if (this.#sinceSnapshot > 0 && !this.#writing && Date.now() - this.#lastSnapshotAt >= this.#everyMs)
+            void this.#exclusive(() => this.#snapshot('interval'));
+        },
+        Math.min(this.#everyMs, 1000),
+      );
+      this.#timer.unref();
+    }
     this.#consumer = await this.#o.log.consume(
       this.#o.group,
-      (b) => {
-        // Set synchronously when the log hands the batch over, so `settled()` never misses one.
-        const p = this.#onBatch(b);
-        this.#inFlight = p;
-        return p.finally(() => {
-          if (this.#inFlight === p) this.#inFlight = undefined;
-        });
+      (b) => this.#exclusive(() => this.#onBatch(b)),
+      {
+        from,
+        maxBatch: this.#o.maxBatch ?? 500,
       },
-      { from: 'earliest', maxBatch: this.#o.maxBatch ?? 500 },
     );
+  }
+
+  /** Runs `fn` after everything queued before it (batches, snapshots, erasures), alone. */
+  #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn, fn);
+    this.#lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Restores the newest snapshot that verifies and that every handler accepts; on a bad
+   * one, puts the handlers back to empty and tries the one before. Returns the positions
+   * restored, or undefined (full replay).
+   */
+  #restoreNewest(store: SnapshotStore): Record<number, number> | undefined {
+    const stateful = this.#o.handlers.filter((h) => !h.stateless);
+    // The handlers' empty states: a snapshot that fails half-way is undone with them.
+    const empty = new Map(stateful.map((h) => [h.name, h.snapshot!()]));
+    const m = this.#o.metrics;
+    for (const file of store.files()) {
+      const started = performance.now();
+      try {
+        const { header, state, bytes } = store.read(file);
+        if (header.log !== this.#o.log.kind || header.group !== this.#o.group)
+          throw new SnapshotInvalidError(
+            'mismatch',
+            `snapshot of ${header.log}/${header.group}, not ${this.#o.log.kind}/${this.#o.group}`,
+          );
+        const names = stateful.map((h) => h.name);
+        if (header.handlers.length !== names.length || !names.every((n) => header.handlers.includes(n)))
+          throw new SnapshotInvalidError(
+            'mismatch',
+            `snapshot holds handlers [${header.handlers.join(', ')}], this processor runs [${names.join(', ')}]`,
+          );
+        const handlers = obj(state['handlers'], 'handlers');
+        const recent = arr(obj(state['processor'], 'processor')['recent'], 'processor.recent').map((id, i) =>
+          str(id, `processor.recent[${i}]`),
+        );
+        try {
+          for (const h of stateful) h.restore!(handlers[h.name]);
+        } catch (err) {
+          throw new SnapshotInvalidError(
+            'restore',
+            `a handler refused the snapshot: ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          );
+        }
+        this.#recent = boundedCache(this.#o.recentIds ?? 250_000);
+        for (const id of recent) this.#recent.set(id, true);
+        const positions: Record<number, number> = {};
+        for (const [p, offset] of Object.entries(header.positions)) {
+          positions[Number(p)] = offset;
+          this.#applied.set(Number(p), offset);
+          m.snapshotOffset.labels(p).set(offset);
+        }
+        const seconds = (performance.now() - started) / 1000;
+        m.snapshotDuration.labels('restore').observe(seconds);
+        m.snapshotBytes.set(bytes);
+        m.snapshotAt = Date.parse(header.createdAt) || Date.now();
+        this.#o.logger.info(
+          { file: file.name, bytes, ms: Math.round(seconds * 1000), positions, createdAt: header.createdAt },
+          'stream snapshot restored',
+        );
+        return positions;
+      } catch (err) {
+        const reason = err instanceof SnapshotInvalidError ? err.reason : 'restore';
+        m.snapshotInvalid.labels(reason).inc();
+        this.#o.logger.warn(
+          { err, file: file.name, reason },
+          'stream snapshot unusable; falling back to the previous one (or a full replay)',
+        );
+        for (const h of stateful) h.restore!(empty.get(h.name));
+        this.#recent.clear();
+        this.#applied.clear();
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Serializes the handlers' state now (the caller holds the lock: between batches) and
+   * queues the file write, which goes on in the background. Returns `{ write }` (resolves
+   * with the file, or undefined when it failed: logged and counted; wrapped, so awaiting
+   * this call does not wait for the disk), or undefined when skipped.
+   */
+  async #snapshot(
+    reason: string,
+    force = false,
+  ): Promise<{ write: Promise<SnapshotFile | undefined> } | undefined> {
+    const store = this.#snapshots;
+    if (!store) return undefined;
+    const m = this.#o.metrics;
+    if (this.#writing && !force) {
+      m.snapshotWrites.labels('skipped').inc();
+      return undefined;
+    }
+    for (const h of this.#o.handlers) await h.settle?.();
+    const started = performance.now();
+    const handlers: Record<string, unknown> = {};
+    const names: string[] = [];
+    for (const h of this.#o.handlers) {
+      if (h.stateless) continue;
+      handlers[h.name] = h.snapshot!();
+      names.push(h.name);
+    }
+    const positions = Object.fromEntries(this.#applied);
+    const processor: ProcessorState = { recent: [...this.#recent.rkeys()] };
+    const encoded = encodeSnapshot(
+      {
+        createdAt: new Date().toISOString(),
+        log: this.#o.log.kind,
+        group: this.#o.group,
+        positions,
+        handlers: names,
+        handled: this.#handled,
+      },
+      { processor, handlers },
+    );
+    const serializeMs = performance.now() - started;
+    m.snapshotDuration.labels('serialize').observe(serializeMs / 1000);
+    this.#sinceSnapshot = 0;
+    this.#lastSnapshotAt = Date.now();
+    const takenAt = this.#lastSnapshotAt;
+    const writeStarted = performance.now();
+    const write = store.write(encoded).then(
+      (file) => {
+        const writeMs = performance.now() - writeStarted;
+        m.snapshotDuration.labels('write').observe(writeMs / 1000);
+        m.snapshotBytes.set(encoded.bytes.length);
+        m.snapshotWrites.labels('ok').inc();
+        m.snapshotAt = takenAt;
+        for (const [p, o] of Object.entries(positions)) m.snapshotOffset.labels(p).set(o);
+        this.#o.logger.info(
+          {
+            file: file.name,
+            reason,
+            bytes: encoded.bytes.length,
+            serializeMs: Math.round(serializeMs),
+            writeMs: Math.round(writeMs),
+            positions,
+          },
+          'stream snapshot written',
+        );
+        return file;
+      },
+      (err: unknown) => {
+        m.snapshotWrites.labels('failed').inc();
+        this.#o.logger.error({ err, reason, dir: store.dir }, 'stream snapshot write failed');
+        return undefined;
+      },
+    );
+    const tracked = write.finally(() => {
+      if (this.#writing === tracked) this.#writing = undefined;
+    });
+    this.#writing = tracked;
+    return { write };
+  }
+
+  /**
+   * After an erasure: a fresh snapshot (without the user), then every other snapshot file
+   * scrubbed. If the fresh one cannot be written, every file goes (the next start replays
+   * the log in full): no snapshot on disk keeps the erased user. Called with the lock held.
+   */
+  async #afterErasure(): Promise<void> {
+    const store = this.#snapshots;
+    if (!store) return;
+    const taken = await this.#snapshot('erasure', true);
+    const file = await taken?.write;
+    await store.purge(file?.name);
   }
 
   /**
@@ -144,7 +448,7 @@ export class StreamProcessor {
    * so forgetting the user's state afterwards is final.
    */
   async settled(): Promise<void> {
-    await this.#inFlight?.catch(() => undefined);
+    await this.#exclusive(() => undefined);
   }
 
   /** Forgets the user in every handler that keeps per-user state (GDPR erasure, SPEC §7). */
@@ -155,6 +459,34 @@ export class StreamProcessor {
     }
     const r = this.#o.onErased?.(userId);
     if (r instanceof Promise) await r;
+  }
+
+  /**
+   * GDPR erasure on this node: between two batches, every handler forgets the user; then
+   * no snapshot on disk may still hold them (a fresh one is written, the older ones are
+   * scrubbed; before start, or with snapshots off, every file under the snapshot directory
+   * goes).
+   */
+  async erase(userId: string): Promise<void> {
+    await this.#exclusive(async () => {
+      await this.forget(userId);
+      if (this.#consumer && this.#snapshots) await this.#afterErasure();
+      else await this.#o.snapshots?.store.purge();
+    });
+  }
+
+  /** Scrubs older snapshots after an erasure another step already applied (Kafka: after the marker). */
+  async purgeSnapshots(): Promise<void> {
+    await this.#exclusive(async () => {
+      if (this.#consumer && this.#snapshots) await this.#afterErasure();
+      else await this.#o.snapshots?.store.purge();
+    });
+  }
+
+  /** Writes a snapshot now, between batches, and waits until it is durable (tests, operations). */
+  async snapshotNow(): Promise<SnapshotFile | undefined> {
+    const taken = await this.#exclusive(() => this.#snapshot('requested', true));
+    return taken?.write;
   }
 
   /** Resolves once `offset` of `partition` has been applied here (an erasure marker reached this node). */
@@ -186,6 +518,7 @@ export class StreamProcessor {
 
   async #onBatch(batch: RecordBatch): Promise<void> {
     const applied = this.#applied.get(batch.partition) ?? -1;
+    let n = 0;
     for (const record of batch.records) {
       if (record.offset <= applied) continue; // redelivered after a failed commit: already applied here
       // Synchronous handlers finish without a promise: the hot path awaits nothing.
@@ -193,6 +526,7 @@ export class StreamProcessor {
       if (pending) await pending;
       this.#applied.set(batch.partition, record.offset);
       this.#handled++;
+      n++;
     }
     this.#flushCounts();
     const last = batch.records.at(-1);
@@ -201,10 +535,18 @@ export class StreamProcessor {
     if (last && now - (this.#lagAt.get(batch.partition) ?? 0) >= 1000) {
       this.#lagAt.set(batch.partition, now);
       const heads = await this.#o.log.heads();
+      for (const [p, head] of Object.entries(heads)) this.noteAppended(Number(p), head);
       this.#o.metrics.lag
         .labels(String(batch.partition))
         .set(Math.max(0, (heads[batch.partition] ?? last.offset) - last.offset));
     }
+    if (!this.#snapshots) return;
+    this.#sinceSnapshot += n;
+    if (this.#erasedInBatch) {
+      // An erasure marker (Kafka): no snapshot on disk may keep the user.
+      this.#erasedInBatch = false;
+      await this.#afterErasure();
+    } else if (this.#sinceSnapshot >= this.#everyEvents) await this.#snapshot('events');
   }
 
   /** Handler outcomes are counted locally and added to the Prometheus counters once per batch. */
@@ -244,6 +586,7 @@ export class StreamProcessor {
     }
     if (event.type === ERASURE_EVENT_TYPE) {
       this.#count('*', 'erasure');
+      this.#erasedInBatch = true;
       return this.forget(event.userId);
     }
     const owner = this.#o.owns?.(event.userId) ?? true;
@@ -256,7 +599,7 @@ export class StreamProcessor {
       if (pending) return this.#finishAsync(pending, event, ctx, record, i + 1);
     }
     // Only once every handler is done (or dead-lettered): a throw above redelivers the record.
-    this.#recent.add(event.id);
+    this.#recent.set(event.id, true);
     return undefined;
   }
 
@@ -276,7 +619,7 @@ export class StreamProcessor {
       const next = this.#run(h, event, ctx, record);
       if (next) await next;
     }
-    this.#recent.add(event.id);
+    this.#recent.set(event.id, true);
   }
 
   /** First attempt, synchronous when the handler is; failures continue in #retry. */
@@ -404,12 +747,18 @@ export class StreamProcessor {
     ids?: readonly string[],
     limit = 1000,
   ): Promise<{ replayed: number; succeeded: string[]; failed: Array<{ id: string; error: string }> }> {
-    const items = ids ? await this.#o.dlq.get(ids) : await this.#o.dlq.list({ limit });
+    // Leased for the replay: another replay (this node or another sharing the store) skips them.
+    const items = await this.#o.dlq.take({
+      ...(ids ? { ids } : {}),
+      limit: ids ? ids.length : limit,
+      leaseMs: DLQ_REPLAY_LEASE_MS,
+    });
     const succeeded: string[] = [];
     const failed: Array<{ id: string; error: string }> = [];
     for (const dl of items) {
       const h = this.#o.handlers.find((x) => x.name === dl.handler);
       if (!h) {
+        await this.#o.dlq.release([dl.id]);
         failed.push({ id: dl.id, error: `no handler named ${dl.handler} on this node` });
         continue;
       }
@@ -447,7 +796,21 @@ export class StreamProcessor {
     return { replayed: items.length, succeeded, failed };
   }
 
+  /**
+   * Stops consuming (the batch in flight finishes and is committed), then writes a last
+   * snapshot if anything was handled since the newest one, and waits for pending writes.
+   */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
     await this.#consumer?.close();
+    if (this.#snapshots && this.#consumer) {
+      const taken = await this.#exclusive(() =>
+        this.#sinceSnapshot > 0 ? this.#snapshot('close', true) : undefined,
+      );
+      await taken?.write;
+      await this.#snapshots.idle();
+    }
   }
 }

@@ -38,7 +38,7 @@ describe('cluster chaos: 3 nodes on Redis', () => {
       nodes.push(n);
     }
     await Promise.all(nodes.map((n) => n.start()));
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await pub?.stop();

@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { signHs256 } from '../../src/core/auth/index.ts';
 import { loadConfig } from '../../src/core/config/index.ts';
 import { App } from '../../src/app.ts';
+import { StartupError } from '../../src/core/lifecycle/index.ts';
 import { freePort, NodeProcess, RedisProcess } from '../helpers/processes.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
@@ -155,7 +156,77 @@ describe('Redis with AUTH and node death', () => {
         REDIS_URL: `redis://:wrong@127.0.0.1:${redis.port}`,
       }),
     );
-    await expect(bad.start()).rejects.toThrow(/^REDIS_URL: cannot reach redis/);
+    // A dependency refusing is a start-up failure naming the part, the setting and the cause,
+    // not a configuration error; and the failed start leaves no connection of its own open.
+    const err = await bad.start().then(
+      () => new Error('started'),
+      (e: unknown) => e as Error,
+    );
+    expect(err).toBeInstanceOf(StartupError);
+    expect(err.message).toMatch(/^redis \(REDIS_URL\): cannot reach redis/);
+    expect((err as StartupError).part).toBe('redis');
+    expect(bad.state).toBe('closed');
+  });
+
+  describe('a failed start or construction closes what it opened', () => {
+    const named = async (admin: Redis) =>
+      String(await admin.call('CLIENT', 'LIST'))
+        .split('\n')
+        .filter((l) => / name=backbeat/.test(l)).length;
+    const setup = async () => {
+      const redis = await new RedisProcess(await freePort()).start();
+      cleanups.push(() => redis.stop());
+      const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+      cleanups.push(() => admin.quit());
+      const dir = mkdtempSync(join(tmpdir(), 'bb-failstart-'));
+      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+      return { redis, admin, dir };
+    };
+
+    it('the store refuses at start: StartupError naming DATABASE_URL, every Redis connection closed', async () => {
+      const { redis, admin, dir } = await setup();
+      const bad = new App(
+        loadConfig({
+          PORT: '0',
+          NODE_ID: 'failstart',
+          JWT_SECRET: TEST_SECRET,
+          DATA_DIR: dir,
+          LOG_LEVEL: 'silent',
+          REDIS_URL: redis.url,
+          DATABASE_URL: `postgres://nobody@127.0.0.1:${await freePort()}/none`,
+        }),
+      );
+      const err = await bad.start().then(
+        () => new Error('started'),
+        (e: unknown) => e as Error,
+      );
+      expect(err).toBeInstanceOf(StartupError);
+      expect((err as StartupError).part).toBe('store');
+      expect(err.message).toMatch(/^store \(DATABASE_URL\): /);
+      expect((err as StartupError).cause).toBeDefined();
+      expect(bad.state).toBe('closed');
+      await until(async () => (await named(admin)) === 0, 'the node closed its Redis connections');
+    });
+
+    it('construction throws half-way (DATA_DIR is a file): the Redis connections it opened are closed', async () => {
+      const { redis, admin, dir } = await setup();
+      const file = join(dir, 'not-a-dir');
+      writeFileSync(file, 'x');
+      expect(
+        () =>
+          new App(
+            loadConfig({
+              PORT: '0',
+              NODE_ID: 'failconstruct',
+              JWT_SECRET: TEST_SECRET,
+              DATA_DIR: file,
+              LOG_LEVEL: 'silent',
+              REDIS_URL: redis.url,
+            }),
+          ),
+      ).toThrow(/ENOTDIR|EEXIST|not a directory/i);
+      await until(async () => (await named(admin)) === 0, 'the half-built node closed its Redis connections');
+    });
   });
 
   it("a SIGKILLed node's presence members disappear within PRESENCE_TTL_MS", async () => {
@@ -338,6 +409,6 @@ describe('rediss:// (TLS)', () => {
     // Verification is not weakened: without the CA the node refuses to start, naming REDIS_URL.
     const untrusted = new NodeProcess(await freePort(), env);
     cleanups.push(() => untrusted.stop());
-    await expect(untrusted.start()).rejects.toThrow(/REDIS_URL: cannot reach redis/);
+    await expect(untrusted.start()).rejects.toThrow(/^redis \(REDIS_URL\): cannot reach redis/);
   });
 });

@@ -67,7 +67,7 @@ describe('GDPR on the embedded engines', () => {
     await postEvents(srv.url, admin, [...eventsOf(VICTIM, 60, 1), poisonLike(VICTIM)]);
     for (const [i, k] of KEEPERS.entries())
       await postEvents(srv.url, admin, [...eventsOf(k, 45, i + 2), poisonLike(k)]);
-    await srv.app.streaming.processor.caughtUp();
+    await srv.app.streaming.caughtUp();
     const push = srv.app.push!;
     for (const u of [VICTIM, KEEPERS[0]!]) {
       await push.registerDevice({
@@ -226,10 +226,10 @@ describe('GDPR on the embedded engines', () => {
     const dataDir = srv.app.config.dataDir;
     const keptBefore = new Map<string, number>();
     for (const k of KEEPERS) keptBefore.set(k, (await streaming.exportUser(k)).events.length);
-    const recsBefore = KEEPERS.map((k) =>
-      streaming.recommendations.recommend(k, 10).items.map((i) => i.trackId),
+    const recsBefore = await Promise.all(
+      KEEPERS.map((k) => streaming.recommend(k, 10).then((r) => r.items.map((i) => i.trackId))),
     );
-    const listeningBefore = KEEPERS.map((k) => structuredClone(streaming.plays.user(k)));
+    const listeningBefore = await Promise.all(KEEPERS.map((k) => streaming.userListening(k)));
     const deadBefore = await streaming.deadLetterCount();
     const victimEvents = (await streaming.exportUser(VICTIM)).events.length;
     checkpointAll(dataDir); // the victim's bytes now sit in the database files' pages, not only in WALs
@@ -265,9 +265,11 @@ describe('GDPR on the embedded engines', () => {
     for (const k of KEEPERS) expect((await streaming.exportUser(k)).events.length).toBe(keptBefore.get(k));
     expect([...keptBefore.values()].reduce((s, n) => s + n, 0)).toBe(KEEPERS.length * 46);
     expect(
-      KEEPERS.map((k) => streaming.recommendations.recommend(k, 10).items.map((i) => i.trackId)),
+      await Promise.all(
+        KEEPERS.map((k) => streaming.recommend(k, 10).then((r) => r.items.map((i) => i.trackId))),
+      ),
     ).toEqual(recsBefore);
-    expect(KEEPERS.map((k) => streaming.plays.user(k))).toEqual(listeningBefore);
+    expect(await Promise.all(KEEPERS.map((k) => streaming.userListening(k)))).toEqual(listeningBefore);
     expect(await streaming.deadLetterCount()).toBe(deadBefore - 1);
     expect((await srv.app.store!.exportUser(KEEPERS[0]!)).devices).toHaveLength(1);
     // And the victim: nothing left to export.
@@ -306,7 +308,7 @@ describe('GDPR erasure across a restart', () => {
         const first = await startTestServer({ DATA_DIR: dataDir });
         const admin = await first.token({ sub: 'ops', scope: 'admin' });
         await postEvents(first.url, admin, [...eventsOf(victim, 30), ...eventsOf(keeper, 30, 3)]);
-        await first.app.streaming.processor.caughtUp();
+        await first.app.streaming.caughtUp();
         await first.app.push!.registerDevice({
           userId: victim,
           platform: 'android',
@@ -317,7 +319,7 @@ describe('GDPR erasure across a restart', () => {
           personalization: false,
           marketing: false,
         });
-        const keeperPlays = first.app.streaming.plays.user(keeper)!.plays;
+        const keeperPlays = (await first.app.streaming.userListening(keeper)).plays;
         // The node got as far as the stream, then died: the receipt says so.
         const { receipt } = await first.app.store!.erasures.begin(victim, ['streaming', 'push', 'store']);
         await first.app.streaming.eraseUser(victim);
@@ -338,9 +340,13 @@ describe('GDPR erasure across a restart', () => {
           });
           expect(await second.app.store!.exportUser(victim)).toMatchObject({ devices: [], consent: null });
           // State rebuilt from the log on restart: the keeper's plays all there, the victim's none.
-          await second.app.streaming.processor.caughtUp();
-          expect(second.app.streaming.plays.user(keeper)?.plays).toBe(keeperPlays);
-          expect(second.app.streaming.plays.user(victim)).toBeUndefined();
+          await second.app.streaming.caughtUp();
+          expect((await second.app.streaming.userListening(keeper)).plays).toBe(keeperPlays);
+          expect(await second.app.streaming.userListening(victim)).toMatchObject({
+            plays: 0,
+            history: [],
+            session: null,
+          });
           await gdpr.idle();
           const s = scan(dataDir, victim);
           console.info(`GDPR restart: scanned ${s.files} files, ${s.bytes} bytes; hits ${s.hits.length}`);

@@ -81,7 +81,9 @@ describe('the local FCM service', () => {
     for (const bad of [
       { aud: 'https://elsewhere/token' },
       { scope: 'email' },
-      { exp: now + 3601 },
+      // iat pinned too: claims() reads the clock again, and a second boundary between the
+      // two reads would make this a legal 3,600 s lifetime.
+      { iat: now, exp: now + 3601 },
       { iss: 'x@y' },
     ]) {
       const res = await tokenRequest(claims(bad));

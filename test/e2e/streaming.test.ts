@@ -60,7 +60,7 @@ const get = async (path: string, token = reader) => {
   const res = await fetch(`${srv.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
   return { status: res.status, body: (await res.json()) as Json };
 };
-const caughtUp = () => srv.app.streaming.processor.caughtUp();
+const caughtUp = () => srv.app.streaming.caughtUp();
 
 beforeAll(async () => {
   srv = await startTestServer(

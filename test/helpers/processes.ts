@@ -79,7 +79,8 @@ export class NodeProcess {
       if (child.exitCode !== null)
         throw new Error(`node on ${this.port} exited ${child.exitCode}: ${this.output.slice(-500)}`);
       return (await fetch(`${this.url}/readyz`)).ok;
-    }, `node on ${this.port} ready`);
+      // A generous bound: a loaded 2-core CI box has taken over 20 s to start a node.
+    }, `node on ${this.port} ready`, 90_000);
     return this;
   }
 

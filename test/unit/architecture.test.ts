@@ -1,13 +1,16 @@
 /**
  * Architecture rules from docs/architecture.md, checked on the import graph (madge):
  * no import cycles; capabilities import each other only through their index.ts; core
- * imports no capability; the client SDK imports nothing outside src/client.
+ * imports no capability; the client SDK imports nothing outside src/client; bounded caches
+ * go through core/cache.
  */
 // madge ships no types; the two calls used here are typed locally.
 import madgeUntyped from 'madge';
 
 type MadgeResult = { obj(): Record<string, string[]>; circular(): string[][] };
 const madge = madgeUntyped as unknown as (path: string, opts: object) => Promise<MadgeResult>;
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const CAPABILITIES = ['gateway', 'connections', 'http', 'client', 'streaming', 'push', 'analytics'];
@@ -57,4 +60,22 @@ describe('architecture', async () => {
       .flatMap(([f, imps]) => imps.filter((i) => !i.startsWith('client/')).map((i) => `${f} → ${i}`));
     expect(bad).toEqual([]);
   });
+
+  it('bounded caches go through core/cache: no direct lru-cache import, no Map evicting keys().next()', () => {
+    const bad: string[] = [];
+    for (const file of sourceFiles('src')) {
+      const text = readFileSync(file, 'utf8');
+      if (file.endsWith('.test.ts') || file.startsWith(join('src', 'core', 'cache'))) continue;
+      if (/from 'lru-cache'/.test(text) && !/import type \{[^}]*\} from 'lru-cache'/.test(text))
+        bad.push(`${file}: imports lru-cache (use boundedCache from core/cache)`);
+      if (/\.keys\(\)\.next\(\)/.test(text)) bad.push(`${file}: evicts a Map with keys().next()`);
+    }
+    expect(bad).toEqual([]);
+  });
 });
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? sourceFiles(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : [],
+  );
+}

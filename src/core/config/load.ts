@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigVars, type Config } from './schema.ts';
+import { KindGuard, type TSchema } from '@sinclair/typebox';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+import { ConfigSchema, ConfigVars, type Config } from './schema.ts';
 
 /**
  * A configuration problem: one line per problem, each naming the variable and what is
@@ -58,6 +60,72 @@ function crossFieldProblems(cfg: Record<string, unknown>): Array<{ variable: str
   return out;
 }
 
+const BY_KEY = new Map<string, (typeof ConfigVars)[number]>(ConfigVars.map((c) => [c.key, c]));
+
+const WHOLE = /^-?\d+$/;
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+
+/**
+ * One environment string → the value its schema describes. Strict on purpose (TypeBox's
+ * `Value.Convert` would read "1.5" as 1 and "0x10" as 16): what does not decode stays a
+ * string, and the check then names the expected type.
+ */
+function decodeEnv(schema: TSchema, raw: string | undefined): unknown {
+  if (raw === undefined) return undefined;
+  const s = raw.trim();
+  if (KindGuard.IsOptional(schema) && s === '') return undefined;
+  if (KindGuard.IsInteger(schema)) return WHOLE.test(s) ? Number(s) : s;
+  if (KindGuard.IsNumber(schema)) return DECIMAL.test(s) ? Number(s) : s;
+  if (KindGuard.IsBoolean(schema)) return s === 'true' ? true : s === 'false' ? false : s;
+  if (KindGuard.IsArray(schema))
+    return s
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+  return s;
+}
+
+/** One line a person can act on, from the first TypeBox error of a variable. */
+function describe(error: ValueError, varSchema: TSchema): string {
+  const s = error.schema as Record<string, unknown>;
+  const custom = (s['errorMessage'] ?? (varSchema as Record<string, unknown>)['errorMessage']) as
+    string | undefined;
+  switch (error.type) {
+    case ValueErrorType.Integer:
+      return 'must be a whole number';
+    case ValueErrorType.Number:
+      return custom ?? 'must be a number';
+    case ValueErrorType.Boolean:
+      return 'must be true or false';
+    case ValueErrorType.IntegerMinimum:
+    case ValueErrorType.NumberMinimum:
+      return `must be at least ${String(s['minimum'])}`;
+    case ValueErrorType.IntegerMaximum:
+    case ValueErrorType.NumberMaximum:
+      return `must be at most ${String(s['maximum'])}`;
+    case ValueErrorType.NumberExclusiveMinimum:
+      return custom ?? `must be more than ${String(s['exclusiveMinimum'])}`;
+    case ValueErrorType.StringMinLength:
+      return s['minLength'] === 1
+        ? 'must not be empty'
+        : `must be at least ${String(s['minLength'])} characters`;
+    case ValueErrorType.StringMaxLength:
+      return `must be at most ${String(s['maxLength'])} characters`;
+    case ValueErrorType.StringPattern:
+      return custom ?? `must match ${String(s['pattern'])}`;
+    case ValueErrorType.StringFormat:
+      return custom ?? 'must be a URL';
+    case ValueErrorType.ArrayMinItems:
+      return custom ?? 'must not be empty';
+    case ValueErrorType.Union: {
+      const literals = ((s['anyOf'] as Array<{ const?: unknown }> | undefined) ?? []).map((v) => v.const);
+      return `must be one of ${literals.join(', ')}`;
+    }
+    default:
+      return custom ?? error.message;
+  }
+}
+
 /** Never echoed in error messages. */
 const SECRET_VARS = new Set(['JWT_SECRET', 'REDIS_URL', 'DATABASE_URL']);
 
@@ -71,16 +139,17 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const out: Record<string, unknown> = {};
   const problems: Array<{ variable: string; problem: string }> = [];
-  for (const cv of ConfigVars) {
+  for (const cv of ConfigVars) out[cv.key] = decodeEnv(cv.schema, env[cv.env] ?? cv.default);
+  // Every bad variable, in declaration order; the first problem of each.
+  const seen = new Set<string>();
+  for (const error of Value.Errors(ConfigSchema, out)) {
+    const key = error.path.split('/')[1] ?? '';
+    const cv = BY_KEY.get(key);
+    if (!cv || seen.has(key)) continue;
+    seen.add(key);
     const raw = env[cv.env] ?? cv.default;
-    const parsed = cv.schema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const shown = SECRET_VARS.has(cv.env) ? '' : ` (got ${JSON.stringify(raw)})`;
-      problems.push({ variable: cv.env, problem: `${issue?.message ?? 'invalid'}${shown}` });
-      continue;
-    }
-    out[cv.key] = parsed.data;
+    const shown = SECRET_VARS.has(cv.env) ? '' : ` (got ${JSON.stringify(raw)})`;
+    problems.push({ variable: cv.env, problem: `${describe(error, cv.schema)}${shown}` });
   }
   if (problems.length === 0) problems.push(...crossFieldProblems(out));
   if (problems.length > 0)

@@ -1,117 +1,109 @@
-import { z } from 'zod';
+import {
+  FormatRegistry,
+  Type,
+  type ArrayOptions,
+  type Static,
+  type StringOptions,
+  type TOptional,
+  type TSchema,
+} from '@sinclair/typebox';
 
 /**
  * The one configuration schema. Each entry maps an environment variable (SPEC §2) to a
- * typed field with its default and unit; docs/configuration.md is rendered from
- * `ConfigVars` and a test keeps it in sync. Units are in the names (`…Ms`, `…Bytes`).
+ * TypeBox schema of its parsed value, with its default and unit; docs/configuration.md is
+ * rendered from `ConfigVars` and a test keeps it in sync. Units are in the names (`…Ms`,
+ * `…Bytes`).
+ *
+ * How a value is read (load.ts, `decodeEnv`): trimmed; an optional variable that is unset
+ * or empty is `undefined`; integers must be whole decimal numbers, numbers plain decimals,
+ * booleans `true`/`false`, lists comma-separated (blank items dropped). Then the whole
+ * result is checked with TypeBox `Value.Errors`, so every bad variable is reported at
+ * once. `errorMessage` (a schema annotation) replaces the generic message of a failed
+ * pattern or format with one a person can act on.
  */
 
-const int = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+/** WHATWG URL (what `new URL()` accepts); registered once for TypeBox `Value`. */
+if (!FormatRegistry.Has('url')) FormatRegistry.Set('url', (s) => URL.canParse(s));
 
-const optionalString = z
-  .string()
-  .trim()
-  .transform((s) => (s === '' ? undefined : s))
-  .optional();
+const int = (min: number, max: number) => Type.Integer({ minimum: min, maximum: max });
+const text = (options?: StringOptions) => Type.String(options);
+const url = (options?: StringOptions) => Type.String({ ...options, format: 'url' });
+const bool = () => Type.Boolean();
+const list = <T extends TSchema>(item: T, options?: ArrayOptions) => Type.Array(item, options);
+const oneOf = <const T extends readonly string[]>(values: T) =>
+  Type.Union(values.map((value) => Type.Literal(value as T[number])));
+/** Unset, or set to an empty string: `undefined`. */
+const optional = <T extends TSchema>(schema: T) => Type.Optional(schema);
 
 export interface ConfigVar {
   env: string;
   key: string;
-  schema: z.ZodType;
+  schema: TSchema;
   default: string | undefined;
   doc: string;
 }
 
 /** Declaration order is the order of docs/configuration.md. */
 export const ConfigVars = [
-  v('HOST', 'host', z.string().min(1), '127.0.0.1', 'HTTP + WebSocket listen address'),
+  v('HOST', 'host', text({ minLength: 1 }), '127.0.0.1', 'HTTP + WebSocket listen address'),
   v('PORT', 'port', int(0, 65535), '8080', 'HTTP + WebSocket listen port (0 picks a free port)'),
   v(
     'PUBLIC_URL',
     'publicUrl',
-    optionalString.pipe(z.url().optional()),
+    optional(url()),
     undefined,
     'URL clients use to reach this node (defaults to http://HOST:PORT)',
   ),
   v(
     'NODE_ID',
     'nodeId',
-    optionalString.pipe(
-      z
-        .string()
-        .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_.-]')
-        .optional(),
-    ),
+    optional(text({ pattern: '^[A-Za-z0-9_.-]{1,64}$', errorMessage: 'must be 1-64 of [A-Za-z0-9_.-]' })),
     undefined,
     "this node's name in the cluster; random and stable per DATA_DIR when unset",
   ),
-  v('DATA_DIR', 'dataDir', z.string().min(1), './data', 'embedded store and event log directory'),
+  v('DATA_DIR', 'dataDir', text({ minLength: 1 }), './data', 'embedded store and event log directory'),
   v(
     'JWT_SECRET',
     'jwtSecret',
-    optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+    optional(text({ minLength: 32 })),
     undefined,
     'HS256 key for client and service tokens; embedded mode generates a development one when unset',
   ),
   v(
     'JWT_PUBLIC_KEY',
     'jwtPublicKey',
-    optionalString,
+    optional(text()),
     undefined,
     'PEM (SPKI) public key, or a path to one, for RS256/ES256 tokens',
   ),
-  v(
-    'JWKS_URL',
-    'jwksUrl',
-    optionalString.pipe(z.url().optional()),
-    undefined,
-    'JWKS endpoint for RS256/ES256 tokens',
-  ),
-  v('JWT_AUDIENCE', 'jwtAudience', optionalString, undefined, 'required `aud` claim when set'),
-  v('JWT_ISSUER', 'jwtIssuer', optionalString, undefined, 'required `iss` claim when set'),
+  v('JWKS_URL', 'jwksUrl', optional(url()), undefined, 'JWKS endpoint for RS256/ES256 tokens'),
+  v('JWT_AUDIENCE', 'jwtAudience', optional(text()), undefined, 'required `aud` claim when set'),
+  v('JWT_ISSUER', 'jwtIssuer', optional(text()), undefined, 'required `iss` claim when set'),
   v(
     'ALLOWED_ORIGINS',
     'allowedOrigins',
-    optionalString.transform((s) =>
-      s === undefined
-        ? undefined
-        : s
-            .split(',')
-            .map((o) => o.trim())
-            .filter(Boolean),
-    ),
+    optional(list(text())),
     undefined,
     'comma list of browser origins allowed to open WebSockets; any when unset',
   ),
   v(
     'REDIS_URL',
     'redisUrl',
-    optionalString.pipe(
-      z
-        .url()
-        .refine((u) => /^rediss?:/.test(u), 'must start with redis:// or rediss://')
-        .optional(),
-    ),
+    optional(url({ pattern: '^rediss?:', errorMessage: 'must start with redis:// or rediss://' })),
     undefined,
     'Redis for cluster engines (broker, presence, history, rate limits, node registry)',
   ),
   v(
     'REDIS_CLUSTER',
     'redisCluster',
-    z.enum(['true', 'false']).transform((v) => v === 'true'),
+    bool(),
     'false',
     'REDIS_URL is a seed node of a Redis Cluster: per-channel traffic uses sharded pub/sub',
   ),
   v(
     'REDIS_PREFIX',
     'redisPrefix',
-    z.string().regex(/^[A-Za-z0-9_.:-]{0,64}$/, 'must be up to 64 of [A-Za-z0-9_.:-]'),
+    text({ pattern: '^[A-Za-z0-9_.:-]{0,64}$', errorMessage: 'must be up to 64 of [A-Za-z0-9_.:-]' }),
     'bb:',
     'prefix of every Redis key and pub/sub channel (several deployments can share one Redis)',
   ),
@@ -125,26 +117,19 @@ export const ConfigVars = [
   v(
     'KAFKA_BROKERS',
     'kafkaBrokers',
-    optionalString
-      .transform((s) =>
-        s === undefined
-          ? undefined
-          : s
-              .split(',')
-              .map((b) => b.trim())
-              .filter(Boolean),
-      )
-      .refine(
-        (l) => l === undefined || (l.length > 0 && l.every((b) => /^[A-Za-z0-9.\[\]:_-]+:\d{1,5}$/.test(b))),
-        'must be a comma list of host:port',
-      ),
+    optional(
+      list(text({ pattern: '^[A-Za-z0-9.\\[\\]:_-]+:\\d{1,5}$' }), {
+        minItems: 1,
+        errorMessage: 'must be a comma list of host:port',
+      }),
+    ),
     undefined,
     'comma list host:port of Kafka brokers: the event log goes to Kafka instead of the embedded log',
   ),
   v(
     'KAFKA_TOPIC',
     'kafkaTopic',
-    z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be 1-200 of [A-Za-z0-9._-]'),
+    text({ pattern: '^[A-Za-z0-9._-]{1,200}$', errorMessage: 'must be 1-200 of [A-Za-z0-9._-]' }),
     'backbeat.events',
     'Kafka topic of the event log (created at start when missing); dead letters also go to <topic>.dlt',
   ),
@@ -195,7 +180,7 @@ export const ConfigVars = [
     'eventDedupeWindow',
     int(1000, 100_000_000),
     '1000000',
-    'event ids remembered for dropping duplicates (Kafka log; the embedded log dedupes over its retention)',
+    'event ids remembered for dropping duplicates (Kafka log, and the shared Redis window in cluster mode; the embedded log alone dedupes over its retention)',
   ),
   v(
     'EVENT_DEDUPE_TTL_MS',
@@ -226,6 +211,62 @@ export const ConfigVars = [
     'largest retry backoff of a failing handler',
   ),
   v(
+    'DLQ_MAX_LETTERS',
+    'dlqMaxLetters',
+    int(100, 100_000_000),
+    '100000',
+    'dead letters kept (every engine); over it the oldest are dropped, logged and counted',
+  ),
+  v(
+    'STREAM_SNAPSHOTS',
+    'streamSnapshots',
+    bool(),
+    'true',
+    "snapshot the stream handlers' state so a restart replays only the log's tail (false: every start replays the whole retained log)",
+  ),
+  v(
+    'STREAM_SNAPSHOT_DIR',
+    'streamSnapshotDir',
+    optional(text({ minLength: 1 })),
+    undefined,
+    'where handler snapshots are written (default DATA_DIR/streaming/snapshots)',
+  ),
+  v(
+    'STREAM_SNAPSHOT_EVERY_EVENTS',
+    'streamSnapshotEveryEvents',
+    int(1000, 1_000_000_000),
+    '1000000',
+    'a snapshot after this many handled events (serializing pauses the handlers; see docs/operations.md)',
+  ),
+  v(
+    'STREAM_SNAPSHOT_EVERY_MS',
+    'streamSnapshotEveryMs',
+    int(1000, 86_400_000),
+    '300000',
+    '…or this long after the last snapshot when anything was handled since',
+  ),
+  v(
+    'STREAM_SNAPSHOT_KEEP',
+    'streamSnapshotKeep',
+    int(1, 100),
+    '2',
+    'snapshot files kept (the newest; an unreadable one falls back to the next, then to a full replay)',
+  ),
+  v(
+    'STREAM_MAX_LAG',
+    'streamMaxLag',
+    int(0, 1_000_000_000),
+    '1000000',
+    'events appended but not yet handled at most; over it intake answers 503 / 4503 with Retry-After (0 = no limit)',
+  ),
+  v(
+    'STREAM_BACKLOG_RETRY_AFTER_MS',
+    'streamBacklogRetryAfterMs',
+    int(100, 3_600_000),
+    '5000',
+    'Retry-After given with a refusal over STREAM_MAX_LAG',
+  ),
+  v(
     'RECOMMENDATION_PUSH_DEBOUNCE_MS',
     'recommendationPushDebounceMs',
     int(0, 3_600_000),
@@ -240,73 +281,83 @@ export const ConfigVars = [
     'recommendation pushes per second at most (each computes a list); due pushes over it wait and keep coalescing',
   ),
   v(
+    'RECOMMENDATION_PUSH_ITEMS',
+    'recommendationPushItems',
+    int(1, 100),
+    '10',
+    'recommendations in a list pushed to user:<id>',
+  ),
+  v(
+    'RECOMMENDATION_MAX_PENDING_PUSHES',
+    'recommendationMaxPendingPushes',
+    int(100, 100_000_000),
+    '100000',
+    'users with a recommendation push pending at most; over it the oldest pending push is dropped (counted)',
+  ),
+  v(
+    'RECOMMENDATION_MAX_USERS',
+    'recommendationMaxUsers',
+    int(1000, 100_000_000),
+    '1000000',
+    'users whose last play time the recommendations handler remembers (least recently active forgotten first)',
+  ),
+  v(
     'DATABASE_URL',
     'databaseUrl',
-    optionalString,
+    optional(text()),
     undefined,
     'postgres:// URL; SQLite under DATA_DIR when unset',
   ),
   v(
     'APNS_KEY',
     'apnsKey',
-    optionalString,
+    optional(text()),
     undefined,
     'APNs token-auth signing key (.p8 PEM), inline or a path to the file; enables iOS push with APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC',
   ),
-  v('APNS_KEY_ID', 'apnsKeyId', optionalString, undefined, 'the APNs key id (JWT kid)'),
-  v('APNS_TEAM_ID', 'apnsTeamId', optionalString, undefined, 'the Apple developer team id (JWT iss)'),
-  v('APNS_TOPIC', 'apnsTopic', optionalString, undefined, "the app's bundle id (apns-topic)"),
+  v('APNS_KEY_ID', 'apnsKeyId', optional(text()), undefined, 'the APNs key id (JWT kid)'),
+  v('APNS_TEAM_ID', 'apnsTeamId', optional(text()), undefined, 'the Apple developer team id (JWT iss)'),
+  v('APNS_TOPIC', 'apnsTopic', optional(text()), undefined, "the app's bundle id (apns-topic)"),
   v(
     'APNS_URL',
     'apnsUrl',
-    optionalString.pipe(z.url().optional()),
+    optional(url()),
     'https://api.push.apple.com',
     'APNs endpoint (https://api.sandbox.push.apple.com for development builds; a local server in tests)',
   ),
   v(
     'FCM_SERVICE_ACCOUNT',
     'fcmServiceAccount',
-    optionalString,
+    optional(text()),
     undefined,
     'FCM service-account JSON, inline or a path to the file; enables Android push',
   ),
-  v(
-    'FCM_URL',
-    'fcmUrl',
-    optionalString.pipe(z.url().optional()),
-    undefined,
-    'FCM origin (default https://fcm.googleapis.com)',
-  ),
+  v('FCM_URL', 'fcmUrl', optional(url()), undefined, 'FCM origin (default https://fcm.googleapis.com)'),
   v(
     'FCM_TOKEN_URL',
     'fcmTokenUrl',
-    optionalString.pipe(z.url().optional()),
+    optional(url()),
     undefined,
     "OAuth2 token endpoint (default the service account's token_uri)",
   ),
   v(
     'VAPID_PUBLIC_KEY',
     'vapidPublicKey',
-    optionalString,
+    optional(text()),
     undefined,
     'Web Push VAPID public key (base64url); embedded mode generates a pair under DATA_DIR when unset',
   ),
   v(
     'VAPID_PRIVATE_KEY',
     'vapidPrivateKey',
-    optionalString,
+    optional(text()),
     undefined,
     'Web Push VAPID private key (base64url)',
   ),
   v(
     'VAPID_SUBJECT',
     'vapidSubject',
-    optionalString.pipe(
-      z
-        .string()
-        .regex(/^(mailto:|https:\/\/)/, 'must start with mailto: or https://')
-        .optional(),
-    ),
+    optional(text({ pattern: '^(mailto:|https://)', errorMessage: 'must start with mailto: or https://' })),
     undefined,
     'VAPID contact (mailto: or https:); default mailto:push@backbeat.invalid',
   ),
@@ -355,7 +406,7 @@ export const ConfigVars = [
   v(
     'CONSENT_DEFAULT',
     'consentDefault',
-    z.enum(['granted', 'denied']),
+    oneOf(['granted', 'denied']),
     'granted',
     'consent of a user never asked (analytics, personalization, marketing)',
   ),
@@ -369,14 +420,14 @@ export const ConfigVars = [
   v(
     'ALERT_RULES',
     'alertRules',
-    optionalString,
+    optional(text()),
     undefined,
     'threshold alert rules: a JSON array of {name, metric, op, value, forSeconds}, or a path to a file holding one',
   ),
   v(
     'ALERT_WEBHOOK_URL',
     'alertWebhookUrl',
-    optionalString.pipe(z.url().optional()),
+    optional(url()),
     undefined,
     'where alert changes (open, resolve) are POSTed as JSON, with retries',
   ),
@@ -525,19 +576,14 @@ export const ConfigVars = [
   v(
     'BALANCER_STRATEGY',
     'balancerStrategy',
-    z.enum(['round-robin', 'least-connections', 'weighted', 'consistent-hash']),
+    oneOf(['round-robin', 'least-connections', 'weighted', 'consistent-hash']),
     'least-connections',
     'how GET /v1/connect picks a node: round-robin, least-connections, weighted (weight × spare capacity) or consistent-hash (on the user)',
   ),
   v(
     'NODE_WEIGHT',
     'nodeWeight',
-    z
-      .string()
-      .trim()
-      .regex(/^\d+(\.\d+)?$/, 'must be a positive number')
-      .transform(Number)
-      .pipe(z.number().positive('must be a positive number').max(1000)),
+    Type.Number({ exclusiveMinimum: 0, maximum: 1000, errorMessage: 'must be a positive number' }),
     '1',
     "this node's weight for the weighted strategy",
   ),
@@ -558,13 +604,13 @@ export const ConfigVars = [
   v(
     'LOG_LEVEL',
     'logLevel',
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     'info',
     'pino log level',
   ),
 ] as const;
 
-function v<K extends string, S extends z.ZodType>(
+function v<K extends string, S extends TSchema>(
   env: string,
   key: K,
   schema: S,
@@ -575,7 +621,15 @@ function v<K extends string, S extends z.ZodType>(
 }
 
 type Vars = (typeof ConfigVars)[number];
-export type Config = { readonly [V in Vars as V['key']]: z.output<V['schema']> } & {
+type ValueOf<S> =
+  S extends TOptional<infer T> ? Static<T> | undefined : S extends TSchema ? Static<S> : never;
+
+/** The whole configuration as one TypeBox object (optional variables are optional properties). */
+export const ConfigSchema = Type.Object(Object.fromEntries(ConfigVars.map((c) => [c.key, c.schema])), {
+  additionalProperties: false,
+});
+
+export type Config = { readonly [V in Vars as V['key']]: ValueOf<V['schema']> } & {
   /** True when no JWT_SECRET/JWT_PUBLIC_KEY/JWKS_URL was given and a dev secret was generated. */
   readonly devSecret: boolean;
 };

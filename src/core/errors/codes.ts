@@ -59,6 +59,13 @@ export const ErrorCodes = {
     retriable: true,
     message: 'a dependency is unavailable',
   },
+  STREAM_BACKLOG: {
+    name: 'stream_backlog',
+    ws: 4503,
+    http: 503,
+    retriable: true,
+    message: 'the event stream is too far behind; retry later',
+  },
   GOING_AWAY: { name: 'going_away', ws: 1001, http: 503, retriable: true, message: 'server going away' },
 } as const satisfies Record<string, ErrorDef>;
 

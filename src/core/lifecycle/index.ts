@@ -1,1 +1,2 @@
 export { StateMachine, runAll } from './state.ts';
+export { StartupError } from './startup-error.ts';

@@ -1,3 +1,4 @@
+import { boundedCache } from '../cache/index.ts';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { Dialect, Row, SqlDriver, SqlExecutor, SqlValue } from './driver.ts';
 import { StoreUnavailableError } from './errors.ts';
@@ -36,7 +37,8 @@ export class SqliteDriver implements SqlDriver {
   readonly dialect = sqliteDialect;
   readonly description: string;
   readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
+  /** Least recently used out first, in O(1) (lru-cache). */
+  readonly #statements = boundedCache<string, StatementSync>(STATEMENT_CACHE);
   /** Work queued behind the lock (a transaction, or calls made while one runs). */
   #queued = 0;
   #tail: Promise<unknown> = Promise.resolve();
@@ -142,15 +144,10 @@ export class SqliteDriver implements SqlDriver {
 
   #statement(sql: string): StatementSync {
     let st = this.#statements.get(sql);
-    if (st) {
-      // Most recently used last, so the first entry is the one to evict.
-      this.#statements.delete(sql);
-    } else {
+    if (!st) {
       st = this.#db.prepare(sql);
-      if (this.#statements.size >= STATEMENT_CACHE)
-        this.#statements.delete(this.#statements.keys().next().value!);
+      this.#statements.set(sql, st);
     }
-    this.#statements.set(sql, st);
     return st;
   }
 

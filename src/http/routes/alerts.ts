@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import type { TokenVerifier } from '../../core/auth/index.ts';
 import { requireScope } from '../auth.ts';
+import type { HttpApp } from './types.ts';
 
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
 
@@ -27,11 +27,11 @@ const AlertList = Type.Object({ items: Type.Array(AlertItem) });
  * structural, so this file does not reach into the analytics capability.
  */
 export interface AlertSource {
-  list(): { items: ReadonlyArray<Static<typeof AlertItem>> };
+  list(): { items: Array<Static<typeof AlertItem>> };
 }
 
 /** SPEC §7: `GET /v1/analytics/alerts` — this node's open and recent alerts, newest first. */
-export function alertRoutes(app: FastifyInstance, alerts: AlertSource, verifier: TokenVerifier): void {
+export function alertRoutes(app: HttpApp, alerts: AlertSource, verifier: TokenVerifier): void {
   app.get(
     '/v1/analytics/alerts',
     {

@@ -1,9 +1,10 @@
-import { Type, type TSchema } from '@sinclair/typebox';
-import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
-import type { AnalyticsService, TrendEntity, TrendWindow } from '../../analytics/index.ts';
+import { Type } from '@sinclair/typebox';
+import type { FastifySchemaValidationError } from 'fastify';
+import type { AnalyticsService } from '../../analytics/index.ts';
 import { USER_ID_PATTERN, type TokenVerifier } from '../../core/auth/index.ts';
 import { BackbeatError } from '../../core/errors/index.ts';
 import { requireScope } from '../auth.ts';
+import type { HttpApp } from './types.ts';
 
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody };
@@ -63,21 +64,12 @@ function namingErrors(errs: FastifySchemaValidationError[], dataVar: string): Er
   return new Error(`${where} ${e.message ?? 'is invalid'}`);
 }
 
-const schema = (
-  summary: string,
-  s: { querystring?: TSchema; params?: TSchema; response?: Record<number, TSchema> },
-) => ({
-  tags: ['analytics'],
-  summary,
-  security: [{ bearer: [] }],
-  querystring: s.querystring ?? NoQuery,
-  ...(s.params ? { params: s.params } : {}),
-  ...(s.response ? { response: s.response } : {}),
-});
+/** What every analytics route's schema has; each names its `querystring` (NoQuery: none allowed). */
+const common = { tags: ['analytics'], security: [{ bearer: [] }] };
 
 /** SPEC §7 queries: trending, a user's analytics, segments, the overview (all `analytics:read`). */
 export function analyticsRoutes(
-  app: FastifyInstance,
+  app: HttpApp,
   analytics: AnalyticsService,
   verifier: TokenVerifier,
   overview: () => Promise<Record<string, unknown>>,
@@ -89,16 +81,16 @@ export function analyticsRoutes(
     {
       preHandler: read,
       schemaErrorFormatter: namingErrors,
-      schema: schema(
-        'Trending tracks or artists: a time-decayed score against each item’s own baseline (a sudden riser ranks above a steady hit), plays and unique listeners in the window',
-        {
-          querystring: TrendingQuery,
-          response: { 200: TrendingBody, ...errors },
-        },
-      ),
+      schema: {
+        ...common,
+        summary:
+          'Trending tracks or artists: a time-decayed score against each item’s own baseline (a sudden riser ranks above a steady hit), plays and unique listeners in the window',
+        querystring: TrendingQuery,
+        response: { 200: TrendingBody, ...errors },
+      },
     },
     async (req) => {
-      const q = req.query as { entity?: TrendEntity; window?: TrendWindow; limit?: number };
+      const q = req.query;
       return analytics.trending(q.entity ?? 'track', q.window ?? '24h', q.limit ?? 20);
     },
   );
@@ -108,16 +100,17 @@ export function analyticsRoutes(
     {
       preHandler: read,
       schemaErrorFormatter: namingErrors,
-      schema: schema(
-        'A user’s engagement score (0–100), segment, listening sessions and top artists; 404 without analytics consent or events',
-        {
-          params: Type.Object({ id: Type.String({ pattern: USER_ID_PATTERN, maxLength: 128 }) }),
-          response: { 200: UserBody, 404: ErrorBody, ...errors },
-        },
-      ),
+      schema: {
+        ...common,
+        summary:
+          'A user’s engagement score (0–100), segment, listening sessions and top artists; 404 without analytics consent or events',
+        querystring: NoQuery,
+        params: Type.Object({ id: Type.String({ pattern: USER_ID_PATTERN, maxLength: 128 }) }),
+        response: { 200: UserBody, 404: ErrorBody, ...errors },
+      },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const user = analytics.user(id);
       if (!user)
         throw new BackbeatError(
@@ -133,10 +126,13 @@ export function analyticsRoutes(
     {
       preHandler: read,
       schemaErrorFormatter: namingErrors,
-      schema: schema(
-        'Segments (rules in src/analytics/README.md) and their sizes; a segment name can be a notification’s recipients',
-        { response: { 200: SegmentsBody, ...errors } },
-      ),
+      schema: {
+        ...common,
+        summary:
+          'Segments (rules in src/analytics/README.md) and their sizes; a segment name can be a notification’s recipients',
+        querystring: NoQuery,
+        response: { 200: SegmentsBody, ...errors },
+      },
     },
     async () => analytics.segments(),
   );
@@ -146,10 +142,12 @@ export function analyticsRoutes(
     {
       preHandler: read,
       schemaErrorFormatter: namingErrors,
-      schema: schema(
-        'What the dashboard shows: events (total, per second), active users, connections, top tracks, HTTP latency and errors, open alerts',
-        {},
-      ),
+      schema: {
+        ...common,
+        summary:
+          'What the dashboard shows: events (total, per second), active users, connections, top tracks, HTTP latency and errors, open alerts',
+        querystring: NoQuery,
+      },
     },
     async () => overview(),
   );

@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { USER_ID_PATTERN, type TokenVerifier } from '../../core/auth/index.ts';
 import { BadRequestError } from '../../core/errors/index.ts';
 import type { Gateway } from '../../gateway/index.ts';
 import { CHANNEL_PATTERN } from '../../gateway/index.ts';
 import { requireScope } from '../auth.ts';
+import type { HttpApp } from './types.ts';
 
 const Channel = Type.String({ pattern: CHANNEL_PATTERN, maxLength: 161, description: 'namespace:name' });
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
@@ -17,7 +17,7 @@ const Pub = Type.Object({
 });
 
 /** SPEC §4 channel routes: publish, presence, history, user disconnect. */
-export function channelRoutes(app: FastifyInstance, gw: Gateway, verifier: TokenVerifier): void {
+export function channelRoutes(app: HttpApp, gw: Gateway, verifier: TokenVerifier): void {
   const publishScope = requireScope(verifier, 'publish');
 
   app.post(
@@ -39,7 +39,7 @@ export function channelRoutes(app: FastifyInstance, gw: Gateway, verifier: Token
       },
     },
     async (req) => {
-      const body = req.body as { channel: string; data: unknown };
+      const body = req.body;
       if (body.data === undefined) throw new BadRequestError('body must have data');
       const res = await gw.channels.publish(
         body.channel,
@@ -70,7 +70,7 @@ export function channelRoutes(app: FastifyInstance, gw: Gateway, verifier: Token
       },
     },
     async (req) => {
-      const { channel } = req.params as { channel: string };
+      const { channel } = req.params;
       return { channel, clients: await gw.channels.presence(channel) };
     },
   );
@@ -100,8 +100,8 @@ export function channelRoutes(app: FastifyInstance, gw: Gateway, verifier: Token
       },
     },
     async (req) => {
-      const { channel } = req.params as { channel: string };
-      const q = req.query as { since?: number; epoch?: string; limit?: number };
+      const { channel } = req.params;
+      const q = req.query;
       let since;
       if (q.since !== undefined) {
         const epoch = q.epoch ?? (await gw.channels.history(channel, undefined, 0)).position.epoch;
@@ -145,8 +145,8 @@ export function channelRoutes(app: FastifyInstance, gw: Gateway, verifier: Token
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
-      const body = (req.body ?? {}) as { code?: number; reason?: string };
+      const { id } = req.params;
+      const body = req.body;
       await gw.channels.disconnectUser(id, body.code ?? 4003, body.reason ?? 'disconnected by the server');
       return { user: id };
     },

@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { USER_ID_PATTERN, type TokenVerifier } from '../../core/auth/index.ts';
 import { BadRequestError } from '../../core/errors/index.ts';
 import { injectContext, extractContext } from '../../core/observability/index.ts';
-import { emptyTrack, parseNdjson, type StreamingService } from '../../streaming/index.ts';
+import { parseNdjson, type StreamingService } from '../../streaming/index.ts';
 import { requireScope, scopeOrOwn } from '../auth.ts';
+import type { HttpApp } from './types.ts';
 
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
 const UserId = Type.String({ pattern: USER_ID_PATTERN, maxLength: 128 });
@@ -12,7 +12,7 @@ const Rec = Type.Object({ trackId: Type.String(), score: Type.Number(), reason: 
 
 /** SPEC §4 event routes: intake, dead letters, recommendations; plus listening stats. */
 export function eventRoutes(
-  app: FastifyInstance,
+  app: HttpApp,
   streaming: StreamingService,
   verifier: TokenVerifier,
   bodyLimitBytes: number,
@@ -91,7 +91,7 @@ export function eventRoutes(
       },
     },
     async (req) => {
-      const q = req.query as { limit?: number; after?: string; handler?: string };
+      const q = req.query;
       const limit = q.limit ?? 100;
       const items = await streaming.deadLetters({
         limit,
@@ -132,8 +132,8 @@ export function eventRoutes(
       },
     },
     async (req) => {
-      const body = req.body as { ids?: string[]; limit?: number };
-      return streaming.processor.replayDeadLetters(body.ids, body.limit);
+      const body = req.body;
+      return streaming.replayDeadLetters(body.ids, body.limit);
     },
   );
 
@@ -171,9 +171,9 @@ export function eventRoutes(
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
-      const { limit } = req.query as { limit?: number };
-      return streaming.recommendations.recommend(id, limit ?? 10);
+      const { id } = req.params;
+      const { limit } = req.query;
+      return streaming.recommend(id, limit ?? 10);
     },
   );
 
@@ -189,11 +189,8 @@ export function eventRoutes(
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
-      const u = streaming.plays.user(id);
-      return u
-        ? { user: id, ...u }
-        : { user: id, plays: 0, skips: 0, likes: 0, history: [], sessions: 0, session: null };
+      const { id } = req.params;
+      return streaming.userListening(id);
     },
   );
 
@@ -210,9 +207,8 @@ export function eventRoutes(
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
-      const t = streaming.plays.track(id);
-      return { trackId: id, ...(t ?? emptyTrack()) };
+      const { id } = req.params;
+      return streaming.trackStats(id);
     },
   );
 }

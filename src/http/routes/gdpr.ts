@@ -1,8 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { USER_ID_PATTERN, type TokenVerifier } from '../../core/auth/index.ts';
 import { BackbeatError, BadRequestError } from '../../core/errors/index.ts';
 import { requireScope, scopeOrOwn } from '../auth.ts';
+import type { HttpApp } from './types.ts';
 
 /** The three consent choices (SPEC §7). */
 interface Consent {
@@ -66,7 +67,7 @@ function strictConsent(req: FastifyRequest): void {
  * SPEC §4 / §7: consent, export, erasure and its receipts. Consent and export: the `gdpr`
  * scope or the user's own token; erasure and receipts: the `gdpr` scope only.
  */
-export function gdprRoutes(app: FastifyInstance, gdpr: GdprApi, verifier: TokenVerifier): void {
+export function gdprRoutes(app: HttpApp, gdpr: GdprApi, verifier: TokenVerifier): void {
   const own = scopeOrOwn(verifier, 'gdpr');
   const scoped = requireScope(verifier, 'gdpr');
 
@@ -87,7 +88,7 @@ export function gdprRoutes(app: FastifyInstance, gdpr: GdprApi, verifier: TokenV
         response: { 200: ConsentBody, ...errors },
       },
     },
-    async (req) => gdpr.putConsent((req.params as { id: string }).id, req.body as Consent),
+    async (req) => gdpr.putConsent(req.params.id, req.body),
   );
 
   app.get(
@@ -102,7 +103,7 @@ export function gdprRoutes(app: FastifyInstance, gdpr: GdprApi, verifier: TokenV
         response: { 200: ConsentBody, ...errors },
       },
     },
-    async (req) => gdpr.consent((req.params as { id: string }).id),
+    async (req) => gdpr.consent(req.params.id),
   );
 
   app.get(
@@ -118,7 +119,7 @@ export function gdprRoutes(app: FastifyInstance, gdpr: GdprApi, verifier: TokenV
       },
     },
     async (req, reply) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const doc = await gdpr.export(id);
       return reply
         .header(
@@ -142,7 +143,7 @@ export function gdprRoutes(app: FastifyInstance, gdpr: GdprApi, verifier: TokenV
         response: { 202: Type.Object({ receiptId: Type.String() }), ...errors },
       },
     },
-    async (req, reply) => reply.code(202).send(await gdpr.erase((req.params as { id: string }).id)),
+    async (req, reply) => reply.code(202).send(await gdpr.erase(req.params.id)),
   );
 
   app.get(
@@ -161,7 +162,7 @@ export function gdprRoutes(app: FastifyInstance, gdpr: GdprApi, verifier: TokenV
       },
     },
     async (req) => {
-      const { receiptId } = req.params as { receiptId: string };
+      const { receiptId } = req.params;
       const r = await gdpr.erasure(receiptId);
       if (!r) throw new BackbeatError('NOT_FOUND', `no erasure receipt ${receiptId}`);
       return r;

@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { assertOwnUser, USER_ID_PATTERN, type TokenVerifier } from '../../core/auth/index.ts';
 import { BackbeatError } from '../../core/errors/index.ts';
 import {
@@ -11,6 +10,7 @@ import {
   type PushService,
 } from '../../push/index.ts';
 import { authenticate, requireScope, scopeOrOwn } from '../auth.ts';
+import type { HttpApp } from './types.ts';
 
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
 const UserParams = Type.Object({ id: Type.String({ pattern: USER_ID_PATTERN, maxLength: 128 }) });
@@ -32,7 +32,7 @@ const Prefs = Type.Object({
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
 
 /** SPEC §6: devices, preferences, templates, notifications, experiments, send times. */
-export function pushRoutes(app: FastifyInstance, push: PushService, verifier: TokenVerifier): void {
+export function pushRoutes(app: HttpApp, push: PushService, verifier: TokenVerifier): void {
   const send = requireScope(verifier, 'push:send');
   const own = scopeOrOwn(verifier, 'push:send');
 
@@ -41,7 +41,7 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
     {
       preHandler: async (req) => {
         const p = await authenticate(req, verifier);
-        const { userId } = req.body as DeviceBody;
+        const { userId } = req.body;
         assertOwnUser(p.user, userId, p.hasScope('push:send'), 'push:send');
       },
       schema: {
@@ -58,7 +58,7 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
       },
     },
     async (req, reply) => {
-      const { id, created } = await push.registerDevice(req.body as DeviceBody);
+      const { id, created } = await push.registerDevice(req.body);
       return reply.code(created ? 201 : 200).send({ id });
     },
   );
@@ -76,14 +76,14 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
       },
     },
     async (req, reply) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const device = await push.device(id);
       const p = req.principal!;
       // Another user's device is "not found" to a user token: its existence is not told.
       if (!device || (!p.hasScope('push:send') && device.userId !== p.user))
         throw new BackbeatError('NOT_FOUND', `no device ${id}`);
       await push.deleteDevice(id);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
@@ -100,7 +100,7 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const items = await push.devicesOf(id);
       return {
         items: items.map((d) => ({
@@ -129,8 +129,8 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
-      const p = await push.putPreferences(id, req.body as PreferencesBody);
+      const { id } = req.params;
+      const p = await push.putPreferences(id, req.body);
       return { timezone: p.timezone, locale: p.locale, quietHours: p.quietHours, optOut: p.optOut };
     },
   );
@@ -148,7 +148,7 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const p = await push.preferences(id);
       return { timezone: p.timezone, locale: p.locale, quietHours: p.quietHours, optOut: p.optOut };
     },
@@ -170,7 +170,7 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
         },
       },
     },
-    async (req) => push.sendTimeOf((req.params as { id: string }).id),
+    async (req) => push.sendTimeOf(req.params.id),
   );
 
   app.put(
@@ -195,7 +195,7 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
         },
       },
     },
-    async (req) => push.putTemplate((req.params as { name: string }).name, req.body as TemplateBody),
+    async (req) => push.putTemplate(req.params.name, req.body),
   );
 
   app.post(
@@ -212,7 +212,7 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
       },
     },
     async (req, reply) => {
-      const r = await push.createNotification(req.body as NotificationBody, req.headers);
+      const r = await push.createNotification(req.body, req.headers);
       return reply.code(202).send({ jobId: r.jobId, recipients: r.recipients });
     },
   );
@@ -229,7 +229,7 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const s = await push.jobStatus(id);
       if (!s) throw new BackbeatError('NOT_FOUND', `no notification job ${id}`);
       return s;
@@ -248,7 +248,7 @@ export function pushRoutes(app: FastifyInstance, push: PushService, verifier: To
         params: Type.Object({ name: Name }),
       },
     },
-    async (req) => push.experiment((req.params as { name: string }).name),
+    async (req) => push.experiment(req.params.name),
   );
 
   app.get(

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { USER_ID_PATTERN, type TokenVerifier } from '../../core/auth/index.ts';
 import type { Metrics } from '../../core/observability/index.ts';
 import type { NodeInfo } from '../../connections/index.ts';
 import { requireScope } from '../auth.ts';
+import type { HttpApp } from './types.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -22,7 +22,7 @@ export interface SystemDeps {
 }
 
 /** Liveness, readiness, metrics, `/v1/connect` and `/v1/admin/nodes`. */
-export function systemRoutes(app: FastifyInstance, deps: SystemDeps): void {
+export function systemRoutes(app: HttpApp, deps: SystemDeps): void {
   app.get('/healthz', { schema: { tags: ['system'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
 
   app.get(
@@ -67,7 +67,7 @@ export function systemRoutes(app: FastifyInstance, deps: SystemDeps): void {
       },
     },
     async (req, reply) => {
-      const { user } = req.query as { user?: string };
+      const { user } = req.query;
       const node = await deps.pickNode(user);
       if (!node)
         return reply

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { boundedCache } from '../../core/cache/index.ts';
 import { backoffMs, DependencyBreaker } from '../../core/resilience/index.ts';
 import { extractContext, withSpan, type Logger, type Metrics } from '../../core/observability/index.ts';
 import type { Clock, TimerHandle } from '../../core/time/index.ts';
@@ -58,9 +59,10 @@ export class JobRunner {
   readonly #d: JobRunnerDeps;
   readonly #writer: OutcomeWriter;
   readonly #breakers = new Map<string, DependencyBreaker>();
-  readonly #jobs = new Map<string, { job: Job; request: JobRequest; loadedAt: number }>();
-  /** Rendered (title, body) per job, template and locale: variables are job-wide. */
-  readonly #rendered = new Map<string, { title: string; body: string }>();
+  /** Jobs with work in flight, the 1,000 most recently used (lru-cache: O(1) eviction). */
+  readonly #jobs = boundedCache<string, { job: Job; request: JobRequest; loadedAt: number }>(1000);
+  /** Rendered (title, body) per job, template and locale: variables are job-wide. 10,000 most recently used. */
+  readonly #rendered = boundedCache<string, { title: string; body: string }>(10_000);
   #running = false;
   #loops: Array<Promise<void>> = [];
   /** Idle lanes waiting for the poll timer or a wake. */
@@ -216,7 +218,6 @@ export class JobRunner {
     if (job.status === 'queued' || job.status === 'scheduled')
       await this.#d.store.jobs.setStatus(id, 'running');
     const entry = { job, request: job.request as unknown as JobRequest, loadedAt: this.#d.clock.now() };
-    if (this.#jobs.size > 1000) this.#jobs.delete(this.#jobs.keys().next().value!);
     this.#jobs.set(id, entry);
     return entry;
   }
@@ -419,7 +420,6 @@ export class JobRunner {
       if (!def) throw new Error(`template ${templateName} missing from the job's snapshot`);
       const r = this.#d.templates.render(def, locale, req.variables);
       out = { title: r.title, body: r.body };
-      if (this.#rendered.size > 10_000) this.#rendered.clear();
       this.#rendered.set(key, out);
     }
     return out;

@@ -10,6 +10,7 @@
  * isolated spike; below `minEvidence` (decayed events) the answer is the default hour.
  * Pure and synchronous: times come from the events and the caller, never from a clock.
  */
+import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import { BadRequestError } from '../../core/errors/index.ts';
 import { localHour } from '../schedule/index.ts';
 
@@ -80,8 +81,12 @@ const isHour = (h: number): boolean => Number.isInteger(h) && h >= 0 && h <= 23;
 
 export class SendTimeModel {
   readonly options: Readonly<SendTimeOptions>;
-  /** Insertion order is recency: the first key is the least recently observed user. */
-  readonly #users = new Map<string, UserHours>();
+  /**
+   * Recency is observation: `observe` uses `get`/`set` (most recent), reads use `peek`.
+   * Over `maxUsers` the least recently observed user goes, in O(1) (lru-cache; a Map
+   * evicting `keys().next()` slows to O(size) per eviction once full and churning).
+   */
+  readonly #users: LRUCache<string, UserHours>;
   readonly #kernel: Float64Array;
 
   constructor(options: SendTimeInit = {}) {
@@ -104,6 +109,9 @@ export class SendTimeModel {
     if (!(o.maxUsers >= 1)) throw new RangeError('maxUsers must be ≥ 1');
     this.options = Object.freeze(o);
     this.#kernel = Float64Array.from(o.kernel);
+    // maxSize (each entry 1), not max: `max` preallocates arrays for the whole bound up front
+    // (~160 ms and tens of MB at 250k entries); this grows with use, same O(1) eviction.
+    this.#users = boundedCache(o.maxUsers);
   }
 
   /** Users modelled. */
@@ -121,15 +129,11 @@ export class SendTimeModel {
     const weight = this.options.weights[kind] ?? 0;
     const hour = localHour(tsMs, timezone);
     if (!(weight > 0)) return;
+    // get: now the most recently observed; set of a new user evicts the least recent one.
     let user = this.#users.get(userId);
-    if (user) {
-      this.#users.delete(userId); // re-inserted below: most recent
-    } else {
+    if (!user) {
       user = { hours: new Float64Array(24), last: tsMs };
-      if (this.#users.size >= this.options.maxUsers) {
-        const oldest = this.#users.keys().next();
-        if (!oldest.done) this.#users.delete(oldest.value);
-      }
+      this.#users.set(userId, user);
     }
     if (tsMs >= user.last) {
       const f = this.#decay(tsMs - user.last);
@@ -139,7 +143,6 @@ export class SendTimeModel {
     } else {
       user.hours[hour]! += weight * this.#decay(user.last - tsMs);
     }
-    this.#users.set(userId, user);
   }
 
   /**
@@ -150,7 +153,7 @@ export class SendTimeModel {
   bestHour(userId: string, opts: { nowMs?: number; defaultHour?: number } = {}): BestHour {
     const fallback = opts.defaultHour ?? this.options.defaultHour;
     if (!isHour(fallback)) throw new RangeError('defaultHour must be an integer 0–23');
-    const user = this.#users.get(userId);
+    const user = this.#users.peek(userId);
     if (!user) return { localHour: fallback, basis: 'default', evidence: 0 };
     const age = opts.nowMs !== undefined && opts.nowMs > user.last ? opts.nowMs - user.last : 0;
     const f = this.#decay(age);
@@ -173,7 +176,7 @@ export class SendTimeModel {
 
   /** The user's decayed counts per local hour as of `nowMs` (default: their last event); undefined if unknown. */
   histogram(userId: string, nowMs?: number): number[] | undefined {
-    const user = this.#users.get(userId);
+    const user = this.#users.peek(userId);
     if (!user) return undefined;
     const f = this.#decay(nowMs !== undefined && nowMs > user.last ? nowMs - user.last : 0);
     return Array.from(user.hours, (w) => w * f);
@@ -199,7 +202,11 @@ export class SendTimeModel {
 
   snapshot(): SendTimeSnapshot {
     const users: SendTimeSnapshot['users'] = [];
-    for (const [id, u] of this.#users) users.push([id, u.last, Array.from(u.hours)]);
+    // rkeys(): least recently observed first, the snapshot's order; peek keeps recency.
+    for (const id of this.#users.rkeys()) {
+      const u = this.#users.peek(id)!;
+      users.push([id, u.last, Array.from(u.hours)]);
+    }
     return { version: 1, halfLifeMs: this.options.halfLifeMs, users };
   }
 
@@ -227,9 +234,8 @@ export class SendTimeModel {
       if (next.has(id)) throw new InvalidSendTimeSnapshotError(`user ${JSON.stringify(id)} appears twice`);
       next.set(id, { hours: Float64Array.from(hours as number[]), last });
     }
-    // Keep the most recent `maxUsers` (the end of the list).
-    const drop = next.size - this.options.maxUsers;
-    if (drop > 0) for (const id of [...next.keys()].slice(0, drop)) next.delete(id);
+    // In order, least recent first: past `maxUsers` the cache drops the oldest, so the
+    // most recent `maxUsers` (the end of the list) are kept.
     this.#users.clear();
     for (const [id, u] of next) this.#users.set(id, u);
   }

@@ -4,6 +4,7 @@
  * once. Synchronous: rendering is CPU work, one call per recipient locale.
  */
 import { Liquid, LiquidError, Value, type Template } from 'liquidjs';
+import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import {
   InvalidTemplateError,
   MissingVariableError,
@@ -96,8 +97,8 @@ const firstLine = (s: string): string => s.split('\n')[0] ?? s;
 
 export class TemplateEngine {
   readonly #liquid: Liquid;
-  readonly #cache = new Map<string, Compiled>();
-  readonly #maxCompiled: number;
+  /** Parsed templates, `maxCompiled` most recently used (lru-cache: O(1) eviction). */
+  readonly #cache: LRUCache<string, Compiled>;
   readonly #maxSourceLength: number;
   readonly #maxOutputLength: number;
   readonly #maxMemory: number;
@@ -106,7 +107,7 @@ export class TemplateEngine {
   #hits = 0;
 
   constructor(options: TemplateEngineOptions = {}) {
-    this.#maxCompiled = options.maxCompiled ?? 10_000;
+    this.#cache = boundedCache(options.maxCompiled ?? 10_000);
     this.#maxSourceLength = options.maxSourceLength ?? 4_000;
     this.#maxOutputLength = options.maxOutputLength ?? 4_000;
     this.#maxMemory = options.maxMemory ?? 1_000_000;
@@ -251,17 +252,10 @@ export class TemplateEngine {
     // Same key, other text: the store reused a version. Never serve stale text; re-parse.
     if (hit && hit.source === source) {
       this.#hits++;
-      this.#cache.delete(key); // LRU: move to the back
-      this.#cache.set(key, hit);
-      return hit;
+      return hit; // get() made it the most recently used
     }
     const compiled = { source, templates: this.#parse(source, { template: def.name, locale, field }) };
-    this.#cache.delete(key);
     this.#cache.set(key, compiled);
-    if (this.#cache.size > this.#maxCompiled) {
-      const oldest = this.#cache.keys().next();
-      if (!oldest.done) this.#cache.delete(oldest.value);
-    }
     return compiled;
   }
 

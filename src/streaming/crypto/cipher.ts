@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import type { Logger } from '../../core/observability/index.ts';
 import type { LogRecord, StoredRecord } from '../log/port.ts';
 import type { SqlKeyStore, UserKey } from './keys.ts';
@@ -31,13 +32,6 @@ export interface UserKeyCipherOptions {
   onSkipped?: (reason: 'shredded' | 'unknown_key', n: number) => void;
 }
 
-/** Bounded insertion-order cache: the oldest entry goes first. */
-function put<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > max) map.delete(map.keys().next().value!);
-}
-
 /**
  * Crypto-shredding for a log that cannot be rewritten (Kafka, SPEC §7): each record body is
  * encrypted with AES-256-GCM under its key's (the user's) data key from the key store; the
@@ -52,16 +46,19 @@ function put<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
  */
 export class UserKeyCipher implements RecordCipher {
   readonly #o: UserKeyCipherOptions;
-  readonly #max: number;
-  readonly #byUser = new Map<string, UserKey>();
-  readonly #byKid = new Map<string, { key: Buffer; userId: string }>();
+  /** Bounded (`maxCached` each), least recently used out first, in O(1) (lru-cache). */
+  readonly #byUser: LRUCache<string, UserKey>;
+  readonly #byKid: LRUCache<string, { key: Buffer; userId: string }>;
   /** Key ids known to be gone: destroyed, or unknown to this store (logged once each). */
-  readonly #gone = new Map<string, 'shredded' | 'unknown_key'>();
+  readonly #gone: LRUCache<string, 'shredded' | 'unknown_key'>;
   #closed: Promise<void> | undefined;
 
   constructor(opts: UserKeyCipherOptions) {
     this.#o = opts;
-    this.#max = opts.maxCached ?? 50_000;
+    const bound = opts.maxCached ?? 50_000;
+    this.#byUser = boundedCache(bound);
+    this.#byKid = boundedCache(bound);
+    this.#gone = boundedCache(bound);
   }
 
   start(): Promise<void> {
@@ -89,7 +86,7 @@ export class UserKeyCipher implements RecordCipher {
     if (unknown.size) {
       for (const [kid, found] of await this.#o.keys.lookup([...unknown])) {
         if (found.state === 'live') {
-          put(this.#byKid, kid, { key: found.key, userId: found.userId }, this.#max);
+          this.#byKid.set(kid, { key: found.key, userId: found.userId });
           continue;
         }
         const reason = found.state === 'destroyed' ? 'shredded' : 'unknown_key';
@@ -99,7 +96,7 @@ export class UserKeyCipher implements RecordCipher {
             'event log record encrypted with a key this node does not have: with several nodes on Kafka, set DATABASE_URL so that every node shares the key store; the record is skipped',
           );
         }
-        put(this.#gone, kid, reason, this.#max);
+        this.#gone.set(kid, reason);
       }
     }
     let shredded = 0;
@@ -123,19 +120,18 @@ export class UserKeyCipher implements RecordCipher {
     const kids = await this.#o.keys.destroy(userId);
     for (const kid of kids) {
       this.#byKid.delete(kid);
-      put(this.#gone, kid, 'shredded', this.#max);
+      this.#gone.set(kid, 'shredded');
     }
     return kids.length;
   }
 
   forget(userId: string): void {
     this.#byUser.delete(userId);
-    for (const [kid, k] of this.#byKid) {
-      if (k.userId === userId) {
-        this.#byKid.delete(kid);
-        // Not marked gone: another node's erasure told us; the store says what the key is.
-      }
-    }
+    // Collected first: no deleting from the cache while iterating it. Not marked gone:
+    // another node's erasure told us; the store says what the key is.
+    const kids: string[] = [];
+    for (const [kid, k] of this.#byKid.entries()) if (k.userId === userId) kids.push(kid);
+    for (const kid of kids) this.#byKid.delete(kid);
   }
 
   close(): Promise<void> {
@@ -144,8 +140,8 @@ export class UserKeyCipher implements RecordCipher {
   }
 
   #remember(userId: string, k: UserKey): void {
-    put(this.#byUser, userId, k, this.#max);
-    put(this.#byKid, k.kid, { key: k.key, userId }, this.#max);
+    this.#byUser.set(userId, k);
+    this.#byKid.set(k.kid, { key: k.key, userId });
   }
 }
 

@@ -52,6 +52,14 @@ export class MirroredDeadLetterStore implements DeadLetterStore {
     return this.#store.count();
   }
 
+  take(opts: { ids?: readonly string[]; limit: number; leaseMs: number }): Promise<DeadLetter[]> {
+    return this.#store.take(opts);
+  }
+
+  release(ids: readonly string[]): Promise<void> {
+    return this.#store.release(ids);
+  }
+
   forUser(userId: string): Promise<DeadLetter[]> {
     return this.#store.forUser(userId);
   }

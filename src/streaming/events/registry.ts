@@ -1,5 +1,6 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { BadRequestError } from '../../core/errors/index.ts';
+import { eventAjv } from '../../core/json/index.ts';
 import { backwardProblems, type JsonSchema } from './compat.ts';
 
 /** Turns data of the previous version into data of this version. */
@@ -21,8 +22,6 @@ export class IncompatibleSchemaError extends BadRequestError {
     this.problems = problems;
   }
 }
-
-const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
 
 /** Fills properties the schema declares with a `default` that the data lacks (one level; nested objects recurse). */
 export function fillDefaults(schema: JsonSchema, data: Record<string, unknown>): Record<string, unknown> {
@@ -51,7 +50,7 @@ export class SchemaRegistry {
       const problems = backwardProblems(prev.schema, schema);
       if (problems.length) throw new IncompatibleSchemaError(type, v, problems);
     }
-    const validate = ajv.compile(schema);
+    const validate = eventAjv.compile(schema);
     versions.push({ v, schema, validate, upgrade: upgrade ?? ((d) => fillDefaults(schema, d)) });
     this.#types.set(type, versions);
     return v;

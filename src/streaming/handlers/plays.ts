@@ -1,7 +1,8 @@
-import { LRUCache } from 'lru-cache';
+import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import type { StreamEvent } from '../events/index.ts';
 import type { StreamingMetrics } from '../metrics.ts';
 import type { EventHandler, HandlerContext } from '../processor.ts';
+import { arr, bad, finite, header, int, obj, str, typed } from '../snapshots/check.ts';
 
 /** How a play ended: listened to (nearly) the end, part of it, or skipped early. */
 export type PlayOutcome = 'complete' | 'partial' | 'skip';
@@ -114,17 +115,17 @@ export class PlaysHandler implements EventHandler {
   ]);
   readonly #o: PlaysOptions;
   readonly #metrics: StreamingMetrics | undefined;
-  readonly #tracks: LRUCache<string, TrackStats>;
-  readonly #artists: LRUCache<string, TrackStats>;
-  readonly #users: LRUCache<string, UserListening>;
+  #tracks: LRUCache<string, TrackStats>;
+  #artists: LRUCache<string, TrackStats>;
+  #users: LRUCache<string, UserListening>;
 
   constructor(opts: Partial<PlaysOptions> = {}, metrics?: StreamingMetrics) {
     this.#o = { ...DEFAULT_PLAYS_OPTIONS, ...opts };
     this.#metrics = metrics;
     const max = Math.max(1, this.#o.maxEntities);
-    this.#tracks = new LRUCache({ max });
-    this.#artists = new LRUCache({ max });
-    this.#users = new LRUCache({ max });
+    this.#tracks = boundedCache(max);
+    this.#artists = boundedCache(max);
+    this.#users = boundedCache(max);
   }
 
   handle(e: StreamEvent, ctx: HandlerContext): void {
@@ -199,4 +200,120 @@ export class PlaysHandler implements EventHandler {
   get sizes(): { tracks: number; artists: number; users: number } {
     return { tracks: this.#tracks.size, artists: this.#artists.size, users: this.#users.size };
   }
+
+  /**
+   * The state as plain data, least recently used first (so a restore keeps the eviction
+   * order): track and artist stats as ids + one Float64Array of 8 numbers each, users as
+   * objects.
+   */
+  snapshot(): PlaysSnapshot {
+    return {
+      kind: 'plays',
+      version: 1,
+      tracks: packStats(this.#tracks),
+      artists: packStats(this.#artists),
+      users: [...this.#users.rentries()] as Array<[string, UserListening]>,
+    };
+  }
+
+  /** Replaces the state with a `snapshot()`; everything is checked before anything changes. */
+  restore(state: unknown): void {
+    const s = header(state, 'plays', 1);
+    const max = Math.max(1, this.#o.maxEntities);
+    const tracks = unpackStats(s['tracks'], 'plays.tracks', max);
+    const artists = unpackStats(s['artists'], 'plays.artists', max);
+    const users = boundedCache<string, UserListening>(max);
+    arr(s['users'], 'plays.users').forEach((entry, i) => {
+      const path = `plays.users[${i}]`;
+      const [id, u] = arr(entry, path) as [unknown, unknown];
+      users.set(str(id, `${path}[0]`), checkUser(u, path, this.#o.historySize));
+    });
+    this.#tracks = tracks;
+    this.#artists = artists;
+    this.#users = users;
+  }
+}
+
+export interface PlaysSnapshot {
+  kind: 'plays';
+  version: 1;
+  tracks: PackedStats;
+  artists: PackedStats;
+  users: Array<[string, UserListening]>;
+}
+
+/** Stats of many tracks (or artists): ids, and their 8 numbers each in STAT_FIELDS order. */
+interface PackedStats {
+  ids: string[];
+  values: Float64Array;
+}
+
+const STAT_FIELDS = [
+  'plays',
+  'completes',
+  'partials',
+  'skips',
+  'likes',
+  'playlistAdds',
+  'listenedMs',
+  'lastPlayedAt',
+] as const satisfies ReadonlyArray<keyof TrackStats>;
+
+function packStats(cache: LRUCache<string, TrackStats>): PackedStats {
+  const ids: string[] = [];
+  const values = new Float64Array(cache.size * STAT_FIELDS.length);
+  let at = 0;
+  for (const [id, t] of cache.rentries() as Generator<[string, TrackStats]>) {
+    ids.push(id);
+    for (const f of STAT_FIELDS) values[at++] = t[f];
+  }
+  return { ids, values };
+}
+
+function unpackStats(v: unknown, path: string, max: number): LRUCache<string, TrackStats> {
+  const o = obj(v, path);
+  const ids = arr(o['ids'], `${path}.ids`);
+  const values = typed(o['values'], Float64Array, `${path}.values`, ids.length * STAT_FIELDS.length);
+  const cache = boundedCache<string, TrackStats>(max);
+  ids.forEach((id, i) => {
+    const t = emptyTrack();
+    STAT_FIELDS.forEach((f, j) => (t[f] = finite(values[i * STAT_FIELDS.length + j], `${path}.values`)));
+    cache.set(str(id, `${path}.ids[${i}]`), t);
+  });
+  return cache;
+}
+
+function checkUser(v: unknown, path: string, historySize: number): UserListening {
+  const u = obj(v, path);
+  const history = arr(u['history'], `${path}.history`, historySize).map((h, i) => {
+    const e = obj(h, `${path}.history[${i}]`);
+    const outcome = e['outcome'];
+    if (outcome !== 'complete' && outcome !== 'partial' && outcome !== 'skip')
+      bad(`${path}.history[${i}].outcome`, 'expected complete|partial|skip');
+    return {
+      trackId: str(e['trackId'], `${path}.history[${i}].trackId`),
+      artistId: str(e['artistId'], `${path}.history[${i}].artistId`),
+      ts: finite(e['ts'], `${path}.history[${i}].ts`),
+      outcome,
+      playedMs: finite(e['playedMs'], `${path}.history[${i}].playedMs`),
+    } satisfies HistoryEntry;
+  });
+  let session: UserListening['session'];
+  if (u['session'] !== undefined && u['session'] !== null) {
+    const x = obj(u['session'], `${path}.session`);
+    session = {
+      start: finite(x['start'], `${path}.session.start`),
+      last: finite(x['last'], `${path}.session.last`),
+      plays: int(x['plays'], `${path}.session.plays`, 0),
+      listenedMs: finite(x['listenedMs'], `${path}.session.listenedMs`),
+    };
+  }
+  return {
+    plays: int(u['plays'], `${path}.plays`, 0),
+    skips: int(u['skips'], `${path}.skips`, 0),
+    likes: int(u['likes'], `${path}.likes`, 0),
+    history,
+    sessions: int(u['sessions'], `${path}.sessions`, 0),
+    session,
+  };
 }

@@ -1,10 +1,11 @@
-import { LRUCache } from 'lru-cache';
+import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import type { Logger } from '../../core/observability/index.ts';
 import type { Clock, TimerHandle } from '../../core/time/index.ts';
 import type { StreamEvent } from '../events/index.ts';
 import type { StreamingMetrics } from '../metrics.ts';
 import type { EventHandler, HandlerContext } from '../processor.ts';
 import type { Interaction, Recommendation, Recommender, UserInteraction } from '../recommendations/index.ts';
+import { arr, bad, finite, header, int, str } from '../snapshots/check.ts';
 
 /** Publishes a payload to a user's personal inbox channel `user:<id>`. */
 export type UserPublisher = (userId: string, data: unknown) => Promise<unknown>;
@@ -27,12 +28,16 @@ export interface RecommendationsHandlerOptions {
   pushItems: number;
   /** Users with a push pending at most; over it the oldest pending push is dropped (counted `dropped`). @default 100_000 */
   maxPendingPushes: number;
+  /** Users whose last play time is remembered (least recently active forgotten first). @default 1_000_000 */
+  maxKnownUsers?: number;
   /**
    * Pushes per second at most (each computes a list: ~0.1–1 ms). Due pushes over it wait
    * for the next sweep, still coalescing later plays (counted `deferred`). @default 500
    */
   maxPushesPerSec: number;
 }
+
+const DEFAULT_MAX_KNOWN_USERS = 1_000_000;
 
 /** The signal a music event gives the model, or undefined when it gives none. */
 export function toInteraction(e: StreamEvent): Interaction | undefined {
@@ -71,15 +76,25 @@ export class RecommendationsHandler implements EventHandler {
     'playlist.track_added',
   ]);
   readonly #o: RecommendationsHandlerOptions;
-  /** userId → when its push is due (debounced); swept by one timer, not a timer per play. */
-  readonly #due = new Map<string, number>();
+  /**
+   * userId → when its push is due (debounced); swept by one timer, not a timer per play.
+   * Least recently scheduled first, which is also earliest due (one debounce for all).
+   */
+  readonly #due: LRUCache<string, number>;
   #sweeper: TimerHandle | undefined;
   /** Users seen and when (bounded; O(1) eviction, see IdWindow for why not a Map). */
-  readonly #known = new LRUCache<string, number>({ max: 1_000_000 });
+  #known: LRUCache<string, number>;
   #n = 0;
 
   constructor(opts: RecommendationsHandlerOptions) {
     this.#o = opts;
+    this.#known = boundedCache<string, number>(opts.maxKnownUsers ?? DEFAULT_MAX_KNOWN_USERS);
+    // Over the bound the earliest pending push goes (its list stays available over HTTP).
+    this.#due = boundedCache<string, number>(opts.maxPendingPushes, {
+      dispose: (_at, _user, reason) => {
+        if (reason === 'evict') opts.metrics.recommendationPushes.labels('dropped').inc();
+      },
+    });
   }
 
   handle(e: StreamEvent, ctx: HandlerContext): void {
@@ -142,14 +157,52 @@ export class RecommendationsHandler implements EventHandler {
     };
   }
 
-  #schedulePush(userId: string): void {
-    if (!this.#due.has(userId) && this.#due.size >= this.#o.maxPendingPushes) {
-      // Over the bound: the oldest pending push goes (its list stays available over HTTP).
-      this.#due.delete(this.#due.keys().next().value!);
-      this.#o.metrics.recommendationPushes.labels('dropped').inc();
+  /**
+   * The model's state (its own `snapshot()`: item-kNN with its popularity fill), the
+   * baseline's if there is one, and when each user was last seen (least recent first).
+   * Pending pushes are not state: they are side effects of live events.
+   */
+  snapshot(): unknown {
+    return {
+      kind: 'recommendations',
+      version: 1,
+      model: this.#o.model.snapshot(),
+      baseline: this.#o.baseline?.snapshot() ?? null,
+      known: [...this.#known.rentries()] as Array<[string, number]>,
+      n: this.#n,
+    };
+  }
+
+  /** Replaces the state with a `snapshot()`; validates everything first (the models validate theirs). */
+  restore(state: unknown): void {
+    const s = header(state, 'recommendations', 1);
+    const known = boundedCache<string, number>(this.#known.maxSize);
+    arr(s['known'], 'recommendations.known').forEach((e, i) => {
+      const [id, at] = arr(e, `recommendations.known[${i}]`);
+      known.set(str(id, `recommendations.known[${i}][0]`), finite(at, `recommendations.known[${i}][1]`));
+    });
+    const n = int(s['n'], 'recommendations.n', 0);
+    const baseline = this.#o.baseline;
+    if ((s['baseline'] === null) !== (baseline === undefined))
+      bad('recommendations.baseline', baseline ? 'missing' : 'this handler has no baseline model');
+    // Each model restores all-or-nothing; the second failing puts the first back.
+    const previous = baseline ? this.#o.model.snapshot() : undefined;
+    this.#o.model.restore(s['model']);
+    if (baseline) {
+      try {
+        baseline.restore(s['baseline']);
+      } catch (err) {
+        this.#o.model.restore(previous);
+        throw err;
+      }
     }
-    // Re-inserting keeps the map ordered by due time, so the sweep stops at the first not due.
-    this.#due.delete(userId);
+    this.#known = known;
+    this.#n = n;
+  }
+
+  #schedulePush(userId: string): void {
+    // Setting moves the user to the most recent end: the cache stays ordered by due time,
+    // so the sweep stops at the first not due.
     this.#due.set(userId, this.#o.clock.now() + this.#o.pushDebounceMs);
     this.#sweeper ??= this.#o.clock.setInterval(
       () => this.#sweep(),
@@ -161,12 +214,16 @@ export class RecommendationsHandler implements EventHandler {
     const now = this.#o.clock.now();
     const interval = Math.max(10, Math.min(1000, this.#o.pushDebounceMs / 4));
     let budget = Math.max(1, Math.floor((this.#o.maxPushesPerSec * interval) / 1000));
-    for (const [userId, at] of this.#due) {
-      if (at > now) break;
+    const ready: string[] = [];
+    for (const userId of this.#due.rkeys()) {
+      if (this.#due.peek(userId)! > now) break;
       if (budget-- <= 0) {
         this.#o.metrics.recommendationPushes.labels('deferred').inc();
         break;
       }
+      ready.push(userId);
+    }
+    for (const userId of ready) {
       this.#due.delete(userId);
       void this.#push(userId);
     }

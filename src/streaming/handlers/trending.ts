@@ -1,6 +1,7 @@
 import type { StreamEvent } from '../events/index.ts';
 import type { StreamingMetrics } from '../metrics.ts';
 import type { EventHandler, HandlerContext } from '../processor.ts';
+import { arr, bad, finite, header, int, obj, str } from '../snapshots/check.ts';
 import {
   count,
   distinct,
@@ -10,6 +11,7 @@ import {
   topK,
   tumbling,
   WindowedAggregator,
+  type WindowedAggregatorSnapshot,
   type WindowResult,
 } from '../windows/index.ts';
 
@@ -67,23 +69,29 @@ export class TrendingHandler implements EventHandler {
   readonly types: ReadonlySet<string> = new Set(['track.played']);
   readonly #metrics: StreamingMetrics | undefined;
   readonly #keep: number;
-  readonly #minutes: WindowSummary[] = [];
-  readonly #trending: WindowSummary[] = [];
-  readonly #sessions: ListeningSession[] = [];
-  readonly #perMinute;
-  readonly #sliding;
-  readonly #sessionAgg;
+  readonly #opts: TrendingOptions;
+  #minutes: WindowSummary[] = [];
+  #trending: WindowSummary[] = [];
+  #sessions: ListeningSession[] = [];
+  #aggs: ReturnType<TrendingHandler['build']>;
   #late = 0;
 
   constructor(opts: TrendingOptions = {}) {
     this.#metrics = opts.metrics;
     this.#keep = opts.keep ?? 60;
+    this.#opts = opts;
+    this.#aggs = this.build();
+  }
+
+  /** The three aggregators; their results go to whichever lists the handler holds when they fire. */
+  private build() {
+    const opts = this.#opts;
     const timing = { outOfOrdernessMs: opts.outOfOrdernessMs ?? 10_000, graceMs: opts.graceMs ?? 60_000 };
     const onLate = (_e: Play, reason: string) => {
       this.#late++;
       this.#metrics?.windowResults.labels('any', `late_${reason}`).inc();
     };
-    this.#perMinute = new WindowedAggregator({
+    const perMinute = new WindowedAggregator({
       window: tumbling(60_000),
       key: () => 'all',
       aggregations: {
@@ -97,7 +105,7 @@ export class TrendingHandler implements EventHandler {
       onResult: (r) => this.#record('minute', this.#minutes, r),
       onLate,
     });
-    this.#sliding = new WindowedAggregator({
+    const slidingAgg = new WindowedAggregator({
       window: sliding(10 * 60_000, 60_000),
       key: () => 'all',
       aggregations: {
@@ -110,7 +118,7 @@ export class TrendingHandler implements EventHandler {
       onResult: (r) => this.#record('trending', this.#trending, r),
       onLate,
     });
-    this.#sessionAgg = new WindowedAggregator({
+    const sessionAgg = new WindowedAggregator({
       window: session(opts.sessionGapMs ?? 30 * 60_000),
       key: (e: Play) => e.userId,
       aggregations: { plays: count<Play>(), listenedMs: sum((e: Play) => e.playedMs) },
@@ -132,6 +140,7 @@ export class TrendingHandler implements EventHandler {
       },
       onLate,
     });
+    return { perMinute, sliding: slidingAgg, session: sessionAgg };
   }
 
   #record(kind: string, list: WindowSummary[], r: WindowResult<string, Record<string, unknown>>): void {
@@ -151,9 +160,10 @@ export class TrendingHandler implements EventHandler {
       artistId: d['artistId'] as string,
       playedMs: d['playedMs'] as number,
     };
-    this.#perMinute.add(play, e.ts);
-    this.#sliding.add(play, e.ts);
-    this.#sessionAgg.add(play, e.ts);
+    const a = this.#aggs;
+    a.perMinute.add(play, e.ts);
+    a.sliding.add(play, e.ts);
+    a.session.add(play, e.ts);
   }
 
   /**
@@ -162,7 +172,7 @@ export class TrendingHandler implements EventHandler {
    * HyperLogLog sketches: register maxima of hashes, no ids).
    */
   forget(userId: string): void {
-    this.#sessionAgg.forgetKey(userId);
+    this.#aggs.session.forgetKey(userId);
     for (let i = this.#sessions.length - 1; i >= 0; i--)
       if (this.#sessions[i]!.userId === userId) this.#sessions.splice(i, 1);
   }
@@ -189,8 +199,67 @@ export class TrendingHandler implements EventHandler {
 
   /** Emits what is open (shutdown). */
   close(): void {
-    this.#perMinute.flush();
-    this.#sliding.flush();
-    this.#sessionAgg.flush();
+    this.#aggs.perMinute.flush();
+    this.#aggs.sliding.flush();
+    this.#aggs.session.flush();
+  }
+
+  /** The three aggregators' own snapshots and the results kept (minutes, trending, sessions, late count). */
+  snapshot(): unknown {
+    return {
+      kind: 'trending',
+      version: 1,
+      perMinute: this.#aggs.perMinute.snapshot(),
+      sliding: this.#aggs.sliding.snapshot(),
+      session: this.#aggs.session.snapshot(),
+      minutes: this.#minutes,
+      trending: this.#trending,
+      sessions: this.#sessions,
+      late: this.#late,
+    };
+  }
+
+  /** Restores into fresh aggregators and lists, swapped in only once all of it was accepted. */
+  restore(state: unknown): void {
+    const s = header(state, 'trending', 1);
+    const summaries = (v: unknown, path: string) =>
+      arr(v, path, this.#keep).map((x, i) => {
+        const o = obj(x, `${path}[${i}]`);
+        const w = obj(o['window'], `${path}[${i}].window`);
+        if (typeof o['final'] !== 'boolean') bad(`${path}[${i}].final`, 'expected a boolean');
+        return {
+          window: {
+            start: finite(w['start'], `${path}[${i}].window.start`),
+            end: finite(w['end'], `${path}[${i}].window.end`),
+          },
+          revision: int(o['revision'], `${path}[${i}].revision`, 0),
+          final: o['final'],
+          values: obj(o['values'], `${path}[${i}].values`),
+        } satisfies WindowSummary;
+      });
+    const minutes = summaries(s['minutes'], 'trending.minutes');
+    const trending = summaries(s['trending'], 'trending.trending');
+    const sessions = arr(s['sessions'], 'trending.sessions', this.#keep).map((x, i) => {
+      const o = obj(x, `trending.sessions[${i}]`);
+      return {
+        userId: str(o['userId'], `trending.sessions[${i}].userId`),
+        start: finite(o['start'], `trending.sessions[${i}].start`),
+        end: finite(o['end'], `trending.sessions[${i}].end`),
+        plays: finite(o['plays'], `trending.sessions[${i}].plays`),
+        listenedMs: finite(o['listenedMs'], `trending.sessions[${i}].listenedMs`),
+      } satisfies ListeningSession;
+    });
+    const late = int(s['late'], 'trending.late', 0);
+    const aggs = this.build();
+    for (const k of ['perMinute', 'sliding', 'session'] as const) {
+      const snap = obj(s[k], `trending.${k}`);
+      obj(snap['stats'], `trending.${k}.stats`);
+      aggs[k].restore(snap as unknown as WindowedAggregatorSnapshot);
+    }
+    this.#aggs = aggs;
+    this.#minutes = minutes;
+    this.#trending = trending;
+    this.#sessions = sessions;
+    this.#late = late;
   }
 }

@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 /**
@@ -12,6 +12,12 @@ export interface DedupeWindow {
   claim(ids: readonly string[]): Promise<boolean[]>;
   /** Forgets `ids` (their append failed, so a retry must not count as a duplicate). */
   release(ids: readonly string[]): Promise<void>;
+  /**
+   * The append of claimed `ids` is durable. Windows shared by nodes (Redis) hold a claim as
+   * pending until then, so another node never answers "duplicate" for an event whose
+   * first append may still fail. Local windows need no such step.
+   */
+  commit?(ids: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -28,7 +34,7 @@ export class IdWindow {
   readonly #ids: LRUCache<string, number>;
 
   constructor(max: number) {
-    this.#ids = new LRUCache<string, number>({ max: Math.max(1, max) });
+    this.#ids = boundedCache<string, number>(max);
   }
 
   get size(): number {

@@ -40,6 +40,8 @@ export class KafkaLogConsumer implements LogConsumer {
   readonly #consumer: Consumer<string, string, string, string>;
   /** Next offset per partition not yet handled: everything before it was handled here. */
   readonly #next = new Map<number, bigint>();
+  /** `from` is `earliest` or `{ after }`: records below the committed offsets come flagged `replay`. */
+  readonly #replaying: boolean;
   /** Earliest mode: the group's committed offset per partition when this consumer started. */
   #replayUntil: Map<number, bigint> | undefined;
   /** Handled but not (yet) committed: committed by the next batch or session. */
@@ -66,6 +68,10 @@ export class KafkaLogConsumer implements LogConsumer {
     this.#o = o;
     this.#maxBatch = Math.max(1, o.maxBatch ?? 500);
     this.#backoffMs = Math.max(1, o.retryBackoffMs ?? 50);
+    this.#replaying = o.from === 'earliest' || typeof o.from === 'object';
+    // `{ after }` (a restored snapshot): each named partition starts after its offset.
+    if (typeof o.from === 'object')
+      for (const [p, offset] of Object.entries(o.from.after)) this.#next.set(Number(p), BigInt(offset) + 1n);
     this.#consumer = new Consumer({
       clientId: o.clientId,
       groupId: o.group,
@@ -137,7 +143,7 @@ export class KafkaLogConsumer implements LogConsumer {
 
   /** One stream's lifetime: returns when closing, throws when the stream failed. */
   async #session(started: () => void): Promise<void> {
-    if (this.#o.from === 'earliest' && !this.#replayUntil) this.#replayUntil = await this.#committedOffsets();
+    if (this.#replaying && !this.#replayUntil) this.#replayUntil = await this.#committedOffsets();
     const state: { failure?: Error; ended: boolean } = { ended: false };
     const stream = await this.#openStream(state);
     const onJoin = () => this.#dropUnassigned();
@@ -188,13 +194,13 @@ export class KafkaLogConsumer implements LogConsumer {
     const { topic } = this.#o;
     // Earliest mode resumes a later session where this process got to (MANUAL); the
     // committed mode lets the group decide (COMMITTED), and #readAvailable skips what was handled.
-    const resume = this.#o.from === 'earliest' && this.#next.size > 0;
+    const resume = this.#replaying && this.#next.size > 0;
     return new Promise((resolve, reject) => {
       this.#consumer.consume(
         {
           topics: [topic],
           autocommit: false,
-          mode: resume ? 'manual' : this.#o.from === 'earliest' ? 'earliest' : 'committed',
+          mode: resume ? 'manual' : this.#replaying ? 'earliest' : 'committed',
           fallbackMode: 'earliest',
           ...(resume
             ? { offsets: [...this.#next].map(([partition, offset]) => ({ topic, partition, offset })) }

@@ -83,9 +83,12 @@ export interface ConsumeOptions {
   /**
    * `committed` (default): start after the group's committed position (a new group
    * starts at the earliest retained record). `earliest`: replay everything retained up
-   * to that position first, flagged `replay`.
+   * to that position first, flagged `replay`. `{ after }`: like `earliest`, but each
+   * partition named starts after the given offset (the last one a restored snapshot of
+   * the handlers' state covers); records up to the committed position still come flagged
+   * `replay`, partitions not named start at the earliest retained record.
    */
-  from?: 'committed' | 'earliest';
+  from?: 'committed' | 'earliest' | { after: Readonly<Record<number, number>> };
   /** Most records per batch. @default 500 */
   maxBatch?: number;
   /** Backoff after a rejected batch, first step in ms (doubles, with jitter, up to 5 s). @default 50 */

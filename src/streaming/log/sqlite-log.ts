@@ -156,9 +156,10 @@ export class SqliteEventLog implements EventLog {
 
   async consume(group: string, handler: BatchHandler, opts: ConsumeOptions = {}): Promise<LogConsumer> {
     const committed = this.committedSync(group);
+    const from = opts.from ?? 'committed';
     const c = new SqliteConsumer(this, group, handler, {
-      position: opts.from === 'earliest' ? 0 : committed,
-      replayUntil: opts.from === 'earliest' ? committed : 0,
+      position: from === 'earliest' ? 0 : from === 'committed' ? committed : (from.after[0] ?? 0),
+      replayUntil: from === 'committed' ? 0 : committed,
       maxBatch: opts.maxBatch ?? 500,
       backoffMs: opts.retryBackoffMs ?? 50,
     });

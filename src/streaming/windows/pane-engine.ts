@@ -399,7 +399,8 @@ export class PaneEngine<E, K extends WindowKey> implements Engine<E> {
     this.#wm = decodeNumber(s.watermark);
     this.#maxT = decodeNumber(s.maxEventTime);
     this.#floor = decodeNumber(s.floor);
-    this.#nextDue = this.#computeNextDue(this.#wm);
+    // A watermark of −∞ (nothing seen yet) has nothing due before the first event: −∞, as a new engine.
+    this.#nextDue = this.#wm === -Infinity ? -Infinity : this.#computeNextDue(this.#wm);
     this.#c.stats.openCells = cells;
   }
 }

@@ -12,6 +12,7 @@ import {
   timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
+import { boundedCache } from '../../../core/cache/index.ts';
 import { systemClock, type Clock } from '../../../core/time/index.ts';
 
 export interface VapidKeys {
@@ -52,7 +53,8 @@ export class VapidSigner {
   readonly #subject: string;
   readonly #ttlS: number;
   readonly #clock: Clock;
-  readonly #cache = new Map<string, { header: string; renewAt: number }>();
+  /** Per origin, the least recently used out first (lru-cache). */
+  readonly #cache = boundedCache<string, { header: string; renewAt: number }>(MAX_CACHED_ORIGINS);
   #signed = 0;
 
   constructor(opts: VapidOptions) {
@@ -103,10 +105,6 @@ export class VapidSigner {
     const sig = sign('sha256', Buffer.from(input), { key: this.#key, dsaEncoding: 'ieee-p1363' });
     this.#signed++;
     const header = `vapid t=${input}.${sig.toString('base64url')}, k=${this.publicKey}`;
-    if (!cached && this.#cache.size >= MAX_CACHED_ORIGINS) {
-      const oldest = this.#cache.keys().next();
-      if (!oldest.done) this.#cache.delete(oldest.value);
-    }
     // Renew once 3/4 of the lifetime is gone: the token stays valid with margin for clock skew.
     this.#cache.set(origin, { header, renewAt: now + this.#ttlS * 750 });
     return header;

@@ -1,0 +1,97 @@
+/**
+ * Snapshots of the stream handlers' state, on the embedded engines in one process: fills
+ * the log with N play events (U users, 5,000 tracks), lets the handlers catch up, takes a
+ * snapshot (serialize time: the stream waits; write time: in the background; file size),
+ * then measures a restart twice on the same log: from the snapshot (restore + empty tail)
+ * and from no snapshot (full replay), each until caught up.
+ * Prints `RESULT {…}`. Usage: node bench/streaming/snapshot.ts [N=300000] [U=20000]
+ */
+import { cpSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from '../../src/app.ts';
+import { loadConfig } from '../../src/core/config/index.ts';
+import { mulberry32 } from '../../src/core/random/index.ts';
+
+const N = Number(process.argv[2] ?? 300_000);
+const U = Number(process.argv[3] ?? 20_000);
+const dir = mkdtempSync(join(tmpdir(), 'bb-snapbench-'));
+const copy = mkdtempSync(join(tmpdir(), 'bb-snapbench-replay-'));
+const start = (dataDir: string) =>
+  new App(
+    loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      JWT_SECRET: 'bench-secret-0123456789abcdef0123456789',
+      LOG_LEVEL: 'warn',
+    }),
+    { streaming: { snapshotEveryEvents: 1e12, snapshotEveryMs: 3_600_000 } },
+  ).start();
+const histogramSum = async (app: App, phase: string) => {
+  const m = await app.metrics.registry.getSingleMetric('backbeat_streaming_snapshot_duration_seconds')!.get();
+  return (
+    m.values.find(
+      (v) => (v as { metricName?: string }).metricName?.endsWith('_sum') && v.labels['phase'] === phase,
+    )?.value ?? 0
+  );
+};
+
+const app = await start(dir);
+const rnd = mulberry32(42);
+const t0 = Date.now() - 6 * 3_600_000;
+for (let b = 0; b < N / 1000; b++) {
+  const events = [];
+  for (let i = 0; i < 1000; i++) {
+    const track = Math.floor(5000 * rnd() ** 3);
+    events.push({
+      type: i % 10 === 9 ? 'track.liked' : 'track.played',
+      userId: `u${Math.floor(rnd() * U)}`,
+      ts: t0 + b * 20 + i,
+      data: {
+        trackId: `t${track}`,
+        artistId: `a${track % 500}`,
+        durationMs: 200_000,
+        playedMs: Math.floor(rnd() * 200_000),
+      },
+    });
+  }
+  await app.streaming.accept(events, { source: 'http' });
+}
+await app.streaming.caughtUp(600_000);
+await app.analytics.settled();
+const file = (await app.streaming.snapshotNow())!;
+const serializeMs = (await histogramSum(app, 'serialize')) * 1000;
+const writeMs = (await histogramSum(app, 'write')) * 1000;
+const bytes = statSync(join(dir, 'streaming', 'snapshots', file)).size;
+const rssMB = Math.round(process.memoryUsage().rss / 2 ** 20);
+await app.close({ drain: false });
+cpSync(dir, copy, { recursive: true });
+rmSync(join(copy, 'streaming', 'snapshots'), { recursive: true, force: true });
+
+let t = performance.now();
+const restored = await start(dir);
+await restored.streaming.caughtUp(600_000);
+const restartFromSnapshotMs = performance.now() - t;
+const restoreMs = (await histogramSum(restored, 'restore')) * 1000;
+await restored.close({ drain: false });
+t = performance.now();
+const replayed = await start(copy);
+await replayed.streaming.caughtUp(600_000);
+const restartFullReplayMs = performance.now() - t;
+await replayed.close({ drain: false });
+rmSync(dir, { recursive: true, force: true });
+rmSync(copy, { recursive: true, force: true });
+console.log(
+  `RESULT ${JSON.stringify({
+    events: N,
+    users: U,
+    snapshotMB: Math.round((bytes / 2 ** 20) * 10) / 10,
+    serializeMs: Math.round(serializeMs),
+    writeMs: Math.round(writeMs),
+    restoreMs: Math.round(restoreMs),
+    restartFromSnapshotMs: Math.round(restartFromSnapshotMs),
+    restartFullReplayMs: Math.round(restartFullReplayMs),
+    rssMB,
+  })}`,
+);
