@@ -18,7 +18,7 @@ interface Args {
   ports?: number[];
   serverPid: number;
   token: string;
-  scenario: 'connect' | 'rate' | 'saturate';
+  scenario: 'connect' | 'rate' | 'saturate' | 'idle';
   n?: number;
   subs?: number;
   channels?: number;
@@ -140,6 +140,19 @@ async function settledRssKiB(pid: number): Promise<number> {
   return rssKiB(pid);
 }
 
+/**
+ * CPU time (user + system, every thread) the server process has used so far, in µs, from
+ * /proc/<pid>/stat (clock ticks; 100 Hz on Linux). Read from outside so every server is
+ * measured alike, without code in the peers.
+ */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start at field 3; utime, stime are 14, 15.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1_000_000) / CLK_TCK;
+}
+const CLK_TCK = 100;
+
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0);
@@ -194,6 +207,7 @@ async function fanout(subs: number, channels: number, mode: 'rate' | 'saturate')
   let expected = 0;
   let sent = 0;
   const duration = args.durationMs ?? 5000;
+  const cpu0 = cpuMicros(args.serverPid);
   firstSend = now();
   const end = firstSend + duration;
   const send = () => {
@@ -237,6 +251,7 @@ async function fanout(subs: number, channels: number, mode: 'rate' | 'saturate')
     } else if (now() - stableSince > 3000) break;
     await sleep(20);
   }
+  const cpu = cpuMicros(args.serverPid) - cpu0;
   const elapsed = (lastRecv - firstSend) / 1000;
   for (const c of conns) c.close();
   pub.close();
@@ -252,11 +267,26 @@ async function fanout(subs: number, channels: number, mode: 'rate' | 'saturate')
     p99ms: h.getValueAtPercentile(99) / 1000,
     p999ms: h.getValueAtPercentile(99.9) / 1000,
     maxms: h.maxValue / 1000,
+    /** Server CPU (user + system) from the first publish to the last delivery, per delivery. */
+    cpuUsPerDelivery: received > 0 ? Math.round((cpu / received) * 100) / 100 : 0,
+    serverCpuMs: Math.round(cpu / 1000),
   };
 }
 
+/**
+ * Idle RSS of a fresh server: started, no client, a few seconds for start-up work to
+ * finish; RSS as an operator sees it (no forced GC), and after repeated full GCs.
+ */
+async function idleScenario() {
+  await sleep(args.durationMs ?? 3000);
+  const idleRssMiB = Math.round((rssKiB(args.serverPid) / 1024) * 10) / 10;
+  const settled = await settledRssKiB(args.serverPid);
+  return { idleRssMiB, idleRssAfterGcMiB: Math.round((settled / 1024) * 10) / 10 };
+}
+
 let result: unknown;
-if (args.scenario === 'connect') result = await connectScenario(args.n ?? 1000);
+if (args.scenario === 'idle') result = await idleScenario();
+else if (args.scenario === 'connect') result = await connectScenario(args.n ?? 1000);
 else result = await fanout(args.subs ?? 1000, args.channels ?? 1, args.scenario);
 console.log(`RESULT ${JSON.stringify(result)}`);
 process.exit(0);

@@ -6,6 +6,11 @@
  * bench/results/gateway.json and bench/results/README.md. `npm run bench -- gateway` runs the
  * single-node scenarios, `-- cluster` the 3-node ones (Redis at REDIS_URL, default local),
  * `-- push` the push benchmarks (bench/push.ts → push.json, push.md).
+ * `-- <name part>` runs the scenarios whose name contains it (e.g. `-- rooms`, `-- idle`).
+ * Env: BENCH_RUNS (default 3); BENCH_SERVERS=backbeat,raw-corked runs only those servers;
+ * BENCH_RESULTS_DIR writes gateway.json / README.md elsewhere (default bench/results);
+ * BENCH_NODE_FLAGS: node flags of the Backbeat server (default scripts/start.sh's
+ * `--max-semi-space-size=8`; e.g. `BENCH_NODE_FLAGS=` for V8's defaults).
  * Add a scenario to SCENARIOS (its args go to loadgen.ts); add a server to SERVERS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,10 +24,16 @@ const NODE = process.execPath;
 const SECRET = 'bench-secret-0123456789abcdef0123456789';
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const filter = process.argv[2];
+const ONLY_SERVERS = process.env['BENCH_SERVERS']?.split(',').filter(Boolean);
+const OUT_DIR = process.env['BENCH_RESULTS_DIR'] ?? join(ROOT, 'bench/results');
+// The node flags scripts/start.sh runs Backbeat with (its young-generation cap), unless overridden.
+const BACKBEAT_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '--max-semi-space-size=8')
+  .split(' ')
+  .filter(Boolean);
 
 // Every server runs with --expose-gc so the RSS measurement can settle garbage first (all alike).
 const SERVERS: Record<string, string[]> = {
-  backbeat: ['--expose-gc', 'bench/peers/backbeat.ts'],
+  backbeat: ['--expose-gc', ...BACKBEAT_FLAGS, 'bench/peers/backbeat.ts'],
   raw: ['--expose-gc', 'bench/peers/raw-ws.ts'],
   'raw-corked': ['--expose-gc', 'bench/peers/raw-ws.ts', '--corked'],
   socketio: ['--expose-gc', 'bench/peers/socketio.ts'],
@@ -48,6 +59,12 @@ const CLUSTER_SERVERS: Record<string, (run: number) => { args: string[]; env: Re
 };
 const SCENARIOS: Scenario[] = [
   {
+    name: 'idle',
+    what: 'fresh server, idle (no clients)',
+    args: { scenario: 'idle', durationMs: 3000 },
+    metrics: ['idleRssMiB', 'idleRssAfterGcMiB'],
+  },
+  {
     name: 'connect-1k',
     what: 'connect 1,000 clients',
     args: { scenario: 'connect', n: 1000 },
@@ -69,38 +86,38 @@ const SCENARIOS: Scenario[] = [
     name: 'fanout-1k-100ps',
     what: '1 channel × 1,000 subscribers, 100 msgs/s',
     args: { scenario: 'rate', subs: 1000, channels: 1, rate: 100, durationMs: 5000 },
-    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'],
+    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss', 'cpuUsPerDelivery'],
   },
   {
     name: 'fanout-1k-1kps',
     what: '1 channel × 1,000 subscribers, 1,000 msgs/s (1M deliveries/s offered)',
     args: { scenario: 'rate', subs: 1000, channels: 1, rate: 1000, durationMs: 3000 },
-    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'],
+    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss', 'cpuUsPerDelivery'],
   },
   {
     name: 'rooms-100x10',
     what: '100 channels × 10 subscribers, 1,000 msgs/s',
     args: { scenario: 'rate', subs: 1000, channels: 100, rate: 1000, durationMs: 5000 },
-    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'],
+    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss', 'cpuUsPerDelivery'],
   },
   {
     name: 'saturate-1k',
     what: '1 channel × 1,000 subscribers, publish as fast as acknowledged (64 in flight)',
     args: { scenario: 'saturate', subs: 1000, channels: 1, window: 64, durationMs: 4000 },
-    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'],
+    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss', 'cpuUsPerDelivery'],
   },
   {
     name: 'cluster-saturate',
     what: '3 nodes on Redis: 1 channel × 1,000 subscribers spread over the nodes, publish as fast as acknowledged',
     args: { scenario: 'saturate', subs: 1000, channels: 1, window: 64, durationMs: 4000 },
-    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'],
+    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss', 'cpuUsPerDelivery'],
     cluster: true,
   },
   {
     name: 'cluster-1k-100ps',
     what: '3 nodes on Redis: 1 channel × 1,000 subscribers, 100 msgs/s',
     args: { scenario: 'rate', subs: 1000, channels: 1, rate: 100, durationMs: 5000 },
-    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss'],
+    metrics: ['deliveredPerSec', 'p50ms', 'p99ms', 'loss', 'cpuUsPerDelivery'],
     cluster: true,
   },
 ];
@@ -196,15 +213,17 @@ type Results = Record<
   string,
   Record<string, { runs: Record<string, number>[]; median: Record<string, number> }>
 >;
-const RESULTS_FILE = join(ROOT, 'bench/results/gateway.json');
+const RESULTS_FILE = join(OUT_DIR, 'gateway.json');
 const previous = existsSync(RESULTS_FILE)
   ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as { results: Results; machine: Record<string, unknown> })
   : undefined;
 const results: Results = { ...(previous?.results ?? {}) };
 
 for (const sc of scenarios) {
-  results[sc.name] = {};
-  const servers = sc.cluster ? Object.keys(CLUSTER_SERVERS) : Object.keys(SERVERS);
+  results[sc.name] = { ...(results[sc.name] ?? {}) };
+  const servers = (sc.cluster ? Object.keys(CLUSTER_SERVERS) : Object.keys(SERVERS)).filter(
+    (s) => !ONLY_SERVERS || ONLY_SERVERS.includes(s),
+  );
   for (const server of servers) {
     const runs: Record<string, number>[] = [];
     for (let r = 0; r < RUNS; r++) {
@@ -244,7 +263,7 @@ for (const sc of scenarios) {
   }
 }
 
-mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+mkdirSync(OUT_DIR, { recursive: true });
 const machine =
   renderOnly && previous
     ? previous.machine
@@ -282,13 +301,13 @@ for (const sc of SCENARIOS) {
 }
 lines.push(
   '',
-  'Raw data: gateway.json. Metrics: deliveredPerSec = messages received by all subscribers / (last receipt − first publish); p50/p99 = publish-to-delivery latency in ms; loss = expected − received deliveries; rssPerConnKiB = server RSS growth / connections.',
+  'Raw data: gateway.json. Metrics: deliveredPerSec = messages received by all subscribers / (last receipt − first publish); p50/p99 = publish-to-delivery latency in ms; loss = expected − received deliveries; rssPerConnKiB = server RSS growth / connections; cpuUsPerDelivery = server CPU time (user + system, all threads, /proc/<pid>/stat) from the first publish to the last delivery / deliveries received; idleRssMiB = RSS of a fresh server 3 s after it is ready with no client (no forced GC), idleRssAfterGcMiB = the same after repeated full GCs.',
   '',
   'Event stream benchmarks (ingest, Kafka, windows, recommendations): [streaming.md](streaming.md). Push (100k notifications, Web Push CPU, templates): [push.md](push.md).',
   '',
 );
-writeFileSync(join(ROOT, 'bench/results/README.md'), lines.join('\n'));
-console.log('wrote bench/results/gateway.json and bench/results/README.md');
+writeFileSync(join(OUT_DIR, 'README.md'), lines.join('\n'));
+console.log(`wrote ${join(OUT_DIR, 'gateway.json')} and ${join(OUT_DIR, 'README.md')}`);
 if (!filter) {
   await runStreaming();
   await runPush();

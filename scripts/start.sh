@@ -5,4 +5,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib/ensure.sh"
 ensure_node_modules
 cd "$ROOT"
-exec "$ROOT/node_modules/.bin/node" src/main.ts "$@"
+# V8's young generation: left alone, V8 grows each semi-space to 32-64 MiB after start-up's
+# allocation bursts and keeps it, ~50 MiB of idle RSS for no measured throughput gain (see
+# docs/operations.md, "Memory"). A --max-semi-space-size in NODE_OPTIONS wins over this default.
+flags=()
+[[ "${NODE_OPTIONS:-}" == *--max-semi-space-size* ]] || flags+=(--max-semi-space-size=8)
+exec "$ROOT/node_modules/.bin/node" "${flags[@]}" src/main.ts "$@"

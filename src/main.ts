@@ -1,9 +1,11 @@
 /**
  * Process entry: environment → config → app. A bad configuration prints one line naming
- * the variable and exits 2. SIGINT/SIGTERM drain clients (1001) and close in order.
+ * the variable and exits 2; a dependency that refuses at start prints one line naming the
+ * part and the cause and exits 1. SIGINT/SIGTERM drain clients (1001) and close in order.
  */
 import { startApp } from './app.ts';
 import { signHs256 } from './core/auth/index.ts';
+import { StartupError } from './core/lifecycle/index.ts';
 import { ConfigError, loadConfig, type Config } from './core/config/index.ts';
 
 let config: Config;
@@ -22,18 +24,20 @@ let app;
 try {
   app = await startApp(config);
 } catch (err) {
-  const e = err as NodeJS.ErrnoException;
-  if (err instanceof ConfigError) {
-    process.stderr.write(`backbeat: ${err.message}\n`);
-    process.exit(2);
-  }
-  if (e.code === 'EADDRINUSE') {
-    process.stderr.write(`backbeat: PORT: ${config.host}:${config.port} is already in use\n`);
-    process.exit(2);
-  }
-  if (e.code === 'EADDRNOTAVAIL') {
-    process.stderr.write(`backbeat: HOST: cannot bind ${config.host} on this machine\n`);
-    process.exit(2);
+  // A dependency or the machine refused (the configuration itself was valid): one line
+  // naming the part, the setting that points at it and the real cause; exit 1.
+  if (err instanceof StartupError) {
+    // Port taken or host not on this machine: the setting to change, exit 2 like a bad value.
+    if (err.code === 'EADDRINUSE') {
+      process.stderr.write(`backbeat: PORT: ${config.host}:${config.port} is already in use\n`);
+      process.exit(2);
+    }
+    if (err.code === 'EADDRNOTAVAIL') {
+      process.stderr.write(`backbeat: HOST: cannot bind ${config.host} on this machine\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`backbeat: cannot start: ${err.message}\n`);
+    process.exit(1);
   }
   throw err;
 }

@@ -46,7 +46,7 @@ export async function handleCommand(gw: Gateway, conn: Connection, cmd: Command)
     const pending = gw.deps.engines.rateLimiter.consume(`user:${conn.user!}`, rule);
     const d = pending instanceof Promise ? await gw.deps.breaker.call(() => pending) : pending;
     if (!d.allowed) {
-      gw.deps.metrics.rateLimited.inc();
+      gw.metrics.rateLimited.inc();
       throw new RateLimitedError(d.retryAfterMs);
     }
   }
@@ -71,7 +71,7 @@ export async function handleCommand(gw: Gateway, conn: Connection, cmd: Command)
 }
 
 function ok(gw: Gateway, conn: Connection, type: string, reply: Record<string, unknown>): void {
-  gw.deps.metrics.commands.labels(type, 'ok').inc();
+  gw.metrics.commandOk(type);
   gw.reply(conn, reply);
 }
 

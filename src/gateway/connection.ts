@@ -4,6 +4,7 @@ import type { Principal } from '../core/auth/index.ts';
 import type { TimerHandle } from '../core/time/index.ts';
 import { SlidingWindowLog } from './engines/memory/index.ts';
 import type { Command } from './protocol/index.ts';
+import type { WireFrame } from './outbound.ts';
 
 /** Per-connection lifecycle (SPEC §3): a connection serves commands only when `connected`. */
 export type ConnectionState = 'connecting' | 'authenticating' | 'connected' | 'closing' | 'closed';
@@ -16,10 +17,10 @@ export const CONNECTION_TRANSITIONS: Record<ConnectionState, readonly Connection
   closed: [],
 };
 
-/** A frame waiting for a subscription to become live, with its offset. */
+/** A publication's frame (encoded once for every subscriber) with its offset. */
 export interface PendingFrame {
   offset: number;
-  frame: Buffer;
+  frame: WireFrame;
 }
 
 /** One connection's subscription to one channel. */

@@ -5,6 +5,7 @@ import type { Hub } from './hub.ts';
 import type { ExpiryWheel } from './expiry.ts';
 import type { BackbeatError } from '../core/errors/index.ts';
 import type { Command } from './protocol/index.ts';
+import type { GatewayMetrics } from './metrics.ts';
 
 /** What command handlers may use of the gateway (it implements this); keeps commands.ts free of gateway.ts. */
 export interface CommandContext {
@@ -12,6 +13,7 @@ export interface CommandContext {
   readonly deps: GatewayDeps;
   readonly channels: ChannelService;
   readonly hub: Hub;
+  readonly metrics: GatewayMetrics;
   readonly expiry: ExpiryWheel<Connection>;
   send(conn: Connection, frame: Buffer): void;
   reply(conn: Connection, msg: Record<string, unknown>): void;

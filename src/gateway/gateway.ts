@@ -2,7 +2,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import {
   BackbeatError,
   ErrorCodes,
@@ -16,9 +16,10 @@ import { ChannelService } from './channels.ts';
 import { handleCommand } from './commands.ts';
 import { Connection } from './connection.ts';
 import { ExpiryWheel } from './expiry.ts';
-import type { ControlMessage } from './engines/ports.ts';
+import type { ControlMessage, RateRule } from './engines/ports.ts';
 import { Hub, type FrameSender } from './hub.ts';
-import { CorkScheduler } from './outbound.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { CorkScheduler, WireFrame } from './outbound.ts';
 import { parseCommand, type Command, type ParseResult } from './protocol/index.ts';
 import { GatewaySocket } from './socket.ts';
 import type { CommandContext } from './context.ts';
@@ -32,6 +33,7 @@ export const SUBPROTOCOL = 'backbeat.v1';
 /** Close codes after which a client should not reconnect as it is (bad token, bad input). */
 const NO_RECONNECT = new Set([4001, 4003, 4013]);
 const CONN = Symbol('backbeat.connection');
+const OPEN = WebSocket.OPEN;
 /** How long a peer has to complete the closing handshake before it is cut off. */
 const CLOSE_GRACE_MS = 5000;
 type TaggedSocket = WebSocket & { [CONN]?: Connection };
@@ -46,6 +48,8 @@ export class Gateway implements FrameSender, CommandContext {
   readonly deps: GatewayDeps;
   readonly channels: ChannelService;
   readonly hub: Hub;
+  /** `backbeat_gateway_*`, registered on the app's registry. */
+  readonly metrics: GatewayMetrics;
   readonly connections = new Set<Connection>();
   readonly #byUser = new Map<string, Set<Connection>>();
   readonly #wss: WebSocketServer;
@@ -54,6 +58,8 @@ export class Gateway implements FrameSender, CommandContext {
   readonly expiry: ExpiryWheel<Connection>;
   #accepting = true;
   readonly #sessionKey = randomBytes(32);
+  /** The per-connection command limit (RATE_LIMIT_COMMANDS per RATE_LIMIT_WINDOW_MS). */
+  readonly #rule: RateRule;
   /** Socket listeners, shared by every connection of this gateway (no per-connection closures). */
   readonly #listeners = (() => {
     // `this` inside each listener is the socket (ws calls listeners with it); the gateway
@@ -78,10 +84,12 @@ export class Gateway implements FrameSender, CommandContext {
   constructor(opts: GatewayOptions, deps: GatewayDeps) {
     this.opts = opts;
     this.deps = deps;
+    this.metrics = new GatewayMetrics(deps.metrics.registry);
+    this.#rule = { limit: opts.rateLimitCommands, windowMs: opts.rateLimitWindowMs };
     this.channels = new ChannelService({
       engines: deps.engines,
       breaker: deps.breaker,
-      metrics: deps.metrics,
+      metrics: this.metrics,
       clock: deps.clock,
       historySize: opts.historySize,
     });
@@ -89,12 +97,14 @@ export class Gateway implements FrameSender, CommandContext {
       broker: deps.engines.broker,
       history: deps.engines.history,
       sender: this,
-      metrics: deps.metrics,
+      metrics: this.metrics,
       logger: deps.logger,
     });
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: opts.maxMessageBytes,
+      // No compression: frames are encoded once and the same bytes go to every subscriber
+      // (WireFrame); a negotiated permessage-deflate would need per-socket encoding.
       perMessageDeflate: false,
       clientTracking: false,
       WebSocket: GatewaySocket,
@@ -152,8 +162,8 @@ export class Gateway implements FrameSender, CommandContext {
     const conn = new Connection(randomUUID(), ws, socket);
     (ws as TaggedSocket)[CONN] = conn;
     this.connections.add(conn);
-    this.deps.metrics.connections.set(this.connections.size);
-    this.deps.metrics.connectionsTotal.inc();
+    this.metrics.connections.set(this.connections.size);
+    this.metrics.connectionsTotal.inc();
     // The listeners take the socket as `this` on purpose (see #listeners).
     /* eslint-disable @typescript-eslint/unbound-method */
     ws.on('message', this.#listeners.message);
@@ -168,26 +178,38 @@ export class Gateway implements FrameSender, CommandContext {
 
   // ---- sending -------------------------------------------------------------------
 
-  /** Queues a frame; a client whose queue passes its bound is closed 4009 instead. */
+  /** Queues one JSON text frame (see `write`). */
   send(conn: Connection, frame: Buffer): void {
-    if (!conn.isOpen) return;
-    if (conn.queuedBytes + frame.length > this.opts.outboundMaxBytes) {
-      this.deps.metrics.slowConsumerCloses.inc();
+    this.write(conn, new WireFrame(frame));
+  }
+
+  /**
+   * Queues a frame encoded once for the wire (fan-out writes the same bytes to every
+   * subscriber) on the connection's corked socket; false when the connection is closing
+   * or was just closed 4009 because its queue would pass OUTBOUND_MAX_BYTES. Every data
+   * frame goes through here, in call order, straight onto the socket.
+   */
+  write(conn: Connection, frame: WireFrame): boolean {
+    // After a close handshake started (either side) no data frame may follow (RFC 6455 §5.5.1).
+    if (!conn.isOpen || conn.ws.readyState !== OPEN) return false;
+    if (conn.queuedBytes + frame.bytes.length > this.opts.outboundMaxBytes) {
+      this.metrics.slowConsumerCloses.inc();
       this.deps.logger.warn(
         { client: conn.id, user: conn.user, queued: conn.queuedBytes },
         'slow consumer closed',
       );
       this.disconnect(conn, 4009, 'slow consumer');
-      return;
+      return false;
     }
     this.#cork.cork(conn.socket);
-    conn.ws.send(frame, { binary: false });
+    conn.socket.write(frame.bytes);
+    return true;
   }
 
   reply(conn: Connection, msg: Record<string, unknown>): void {
     const frame = Buffer.from(JSON.stringify(msg));
-    this.deps.metrics.messagesOut.inc();
-    this.deps.metrics.bytesOut.inc(frame.length);
+    this.metrics.framesOut++;
+    this.metrics.frameBytesOut += frame.length;
     this.send(conn, frame);
   }
 
@@ -195,7 +217,7 @@ export class Gateway implements FrameSender, CommandContext {
     const e = toBackbeatError(err);
     if (e.key === 'INTERNAL') this.deps.logger.error({ err, client: conn.id, type }, 'command failed');
     this.deps.metrics.errors.labels(String(e.wsCode)).inc();
-    this.deps.metrics.commands.labels(type, String(e.wsCode)).inc();
+    this.metrics.commands.labels(type, String(e.wsCode)).inc();
     const msg: Record<string, unknown> = id === undefined ? {} : { id };
     Object.assign(msg, { type: 'error', code: e.wsCode, message: e.message }, e.details);
     this.reply(conn, msg);
@@ -209,7 +231,7 @@ export class Gateway implements FrameSender, CommandContext {
     if (code !== 4009) this.send(conn, msg);
     if (!conn.isOpen) return;
     conn.setState('closing');
-    this.deps.metrics.closes.labels(String(code)).inc();
+    this.metrics.closes.labels(String(code)).inc();
     conn.ws.close(code, reason.slice(0, 120));
     // A peer that never completes the closing handshake is cut off.
     const t = setTimeout(() => conn.ws.terminate(), CLOSE_GRACE_MS);
@@ -253,8 +275,8 @@ export class Gateway implements FrameSender, CommandContext {
   // ---- inbound -------------------------------------------------------------------
 
   onFrame(conn: Connection, data: Buffer, isBinary: boolean): void {
-    this.deps.metrics.messagesIn.inc();
-    this.deps.metrics.bytesIn.inc(data.length);
+    this.metrics.framesIn++;
+    this.metrics.frameBytesIn += data.length;
     if (!conn.isOpen || conn.flooded) return;
     const parsed: ParseResult = isBinary
       ? {
@@ -285,13 +307,17 @@ export class Gateway implements FrameSender, CommandContext {
   /** Runs one parsed command; any failure becomes its one error reply. */
   dispatch(conn: Connection, cmd: Command): void {
     conn.inflight++;
-    handleCommand(this, conn, cmd).then(
-      () => this.#settled(conn),
-      (err: unknown) => {
-        this.replyError(conn, cmd.id, err, cmd.type);
-        this.#settled(conn);
-      },
-    );
+    void this.#run(conn, cmd);
+  }
+
+  /** One async frame per command (no per-command closures); never rejects. */
+  async #run(conn: Connection, cmd: Command): Promise<void> {
+    try {
+      await handleCommand(this, conn, cmd);
+    } catch (err) {
+      this.replyError(conn, cmd.id, err, cmd.type);
+    }
+    this.#settled(conn);
   }
 
   #settled(conn: Connection): void {
@@ -301,10 +327,10 @@ export class Gateway implements FrameSender, CommandContext {
   /** Sliding-window command limit: over it, 4029 with retryAfterMs; sustained flooding closes 4029. */
   #allow(conn: Connection, id: number | undefined, type: string | undefined): boolean {
     const now = this.deps.clock.now();
-    const rule = { limit: this.opts.rateLimitCommands, windowMs: this.opts.rateLimitWindowMs };
+    const rule = this.#rule;
     const d = conn.rate.consume(now, rule);
     if (d.allowed) return true;
-    this.deps.metrics.rateLimited.inc();
+    this.metrics.rateLimited.inc();
     if (now - conn.rejectedWindowStart > rule.windowMs) {
       conn.rejectedWindowStart = now;
       conn.rejected = 0;
@@ -330,7 +356,7 @@ export class Gateway implements FrameSender, CommandContext {
   onClose(conn: Connection, code: number): void {
     conn.setState('closed');
     this.connections.delete(conn);
-    this.deps.metrics.connections.set(this.connections.size);
+    this.metrics.connections.set(this.connections.size);
     conn.connectTimer?.cancel();
     this.expiry.remove(conn);
     const user = conn.user;

@@ -1,6 +1,7 @@
 import type { Logger } from '../core/observability/index.ts';
-import type { Metrics } from '../core/observability/index.ts';
 import type { Connection, PendingFrame, Subscription } from './connection.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import { WireFrame } from './outbound.ts';
 import type {
   Broker,
   BrokerHandler,
@@ -15,6 +16,8 @@ import type {
 /** How the hub hands a frame to a connection (the gateway's bounded, corked send). */
 export interface FrameSender {
   send(conn: Connection, frame: Buffer): void;
+  /** Queues a frame encoded once for many connections; false when it was not queued. */
+  write(conn: Connection, frame: WireFrame): boolean;
   /** Closes a connection whose stream cannot be repaired (it reconnects and recovers). */
   resync(conn: Connection, channel: string): void;
   onControl(msg: ControlMessage): void;
@@ -57,14 +60,14 @@ export class Hub implements BrokerHandler {
   readonly #broker: Broker;
   readonly #history: History;
   readonly #sender: FrameSender;
-  readonly #metrics: Metrics;
+  readonly #metrics: GatewayMetrics;
   readonly #log: Logger;
 
   constructor(deps: {
     broker: Broker;
     history: History;
     sender: FrameSender;
-    metrics: Metrics;
+    metrics: GatewayMetrics;
     logger: Logger;
   }) {
     this.#broker = deps.broker;
@@ -211,16 +214,15 @@ export class Hub implements BrokerHandler {
 
   #fanOut(channel: string, local: LocalChannel, pub: Publication): void {
     local.offset = pub.offset;
-    const frame = messageFrame(channel, pub);
-    const p: PendingFrame = { offset: pub.offset, frame };
+    // Serialized and framed once; the same bytes are queued to every subscriber.
+    const p: PendingFrame = { offset: pub.offset, frame: new WireFrame(messageFrame(channel, pub)) };
     let n = 0;
     for (const sub of local.subs) if (this.#deliverTo(sub, p)) n++;
-    if (n > 0) {
-      this.#metrics.messagesOut.inc(n);
-      this.#metrics.bytesOut.inc(n * frame.length);
-    }
+    this.#metrics.framesOut += n;
+    this.#metrics.frameBytesOut += n * p.frame.payloadBytes;
   }
 
+  /** Queues `p` to one subscriber (or holds it while subscribing); true when queued. */
   #deliverTo(sub: Subscription, p: PendingFrame): boolean {
     if (sub.pending) {
       sub.pending.push(p);
@@ -234,8 +236,7 @@ export class Hub implements BrokerHandler {
       return false;
     }
     sub.floor = p.offset;
-    this.#sender.send(sub.conn, p.frame);
-    return true;
+    return this.#sender.write(sub.conn, p.frame);
   }
 
   /**
@@ -277,11 +278,11 @@ export class Hub implements BrokerHandler {
   #presenceEvent(channel: string, type: 'join' | 'leave', info: ClientInfo): void {
     const local = this.#channels.get(channel);
     if (!local) return;
-    let frame: Buffer | undefined;
+    let frame: WireFrame | undefined;
     for (const sub of local.subs) {
       if (!sub.presence || sub.conn.id === info.client || sub.pending) continue;
-      frame ??= Buffer.from(JSON.stringify({ type, channel, info }));
-      this.#sender.send(sub.conn, frame);
+      frame ??= new WireFrame(Buffer.from(JSON.stringify({ type, channel, info })));
+      this.#sender.write(sub.conn, frame);
     }
   }
 }

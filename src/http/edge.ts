@@ -11,6 +11,7 @@ import {
 } from '../core/errors/index.ts';
 import { depthError, exceedsJsonDepth } from '../core/json/index.ts';
 import type { Logger, Metrics } from '../core/observability/index.ts';
+import type { HttpMetrics } from './metrics.ts';
 
 /**
  * The HTTP edge's bounds: every input is bounded in size, depth and time to arrive before
@@ -69,7 +70,7 @@ function errorBody(status: number, message: string): string {
  * Answers on a raw socket, for errors Node's HTTP parser raises before there is a request
  * (request timeout, oversized or malformed headers), then closes it.
  */
-export function clientErrorHandler(metrics: Metrics, logger: Logger) {
+export function clientErrorHandler(metrics: Pick<Metrics, 'errors'>, logger: Logger) {
   return (err: NodeJS.ErrnoException, socket: Duplex): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const [status, message] =
@@ -110,7 +111,7 @@ export function frameworkErrors(error: FastifyError, _req: FastifyRequest, reply
  * the framework's own), bounds bodies in flight (per node and per address), and refuses
  * bodies nested deeper than MAX_JSON_DEPTH before validation or a handler sees them.
  */
-export function installEdge(app: FastifyInstance, limits: EdgeLimits, metrics: Metrics): void {
+export function installEdge(app: FastifyInstance, limits: EdgeLimits, metrics: HttpMetrics): void {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;

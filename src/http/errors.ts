@@ -4,7 +4,11 @@ import type { Logger, Metrics } from '../core/observability/index.ts';
 import { codeForStatus } from './edge.ts';
 
 /** Maps every error to `{"error":{"code","message"}}` with the catalog's status. */
-export function installErrorMapping(app: FastifyInstance, metrics: Metrics, log: Logger): void {
+export function installErrorMapping(
+  app: FastifyInstance,
+  metrics: Pick<Metrics, 'errors'>,
+  log: Logger,
+): void {
   app.setErrorHandler((err: FastifyError | BackbeatError | Error, req, reply) => {
     let status: number;
     let code: string;

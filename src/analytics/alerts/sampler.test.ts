@@ -1,16 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '../../core/observability/index.ts';
+import { HttpMetrics } from '../../http/index.ts';
 import { ManualClock } from '../../core/time/index.ts';
 import { StreamingMetrics } from '../../streaming/index.ts';
 import { histogramQuantile, seriesSampler } from './sampler.ts';
 
 function setup(dlqSize: () => Promise<number> | number = () => 3) {
-  const metrics = new Metrics({ defaultMetrics: false });
-  const streaming = new StreamingMetrics(metrics.registry);
+  const core = new Metrics({ defaultMetrics: false });
+  const metrics = new HttpMetrics(core);
+  const streaming = new StreamingMetrics(core.registry);
   const clock = new ManualClock(1_000_000);
   let connections = 12;
   const sample = seriesSampler({
-    registry: metrics.registry,
+    registry: core.registry,
     connections: () => connections,
     eventLag: () => 40,
     dlqSize,

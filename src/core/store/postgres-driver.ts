@@ -1,4 +1,8 @@
-import { Pool, type PoolClient, type QueryConfig } from 'pg';
+import type { Pool, PoolClient, QueryConfig } from 'pg';
+import { lazyModule } from '../modules/index.ts';
+
+/** pg, loaded when a PostgreSQL store is first opened (not with the embedded SQLite store). */
+const pg = lazyModule<typeof import('pg')>('pg');
 import type { Logger } from '../observability/index.ts';
 import type { Dialect, Row, SqlDriver, SqlExecutor, SqlValue } from './driver.ts';
 import { describeDatabase, scrubMessage, StoreUnavailableError } from './errors.ts';
@@ -66,7 +70,7 @@ export class PostgresDriver implements SqlDriver {
     }
     this.#schema = opts.schema;
     this.#password = passwordOf(opts.url);
-    this.#pool = new Pool({
+    this.#pool = new (pg().Pool)({
       connectionString: opts.url,
       max: opts.poolSize ?? 10,
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,

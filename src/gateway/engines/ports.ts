@@ -156,6 +156,15 @@ export interface Engines {
     channel: string,
     pub: Omit<Publication, 'offset'>,
   ): Promise<{ publication: Publication; epoch: string }>;
+  /**
+   * The same, answered synchronously, by engines that live in this process (memory): the
+   * publish hot path then pays no promise, no timer and no breaker bookkeeping for a call
+   * that cannot be slow or unreachable. Absent on engines that do I/O (Redis).
+   */
+  publishSync?(
+    channel: string,
+    pub: Omit<Publication, 'offset'>,
+  ): { publication: Publication; epoch: string };
   /** Resolves once the engines can serve (connections up); rejects with the reason if they can't in time. */
   start(): Promise<void>;
   /** Dependency states for readiness (e.g. redis command and subscriber connections). */

@@ -1,11 +1,10 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { CommandSchemas, type Command, type CommandType } from './schema.ts';
-import { DEFAULT_MAX_JSON_DEPTH, depthError, exceedsJsonDepth } from '../../core/json/index.ts';
+import { commandAjv, DEFAULT_MAX_JSON_DEPTH, depthError, exceedsJsonDepth } from '../../core/json/index.ts';
 import { channelError, isValidChannel } from './channel.ts';
 
-const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false, useDefaults: false });
 const validators = Object.fromEntries(
-  Object.entries(CommandSchemas).map(([k, s]) => [k, ajv.compile(s)]),
+  Object.entries(CommandSchemas).map(([k, s]) => [k, commandAjv.compile(s)]),
 ) as Record<CommandType, ValidateFunction>;
 
 export type ParseResult =

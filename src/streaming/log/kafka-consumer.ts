@@ -1,4 +1,5 @@
-import { Consumer, stringDeserializers, type Message, type MessagesStream } from '@platformatic/kafka';
+import type { Consumer, Message, MessagesStream } from '@platformatic/kafka';
+import { kafkaClient } from './kafka-client.ts';
 import type { Logger } from '../../core/observability/index.ts';
 import type { BatchHandler, ConsumeOptions, LogConsumer, RecordBatch, StoredRecord } from './port.ts';
 
@@ -72,11 +73,11 @@ export class KafkaLogConsumer implements LogConsumer {
     // `{ after }` (a restored snapshot): each named partition starts after its offset.
     if (typeof o.from === 'object')
       for (const [p, offset] of Object.entries(o.from.after)) this.#next.set(Number(p), BigInt(offset) + 1n);
-    this.#consumer = new Consumer({
+    this.#consumer = new (kafkaClient().Consumer)({
       clientId: o.clientId,
       groupId: o.group,
       bootstrapBrokers: o.brokers,
-      deserializers: stringDeserializers,
+      deserializers: kafkaClient().stringDeserializers,
       autocommit: false,
       sessionTimeout: 10_000,
       rebalanceTimeout: 10_000,

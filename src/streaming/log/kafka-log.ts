@@ -1,15 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  Admin,
-  Consumer,
-  murmur2,
-  ProduceAcks,
-  Producer,
-  stringDeserializers,
-  stringSerializers,
-  findErrorBy,
-  type MessageToProduce,
-} from '@platformatic/kafka';
+import type { Admin, Producer, MessageToProduce } from '@platformatic/kafka';
+import { kafkaClient } from './kafka-client.ts';
 import { UnavailableError } from '../../core/errors/index.ts';
 import type { Logger } from '../../core/observability/index.ts';
 import type { RecordCipher } from '../crypto/cipher.ts';
@@ -78,9 +69,9 @@ type Message = MessageToProduce<string, string, string, string>;
 export function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return !!(
-    findErrorBy(err, 'code', 'PLT_KFK_NETWORK') ||
-    findErrorBy(err, 'code', 'PLT_KFK_TIMEOUT') ||
-    findErrorBy(err, 'canRetry', true)
+    kafkaClient().findErrorBy(err, 'code', 'PLT_KFK_NETWORK') ||
+    kafkaClient().findErrorBy(err, 'code', 'PLT_KFK_TIMEOUT') ||
+    kafkaClient().findErrorBy(err, 'canRetry', true)
   );
 }
 
@@ -102,12 +93,12 @@ export class KafkaEventLog implements EventLog {
     this.#partitions = o.partitions ?? 6;
     const base = { clientId: o.clientId, bootstrapBrokers: o.brokers, connectTimeout: 3_000, timeout: 5_000 };
     // requestTimeout bounds a request to a broker that accepts connections but does not answer.
-    this.#admin = new Admin({ ...base, retries: 1, retryDelay: 250, requestTimeout: 5_000 });
-    this.#producer = new Producer({
+    this.#admin = new (kafkaClient().Admin)({ ...base, retries: 1, retryDelay: 250, requestTimeout: 5_000 });
+    this.#producer = new (kafkaClient().Producer)({
       ...base,
       idempotent: true,
-      acks: ProduceAcks.ALL,
-      serializers: stringSerializers,
+      acks: kafkaClient().ProduceAcks.ALL,
+      serializers: kafkaClient().stringSerializers,
       requestTimeout: 10_000,
       // Bounded: an append against a dead broker rejects after ~3 s instead of hanging.
       retries: 5,
@@ -130,7 +121,8 @@ export class KafkaEventLog implements EventLog {
         await this.#admin
           .createTopics({ topics: [topic], partitions: this.#partitions, replicas: replicationFactor })
           .catch((err: unknown) => {
-            if (!(err instanceof Error && findErrorBy(err, 'apiId', 'TOPIC_ALREADY_EXISTS'))) throw err;
+            if (!(err instanceof Error && kafkaClient().findErrorBy(err, 'apiId', 'TOPIC_ALREADY_EXISTS')))
+              throw err;
           });
       }
       this.#partitions = await this.#partitionCount();
@@ -151,7 +143,7 @@ export class KafkaEventLog implements EventLog {
   }
 
   partitionOf(key: string): number {
-    return (murmur2(key) & 0x7fffffff) % this.#partitions;
+    return (kafkaClient().murmur2(key) & 0x7fffffff) % this.#partitions;
   }
 
   async append(records: readonly LogRecord[]): Promise<AppendResult[]> {
@@ -256,11 +248,11 @@ export class KafkaEventLog implements EventLog {
     const last = (await this.heads())[partition];
     if (last === undefined) return [];
     const limit = opts.limit ?? Number.MAX_SAFE_INTEGER;
-    const consumer = new Consumer({
+    const consumer = new (kafkaClient().Consumer)({
       clientId: `${this.#o.clientId}-export`,
       groupId: `backbeat-export-${randomUUID()}`,
       bootstrapBrokers: this.#o.brokers,
-      deserializers: stringDeserializers,
+      deserializers: kafkaClient().stringDeserializers,
       autocommit: false,
       maxWaitTime: 200,
       connectTimeout: 3_000,

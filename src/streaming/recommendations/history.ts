@@ -1,3 +1,4 @@
+import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import { RingBuffer } from './ring-buffer.ts';
 import { asArray, asFinite, asPair, asString, fail } from './snapshot-check.ts';
 import type { InteractionKind } from './types.ts';
@@ -14,42 +15,38 @@ const KIND_CODES: readonly InteractionKind[] = ['play', 'skip', 'like', 'add'];
 
 /**
  * Per-user recent-history rings, bounded twice: `historySize` entries per user (oldest
- * overwritten) and `maxUsers` users (least recently active user evicted first, O(1) via
- * the Map's insertion order, which `record` refreshes).
+ * overwritten) and `maxUsers` users (least recently active user evicted first, O(1):
+ * lru-cache, whose eviction stays O(1) when full, unlike a Map evicting `keys().next()`).
  */
 export class UserHistories {
   readonly historySize: number;
   readonly maxUsers: number;
-  #users = new Map<string, RingBuffer<HistoryEntry>>();
+  #users: LRUCache<string, RingBuffer<HistoryEntry>>;
 
   constructor(historySize: number, maxUsers: number) {
     positiveInt(historySize, 'historySize');
     positiveInt(maxUsers, 'maxUsers');
     this.historySize = historySize;
     this.maxUsers = maxUsers;
+    this.#users = boundedCache(maxUsers);
   }
 
   get size(): number {
     return this.#users.size;
   }
 
+  /** The user's ring, without refreshing their recency. */
   get(userId: string): RingBuffer<HistoryEntry> | undefined {
-    return this.#users.get(userId);
+    return this.#users.peek(userId);
   }
 
   /** The user's ring, created (and the LRU user evicted) if needed, moved to most recently active. */
   touch(userId: string): RingBuffer<HistoryEntry> {
     let ring = this.#users.get(userId);
-    if (ring) {
-      this.#users.delete(userId);
-    } else {
+    if (!ring) {
       ring = new RingBuffer<HistoryEntry>(this.historySize);
-      if (this.#users.size >= this.maxUsers) {
-        const oldest = this.#users.keys().next();
-        if (!oldest.done) this.#users.delete(oldest.value);
-      }
+      this.#users.set(userId, ring);
     }
-    this.#users.set(userId, ring);
     return ring;
   }
 
@@ -60,14 +57,14 @@ export class UserHistories {
 
   /** The user's remembered interactions, newest first (GDPR export). */
   entries(userId: string): { trackId: string; kind: InteractionKind; ts: number }[] {
-    const ring = this.#users.get(userId);
+    const ring = this.#users.peek(userId);
     return ring ? [...ring.newestFirst()].map((e) => ({ trackId: e.trackId, kind: e.kind, ts: e.ts })) : [];
   }
 
   /** Tracks the user played, skipped, liked or added within their history window. */
   heard(userId: string): Set<string> {
     const out = new Set<string>();
-    const ring = this.#users.get(userId);
+    const ring = this.#users.peek(userId);
     if (ring) for (const e of ring.newestFirst()) out.add(e.trackId);
     return out;
   }
@@ -81,10 +78,10 @@ export class UserHistories {
 
   /** `[[userId, [[trackId, kindCode, weight, ts], …oldest first]], …least recently active first]`. */
   snapshot(): [string, [string, number, number, number][]][] {
-    return [...this.#users].map(([u, ring]) => [
-      u,
-      ring.toArray().map((e) => [e.trackId, KIND_CODES.indexOf(e.kind), e.weight, e.ts]),
-    ]);
+    const out: [string, [string, number, number, number][]][] = [];
+    for (const [u, ring] of this.#users.rentries() as Iterable<[string, RingBuffer<HistoryEntry>]>)
+      out.push([u, ring.toArray().map((e) => [e.trackId, KIND_CODES.indexOf(e.kind), e.weight, e.ts])]);
+    return out;
   }
 
   /** Parses a `snapshot()` without touching this instance. */
@@ -114,9 +111,11 @@ export class UserHistories {
     return users;
   }
 
-  /** Installs the result of `parse`. */
+  /** Installs the result of `parse` (its order: least recently active first). */
   replace(users: Map<string, RingBuffer<HistoryEntry>>): void {
-    this.#users = users;
+    const c = boundedCache<string, RingBuffer<HistoryEntry>>(this.maxUsers);
+    for (const [u, ring] of users) c.set(u, ring);
+    this.#users = c;
   }
 }
 

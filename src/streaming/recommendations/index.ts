@@ -1,4 +1,4 @@
-/** Online recommendations (#3): session item-kNN learned from plays, likes, adds and skips; the popularity baseline; the evaluation. */
+/** Online recommendations (#3): item-kNN (long-term taste + session context) learned from plays, likes, adds and skips; the popularity and cosine baselines; the evaluations (synthetic, Last.fm). */
 export type { Interaction, InteractionKind, Recommendation, Recommender, UserInteraction } from './types.ts';
 export {
   ItemKnnRecommender,
@@ -7,6 +7,19 @@ export {
   type ItemKnnOptions,
   type ItemKnnStats,
 } from './item-knn.ts';
+export { CosineKnnRecommender, type CosineKnnOptions } from './cosine-knn.ts';
+export {
+  evaluateHoldout,
+  LASTFM_DEV_FIXTURE,
+  loadUserArtists,
+  parseUserArtists,
+  splitListening,
+  type HoldoutCase,
+  type HoldoutReport,
+  type ListeningSplit,
+  type ListeningSplitOptions,
+  type UserArtist,
+} from './lastfm.ts';
 export {
   PopularityRecommender,
   POPULARITY_DEFAULTS,

@@ -72,9 +72,9 @@ describe('ItemKnnRecommender: learning', () => {
   });
 
   it('forgets the exclusion once a track falls out of the bounded history', () => {
-    const m = new ItemKnnRecommender({ historySize: 3 });
+    const m = new ItemKnnRecommender({ historySize: 3, profileSize: 3 });
     feed(m, session('u', ['A', 'B'], T0));
-    feed(m, session('me', ['B', 'x1', 'x2', 'x3'], T0 + HOUR_MS)); // B pushed out of me's 3-entry ring
+    feed(m, session('me', ['B', 'x1', 'x2', 'x3'], T0 + HOUR_MS)); // B pushed out of me's 3-entry ring and profile
     expect(ids(m, 'me', T0 + 2 * HOUR_MS)).toContain('B');
   });
 
@@ -163,9 +163,83 @@ describe('ItemKnnRecommender: learning', () => {
   });
 });
 
+describe('ItemKnnRecommender: long-term taste', () => {
+  it('pairs a user’s tracks across sessions days apart (long-term), not only within a session', () => {
+    const m = new ItemKnnRecommender({ pairWindowMs: HOUR_MS });
+    m.observe({ userId: 'u', trackId: 'A', kind: 'play', ts: T0 });
+    m.observe({ userId: 'u', trackId: 'B', kind: 'play', ts: T0 + 10 * DAY_MS });
+    m.observe({ userId: 'u', trackId: 'B', kind: 'play', ts: T0 + 11 * DAY_MS }); // a repeat adds nothing long-term
+    const now = T0 + 11 * DAY_MS;
+    expect(m.cooccurrence('A', 'B', now)).toBe(0);
+    expect(m.longCooccurrence('A', 'B', now)).toBeGreaterThan(0);
+    expect(m.longCooccurrence('B', 'A', now)).toBe(m.longCooccurrence('A', 'B', now));
+    expect(m.longCooccurrence('A', 'B', T0 + 10 * DAY_MS)).toBeCloseTo(1, 9);
+  });
+
+  it('recommends from long-term taste: listeners of A also listened to B, weeks apart', () => {
+    const m = new ItemKnnRecommender();
+    for (let u = 0; u < 5; u++) {
+      m.observe({ userId: `u${u}`, trackId: 'A', kind: 'play', ts: T0 + u * MIN });
+      m.observe({ userId: `u${u}`, trackId: 'B', kind: 'play', ts: T0 + 20 * DAY_MS + u * MIN });
+    }
+    m.observe({ userId: 'other', trackId: 'C', kind: 'play', ts: T0 + 20 * DAY_MS });
+    m.observe({ userId: 'me', trackId: 'A', kind: 'play', ts: T0 + 21 * DAY_MS });
+    const recs = m.recommend('me', 1, T0 + 21 * DAY_MS);
+    expect(recs).toEqual([
+      { trackId: 'B', score: expect.any(Number) as number, reason: 'because you played A' },
+    ]);
+  });
+
+  it('excludes the whole profile, also tracks older than the ring', () => {
+    const m = new ItemKnnRecommender({ historySize: 2 });
+    for (let u = 0; u < 3; u++) feed(m, session(`u${u}`, ['A', 'B', 'C', 'D'], T0 + u * HOUR_MS));
+    feed(m, session('me', ['A', 'B', 'C'], T0 + DAY_MS));
+    const recs = ids(m, 'me', T0 + DAY_MS + HOUR_MS);
+    expect(recs[0]).toBe('D');
+    expect(recs).not.toContain('A'); // out of the 2-entry ring, still in the profile
+  });
+
+  it('rebases the decay landmark on long streams with the same rankings and decayed weights', () => {
+    const o = { halfLifeMs: 60_000, trendHalfLifeMs: 30_000, longHalfLifeMs: 120_000 };
+    const stream = (base: number): Interaction[] => {
+      const out: Interaction[] = [];
+      // 40 hours of sessions: ~4,800 trend half-lives, so the landmark moves many times.
+      for (let k = 0; k < 400; k++)
+        out.push(...session(`u${k % 7}`, [`t${k % 11}`, `t${(k * 3) % 11}`], base + k * 6 * MIN));
+      return out;
+    };
+    const a = feed(new ItemKnnRecommender(o), stream(T0));
+    const b = feed(new ItemKnnRecommender(o), stream(1e6));
+    const end = 400 * 6 * MIN;
+    for (let u = 0; u < 7; u++) {
+      const ra = a.recommend(`u${u}`, 5, T0 + end);
+      const rb = b.recommend(`u${u}`, 5, 1e6 + end);
+      expect(ra.map((r) => r.trackId)).toEqual(rb.map((r) => r.trackId));
+      for (const [k, r] of ra.entries()) {
+        expect(Number.isFinite(r.score) && r.score > 0).toBe(true);
+        expect(r.score / rb[k]!.score).toBeCloseTo(1, 6);
+      }
+    }
+    const w = a.cooccurrence('t1', 't3', T0 + end);
+    expect(w).toBeGreaterThan(0);
+    expect(a.cooccurrence('t1', 't3', T0 + end + 60_000)).toBeCloseTo(w / 2, 12);
+  });
+
+  it('observeBatch learns like observe, and rejects a bad batch before learning any of it', () => {
+    const events = [...session('u', ['A', 'B', 'C'], T0), ...session('me', ['A'], T0 + HOUR_MS)];
+    const one = feed(new ItemKnnRecommender(), events);
+    const batch = new ItemKnnRecommender();
+    batch.observeBatch(events);
+    expect(batch.snapshot()).toEqual(one.snapshot());
+    const bad = new ItemKnnRecommender();
+    expect(() => bad.observeBatch([events[0]!, { ...events[1]!, ts: Number.NaN }])).toThrow(TypeError);
+    expect(bad.stats().items).toBe(0);
+  });
+});
+
 describe('ItemKnnRecommender: bounds', () => {
   it('holds maxItems (LRU eviction), maxNeighbors, historySize and maxUsers', () => {
-    const o = { maxItems: 20, maxNeighbors: 5, historySize: 4, maxUsers: 3 };
+    const o = { maxItems: 20, maxNeighbors: 5, historySize: 4, maxUsers: 3, profileSize: 6 };
     const m = new ItemKnnRecommender(o);
     for (let k = 0; k < 2000; k++)
       m.observe({
@@ -180,9 +254,11 @@ describe('ItemKnnRecommender: bounds', () => {
     expect(s.popularityItems).toBeLessThanOrEqual(o.maxItems);
     expect(s.maxNeighbors).toBeLessThanOrEqual(o.maxNeighbors);
     expect(s.maxHistory).toBeLessThanOrEqual(o.historySize);
+    expect(s.maxProfile).toBeLessThanOrEqual(o.profileSize);
     expect(s.users).toBeLessThanOrEqual(o.maxUsers);
     // Evicted tracks are never recommended.
-    const tracked = new Set((m.snapshot() as { items: [string][] }).items.map((i) => i[0]));
+    const snap = m.snapshot() as { tracks: string[]; live: number };
+    const tracked = new Set(snap.tracks.slice(0, snap.live));
     for (let u = 0; u < 7; u++)
       for (const r of m.recommend(`u${u}`, 10, T0 + 2000 * MIN))
         if (!r.reason.startsWith('popular')) expect(tracked.has(r.trackId)).toBe(true);
@@ -219,6 +295,18 @@ describe('ItemKnnRecommender: snapshot / restore', () => {
     });
   const opts = { maxItems: 25, maxNeighbors: 8 };
 
+  it('snapshots compactly: flat arrays of numbers and strings per track and per user', () => {
+    const snap = feed(new ItemKnnRecommender(opts), stream.slice(0, 300)).snapshot() as Record<
+      string,
+      unknown
+    >;
+    for (const key of ['session', 'long'] as const)
+      for (const list of snap[key] as unknown[][]) for (const x of list) expect(typeof x).toBe('number');
+    for (const [, ring, profile] of snap['users'] as [string, unknown[], unknown[]][])
+      for (const x of [...ring, ...profile]) expect(['number', 'string']).toContain(typeof x);
+    expect((snap['counts'] as unknown[]).every((x) => typeof x === 'number')).toBe(true);
+  });
+
   it('restores to identical answers, also after evictions left dead edges, and continues identically', () => {
     const a = feed(new ItemKnnRecommender(opts), stream.slice(0, 400));
     const b = new ItemKnnRecommender(opts);
@@ -235,9 +323,15 @@ describe('ItemKnnRecommender: snapshot / restore', () => {
   it('rejects garbage with InvalidSnapshotError and leaves the state unchanged', () => {
     const m = feed(new ItemKnnRecommender(opts), stream.slice(0, 200));
     const before = m.recommend('u1', 10, T0 + 200 * MIN);
-    const good = m.snapshot() as Record<string, unknown> & { items: unknown[][] };
-    const item0 = good.items[0] as unknown[];
-    const withItem = (patch: unknown[]): unknown => ({ ...good, items: [patch, ...good.items.slice(1)] });
+    const good = m.snapshot() as Record<string, unknown> & {
+      tracks: string[];
+      live: number;
+      counts: number[];
+      session: number[][];
+      long: number[][];
+      users: [string, unknown[], unknown[]][];
+    };
+    const u0 = good.users[0]!;
     const bad: unknown[] = [
       undefined,
       null,
@@ -245,28 +339,31 @@ describe('ItemKnnRecommender: snapshot / restore', () => {
       [],
       {},
       { ...good, kind: 'popularity' },
-      { ...good, version: 0 },
+      { ...good, version: 1 }, // the old nested format is refused, not misread
       { ...good, halfLifeMs: 1 },
       { ...good, trendHalfLifeMs: '1' },
-      { ...good, items: {} },
-      { ...good, items: [...good.items, item0] }, // repeated track
-      { ...good, items: Array.from({ length: 26 }, (_, k) => [`x${k}`, null, 1, null, null, []]) }, // > maxItems
-      withItem([item0[0], 5, item0[2], item0[3], item0[4], item0[5]]), // artist not a string
-      withItem([item0[0], item0[1], 'Infinity', item0[3], item0[4], item0[5]]),
-      withItem([item0[0], item0[1], item0[2], item0[3], item0[4]]), // wrong arity
-      withItem([item0[0], item0[1], item0[2], item0[3], item0[4], [['nope', 1]]]), // unknown neighbour
-      withItem([item0[0], item0[1], item0[2], item0[3], item0[4], [[item0[0], 1]]]), // self edge
-      withItem([
-        item0[0],
-        item0[1],
-        item0[2],
-        item0[3],
-        item0[4],
-        Array.from({ length: 9 }, () => ['ghost', 1, 0]),
-      ]), // > maxNeighbors
-      withItem([item0[0], item0[1], item0[2], item0[3], item0[4], [['ghost', 1, 7]]]),
-      { ...good, users: [['u1', 'history']] },
-      { ...good, users: [['u1', [['t1', 0, 1, 'yesterday']]]] },
+      { ...good, longHalfLifeMs: 5 },
+      { ...good, landmark: 'now' },
+      { ...good, tracks: {} },
+      { ...good, live: 26 }, // > maxItems
+      { ...good, live: 1.5 },
+      { ...good, tracks: [good.tracks[1], ...good.tracks.slice(1)] }, // repeated live track
+      { ...good, tracks: [...good.tracks, 'ghost'] }, // an evicted track no edge names
+      { ...good, artists: [5, ...(good['artists'] as unknown[]).slice(1)] },
+      { ...good, counts: good.counts.slice(1) },
+      { ...good, counts: [-1, ...good.counts.slice(1)] },
+      { ...good, counts: [Number.NaN, ...good.counts.slice(1)] },
+      { ...good, session: good.session.slice(1) },
+      { ...good, session: [[0, 1], ...good.session.slice(1)] }, // self edge
+      { ...good, session: [[999, 1], ...good.session.slice(1)] }, // no such track
+      { ...good, session: [[1, 1, 1, 2], ...good.session.slice(1)] }, // repeated neighbour
+      { ...good, session: [[1], ...good.session.slice(1)] }, // odd length
+      { ...good, long: [Array.from({ length: 9 }, (_, k) => [k + 1, 1]).flat(), ...good.long.slice(1)] }, // > maxNeighbors
+      { ...good, users: [['u1', 'history', []]] },
+      { ...good, users: [[u0[0], ['t1', 0, 1, 'yesterday'], []]] },
+      { ...good, users: [[u0[0], ['t1', 9, 1, 1], []]] },
+      { ...good, users: [[u0[0], [], ['t1', 1, 1, 0, 1, 't1', 1, 1, 0, 1]]] }, // repeated profile track
+      { ...good, users: [u0, u0] },
       { ...good, plays: [['t1', null]] },
     ];
     for (const s of bad)

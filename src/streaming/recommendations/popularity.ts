@@ -1,3 +1,4 @@
+import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import { DAY_MS, EMPTY, logAdd, toLog, valueAt } from './decay.ts';
 import { positiveInt, positiveNumber, UserHistories } from './history.ts';
 import {
@@ -43,7 +44,7 @@ export function checkLimit(limit: number): void {
  * increment can only move a track UP: the top-`topSize` list is kept exact incrementally
  * (an outside track enters only by passing the list's last entry; O(topSize) worst case per
  * update, O(1) typical). At most `maxItems` tracks are counted; a new track beyond that
- * evicts the least recently counted one (O(1), Map insertion order). If the evicted track
+ * evicts the least recently counted one (O(1), lru-cache). If the evicted track
  * was in the top list, the list is rebuilt (O(n log n)) at the next read — rare, since
  * top tracks are counted often.
  */
@@ -51,7 +52,7 @@ export class DecayedPopularity {
   readonly halfLifeMs: number;
   readonly maxItems: number;
   readonly topSize: number;
-  #scores = new Map<string, number>();
+  #scores: LRUCache<string, number>;
   /** Ranked track ids, their scores, and each id's index (the top list, kept exact while #exact). */
   #top: string[] = [];
   #topScores: number[] = [];
@@ -65,6 +66,17 @@ export class DecayedPopularity {
     this.halfLifeMs = halfLifeMs;
     this.maxItems = maxItems;
     this.topSize = topSize;
+    this.#scores = this.#cache();
+  }
+
+  #cache(): LRUCache<string, number> {
+    return boundedCache<string, number>(this.maxItems, {
+      noDisposeOnSet: true,
+      // The evicted track was in the top list: rebuilt at the next read (rare: top tracks are counted often).
+      dispose: (_v, trackId, reason) => {
+        if (reason === 'evict' && this.#at.has(trackId)) this.#exact = false;
+      },
+    });
   }
 
   get size(): number {
@@ -74,24 +86,18 @@ export class DecayedPopularity {
   add(trackId: string, weight: number, ts: number): void {
     const prev = this.#scores.get(trackId);
     const s = logAdd(prev ?? EMPTY, toLog(weight, ts, this.halfLifeMs));
-    if (prev !== undefined) {
-      this.#scores.delete(trackId);
-    } else if (this.#scores.size >= this.maxItems) {
-      const oldest = this.#scores.keys().next();
-      if (!oldest.done) this.#evict(oldest.value);
-    }
-    this.#scores.set(trackId, s);
+    this.#scores.set(trackId, s); // most recently counted; a new track past maxItems evicts the least recently counted
     if (this.#exact) this.#place(trackId, s);
   }
 
   /** Stored log score (order-preserving), or undefined for an untracked track. */
   logScore(trackId: string): number | undefined {
-    return this.#scores.get(trackId);
+    return this.#scores.peek(trackId);
   }
 
   /** Decayed count at `now` (0 for an untracked track). */
   scoreAt(trackId: string, now: number): number {
-    const s = this.#scores.get(trackId);
+    const s = this.#scores.peek(trackId);
     return s === undefined ? 0 : valueAt(s, now, this.halfLifeMs);
   }
 
@@ -129,13 +135,9 @@ export class DecayedPopularity {
     }
   }
 
-  #evict(trackId: string): void {
-    this.#scores.delete(trackId);
-    if (this.#at.has(trackId)) this.#exact = false; // rebuilt at the next read (rare: top tracks are counted often)
-  }
-
   #rebuild(): void {
-    const all = [...this.#scores].map(([trackId, score]) => ({ trackId, score }));
+    const all: { trackId: string; score: number }[] = [];
+    for (const [trackId, score] of this.#scores.entries()) all.push({ trackId, score });
     all.sort(byScoreThenId);
     const top = all.slice(0, this.topSize);
     this.#top = top.map((e) => e.trackId);
@@ -146,7 +148,7 @@ export class DecayedPopularity {
 
   /** `[[trackId, log2 score], …least recently counted first]`. */
   snapshot(): [string, number][] {
-    return [...this.#scores];
+    return [...(this.#scores.rentries() as Iterable<[string, number]>)];
   }
 
   parse(raw: unknown, path: string): Map<string, number> {
@@ -160,8 +162,11 @@ export class DecayedPopularity {
     return scores;
   }
 
+  /** Installs the result of `parse` (its order: least recently counted first). */
   replace(scores: Map<string, number>): void {
-    this.#scores = scores;
+    const c = this.#cache();
+    for (const [k, v] of scores) c.set(k, v);
+    this.#scores = c;
     this.#rebuild();
   }
 }

@@ -1,5 +1,5 @@
 import type { Clock } from '../../../core/time/index.ts';
-import type { Engines } from '../ports.ts';
+import type { Engines, Publication } from '../ports.ts';
 import { closePorts } from '../close-ports.ts';
 import { MemoryBroker } from './memory-broker.ts';
 import { MemoryHistory } from './memory-history.ts';
@@ -29,12 +29,17 @@ export function createMemoryEngines(opts: MemoryEngineOptions): Engines {
   const rateLimiter = new MemoryRateLimiter(opts.clock);
   const sessions = new MemorySessionStore(opts.clock);
   const ports = { history, broker, presence, rateLimiter, sessions };
+  // Append, then hand to this node's fan-out, in one synchronous step (offset order).
+  const publishSync = (channel: string, pub: Omit<Publication, 'offset'>) => {
+    const res = history.appendSync(channel, pub);
+    broker.deliver(channel, res.publication, res.epoch);
+    return res;
+  };
   return {
     kind: 'memory',
+    publishSync,
     async publish(channel, pub) {
-      const res = history.appendSync(channel, pub);
-      await broker.publish(channel, res.publication, res.epoch);
-      return res;
+      return publishSync(channel, pub);
     },
     start: async () => undefined,
     health: () => ({ memory: { ok: true } }),

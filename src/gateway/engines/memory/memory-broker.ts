@@ -13,6 +13,11 @@ export class MemoryBroker implements Broker {
   }
 
   async publish(channel: string, pub: Publication, epoch: string): Promise<void> {
+    this.deliver(channel, pub, epoch);
+  }
+
+  /** `publish`, synchronously (the memory engines' publish path). */
+  deliver(channel: string, pub: Publication, epoch: string): void {
     if (this.#subscribed.has(channel)) this.#handler?.onPublication(channel, pub, epoch);
   }
 

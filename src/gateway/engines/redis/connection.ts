@@ -1,4 +1,8 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { lazyModule } from '../../../core/modules/index.ts';
+
+/** ioredis, loaded on the first connection (an embedded node never opens one). */
+const ioredis = lazyModule<typeof import('ioredis')>('ioredis');
 import { ACQUIRE_SLOT, APPEND_AND_PUBLISH, PRESENCE_LIST, READ, SLIDING_WINDOW } from './scripts.ts';
 
 /** The ioredis client with Backbeat's Lua scripts registered (EVALSHA with EVAL fallback). */
@@ -64,7 +68,7 @@ export function connectRedis(opts: RedisConnectOptions): ScriptedRedis {
   let r: ScriptedRedis;
   if (opts.cluster) {
     const u = new URL(opts.url);
-    r = new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
+    r = new (ioredis().Cluster)([{ host: u.hostname, port: Number(u.port || 6379) }], {
       // Node connections keep ioredis' defaults (the cluster's slot discovery runs on them);
       // failing fast is the cluster client's job (enableOfflineQueue below).
       redisOptions: {
@@ -79,7 +83,7 @@ export function connectRedis(opts: RedisConnectOptions): ScriptedRedis {
       clusterRetryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     }) as ScriptedRedis;
   } else {
-    r = new Redis(opts.url, options) as ScriptedRedis;
+    r = new (ioredis().Redis)(opts.url, options) as ScriptedRedis;
   }
   r.defineCommand('bbAppend', { numberOfKeys: 3, lua: APPEND_AND_PUBLISH });
   r.defineCommand('bbRead', { numberOfKeys: 2, lua: READ });

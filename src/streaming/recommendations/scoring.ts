@@ -1,0 +1,235 @@
+import { decayFactor } from './decay.ts';
+import type { ItemState, KnnState } from './graph.ts';
+import { byScoreThenId } from './popularity.ts';
+import type { InteractionKind, Recommendation } from './types.ts';
+
+const VERB: Record<InteractionKind, string> = {
+  play: 'played',
+  like: 'liked',
+  add: 'added',
+  skip: 'skipped',
+};
+
+interface Seed {
+  trackId: string;
+  item: ItemState;
+  kind: InteractionKind;
+  /** Session seed weight (recent, recency-weighted), 0 = not a session seed. */
+  s: number;
+  /** Long-term seed weight (1 for a profile track with positive net feedback), 0 = not one. */
+  l: number;
+}
+
+/**
+ * The user's top `limit` at `now`. Reentrant: every accumulator is local to the call (nothing
+ * is written to the shared item states), so interleaved or nested queries cannot disturb
+ * each other, and a query never changes the model (not even LRU recency).
+ *
+ * score(c) = longWeight · L(c) / max L + (1 − longWeight) · S(c) / max S, then × trend
+ * × skip damping (× artist affinity if on), where
+ *   L(c) = Σ over the user's profile tracks r of (C_long(r, c) / (U(r)^(1−longAlpha) U(c)^longAlpha))^locality
+ *   S(c) = Σ over the user's recent tracks r of seed(r) · C_sess(r, c) / (P(r)^(1−alpha) P(c)^alpha)
+ * Tracks in the user's ring or profile are excluded; too few candidates are filled from the
+ * decayed popularity ranking.
+ */
+export function recommendFor(st: KnnState, userId: string, limit: number, now: number): Recommendation[] {
+  const { o, graph } = st;
+  const user = st.users.peek(userId);
+  const heardIds = new Set<string>();
+  const heard = new Set<ItemState>();
+  const seeds: Seed[] = [];
+  const seedOf = new Map<ItemState, Seed>();
+  const artistW = new Map<string, number>();
+  let totalW = 0;
+  if (user) {
+    // Session seeds: net weight per distinct recent track, in order of its latest appearance.
+    const net = new Map<
+      string,
+      { w: number; ts: number; kind: InteractionKind; kindW: number; item: ItemState }
+    >();
+    for (const e of user.ring.newestFirst()) {
+      heardIds.add(e.trackId);
+      const p = net.get(e.trackId);
+      if (!p) net.set(e.trackId, { w: e.weight, ts: e.ts, kind: e.kind, kindW: e.weight, item: e.item });
+      else {
+        p.w += e.weight;
+        if (e.weight > p.kindW) {
+          p.kind = e.kind;
+          p.kindW = e.weight;
+        }
+      }
+    }
+    let rank = 0;
+    for (const [trackId, p] of net) {
+      const item = graph.live(p.item);
+      if (!item) continue;
+      heard.add(item);
+      if (p.w <= 0 || item.pos <= 0 || rank >= o.queryDepth) continue;
+      const w = p.w * o.queryDecay ** rank * decayFactor(now - p.ts, o.queryHalfLifeMs);
+      rank++;
+      const seed: Seed = { trackId, item, kind: p.kind, s: w, l: 0 };
+      seeds.push(seed);
+      seedOf.set(item, seed);
+      totalW += w;
+      if (item.artistId !== undefined) artistW.set(item.artistId, (artistW.get(item.artistId) ?? 0) + w);
+    }
+    // Long-term seeds: the profile.
+    for (const p of user.profile) {
+      heardIds.add(p.trackId);
+      const item = graph.live(p.item);
+      if (!item) continue;
+      heard.add(item);
+      if (p.w <= 0 || item.users <= 0 || o.longWeight === 0) continue;
+      let seed = seedOf.get(item);
+      if (!seed) {
+        seed = { trackId: p.trackId, item, kind: p.kind, s: 0, l: 0 };
+        seeds.push(seed);
+        seedOf.set(item, seed);
+      }
+      seed.l = 1;
+    }
+  }
+
+  // Votes, accumulated per candidate in call-local arrays (index by a call-local map).
+  const at = new Map<ItemState, number>();
+  const cands: ItemState[] = [];
+  const accS: number[] = [];
+  const accL: number[] = [];
+  const bestS: number[] = [];
+  const bestL: number[] = [];
+  const whyS: number[] = [];
+  const whyL: number[] = [];
+  const slot = (c: ItemState): number => {
+    let k = at.get(c);
+    if (k === undefined) {
+      k = cands.length;
+      at.set(c, k);
+      cands.push(c);
+      accS.push(0);
+      accL.push(0);
+      bestS.push(0);
+      bestL.push(0);
+      whyS.push(-1);
+      whyL.push(-1);
+    }
+    return k;
+  };
+  const a = o.alpha;
+  const la = o.longAlpha;
+  const q = o.locality;
+  for (let si = 0; si < seeds.length; si++) {
+    const sd = seeds[si] as Seed;
+    if (sd.s > 0 && o.longWeight < 1) {
+      const f = sd.s / sd.item.pos ** (1 - a);
+      const l = sd.item.sess;
+      for (let e = 0; e < l.size; e++) {
+        const c = l.nb[e] as ItemState;
+        if (c.evicted) continue;
+        const k = slot(c);
+        const x = f * (l.w[e] as number);
+        accS[k] = (accS[k] as number) + x;
+        if (x > (bestS[k] as number)) {
+          bestS[k] = x;
+          whyS[k] = si;
+        }
+      }
+    }
+    if (sd.l > 0) {
+      const f = 1 / sd.item.users ** (1 - la);
+      const l = sd.item.long;
+      for (let e = 0; e < l.size; e++) {
+        const c = l.nb[e] as ItemState;
+        if (c.evicted) continue;
+        const k = slot(c);
+        const w = f * (l.w[e] as number);
+        const x = q === 1 ? w : q === 0.5 ? Math.sqrt(w) : w ** q;
+        accL[k] = (accL[k] as number) + x;
+        if (x > (bestL[k] as number)) {
+          bestL[k] = x;
+          whyL[k] = si;
+        }
+      }
+    }
+  }
+
+  // Candidate-level normalization (P(c)^α, U(c)^(longAlpha·locality)); the trend lifts the
+  // session part (what is rising now) before each part is scaled to its max; then the blend.
+  const n = cands.length;
+  const sNorm = new Float64Array(n);
+  const lNorm = new Float64Array(n);
+  const trendOffset = (now - graph.landmark) * (1 / o.halfLifeMs - 1 / o.trendHalfLifeMs);
+  let maxS = 0;
+  let maxL = 0;
+  for (let k = 0; k < n; k++) {
+    const c = cands[k] as ItemState;
+    if (heard.has(c) || c.pos <= 0) continue;
+    const trend = c.recent > 0 ? Math.log2(c.recent / c.pos) + trendOffset : 0;
+    let sv = (accS[k] as number) / c.pos ** a;
+    if (sv > 0 && o.trendWeight > 0) sv *= 2 ** (o.trendWeight * trend);
+    let lv = c.users > 0 ? (accL[k] as number) / c.users ** (la * q) : 0;
+    if (lv > 0 && o.longTrendWeight > 0) lv *= 2 ** (o.longTrendWeight * trend);
+    sNorm[k] = sv;
+    lNorm[k] = lv;
+    if (sv > maxS) maxS = sv;
+    if (lv > maxL) maxL = lv;
+  }
+  const wS = maxS > 0 ? (1 - o.longWeight) / maxS : 0;
+  const wL = maxL > 0 ? o.longWeight / maxL : 0;
+  const top: { trackId: string; score: number; because: number }[] = [];
+  for (let k = 0; k < n; k++) {
+    const c = cands[k] as ItemState;
+    if (heard.has(c) || c.pos <= 0) continue;
+    let score = wS * (sNorm[k] as number) + wL * (lNorm[k] as number);
+    if (!(score > 0)) continue;
+    if (c.neg > 0 && o.skipPenalty > 0) score /= 1 + (o.skipPenalty * c.neg) / c.pos;
+    if (o.artistBoost > 0 && c.artistId !== undefined && totalW > 0)
+      score *= 1 + (o.artistBoost * (artistW.get(c.artistId) ?? 0)) / totalW;
+    // The reason: the seed with the largest single contribution, in blended units.
+    const aS = accS[k] as number;
+    const aL = accL[k] as number;
+    const fromS = aS > 0 ? (wS * (sNorm[k] as number) * (bestS[k] as number)) / aS : 0;
+    const fromL = aL > 0 ? (wL * (lNorm[k] as number) * (bestL[k] as number)) / aL : 0;
+    const because = fromS >= fromL && (whyS[k] as number) >= 0 ? (whyS[k] as number) : (whyL[k] as number);
+    const entry = { trackId: c.trackId, score, because };
+    const last = top[top.length - 1];
+    if (top.length >= limit && last && byScoreThenId(entry, last) >= 0) continue;
+    let j = top.length;
+    top.push(entry);
+    while (j > 0 && byScoreThenId(entry, top[j - 1] as typeof entry) < 0) {
+      top[j] = top[j - 1] as typeof entry;
+      j--;
+    }
+    top[j] = entry;
+    if (top.length > limit) top.pop();
+  }
+  const out: Recommendation[] = top.map((t) => {
+    const sd = seeds[t.because] as Seed;
+    return { trackId: t.trackId, score: t.score, reason: `because you ${VERB[sd.kind]} ${sd.trackId}` };
+  });
+  if (out.length < limit && o.popularityFill) fill(st, out, limit, heardIds, now, seeds.length === 0);
+  return out;
+}
+
+/** Appends popular tracks (not heard, not already listed) after the kNN results, scored below them. */
+function fill(
+  st: KnnState,
+  out: Recommendation[],
+  limit: number,
+  heard: Set<string>,
+  now: number,
+  cold: boolean,
+): void {
+  const taken = new Set(out.map((r) => r.trackId));
+  const last = out.at(-1);
+  const reason = cold
+    ? 'popular now (cold start: not enough listening history yet)'
+    : 'popular now (filling in: few similar tracks)';
+  let scale = 1;
+  for (const trackId of st.pop.top()) {
+    if (out.length >= limit) break;
+    if (heard.has(trackId) || taken.has(trackId)) continue;
+    const pop = st.pop.scoreAt(trackId, now);
+    if (last && scale === 1) scale = pop > 0 ? last.score / (2 * pop) : 0;
+    out.push({ trackId, score: pop * scale, reason });
+  }
+}
