@@ -24,7 +24,8 @@ export interface ConnectionManagerOptions {
  */
 export class ConnectionManager {
   readonly #o: ConnectionManagerOptions;
-  readonly #lag = monitorEventLoopDelay({ resolution: 20 });
+  // Created by start(): a histogram never enabled is a native handle nothing would close.
+  #lag: ReturnType<typeof monitorEventLoopDelay> | undefined;
   #timer: TimerHandle | undefined;
   #cpu = process.cpuUsage();
   #cpuAt = performance.now();
@@ -36,6 +37,7 @@ export class ConnectionManager {
   }
 
   async start(): Promise<void> {
+    this.#lag ??= monitorEventLoopDelay({ resolution: 20 });
     this.#lag.enable();
     this.#timer = this.#o.clock.setInterval(() => {
       this.heartbeat().catch((err: unknown) => this.#o.logger.warn({ err }, 'node heartbeat failed'));
@@ -53,8 +55,9 @@ export class ConnectionManager {
     const cpu = (usage.user + usage.system) / 1000 / Math.max(1, now - this.#cpuAt);
     this.#cpu = process.cpuUsage();
     this.#cpuAt = now;
-    const lag = Number.isFinite(this.#lag.percentile(99)) ? this.#lag.percentile(99) / 1e6 : 0;
-    this.#lag.reset();
+    const p99 = this.#lag?.percentile(99) ?? NaN;
+    const lag = Number.isFinite(p99) ? p99 / 1e6 : 0;
+    this.#lag?.reset();
     await this.#o.registry.heartbeat({
       ...this.#o.self(),
       cpu: Math.round(cpu * 1000) / 1000,
@@ -94,7 +97,7 @@ export class ConnectionManager {
     this.#stopped = true;
     const started = this.#timer !== undefined;
     this.#timer?.cancel();
-    this.#lag.disable();
+    this.#lag?.disable();
     if (started) await this.#o.registry.deregister(this.#o.self().node);
   }
 }

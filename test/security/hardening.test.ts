@@ -9,6 +9,7 @@ import { WebSocket } from 'ws';
 import { RawClient } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { until } from '../helpers/wait.ts';
+import { orAfter } from '../helpers/deadline.ts';
 import { request as httpRequest } from 'node:http';
 
 /** `{"a":` × n, 1, `}` × n: ~6n bytes, nested n deep. */
@@ -190,11 +191,7 @@ describe('HTTP bodies that never finish', () => {
     // The attacker comes from 127.0.0.2 (still loopback), so the per-address bound is its own.
     const slow = Array.from({ length: 8 }, () => slowBody(srv.url, '/v1/publish', admin, '127.0.0.2'));
     const trickle = setInterval(() => slow[0]!.socket.write('x'), 300);
-    const responses = await Promise.all(
-      slow.map((s) =>
-        Promise.race([s.response, new Promise<string>((r) => setTimeout(() => r('still open'), 20_000))]),
-      ),
-    );
+    const responses = await Promise.all(slow.map((s) => orAfter(s.response, 20_000, 'still open')));
     clearInterval(trickle);
     const statuses = responses.map((r) => /^HTTP\/1\.1 (\d+)/.exec(r)?.[1]);
     expect(statuses.filter((s) => s === '408')).toHaveLength(5);

@@ -20,6 +20,7 @@ import { signHs256, type TokenClaims } from '../../src/core/auth/index.ts';
 import { COMMAND_TYPES, CommandSchemas } from '../../src/gateway/index.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { TEST_SECRET } from '../helpers/server.ts';
+import { orAfter } from '../helpers/deadline.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -75,7 +76,7 @@ class MeasuredServer {
   async close(): Promise<void> {
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.send('stop');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    await orAfter(exited, 5000, undefined);
     this.child.kill('SIGKILL');
   }
 }

@@ -12,8 +12,9 @@ const senders: WebhookSender[] = [];
 
 afterEach(async () => {
   await Promise.all(senders.splice(0).map((s) => s.close()));
-  for (const s of servers.splice(0)) s.closeAllConnections();
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  const closing = servers.splice(0);
+  for (const s of closing) s.closeAllConnections();
+  await Promise.all(closing.map((s) => new Promise((r) => s.close(r))));
 });
 
 /** A receiver on 127.0.0.1 answering each POST with `respond(n)` (n = 1, 2, …); 'hang' never answers. */
