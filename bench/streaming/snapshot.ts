@@ -4,7 +4,11 @@
  * snapshot (serialize time: the stream waits; write time: in the background; file size),
  * then measures a restart twice on the same log: from the snapshot (restore + empty tail)
  * and from no snapshot (full replay), each until caught up.
- * Prints `RESULT {…}`. Usage: node bench/streaming/snapshot.ts [N=300000] [U=20000]
+ * Per part of the file (processor, each handler): bytes, serialize CPU ms (snapshot() +
+ * v8.serialize) and restore CPU ms (deserialize + restore()), from the
+ * `backbeat_streaming_snapshot_part_*` gauges (process.cpuUsage, not wall time).
+ * Prints `RESULT {…}`. Usage: node bench/streaming/snapshot.ts [N=300000] [U=20000] [noreplay]
+ * (`noreplay`: skip the full-replay restart).
  */
 import { cpSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +19,7 @@ import { mulberry32 } from '../../src/core/random/index.ts';
 
 const N = Number(process.argv[2] ?? 300_000);
 const U = Number(process.argv[3] ?? 20_000);
+const fullReplay = process.argv[4] !== 'noreplay';
 const dir = mkdtempSync(join(tmpdir(), 'bb-snapbench-'));
 const copy = mkdtempSync(join(tmpdir(), 'bb-snapbench-replay-'));
 const start = (dataDir: string) =>
@@ -35,6 +40,17 @@ const histogramSum = async (app: App, phase: string) => {
       (v) => (v as { metricName?: string }).metricName?.endsWith('_sum') && v.labels['phase'] === phase,
     )?.value ?? 0
   );
+};
+const gauge = async (app: App, name: string, phase?: string) => {
+  const m = await app.metrics.registry.getSingleMetric(name)!.get();
+  const out: Record<string, number> = {};
+  for (const v of m.values)
+    if (phase === undefined || v.labels['phase'] === phase) out[String(v.labels['part'])] = v.value;
+  return out;
+};
+const cpu = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
 };
 
 const app = await start(dir);
@@ -60,26 +76,36 @@ for (let b = 0; b < N / 1000; b++) {
 }
 await app.streaming.caughtUp(600_000);
 await app.analytics.settled();
+let c = cpu();
 const file = (await app.streaming.snapshotNow())!;
+const snapshotCpuMs = cpu() - c; // serialize + the background write (hash, syscalls)
 const serializeMs = (await histogramSum(app, 'serialize')) * 1000;
 const writeMs = (await histogramSum(app, 'write')) * 1000;
 const bytes = statSync(join(dir, 'streaming', 'snapshots', file)).size;
 const rssMB = Math.round(process.memoryUsage().rss / 2 ** 20);
+const partBytes = await gauge(app, 'backbeat_streaming_snapshot_part_bytes');
+const serializeCpu = await gauge(app, 'backbeat_streaming_snapshot_part_cpu_seconds', 'serialize');
 await app.close({ drain: false });
 cpSync(dir, copy, { recursive: true });
 rmSync(join(copy, 'streaming', 'snapshots'), { recursive: true, force: true });
 
 let t = performance.now();
+c = cpu();
 const restored = await start(dir);
 await restored.streaming.caughtUp(600_000);
 const restartFromSnapshotMs = performance.now() - t;
+const restartFromSnapshotCpuMs = cpu() - c;
 const restoreMs = (await histogramSum(restored, 'restore')) * 1000;
+const restoreCpu = await gauge(restored, 'backbeat_streaming_snapshot_part_cpu_seconds', 'restore');
 await restored.close({ drain: false });
-t = performance.now();
-const replayed = await start(copy);
-await replayed.streaming.caughtUp(600_000);
-const restartFullReplayMs = performance.now() - t;
-await replayed.close({ drain: false });
+let restartFullReplayMs = NaN;
+if (fullReplay) {
+  t = performance.now();
+  const replayed = await start(copy);
+  await replayed.streaming.caughtUp(600_000);
+  restartFullReplayMs = performance.now() - t;
+  await replayed.close({ drain: false });
+}
 rmSync(dir, { recursive: true, force: true });
 rmSync(copy, { recursive: true, force: true });
 console.log(
@@ -90,8 +116,20 @@ console.log(
     serializeMs: Math.round(serializeMs),
     writeMs: Math.round(writeMs),
     restoreMs: Math.round(restoreMs),
+    snapshotCpuMs: Math.round(snapshotCpuMs),
     restartFromSnapshotMs: Math.round(restartFromSnapshotMs),
+    restartFromSnapshotCpuMs: Math.round(restartFromSnapshotCpuMs),
     restartFullReplayMs: Math.round(restartFullReplayMs),
     rssMB,
+    parts: Object.fromEntries(
+      Object.entries(partBytes).map(([part, b]) => [
+        part,
+        {
+          MB: Math.round((b / 2 ** 20) * 100) / 100,
+          serializeCpuMs: Math.round((serializeCpu[part] ?? 0) * 1000),
+          restoreCpuMs: Math.round((restoreCpu[part] ?? 0) * 1000),
+        },
+      ]),
+    ),
   })}`,
 );

@@ -15,6 +15,7 @@
  */
 import type { Clock } from '../core/time/index.ts';
 import type { Logger } from '../core/observability/index.ts';
+import { packStrings, unpackStrings } from '../streaming/index.ts';
 import { ActivityCounters } from './activity.ts';
 import { ConsentGate, type ConsentFlags } from './consent.ts';
 import { engagement, inputOf, SEGMENT_NAMES, SEGMENTS, segmentOf } from './engagement.ts';
@@ -132,12 +133,16 @@ export class AnalyticsService {
    * own file; the consent cache is not state (asked again).
    */
   #snapshotState(): unknown {
+    const entries = this.#vault.entries();
+    const slots = new Uint32Array(entries.length);
+    for (let i = 0; i < entries.length; i++) slots[i] = entries[i]![1];
     return {
       kind: 'analytics',
-      version: 1,
+      version: 2,
       epoch: this.#epoch.id,
       users: this.#users.snapshot(),
-      vault: this.#vault.entries(),
+      // user id → slot as two columns (no pair per user).
+      vault: { userIds: packStrings(entries.map((e) => e[0])), slots },
       trending: this.#trending.snapshot(),
       activity: this.#activity.snapshot(),
       counters: [this.#anonymousOnly, this.#lateForSessions, this.#evictedUsers, this.#rotations],
@@ -152,8 +157,8 @@ export class AnalyticsService {
    */
   #restoreState(state: unknown): void {
     const s = (typeof state === 'object' && state !== null ? state : {}) as Record<string, unknown>;
-    if (s['kind'] !== 'analytics' || s['version'] !== 1)
-      throw new TypeError('analytics snapshot: not an analytics snapshot of version 1');
+    if (s['kind'] !== 'analytics' || s['version'] !== 2)
+      throw new TypeError('analytics snapshot: not an analytics snapshot of version 2');
     const epoch = s['epoch'];
     const counters = s['counters'];
     if (typeof epoch !== 'string') throw new TypeError('analytics snapshot: bad epoch');
@@ -172,13 +177,21 @@ export class AnalyticsService {
     const applyActivity = this.#activity.prepareRestore(s['activity']);
     applyUsers();
     const vault = new PseudonymVault();
-    const entries = s['vault'];
-    if (!Array.isArray(entries)) throw new TypeError('analytics snapshot: bad vault');
+    const v = s['vault'] as { userIds?: unknown; slots?: unknown } | null;
+    let userIds: string[];
+    try {
+      userIds = unpackStrings(v?.userIds, 'vault.userIds');
+    } catch {
+      throw new TypeError('analytics snapshot: bad vault');
+    }
+    const slots = v?.slots;
+    if (!(slots instanceof Uint32Array) || slots.length !== userIds.length)
+      throw new TypeError('analytics snapshot: bad vault');
     const seen = new Set<number>();
-    for (const e of entries as unknown[]) {
-      const [userId, slot] = Array.isArray(e) ? (e as [unknown, unknown]) : [];
-      if (typeof userId !== 'string' || typeof slot !== 'number' || seen.has(slot))
-        throw new TypeError('analytics snapshot: bad vault entry');
+    for (let i = 0; i < userIds.length; i++) {
+      const userId = userIds[i]!;
+      const slot = slots[i]!;
+      if (seen.has(slot)) throw new TypeError('analytics snapshot: bad vault entry');
       let pseudonym: string | undefined;
       try {
         pseudonym = users.pseudonym(slot);

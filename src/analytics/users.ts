@@ -10,7 +10,7 @@
  * user, where objects with boxed doubles and separate arrays cost a cache miss each — the
  * difference between the fold being memory-bound or not (bench/analytics.ts).
  */
-import { classifyPlay } from '../streaming/index.ts';
+import { classifyPlay, packColumn, type StringColumn, unpackColumn } from '../streaming/index.ts';
 import {
   addToSessions,
   clearSessions,
@@ -140,10 +140,11 @@ export interface UserTableSnapshot {
   capacity: number;
   f: Float64Array;
   top: Int32Array;
-  topIds: Array<string | undefined>;
-  pseudonyms: Array<string | undefined>;
-  networks: Array<string | undefined>;
-  free: number[];
+  /** Columns of optional strings (a dictionary and an index per slot: no string per slot to walk). */
+  topIds: StringColumn;
+  pseudonyms: StringColumn;
+  networks: StringColumn;
+  free: Uint32Array;
   hand: number;
   size: number;
 }
@@ -414,7 +415,10 @@ export class UserTable {
     return this.#capacity * (this.#stride * 8 + this.#topCapacity * (8 + 8) + 8 * 3) + this.#size * 60;
   }
 
-  /** The slabs as they are (stream snapshots; serialize before the next fold). */
+  /**
+   * The slabs as they are (stream snapshots; serialize before the next fold), the string
+   * arrays as dictionary columns (artist ids and networks repeat across users).
+   */
   snapshot(): UserTableSnapshot {
     return {
       stride: this.#stride,
@@ -422,10 +426,10 @@ export class UserTable {
       capacity: this.#capacity,
       f: this.#f,
       top: this.#top,
-      topIds: this.#topIds,
-      pseudonyms: this.#pseudonyms,
-      networks: this.#networks,
-      free: this.#free,
+      topIds: packColumn(this.#topIds),
+      pseudonyms: packColumn(this.#pseudonyms),
+      networks: packColumn(this.#networks),
+      free: new Uint32Array(this.#free),
       hand: this.#hand,
       size: this.#size,
     };
@@ -443,33 +447,34 @@ export class UserTable {
     if (!Number.isSafeInteger(cap) || cap < 0) fail('bad capacity');
     if (!(s.f instanceof Float64Array) || s.f.length !== cap * this.#stride) fail('bad record slab');
     if (!(s.top instanceof Int32Array) || s.top.length !== cap * this.#topCapacity * 2) fail('bad top slab');
-    for (const [name, a, n] of [
-      ['topIds', s.topIds, cap * this.#topCapacity],
-      ['pseudonyms', s.pseudonyms, cap],
-      ['networks', s.networks, cap],
-    ] as const) {
-      if (!Array.isArray(a) || a.length !== n) fail(`bad ${name}`);
-      for (const x of a) if (x !== undefined && typeof x !== 'string') fail(`bad ${name} entry`);
+    let topIds: Array<string | undefined> = [];
+    let pseudonyms: Array<string | undefined> = [];
+    let networks: Array<string | undefined> = [];
+    try {
+      topIds = unpackColumn(s.topIds, 'topIds', cap * this.#topCapacity);
+      pseudonyms = unpackColumn(s.pseudonyms, 'pseudonyms', cap);
+      networks = unpackColumn(s.networks, 'networks', cap);
+    } catch (err) {
+      fail((err as Error).message);
     }
-    const live = s.pseudonyms.filter((p) => p !== undefined).length;
+    let live = 0;
+    for (const p of pseudonyms) if (p !== undefined) live++;
     if (s.size !== live) fail('size does not match the live records');
-    if (
-      !Array.isArray(s.free) ||
-      s.free.length !== cap - live ||
-      !s.free.every(
-        (slot) => Number.isSafeInteger(slot) && slot >= 0 && slot < cap && s.pseudonyms[slot] === undefined,
-      )
-    )
-      fail('bad free list');
+    if (!(s.free instanceof Uint32Array) || s.free.length !== cap - live) fail('bad free list');
+    const free: number[] = [];
+    for (const slot of s.free) {
+      if (slot >= cap || pseudonyms[slot] !== undefined) fail('bad free list');
+      free.push(slot);
+    }
     if (!Number.isSafeInteger(s.hand) || s.hand < 0 || (cap > 0 && s.hand >= cap)) fail('bad hand');
     return () => {
       this.#capacity = cap;
       this.#f = new Float64Array(s.f);
       this.#top = new Int32Array(s.top);
-      this.#topIds = s.topIds;
-      this.#pseudonyms = s.pseudonyms;
-      this.#networks = s.networks;
-      this.#free = s.free;
+      this.#topIds = topIds;
+      this.#pseudonyms = pseudonyms;
+      this.#networks = networks;
+      this.#free = free;
       this.#hand = s.hand;
       this.#size = s.size;
     };

@@ -37,20 +37,20 @@ export class PushEventsHandler {
   }
 
   /**
-   * Stream snapshots: the send-time model is state the log rebuilds (its own `snapshot()`);
-   * the time-zone/consent cache is not (asked again).
+   * Stream snapshots: the send-time model is state the log rebuilds (its columns:
+   * `snapshotColumns()`, no object per user); the time-zone/consent cache is not (asked again).
    */
   snapshot(): unknown {
-    return { kind: 'push', version: 1, sendTime: this.#model()?.snapshot() ?? null };
+    return { kind: 'push', version: 2, sendTime: this.#model()?.snapshotColumns() ?? null };
   }
 
   /** Replaces the send-time model's state (validated by the model: a bad one throws, nothing changes). */
   restore(state: unknown): void {
     const s = state as { kind?: unknown; version?: unknown; sendTime?: unknown } | null;
-    if (!s || s.kind !== 'push' || s.version !== 1)
-      throw new TypeError('not a push handler snapshot of version 1');
+    if (!s || s.kind !== 'push' || s.version !== 2)
+      throw new TypeError('not a push handler snapshot of version 2');
     const model = this.#model();
-    if (model && s.sendTime !== null) model.restore(s.sendTime);
+    if (model && s.sendTime !== null) model.restoreColumns(s.sendTime);
     else if (model) model.restore({ version: 1, halfLifeMs: model.options.halfLifeMs, users: [] });
   }
 

@@ -45,6 +45,14 @@ export {
 } from './snapshots/store.ts';
 export { InvalidHandlerSnapshotError } from './snapshots/check.ts';
 export {
+  packColumn,
+  packStrings,
+  unpackColumn,
+  unpackStrings,
+  type PackedStrings,
+  type StringColumn,
+} from './snapshots/columns.ts';
+export {
   openKeyStore,
   SqlKeyStore,
   UserKeyCipher,

@@ -14,6 +14,8 @@ export class StreamingMetrics {
   readonly windowResults: Counter<'window' | 'kind'>;
   readonly snapshotDuration: Histogram<'phase'>;
   readonly snapshotBytes: Gauge;
+  readonly snapshotPartBytes: Gauge<'part'>;
+  readonly snapshotPartCpu: Gauge<'part' | 'phase'>;
   readonly snapshotWrites: Counter<'outcome'>;
   readonly snapshotOffset: Gauge<'partition'>;
   readonly snapshotStarts: Counter<'outcome'>;
@@ -96,6 +98,18 @@ export class StreamingMetrics {
     this.snapshotBytes = new Gauge({
       name: 'backbeat_streaming_snapshot_bytes',
       help: 'Size of the newest handler-state snapshot file',
+      registers,
+    });
+    this.snapshotPartBytes = new Gauge({
+      name: 'backbeat_streaming_snapshot_part_bytes',
+      help: 'Size of each part (processor, one per handler) of the newest handler-state snapshot',
+      labelNames: ['part'] as const,
+      registers,
+    });
+    this.snapshotPartCpu = new Gauge({
+      name: 'backbeat_streaming_snapshot_part_cpu_seconds',
+      help: 'CPU time of each part of the newest snapshot: serialize (snapshot() + v8.serialize, the stream waits) or restore (deserialize + restore())',
+      labelNames: ['part', 'phase'] as const,
       registers,
     });
     this.snapshotWrites = new Counter({

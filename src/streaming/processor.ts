@@ -14,10 +14,14 @@ import {
   type StoredRecord,
 } from './log/index.ts';
 import type { StreamingMetrics } from './metrics.ts';
-import { arr, obj, str } from './snapshots/check.ts';
+import { obj } from './snapshots/check.ts';
+import { type PackedStrings, packStrings, unpackStrings } from './snapshots/columns.ts';
 import {
-  encodeSnapshot,
+  encodeParts,
+  PROCESSOR_PART,
+  serializePart,
   SnapshotInvalidError,
+  type SnapshotPart,
   type SnapshotFile,
   type SnapshotStore,
 } from './snapshots/store.ts';
@@ -114,9 +118,15 @@ export interface StreamProcessorOptions {
 
 /** What the processor itself keeps in a snapshot besides the handlers' states. */
 interface ProcessorState {
-  /** Recently handled event ids, oldest first (the second line of dedupe). */
-  recent: string[];
+  /** Recently handled event ids, oldest first (the second line of dedupe), packed into one string. */
+  recent: PackedStrings;
 }
+
+/** CPU time (user + system, ms) since `since`, a `process.cpuUsage()`. */
+const cpuMs = (since: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+};
 
 const isRetriable = (err: unknown): boolean =>
   err instanceof BackbeatError
@@ -291,33 +301,48 @@ export class StreamProcessor {
     for (const file of store.files()) {
       const started = performance.now();
       try {
-        const { header, state, bytes } = store.read(file);
+        const snap = store.read(file);
+        const { header, bytes } = snap;
         if (header.log !== this.#o.log.kind || header.group !== this.#o.group)
           throw new SnapshotInvalidError(
             'mismatch',
             `snapshot of ${header.log}/${header.group}, not ${this.#o.log.kind}/${this.#o.group}`,
           );
         const names = stateful.map((h) => h.name);
-        if (header.handlers.length !== names.length || !names.every((n) => header.handlers.includes(n)))
+        const partNames = header.parts.slice(1).map((p) => p.name);
+        if (
+          header.handlers.length !== names.length ||
+          !names.every((n) => header.handlers.includes(n) && partNames.includes(n))
+        )
           throw new SnapshotInvalidError(
             'mismatch',
             `snapshot holds handlers [${header.handlers.join(', ')}], this processor runs [${names.join(', ')}]`,
           );
-        const handlers = obj(state['handlers'], 'handlers');
-        const recent = arr(obj(state['processor'], 'processor')['recent'], 'processor.recent').map((id, i) =>
-          str(id, `processor.recent[${i}]`),
+        let c0 = process.cpuUsage();
+        const recent = unpackStrings(
+          obj(snap.part(PROCESSOR_PART), 'processor')['recent'],
+          'processor.recent',
         );
-        try {
-          for (const h of stateful) h.restore!(handlers[h.name]);
-        } catch (err) {
-          throw new SnapshotInvalidError(
-            'restore',
-            `a handler refused the snapshot: ${(err as Error).message}`,
-            {
-              cause: err,
-            },
-          );
+        const cpu: Record<string, number> = { [PROCESSOR_PART]: cpuMs(c0) };
+        // One part at a time: deserialize, restore, drop (never every handler's graph at once).
+        for (const h of stateful) {
+          c0 = process.cpuUsage();
+          const state = snap.part(h.name);
+          try {
+            h.restore!(state);
+          } catch (err) {
+            throw new SnapshotInvalidError(
+              'restore',
+              `a handler refused the snapshot: ${(err as Error).message}`,
+              {
+                cause: err,
+              },
+            );
+          }
+          cpu[h.name] = cpuMs(c0);
         }
+        for (const [part, ms] of Object.entries(cpu))
+          m.snapshotPartCpu.labels(part, 'restore').set(ms / 1000);
         this.#recent = boundedCache(this.#o.recentIds ?? 250_000);
         for (const id of recent) this.#recent.set(id, true);
         const positions: Record<number, number> = {};
@@ -331,7 +356,15 @@ export class StreamProcessor {
         m.snapshotBytes.set(bytes);
         m.snapshotAt = Date.parse(header.createdAt) || Date.now();
         this.#o.logger.info(
-          { file: file.name, bytes, ms: Math.round(seconds * 1000), positions, createdAt: header.createdAt },
+          {
+            file: file.name,
+            bytes,
+            ms: Math.round(seconds * 1000),
+            parts: header.parts,
+            cpuMs: cpu,
+            positions,
+            createdAt: header.createdAt,
+          },
           'stream snapshot restored',
         );
         return positions;
@@ -369,16 +402,27 @@ export class StreamProcessor {
     }
     for (const h of this.#o.handlers) await h.settle?.();
     const started = performance.now();
-    const handlers: Record<string, unknown> = {};
+    // One part per handler: each handler's state is built and serialized before the next
+    // one's, so only one handler's snapshot graph is alive at a time; the CPU time of each
+    // is measured (process.cpuUsage: not the wall clock of a loaded machine).
+    const cpu: Record<string, number> = {};
+    let c0 = process.cpuUsage();
+    const parts: SnapshotPart[] = [
+      serializePart(PROCESSOR_PART, {
+        recent: packStrings([...this.#recent.rkeys()]),
+      } satisfies ProcessorState),
+    ];
+    cpu[PROCESSOR_PART] = cpuMs(c0);
     const names: string[] = [];
     for (const h of this.#o.handlers) {
       if (h.stateless) continue;
-      handlers[h.name] = h.snapshot!();
+      c0 = process.cpuUsage();
+      parts.push(serializePart(h.name, h.snapshot!()));
+      cpu[h.name] = cpuMs(c0);
       names.push(h.name);
     }
     const positions = Object.fromEntries(this.#applied);
-    const processor: ProcessorState = { recent: [...this.#recent.rkeys()] };
-    const encoded = encodeSnapshot(
+    const encoded = encodeParts(
       {
         createdAt: new Date().toISOString(),
         log: this.#o.log.kind,
@@ -387,10 +431,14 @@ export class StreamProcessor {
         handlers: names,
         handled: this.#handled,
       },
-      { processor, handlers },
+      parts,
     );
     const serializeMs = performance.now() - started;
     m.snapshotDuration.labels('serialize').observe(serializeMs / 1000);
+    for (const p of encoded.header.parts) {
+      m.snapshotPartBytes.labels(p.name).set(p.bytes);
+      m.snapshotPartCpu.labels(p.name, 'serialize').set((cpu[p.name] ?? 0) / 1000);
+    }
     this.#sinceSnapshot = 0;
     this.#lastSnapshotAt = Date.now();
     const takenAt = this.#lastSnapshotAt;
@@ -399,7 +447,7 @@ export class StreamProcessor {
       (file) => {
         const writeMs = performance.now() - writeStarted;
         m.snapshotDuration.labels('write').observe(writeMs / 1000);
-        m.snapshotBytes.set(encoded.bytes.length);
+        m.snapshotBytes.set(encoded.bytes);
         m.snapshotWrites.labels('ok').inc();
         m.snapshotAt = takenAt;
         for (const [p, o] of Object.entries(positions)) m.snapshotOffset.labels(p).set(o);
@@ -407,8 +455,10 @@ export class StreamProcessor {
           {
             file: file.name,
             reason,
-            bytes: encoded.bytes.length,
+            bytes: encoded.bytes,
             serializeMs: Math.round(serializeMs),
+            parts: encoded.header.parts,
+            serializeCpuMs: cpu,
             writeMs: Math.round(writeMs),
             positions,
           },

@@ -75,12 +75,16 @@ export class NodeProcess {
     this.child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     const child = this.child;
-    await waitFor(async () => {
-      if (child.exitCode !== null)
-        throw new Error(`node on ${this.port} exited ${child.exitCode}: ${this.output.slice(-500)}`);
-      return (await fetch(`${this.url}/readyz`)).ok;
-      // A generous bound: a loaded 2-core CI box has taken over 20 s to start a node.
-    }, `node on ${this.port} ready`, 90_000);
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(`node on ${this.port} exited ${child.exitCode}: ${this.output.slice(-500)}`);
+        return (await fetch(`${this.url}/readyz`)).ok;
+        // A generous bound: a loaded 2-core CI box has taken over 20 s to start a node.
+      },
+      `node on ${this.port} ready`,
+      90_000,
+    );
     return this;
   }
 

@@ -2,7 +2,15 @@ import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import type { StreamEvent } from '../events/index.ts';
 import type { StreamingMetrics } from '../metrics.ts';
 import type { EventHandler, HandlerContext } from '../processor.ts';
-import { arr, bad, finite, header, int, obj, str, typed } from '../snapshots/check.ts';
+import { bad, header, obj, typed } from '../snapshots/check.ts';
+import {
+  checkFinite,
+  checkIndices,
+  type PackedStrings,
+  packStrings,
+  StringDictionary,
+  unpackStrings,
+} from '../snapshots/columns.ts';
 
 /** How a play ended: listened to (nearly) the end, part of it, or skipped early. */
 export type PlayOutcome = 'complete' | 'partial' | 'skip';
@@ -118,6 +126,12 @@ export class PlaysHandler implements EventHandler {
   #tracks: LRUCache<string, TrackStats>;
   #artists: LRUCache<string, TrackStats>;
   #users: LRUCache<string, UserListening>;
+  /**
+   * One string object per track/artist id for the histories: entries share their ids (less
+   * memory), and a snapshot's dictionary of them compares pointers, not characters.
+   * Bounded: cleared wholesale when full (sharing resumes with the next ids).
+   */
+  #ids = new Map<string, string>();
 
   constructor(opts: Partial<PlaysOptions> = {}, metrics?: StreamingMetrics) {
     this.#o = { ...DEFAULT_PLAYS_OPTIONS, ...opts };
@@ -147,8 +161,8 @@ export class PlaysHandler implements EventHandler {
       } else t.playlistAdds++;
       return;
     }
-    const trackId = d['trackId'] as string;
-    const artistId = d['artistId'] as string;
+    const trackId = this.#intern(d['trackId'] as string);
+    const artistId = this.#intern(d['artistId'] as string);
     const outcome: PlayOutcome =
       e.type === 'track.skipped'
         ? 'skip'
@@ -180,6 +194,14 @@ export class PlaysHandler implements EventHandler {
     if (!ctx.replay) this.#metrics?.plays.labels(outcome).inc();
   }
 
+  #intern(id: string): string {
+    const known = this.#ids.get(id);
+    if (known !== undefined) return known;
+    if (this.#ids.size >= Math.max(1, this.#o.maxEntities) * 2) this.#ids.clear();
+    this.#ids.set(id, id);
+    return id;
+  }
+
   track(trackId: string): TrackStats | undefined {
     return this.#tracks.get(trackId);
   }
@@ -202,50 +224,66 @@ export class PlaysHandler implements EventHandler {
   }
 
   /**
-   * The state as plain data, least recently used first (so a restore keeps the eviction
-   * order): track and artist stats as ids + one Float64Array of 8 numbers each, users as
-   * objects.
+   * The state as flat columns, least recently used first (so a restore keeps the eviction
+   * order): track and artist stats as packed ids + one Float64Array of 8 numbers each;
+   * users as packed ids + one Float64Array of their counters and session, and their
+   * histories concatenated into typed columns (track and artist ids interned in one
+   * dictionary). No object per user or per play: v8.serialize copies the columns.
    */
   snapshot(): PlaysSnapshot {
     return {
       kind: 'plays',
-      version: 1,
+      version: 2,
       tracks: packStats(this.#tracks),
       artists: packStats(this.#artists),
-      users: [...this.#users.rentries()] as Array<[string, UserListening]>,
+      users: packUsers(this.#users),
     };
   }
 
   /** Replaces the state with a `snapshot()`; everything is checked before anything changes. */
   restore(state: unknown): void {
-    const s = header(state, 'plays', 1);
+    const s = header(state, 'plays', 2);
     const max = Math.max(1, this.#o.maxEntities);
     const tracks = unpackStats(s['tracks'], 'plays.tracks', max);
     const artists = unpackStats(s['artists'], 'plays.artists', max);
-    const users = boundedCache<string, UserListening>(max);
-    arr(s['users'], 'plays.users').forEach((entry, i) => {
-      const path = `plays.users[${i}]`;
-      const [id, u] = arr(entry, path) as [unknown, unknown];
-      users.set(str(id, `${path}[0]`), checkUser(u, path, this.#o.historySize));
-    });
+    const { users, dictionary } = unpackUsers(s['users'], 'plays.users', max, this.#o.historySize);
     this.#tracks = tracks;
     this.#artists = artists;
     this.#users = users;
+    this.#ids = new Map(dictionary.map((id) => [id, id]));
   }
 }
 
 export interface PlaysSnapshot {
   kind: 'plays';
-  version: 1;
+  version: 2;
   tracks: PackedStats;
   artists: PackedStats;
-  users: Array<[string, UserListening]>;
+  users: PackedUsers;
 }
 
 /** Stats of many tracks (or artists): ids, and their 8 numbers each in STAT_FIELDS order. */
 interface PackedStats {
-  ids: string[];
+  ids: PackedStrings;
   values: Float64Array;
+}
+
+/**
+ * Users as columns: `values` holds USER_FIELDS per user; user i's history is entries
+ * [sum(historyLength[0..i)), … + historyLength[i]) of the history columns, oldest first.
+ */
+interface PackedUsers {
+  ids: PackedStrings;
+  values: Float64Array;
+  historyLength: Uint32Array;
+  /** Track and artist ids of the histories, interned. */
+  dictionary: PackedStrings;
+  track: Uint32Array;
+  artist: Uint32Array;
+  ts: Float64Array;
+  playedMs: Float64Array;
+  /** Index in OUTCOMES. */
+  outcome: Uint8Array;
 }
 
 const STAT_FIELDS = [
@@ -259,6 +297,11 @@ const STAT_FIELDS = [
   'lastPlayedAt',
 ] as const satisfies ReadonlyArray<keyof TrackStats>;
 
+/** plays, skips, likes, sessions, has a session (0|1), session start, last, plays, listenedMs. */
+const USER_FIELDS = 9;
+const OUTCOMES: readonly PlayOutcome[] = ['complete', 'partial', 'skip'];
+const OUTCOME_INDEX: Readonly<Record<PlayOutcome, number>> = { complete: 0, partial: 1, skip: 2 };
+
 function packStats(cache: LRUCache<string, TrackStats>): PackedStats {
   const ids: string[] = [];
   const values = new Float64Array(cache.size * STAT_FIELDS.length);
@@ -267,53 +310,148 @@ function packStats(cache: LRUCache<string, TrackStats>): PackedStats {
     ids.push(id);
     for (const f of STAT_FIELDS) values[at++] = t[f];
   }
-  return { ids, values };
+  return { ids: packStrings(ids), values };
 }
 
 function unpackStats(v: unknown, path: string, max: number): LRUCache<string, TrackStats> {
   const o = obj(v, path);
-  const ids = arr(o['ids'], `${path}.ids`);
+  const ids = unpackStrings(o['ids'], `${path}.ids`);
   const values = typed(o['values'], Float64Array, `${path}.values`, ids.length * STAT_FIELDS.length);
+  checkFinite(values, `${path}.values`);
   const cache = boundedCache<string, TrackStats>(max);
-  ids.forEach((id, i) => {
-    const t = emptyTrack();
-    STAT_FIELDS.forEach((f, j) => (t[f] = finite(values[i * STAT_FIELDS.length + j], `${path}.values`)));
-    cache.set(str(id, `${path}.ids[${i}]`), t);
-  });
+  for (let i = 0, at = 0; i < ids.length; i++, at += STAT_FIELDS.length) {
+    cache.set(ids[i]!, {
+      plays: values[at]!,
+      completes: values[at + 1]!,
+      partials: values[at + 2]!,
+      skips: values[at + 3]!,
+      likes: values[at + 4]!,
+      playlistAdds: values[at + 5]!,
+      listenedMs: values[at + 6]!,
+      lastPlayedAt: values[at + 7]!,
+    });
+  }
   return cache;
 }
 
-function checkUser(v: unknown, path: string, historySize: number): UserListening {
-  const u = obj(v, path);
-  const history = arr(u['history'], `${path}.history`, historySize).map((h, i) => {
-    const e = obj(h, `${path}.history[${i}]`);
-    const outcome = e['outcome'];
-    if (outcome !== 'complete' && outcome !== 'partial' && outcome !== 'skip')
-      bad(`${path}.history[${i}].outcome`, 'expected complete|partial|skip');
-    return {
-      trackId: str(e['trackId'], `${path}.history[${i}].trackId`),
-      artistId: str(e['artistId'], `${path}.history[${i}].artistId`),
-      ts: finite(e['ts'], `${path}.history[${i}].ts`),
-      outcome,
-      playedMs: finite(e['playedMs'], `${path}.history[${i}].playedMs`),
-    } satisfies HistoryEntry;
-  });
-  let session: UserListening['session'];
-  if (u['session'] !== undefined && u['session'] !== null) {
-    const x = obj(u['session'], `${path}.session`);
-    session = {
-      start: finite(x['start'], `${path}.session.start`),
-      last: finite(x['last'], `${path}.session.last`),
-      plays: int(x['plays'], `${path}.session.plays`, 0),
-      listenedMs: finite(x['listenedMs'], `${path}.session.listenedMs`),
-    };
+function packUsers(cache: LRUCache<string, UserListening>): PackedUsers {
+  // One walk of the cache (least recently used first), then plain arrays.
+  const ids: string[] = [];
+  const list: UserListening[] = [];
+  let h = 0;
+  for (const [id, u] of cache.rentries() as Generator<[string, UserListening]>) {
+    ids.push(id);
+    list.push(u);
+    h += u.history.length;
+  }
+  const n = list.length;
+  const values = new Float64Array(n * USER_FIELDS);
+  const historyLength = new Uint32Array(n);
+  const dict = new StringDictionary();
+  const track = new Uint32Array(h);
+  const artist = new Uint32Array(h);
+  const ts = new Float64Array(h);
+  const playedMs = new Float64Array(h);
+  const outcome = new Uint8Array(h);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const u = list[i]!;
+    const v = i * USER_FIELDS;
+    values[v] = u.plays;
+    values[v + 1] = u.skips;
+    values[v + 2] = u.likes;
+    values[v + 3] = u.sessions;
+    if (u.session) {
+      values[v + 4] = 1;
+      values[v + 5] = u.session.start;
+      values[v + 6] = u.session.last;
+      values[v + 7] = u.session.plays;
+      values[v + 8] = u.session.listenedMs;
+    }
+    historyLength[i] = u.history.length;
+    for (const e of u.history) {
+      track[at] = dict.id(e.trackId);
+      artist[at] = dict.id(e.artistId);
+      ts[at] = e.ts;
+      playedMs[at] = e.playedMs;
+      outcome[at++] = OUTCOME_INDEX[e.outcome];
+    }
   }
   return {
-    plays: int(u['plays'], `${path}.plays`, 0),
-    skips: int(u['skips'], `${path}.skips`, 0),
-    likes: int(u['likes'], `${path}.likes`, 0),
-    history,
-    sessions: int(u['sessions'], `${path}.sessions`, 0),
-    session,
+    ids: packStrings(ids),
+    values,
+    historyLength,
+    dictionary: dict.pack(),
+    track,
+    artist,
+    ts,
+    playedMs,
+    outcome,
   };
+}
+
+function unpackUsers(
+  v: unknown,
+  path: string,
+  max: number,
+  historySize: number,
+): { users: LRUCache<string, UserListening>; dictionary: string[] } {
+  const o = obj(v, path);
+  const ids = unpackStrings(o['ids'], `${path}.ids`);
+  const n = ids.length;
+  const values = typed(o['values'], Float64Array, `${path}.values`, n * USER_FIELDS);
+  checkFinite(values, `${path}.values`);
+  const historyLength = typed(o['historyLength'], Uint32Array, `${path}.historyLength`, n);
+  let h = 0;
+  for (let i = 0; i < n; i++) {
+    if (historyLength[i]! > historySize) bad(`${path}.historyLength[${i}]`, `more than ${historySize} items`);
+    h += historyLength[i]!;
+  }
+  const dictionary = unpackStrings(o['dictionary'], `${path}.dictionary`);
+  const track = typed(o['track'], Uint32Array, `${path}.track`, h);
+  const artist = typed(o['artist'], Uint32Array, `${path}.artist`, h);
+  const ts = typed(o['ts'], Float64Array, `${path}.ts`, h);
+  const playedMs = typed(o['playedMs'], Float64Array, `${path}.playedMs`, h);
+  const outcome = typed(o['outcome'], Uint8Array, `${path}.outcome`, h);
+  checkIndices(track, dictionary.length, `${path}.track`);
+  checkIndices(artist, dictionary.length, `${path}.artist`);
+  checkFinite(ts, `${path}.ts`);
+  checkFinite(playedMs, `${path}.playedMs`);
+  for (let j = 0; j < h; j++)
+    if (outcome[j]! >= OUTCOMES.length) bad(`${path}.outcome[${j}]`, 'expected 0|1|2');
+  const count = (x: number, at: string): number =>
+    Number.isSafeInteger(x) && x >= 0 ? x : bad(at, 'expected a non-negative integer');
+  const users = boundedCache<string, UserListening>(max);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const b = i * USER_FIELDS;
+    const history: HistoryEntry[] = new Array<HistoryEntry>(historyLength[i]!);
+    for (let k = 0; k < history.length; k++, at++)
+      history[k] = {
+        trackId: dictionary[track[at]!]!,
+        artistId: dictionary[artist[at]!]!,
+        ts: ts[at]!,
+        outcome: OUTCOMES[outcome[at]!]!,
+        playedMs: playedMs[at]!,
+      };
+    const hasSession = values[b + 4]!;
+    if (hasSession !== 0 && hasSession !== 1) bad(`${path}.values[${b + 4}]`, 'expected 0|1');
+    users.set(ids[i]!, {
+      plays: count(values[b]!, `${path}.values[${b}]`),
+      skips: count(values[b + 1]!, `${path}.values[${b + 1}]`),
+      likes: count(values[b + 2]!, `${path}.values[${b + 2}]`),
+      history,
+      sessions: count(values[b + 3]!, `${path}.values[${b + 3}]`),
+      session:
+        hasSession === 1
+          ? {
+              start: values[b + 5]!,
+              last: values[b + 6]!,
+              plays: count(values[b + 7]!, `${path}.values[${b + 7}]`),
+              listenedMs: values[b + 8]!,
+            }
+          : undefined,
+    });
+  }
+  return { users, dictionary };
 }

@@ -6,11 +6,14 @@
  *
  * The header names the format version, when the snapshot was taken, the log engine and
  * consumer group, the log position it covers (offset per partition: the last offset whose
- * record is reflected in the state) and the handlers it holds; the body is
- * `v8.serialize({ handler name → handler snapshot, … })` (typed arrays are stored as raw
- * bytes, so large numeric state costs its size, not a JSON rendering of it). The trailing
- * sha256 covers everything before it: a torn, truncated or bit-flipped file is detected
- * before anything of it is used.
+ * record is reflected in the state), the handlers it holds and the body's parts; the body is
+ * one `v8.serialize` per part, back to back: the processor's own state first, then each
+ * handler's snapshot (so serializing or restoring one handler never holds the others'
+ * object graphs, and each part's cost is measured apart). Typed arrays are stored as raw
+ * bytes, so large numeric state costs its size, not a rendering of it. The trailing sha256
+ * covers everything before it: a torn, truncated or bit-flipped file is detected before
+ * anything of it is used. The hash is computed while the file is written (in the
+ * background, in chunks), not while the stream waits.
  *
  * Writes are atomic: a temp file in the same directory, fsync, rename, fsync of the
  * directory; a crash at any point leaves the previous snapshots intact (and at most a stray
@@ -19,11 +22,11 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 
-export const SNAPSHOT_FORMAT = 1;
+export const SNAPSHOT_FORMAT = 2;
 const MAGIC = Buffer.from([0x42, 0x42, 0x53, 0x4e, 0x41, 0x50, 0x00, 0x01]); // "BBSNAP\0\1"
 const HASH_BYTES = 32;
 const NAME = /^snapshot-(\d{12})\.bbsnap$/;
@@ -43,12 +46,35 @@ export interface SnapshotHeader {
   /** Events handled by the process that wrote it (information only). */
   handled: number;
   bodyBytes: number;
+  /** The body's parts in order (`processor`, then one per handler state) and their sizes. */
+  parts: SnapshotPartInfo[];
 }
 
+export interface SnapshotPartInfo {
+  name: string;
+  bytes: number;
+}
+
+/** One serialized part of the body. */
+export interface SnapshotPart {
+  name: string;
+  body: Buffer;
+}
+
+/** A snapshot ready to write: the header and the body's parts (hashed and written by `SnapshotStore.write`). */
 export interface EncodedSnapshot {
   header: SnapshotHeader;
-  bytes: Buffer;
+  /** Magic, header length and header. */
+  head: Buffer;
+  parts: SnapshotPart[];
+  /** Size of the file: head, body and hash. */
+  bytes: number;
 }
+
+/** Name of the processor's own part. */
+export const PROCESSOR_PART = 'processor';
+/** Chunk of the body hashed and written at a time (the event loop runs between two). */
+const WRITE_CHUNK = 4 << 20;
 
 /** Why a snapshot file was not used (also the `reason` label of the metric). */
 export type SnapshotProblem = 'truncated' | 'checksum' | 'format' | 'decode' | 'mismatch' | 'restore' | 'io';
@@ -62,23 +88,62 @@ export class SnapshotInvalidError extends Error {
   }
 }
 
-/** Serializes a state into the file format (synchronous: the caller holds the state still meanwhile). */
-export function encodeSnapshot(
-  meta: Omit<SnapshotHeader, 'format' | 'bodyBytes'>,
-  state: Record<string, unknown>,
+/** Serializes one part of the body (synchronous: the caller holds the state still meanwhile). */
+export function serializePart(name: string, value: unknown): SnapshotPart {
+  return { name, body: serialize(value) };
+}
+
+/** Assembles parts already serialized (`processor` first) into a snapshot; copies nothing, hashes nothing. */
+export function encodeParts(
+  meta: Omit<SnapshotHeader, 'format' | 'bodyBytes' | 'parts'>,
+  parts: SnapshotPart[],
 ): EncodedSnapshot {
-  const body = serialize(state);
-  const header: SnapshotHeader = { format: SNAPSHOT_FORMAT, ...meta, bodyBytes: body.length };
+  if (parts[0]?.name !== PROCESSOR_PART) throw new TypeError(`the first part must be ${PROCESSOR_PART}`);
+  let bodyBytes = 0;
+  for (const p of parts) bodyBytes += p.body.length;
+  const header: SnapshotHeader = {
+    format: SNAPSHOT_FORMAT,
+    ...meta,
+    bodyBytes,
+    parts: parts.map((p) => ({ name: p.name, bytes: p.body.length })),
+  };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(headerBytes.length);
-  const hash = createHash('sha256');
-  for (const part of [MAGIC, len, headerBytes, body]) hash.update(part);
-  return { header, bytes: Buffer.concat([MAGIC, len, headerBytes, body, hash.digest()]) };
+  const head = Buffer.alloc(MAGIC.length + 4 + headerBytes.length);
+  MAGIC.copy(head, 0);
+  head.writeUInt32BE(headerBytes.length, MAGIC.length);
+  headerBytes.copy(head, MAGIC.length + 4);
+  return { header, head, parts, bytes: head.length + bodyBytes + HASH_BYTES };
+}
+
+/** Serializes a state `{ processor, handlers: { name → state } }` into the file format (one part each). */
+export function encodeSnapshot(
+  meta: Omit<SnapshotHeader, 'format' | 'bodyBytes' | 'parts'>,
+  state: { processor: unknown; handlers: Record<string, unknown> },
+): EncodedSnapshot {
+  return encodeParts(meta, [
+    serializePart(PROCESSOR_PART, state.processor),
+    ...Object.entries(state.handlers).map(([name, v]) => serializePart(name, v)),
+  ]);
+}
+
+/** The whole file in one buffer (tests, tools; `SnapshotStore.write` streams the parts instead). */
+export function snapshotBytes(snapshot: EncodedSnapshot): Buffer {
+  const hash = createHash('sha256').update(snapshot.head);
+  for (const p of snapshot.parts) hash.update(p.body);
+  return Buffer.concat([snapshot.head, ...snapshot.parts.map((p) => p.body), hash.digest()]);
+}
+
+/** A verified file's parts, deserialized one at a time on demand. */
+export interface DecodedSnapshot {
+  header: SnapshotHeader;
+  /** Deserializes one part (throws SnapshotInvalidError 'decode'); each part is decoded anew per call. */
+  part(name: string): unknown;
+  /** `{ processor, handlers: { name → state } }`, every part deserialized. */
+  readonly state: Record<string, unknown>;
 }
 
 /** Verifies and parses a snapshot file's bytes; throws SnapshotInvalidError naming the problem. */
-export function decodeSnapshot(bytes: Buffer): { header: SnapshotHeader; state: Record<string, unknown> } {
+export function decodeSnapshot(bytes: Buffer): DecodedSnapshot {
   if (bytes.length < MAGIC.length + 4 + HASH_BYTES)
     throw new SnapshotInvalidError('truncated', `snapshot file too short (${bytes.length} bytes)`);
   if (!bytes.subarray(0, MAGIC.length).equals(MAGIC)) {
@@ -121,15 +186,39 @@ export function decodeSnapshot(bytes: Buffer): { header: SnapshotHeader; state: 
     !header.handlers.every((h) => typeof h === 'string')
   )
     throw new SnapshotInvalidError('decode', 'snapshot header has bad positions or handlers');
-  let state: unknown;
-  try {
-    state = deserialize(bytes.subarray(bodyAt, end));
-  } catch (err) {
-    throw new SnapshotInvalidError('decode', 'snapshot body does not deserialize', { cause: err });
+  const parts = header.parts;
+  if (
+    !Array.isArray(parts) ||
+    parts[0]?.name !== PROCESSOR_PART ||
+    !parts.every((p) => typeof p?.name === 'string' && Number.isSafeInteger(p.bytes) && p.bytes >= 0) ||
+    new Set(parts.map((p) => p.name)).size !== parts.length ||
+    parts.reduce((n, p) => n + p.bytes, 0) !== header.bodyBytes
+  )
+    throw new SnapshotInvalidError('decode', 'snapshot header has bad parts');
+  const at = new Map<string, [number, number]>();
+  let from = bodyAt;
+  for (const p of parts) {
+    at.set(p.name, [from, from + p.bytes]);
+    from += p.bytes;
   }
-  if (typeof state !== 'object' || state === null || Array.isArray(state))
-    throw new SnapshotInvalidError('decode', 'snapshot body is not a map of handler states');
-  return { header, state: state as Record<string, unknown> };
+  const part = (name: string): unknown => {
+    const range = at.get(name);
+    if (!range) throw new SnapshotInvalidError('decode', `snapshot has no part ${name}`);
+    try {
+      return deserialize(bytes.subarray(range[0], range[1]));
+    } catch (err) {
+      throw new SnapshotInvalidError('decode', `snapshot part ${name} does not deserialize`, { cause: err });
+    }
+  };
+  return {
+    header,
+    part,
+    get state() {
+      const handlers: Record<string, unknown> = {};
+      for (const p of parts.slice(1)) handlers[p.name] = part(p.name);
+      return { processor: part(PROCESSOR_PART), handlers };
+    },
+  };
 }
 
 export interface SnapshotFile {
@@ -165,14 +254,15 @@ export class SnapshotStore {
   }
 
   /** Reads and verifies one file (synchronously: start-up only). */
-  read(file: SnapshotFile): { header: SnapshotHeader; state: Record<string, unknown>; bytes: number } {
+  read(file: SnapshotFile): DecodedSnapshot & { bytes: number } {
     let bytes: Buffer;
     try {
       bytes = readFileSync(file.path);
     } catch (err) {
       throw new SnapshotInvalidError('io', `cannot read ${file.name}`, { cause: err });
     }
-    return { ...decodeSnapshot(bytes), bytes: bytes.length };
+    const decoded = decodeSnapshot(bytes);
+    return Object.assign(decoded, { bytes: bytes.length });
   }
 
   /**
@@ -187,7 +277,19 @@ export class SnapshotStore {
       const tmp = `${path}.tmp`;
       const fh = await open(tmp, 'wx', 0o600);
       try {
-        await fh.writeFile(snapshot.bytes);
+        // Hashed and written a chunk at a time, straight from the parts: no copy of the
+        // whole body, and the event loop (the stream) runs between two chunks.
+        const hash = createHash('sha256');
+        let pos = 0;
+        for (const buf of [snapshot.head, ...snapshot.parts.map((p) => p.body)]) {
+          for (let at = 0; at < buf.length; at += WRITE_CHUNK) {
+            const chunk = buf.subarray(at, Math.min(buf.length, at + WRITE_CHUNK));
+            hash.update(chunk);
+            await writeAll(fh, chunk, pos);
+            pos += chunk.length;
+          }
+        }
+        await writeAll(fh, hash.digest(), pos);
         await fh.sync();
       } finally {
         await fh.close();
@@ -236,6 +338,13 @@ export class SnapshotStore {
     } finally {
       await d.close();
     }
+  }
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < buf.length;) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+    done += bytesWritten;
   }
 }
 
