@@ -155,7 +155,7 @@ async function erasure(): Promise<Record<string, unknown>> {
     const after = await Promise.all(
       [ua!, ub!, uc!, witness!].map(async (u) => (await streaming.exportUser(id(u))).events.length),
     );
-    const heads = await (await srv.app.streaming.stats()).log;
+    const heads = (await srv.app.streaming.stats()).log;
     return {
       processor: LIVE ? 'live' : 'stopped',
       events: N_EVENTS,

@@ -11,7 +11,7 @@ import { LRUCache } from 'lru-cache';
  * ~160 ms for a bound of 1M, resident at idle), whereas `maxSize` grows with use and
  * evicts the same way.
  */
-export function boundedCache<K extends {}, V extends {}>(
+export function boundedCache<K extends NonNullable<unknown>, V extends NonNullable<unknown>>(
   max: number,
   options: Omit<LRUCache.Options<K, V, unknown>, 'max' | 'maxSize' | 'sizeCalculation'> = {},
 ): LRUCache<K, V> {
