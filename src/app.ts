@@ -243,6 +243,7 @@ export class App {
           maxJsonDepth: config.maxJsonDepth,
           maxConnectionsPerUser: config.maxConnectionsPerUser,
           maxSubscriptionsPerConnection: config.maxSubscriptions,
+          maxCommandsBeforeConnect: config.maxCommandsBeforeConnect,
           maxConnections: config.maxConnections,
           rateLimitCommands: config.rateLimitCommands,
           rateLimitWindowMs: config.rateLimitWindowMs,

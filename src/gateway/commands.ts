@@ -16,18 +16,19 @@ import { messageFrame, wirePublication } from './hub.ts';
  * One handler per backbeat.v1 command. Each replies exactly once (its success reply
  * here, or an error reply from the caller's catch) and leaves state unchanged on error.
  */
-/** Commands a client may pipeline behind `connect` before its reply. */
-const MAX_HELD_COMMANDS = 32;
+/** Commands a client may pipeline behind `connect` before its reply, unless configured. */
+const DEFAULT_MAX_HELD_COMMANDS = 32;
 
 export async function handleCommand(gw: Gateway, conn: Connection, cmd: Command): Promise<void> {
   if (cmd.type === 'connect') return connect(gw, conn, cmd);
   if (conn.state === 'authenticating') {
     // Pipelining behind `connect` is bounded: past the bound it is a rate condition, not
     // an authentication failure — the command gets 4029 and the connection goes on.
-    if ((conn.held?.length ?? 0) >= MAX_HELD_COMMANDS) {
+    const max = gw.opts.maxCommandsBeforeConnect ?? DEFAULT_MAX_HELD_COMMANDS;
+    if ((conn.held?.length ?? 0) >= max) {
       throw new BackbeatError(
         'RATE_LIMITED',
-        `too many commands sent before connect completed (max ${MAX_HELD_COMMANDS}): wait for connected`,
+        `too many commands sent before connect completed (max ${max}): wait for connected`,
       );
     }
     (conn.held ??= []).push(cmd);

@@ -11,6 +11,8 @@ export interface GatewayOptions {
   maxJsonDepth: number;
   maxConnectionsPerUser: number;
   maxSubscriptionsPerConnection: number;
+  /** Commands a client may pipeline behind `connect` before its reply (MAX_COMMANDS_BEFORE_CONNECT); past it, 4029. @default 32 */
+  maxCommandsBeforeConnect?: number;
   /** Node capacity: upgrades over it are refused with HTTP 503. */
   maxConnections: number;
   rateLimitCommands: number;

@@ -488,6 +488,13 @@ export const ConfigVars = [
     'channels one connection may subscribe to at once',
   ),
   v(
+    'MAX_COMMANDS_BEFORE_CONNECT',
+    'maxCommandsBeforeConnect',
+    int(1, 10_000),
+    '32',
+    'commands a client may pipeline behind connect before its reply; past it each gets 4029',
+  ),
+  v(
     'RATE_LIMIT_COMMANDS',
     'rateLimitCommands',
     int(1, 1_000_000),
