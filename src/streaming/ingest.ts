@@ -35,6 +35,8 @@ export interface EventIngestOptions {
   maxBatch: number;
   /** Deepest JSON nesting of one event (MAX_JSON_DEPTH); a deeper event is rejected by index. @default 32 */
   maxJsonDepth?: number;
+  /** Told each durable append's results (the processor's view of the log heads: lag, backpressure). */
+  onAppended?: (results: Awaited<ReturnType<EventLog['append']>>) => void;
 }
 
 /**
@@ -84,6 +86,7 @@ export class EventIngest {
     const end = metrics.appendDuration.startTimer({ engine: this.#o.log.kind });
     const results = await this.#o.log.append(records);
     end();
+    this.#o.onAppended?.(results);
     const ids = events.map(({ index, event }, i) => ({
       index,
       id: event.id,

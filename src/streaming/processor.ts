@@ -159,7 +159,7 @@ export class StreamProcessor {
    * window, but a resend that reached another node (Kafka: each node has its own window)
    * or came after a power cut is in the log twice; handlers see it once. Part of a snapshot.
    */
-  #recent: LRUCache<string, true>;
+  readonly #recent: LRUCache<string, true>;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #counts = new Map<string, number>();
   readonly #lagAt = new Map<number, number>();
@@ -343,7 +343,7 @@ export class StreamProcessor {
         }
         for (const [part, ms] of Object.entries(cpu))
           m.snapshotPartCpu.labels(part, 'restore').set(ms / 1000);
-        this.#recent = boundedCache(this.#o.recentIds ?? 250_000);
+        this.#recent.clear();
         for (const id of recent) this.#recent.set(id, true);
         const positions: Record<number, number> = {};
         for (const [p, offset] of Object.entries(header.positions)) {

@@ -170,22 +170,12 @@ export class StreamingService {
     this.registry = musicEventRegistry();
     this.metrics = new StreamingMetrics(opts.registry);
     const logger = opts.logger;
-    // Intake's view of the log: every append also tells the processor the new head (lag, backpressure).
-    const log = opts.log;
-    const append = async (records: Parameters<EventLog['append']>[0]) => {
-      const results = await log.append(records);
-      for (const r of results) if (!r.duplicate) this.#processor.noteAppended(r.partition, r.offset);
-      return results;
-    };
-    const intakeLog = new Proxy(log, {
-      get(target, key) {
-        if (key === 'append') return append;
-        const v: unknown = Reflect.get(target, key, target);
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
     this.ingest = new EventIngest({
-      log: intakeLog,
+      log: opts.log,
+      // Every append tells the processor the new heads (lag, backpressure).
+      onAppended: (results) => {
+        for (const r of results) if (!r.duplicate) this.#processor.noteAppended(r.partition, r.offset);
+      },
       registry: this.registry,
       clock: opts.clock,
       metrics: this.metrics,

@@ -39,7 +39,6 @@ export interface DedupedEventLogOptions {
  * UNIQUE id over its retention): its own duplicates are reported as such.
  */
 export class DedupedEventLog implements EventLog {
-  /** A field, not a getter: callers may wrap the log in a Proxy. */
   readonly kind: EventLog['kind'];
   readonly #o: DedupedEventLogOptions;
 
