@@ -184,9 +184,11 @@ describe('analytics over the stream and HTTP', () => {
       uniqueListeners: number;
     }>;
     expect(items.map((i) => i.id).slice(0, 2)).toEqual(['riser', 'steady-hit']);
-    // 11 consenting listeners (HyperLogLog, 2^8 registers: within a listener or so).
+    // 11 consenting listeners, counted by a HyperLogLog of 2^8 registers over pseudonyms
+    // whose key is random per run: 11 ids collide in two registers about 2 % of the time
+    // (the estimate reads 9), in four about 0.01 %. The bound allows three collisions.
     expect(items[0]!.plays).toBe(36);
-    expect(Math.abs(items[0]!.uniqueListeners - 11)).toBeLessThanOrEqual(1);
+    expect(Math.abs(items[0]!.uniqueListeners - 11)).toBeLessThanOrEqual(3);
     expect(items[1]!.plays).toBeGreaterThan(items[0]!.plays / 2);
     expect(items[0]!.score).toBeGreaterThan(items[1]!.score);
     expect(body).toMatchObject({ entity: 'track', window: '1h', updatedAt: new Date(NOW).toISOString() });
