@@ -2,7 +2,7 @@ import { BackbeatError, toBackbeatError } from '../core/errors/index.ts';
 import { extractContext, withSpan, type Logger } from '../core/observability/index.ts';
 import { backoffMs } from '../core/resilience/index.ts';
 import type { Clock } from '../core/time/index.ts';
-import { boundedCache, type LRUCache } from '../core/cache/index.ts';
+import { FifoSet } from '../core/cache/index.ts';
 import { DLQ_REPLAY_LEASE_MS, type DeadLetter, type DeadLetterStore } from './dlq/store.ts';
 import { decodeEvent, type StreamEvent } from './events/index.ts';
 import {
@@ -116,6 +116,13 @@ export interface StreamProcessorOptions {
   snapshots?: SnapshotPolicy;
 }
 
+/** An event of the batch being handled, with its record and context. */
+interface Pending {
+  record: StoredRecord;
+  event: StreamEvent;
+  ctx: HandlerContext;
+}
+
 /** What the processor itself keeps in a snapshot besides the handlers' states. */
 interface ProcessorState {
   /** Recently handled event ids, oldest first (the second line of dedupe), packed into one string. */
@@ -154,14 +161,18 @@ const isRetriable = (err: unknown): boolean =>
 export class StreamProcessor {
   readonly #o: StreamProcessorOptions;
   readonly #applied = new Map<number, number>();
+  /** Per partition, the last offset each handler (by index) applied of a batch that failed half-way. */
+  readonly #progress = new Map<number, number[]>();
   /**
    * The second line of dedupe: ids already handled. The log drops duplicates within its
    * window, but a resend that reached another node (Kafka: each node has its own window)
    * or came after a power cut is in the log twice; handlers see it once. Part of a snapshot.
    */
-  readonly #recent: LRUCache<string, true>;
+  readonly #recent: FifoSet<string>;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #counts = new Map<string, number>();
+  /** The hot outcomes per handler, [ok, replayed], counted without building a key per event. */
+  readonly #okCounts = new Map<EventHandler, [number, number]>();
   readonly #lagAt = new Map<number, number>();
   /** Highest offset known per partition: read from the log at most once a second, raised by appends seen here. */
   readonly #heads = new Map<number, number>();
@@ -183,7 +194,7 @@ export class StreamProcessor {
 
   constructor(opts: StreamProcessorOptions) {
     this.#o = opts;
-    this.#recent = boundedCache(opts.recentIds ?? 250_000);
+    this.#recent = new FifoSet<string>(opts.recentIds ?? 250_000);
     this.#sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref()));
     this.#everyEvents = Math.max(1, opts.snapshots?.everyEvents ?? 100_000);
     this.#everyMs = Math.max(100, opts.snapshots?.everyMs ?? 60_000);
@@ -344,7 +355,7 @@ export class StreamProcessor {
         for (const [part, ms] of Object.entries(cpu))
           m.snapshotPartCpu.labels(part, 'restore').set(ms / 1000);
         this.#recent.clear();
-        for (const id of recent) this.#recent.set(id, true);
+        for (const id of recent) this.#recent.add(id);
         const positions: Record<number, number> = {};
         for (const [p, offset] of Object.entries(header.positions)) {
           positions[Number(p)] = offset;
@@ -400,6 +411,13 @@ export class StreamProcessor {
       m.snapshotWrites.labels('skipped').inc();
       return undefined;
     }
+    if (this.#progress.size > 0) {
+      // A batch failed half-way (its redelivery has not come yet): the handlers' state is
+      // ahead of the position a snapshot would record. The next one after it succeeds.
+      m.snapshotWrites.labels('skipped').inc();
+      this.#o.logger.warn({ reason }, 'stream snapshot skipped: a batch is only partly applied');
+      return undefined;
+    }
     for (const h of this.#o.handlers) await h.settle?.();
     const started = performance.now();
     // One part per handler: each handler's state is built and serialized before the next
@@ -409,7 +427,7 @@ export class StreamProcessor {
     let c0 = process.cpuUsage();
     const parts: SnapshotPart[] = [
       serializePart(PROCESSOR_PART, {
-        recent: packStrings([...this.#recent.rkeys()]),
+        recent: packStrings(this.#recent.values()),
       } satisfies ProcessorState),
     ];
     cpu[PROCESSOR_PART] = cpuMs(c0);
@@ -566,29 +584,67 @@ export class StreamProcessor {
     }
   }
 
+  /**
+   * One batch, handler by handler: the records are decoded and deduplicated once, then each
+   * handler takes every event of the batch meant for it before the next handler starts
+   * (its code and state stay hot in the CPU caches; a synchronous handler's loop awaits
+   * nothing). Handlers are independent, so only the order within a handler matters, and it
+   * is the log's. An erasure marker splits the batch: what comes before it is handled by
+   * every handler first, then the user is forgotten. If the batch fails half-way (only a
+   * dead-letter store failure escapes the handlers), each handler's progress in it is kept
+   * and the redelivered batch resumes each handler after its own last event: none applies
+   * an event twice.
+   */
   async #onBatch(batch: RecordBatch): Promise<void> {
-    const applied = this.#applied.get(batch.partition) ?? -1;
+    const p = batch.partition;
+    const applied = this.#applied.get(p) ?? -1;
+    const handlers = this.#o.handlers;
+    let progress = this.#progress.get(p);
+    if (!progress) {
+      progress = new Array<number>(handlers.length).fill(applied);
+      this.#progress.set(p, progress);
+    }
+    const replay = batch.replay;
+    const seg: Pending[] = [];
+    const inBatch = new Set<string>();
     let n = 0;
     for (const record of batch.records) {
       if (record.offset <= applied) continue; // redelivered after a failed commit: already applied here
-      // Synchronous handlers finish without a promise: the hot path awaits nothing.
-      const pending = this.#onRecord(record, batch.replay);
-      if (pending) await pending;
-      this.#applied.set(batch.partition, record.offset);
-      this.#handled++;
       n++;
+      const event = this.#decode(record, replay);
+      if (event instanceof Promise) await event;
+      if (!event || event instanceof Promise) continue;
+      if (this.#recent.has(event.id) || inBatch.has(event.id)) {
+        this.#count('*', 'skipped_duplicate');
+        continue;
+      }
+      inBatch.add(event.id);
+      if (event.type === ERASURE_EVENT_TYPE) {
+        // Everything before the marker first, then the user is forgotten.
+        await this.#runSegment(seg, progress);
+        seg.length = 0;
+        this.#count('*', 'erasure');
+        this.#erasedInBatch = true;
+        await this.forget(event.userId);
+        this.#recent.add(event.id);
+        continue;
+      }
+      const owner = this.#o.owns?.(event.userId) ?? true;
+      seg.push({ record, event, ctx: { replay, owner, partition: p, offset: record.offset } });
     }
-    this.#flushCounts();
+    await this.#runSegment(seg, progress);
+    this.#progress.delete(p);
     const last = batch.records.at(-1);
+    if (last && last.offset > applied) this.#applied.set(p, last.offset);
+    this.#handled += n;
+    this.#flushCounts();
     const now = Date.now();
     // Lag at most once a second per partition: for Kafka, heads() is a broker round trip.
-    if (last && now - (this.#lagAt.get(batch.partition) ?? 0) >= 1000) {
-      this.#lagAt.set(batch.partition, now);
+    if (last && now - (this.#lagAt.get(p) ?? 0) >= 1000) {
+      this.#lagAt.set(p, now);
       const heads = await this.#o.log.heads();
-      for (const [p, head] of Object.entries(heads)) this.noteAppended(Number(p), head);
-      this.#o.metrics.lag
-        .labels(String(batch.partition))
-        .set(Math.max(0, (heads[batch.partition] ?? last.offset) - last.offset));
+      for (const [q, head] of Object.entries(heads)) this.noteAppended(Number(q), head);
+      this.#o.metrics.lag.labels(String(p)).set(Math.max(0, (heads[p] ?? last.offset) - last.offset));
     }
     if (!this.#snapshots) return;
     this.#sinceSnapshot += n;
@@ -599,6 +655,30 @@ export class StreamProcessor {
     } else if (this.#sinceSnapshot >= this.#everyEvents) await this.#snapshot('events');
   }
 
+  /**
+   * Every handler over the events of a segment, one handler at a time, each resuming after
+   * its own progress (a redelivered batch); the events' ids are remembered once all are done.
+   */
+  async #runSegment(seg: readonly Pending[], progress: number[]): Promise<void> {
+    if (seg.length === 0) return;
+    const handlers = this.#o.handlers;
+    for (let hi = 0; hi < handlers.length; hi++) {
+      const h = handlers[hi]!;
+      const types = h.types;
+      const done = progress[hi]!;
+      for (let k = 0; k < seg.length; k++) {
+        const it = seg[k]!;
+        const offset = it.ctx.offset;
+        if (offset <= done || !types.has(it.event.type)) continue;
+        const pending = this.#run(h, it.event, it.ctx, it.record);
+        if (pending) await pending;
+        progress[hi] = offset;
+      }
+      progress[hi] = seg[seg.length - 1]!.ctx.offset;
+    }
+    for (let k = 0; k < seg.length; k++) this.#recent.add(seg[k]!.event.id);
+  }
+
   /** Handler outcomes are counted locally and added to the Prometheus counters once per batch. */
   #count(handler: string, outcome: string): void {
     const k = `${handler}\u0000${outcome}`;
@@ -606,6 +686,11 @@ export class StreamProcessor {
   }
 
   #flushCounts(): void {
+    for (const [h, c] of this.#okCounts) {
+      if (c[0] > 0) this.#o.metrics.processed.labels(h.name, 'ok').inc(c[0]);
+      if (c[1] > 0) this.#o.metrics.processed.labels(h.name, 'replayed').inc(c[1]);
+      c[0] = c[1] = 0;
+    }
     for (const [k, n] of this.#counts) {
       const [handler, outcome] = k.split('\u0000') as [string, string];
       this.#o.metrics.processed.labels(handler, outcome).inc(n);
@@ -613,63 +698,27 @@ export class StreamProcessor {
     this.#counts.clear();
   }
 
-  #onRecord(record: StoredRecord, replay: boolean): Promise<void> | undefined {
+  /**
+   * The record's event, or undefined when it is not to be handled: crypto-shredded (its
+   * user was erased: unreadable by design, neither handled nor dead-lettered) or not an
+   * event (dead-lettered as such, live only; a promise while that letter is written).
+   */
+  #decode(record: StoredRecord, replay: boolean): StreamEvent | undefined | Promise<undefined> {
     if (record.shredded) {
-      // Crypto-shredded (its user was erased): unreadable by design, neither handled nor dead-lettered.
       this.#count('*', 'skipped_erased');
       return undefined;
     }
-    let event: StreamEvent;
     try {
-      event = decodeEvent(record.body);
+      return decodeEvent(record.body);
     } catch (err) {
       // A record that is not an event cannot be handled by anyone: dead-letter it as such.
       this.#o.logger.error(
         { err, partition: record.partition, offset: record.offset },
         'undecodable record in the event log',
       );
-      return replay ? undefined : this.#deadLetter(record, undefined, 'decode', toBackbeatError(err), 1);
+      if (replay) return undefined;
+      return this.#deadLetter(record, undefined, 'decode', toBackbeatError(err), 1).then(() => undefined);
     }
-    if (this.#recent.has(event.id)) {
-      this.#count('*', 'skipped_duplicate');
-      return undefined;
-    }
-    if (event.type === ERASURE_EVENT_TYPE) {
-      this.#count('*', 'erasure');
-      this.#erasedInBatch = true;
-      return this.forget(event.userId);
-    }
-    const owner = this.#o.owns?.(event.userId) ?? true;
-    const ctx: HandlerContext = { replay, owner, partition: record.partition, offset: record.offset };
-    const handlers = this.#o.handlers;
-    for (let i = 0; i < handlers.length; i++) {
-      const h = handlers[i]!;
-      if (!h.types.has(event.type)) continue;
-      const pending = this.#run(h, event, ctx, record);
-      if (pending) return this.#finishAsync(pending, event, ctx, record, i + 1);
-    }
-    // Only once every handler is done (or dead-lettered): a throw above redelivers the record.
-    this.#recent.set(event.id, true);
-    return undefined;
-  }
-
-  /** The rest of a record's handlers once one of them went asynchronous (a promise, a retry). */
-  async #finishAsync(
-    pending: Promise<void>,
-    event: StreamEvent,
-    ctx: HandlerContext,
-    record: StoredRecord,
-    from: number,
-  ): Promise<void> {
-    await pending;
-    const handlers = this.#o.handlers;
-    for (let i = from; i < handlers.length; i++) {
-      const h = handlers[i]!;
-      if (!h.types.has(event.type)) continue;
-      const next = this.#run(h, event, ctx, record);
-      if (next) await next;
-    }
-    this.#recent.set(event.id, true);
   }
 
   /** First attempt, synchronous when the handler is; failures continue in #retry. */
@@ -704,7 +753,9 @@ export class StreamProcessor {
 
   #ok(h: EventHandler, ctx: HandlerContext, sample: boolean, started: number): void {
     if (sample) this.#o.metrics.handlerDuration.labels(h.name).observe((performance.now() - started) / 1000);
-    this.#count(h.name, ctx.replay ? 'replayed' : 'ok');
+    let c = this.#okCounts.get(h);
+    if (!c) this.#okCounts.set(h, (c = [0, 0]));
+    c[ctx.replay ? 1 : 0]++;
   }
 
   /** After a failed first attempt: retries with backoff (retriable errors), then the dead-letter queue. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { boundedCache } from './index.ts';
+import fc from 'fast-check';
+import { boundedCache, FifoSet } from './index.ts';
 
 describe('boundedCache', () => {
   it('holds at most its bound, evicting the least recently used', () => {
@@ -30,5 +31,44 @@ describe('boundedCache', () => {
     const c = boundedCache<string, number>(2, { dispose: (_v, k, reason) => gone.push(`${k}:${reason}`) });
     c.set('a', 1).set('b', 2).set('c', 3);
     expect(gone).toEqual(['a:evict']);
+  });
+});
+
+describe('FifoSet', () => {
+  it('forgets the oldest member first, and a lookup does not reorder', () => {
+    const s = new FifoSet<string>(3);
+    s.add('a');
+    s.add('b');
+    s.add('c');
+    expect(s.has('a')).toBe(true); // no reordering: a is still the oldest
+    s.add('d');
+    expect(s.has('a')).toBe(false);
+    expect(s.values()).toEqual(['b', 'c', 'd']);
+    s.add('c'); // already in: stays where it is
+    s.add('e');
+    expect(s.values()).toEqual(['c', 'd', 'e']);
+    expect(s.size).toBe(3);
+    s.clear();
+    expect(s.size).toBe(0);
+    expect(s.values()).toEqual([]);
+  });
+
+  it('matches a reference model on any sequence of adds (fast-check)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), fc.array(fc.integer({ min: 0, max: 20 })), (max, xs) => {
+        const s = new FifoSet<number>(max);
+        const model: number[] = [];
+        for (const x of xs) {
+          s.add(x);
+          if (!model.includes(x)) {
+            model.push(x);
+            if (model.length > max) model.shift();
+          }
+          expect(s.size).toBe(model.length);
+        }
+        expect(s.values()).toEqual(model);
+        for (let x = 0; x <= 20; x++) expect(s.has(x)).toBe(model.includes(x));
+      }),
+    );
   });
 });

@@ -108,6 +108,15 @@ function touch<V extends object>(cache: LRUCache<string, V>, key: string, make: 
   return v;
 }
 
+function countPlay(s: TrackStats, e: StreamEvent, outcome: PlayOutcome, playedMs: number): void {
+  if (e.type === 'track.played') s.plays++;
+  if (outcome === 'complete') s.completes++;
+  else if (outcome === 'partial') s.partials++;
+  else s.skips++;
+  s.listenedMs += playedMs;
+  s.lastPlayedAt = Math.max(s.lastPlayedAt, e.ts);
+}
+
 /**
  * Music plays: play counts per track and artist, completion vs skip, per-user bounded
  * listening history and listening sessions (a gap of `sessionGapMs` starts a new one).
@@ -132,6 +141,7 @@ export class PlaysHandler implements EventHandler {
    * Bounded: cleared wholesale when full (sharing resumes with the next ids).
    */
   #ids = new Map<string, string>();
+  readonly #playCounters = new Map<PlayOutcome, { inc(): void }>();
 
   constructor(opts: Partial<PlaysOptions> = {}, metrics?: StreamingMetrics) {
     this.#o = { ...DEFAULT_PLAYS_OPTIONS, ...opts };
@@ -168,15 +178,9 @@ export class PlaysHandler implements EventHandler {
         ? 'skip'
         : classifyPlay(d['playedMs'] as number, d['durationMs'] as number, this.#o);
     const playedMs = e.type === 'track.skipped' ? (d['positionMs'] as number) : (d['playedMs'] as number);
-    for (const s of [touch(this.#tracks, trackId, emptyTrack), touch(this.#artists, artistId, emptyTrack)]) {
-      // An explicit skip event is a skip, not a play; a short play is both.
-      if (e.type === 'track.played') s.plays++;
-      if (outcome === 'complete') s.completes++;
-      else if (outcome === 'partial') s.partials++;
-      else s.skips++;
-      s.listenedMs += playedMs;
-      s.lastPlayedAt = Math.max(s.lastPlayedAt, e.ts);
-    }
+    // An explicit skip event is a skip, not a play; a short play is both.
+    countPlay(touch(this.#tracks, trackId, emptyTrack), e, outcome, playedMs);
+    countPlay(touch(this.#artists, artistId, emptyTrack), e, outcome, playedMs);
     if (e.type === 'track.played') user.plays++;
     if (outcome === 'skip') user.skips++;
     user.history.push({ trackId, artistId, ts: e.ts, outcome, playedMs });
@@ -191,7 +195,12 @@ export class PlaysHandler implements EventHandler {
       s.plays++;
       s.listenedMs += playedMs;
     }
-    if (!ctx.replay) this.#metrics?.plays.labels(outcome).inc();
+    if (!ctx.replay && this.#metrics) {
+      // The labelled children are looked up once per outcome, not per event.
+      let c = this.#playCounters.get(outcome);
+      if (!c) this.#playCounters.set(outcome, (c = this.#metrics.plays.labels(outcome)));
+      c.inc();
+    }
   }
 
   #intern(id: string): string {

@@ -2,6 +2,7 @@ import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import type { DecayedPopularity } from './popularity.ts';
 import type { KnnUser, KnnUsers, RingEntry } from './knn-users.ts';
 import type { ResolvedItemKnnOptions } from './options.ts';
+import { IntSlots } from './int-slots.ts';
 import type { Interaction } from './types.ts';
 
 /**
@@ -52,19 +53,20 @@ export function newItem(trackId: string, artistId: string | undefined, evicted =
 
 /**
  * A bounded neighbour list: neighbours and weights in parallel arrays (weights in a
- * Float64Array grown by doubling up to the bound), found through a map to their slot (small
- * integers: an update allocates nothing). Scoring walks the arrays.
+ * Float64Array grown by doubling up to the bound), found through an IntSlots table from
+ * their uid to their index (typed arrays: an update allocates nothing). Scoring walks the
+ * arrays.
  */
 export class Neighbours {
   /** Neighbour uid → index in the arrays. */
-  readonly slot = new Map<number, number>();
+  readonly slot = new IntSlots(2);
   nb: ItemState[] = [];
   w = new Float64Array(4);
   size = 0;
 
   get(to: ItemState): number | undefined {
     const k = this.slot.get(to.uid);
-    return k === undefined ? undefined : this.w[k];
+    return k === -1 ? undefined : this.w[k];
   }
 
   /** Appends a new neighbour (the caller made room). */
@@ -79,24 +81,23 @@ export class Neighbours {
     this.w[this.size++] = x;
   }
 
-  /** Keeps the entries for which `keep(k)` holds, in order (O(size)). */
+  /** Keeps the entries for which `keep(k)` holds, in order (O(size)); the slot table is rebuilt when any went. */
   compact(keep: (k: number) => boolean): void {
     let j = 0;
     for (let k = 0; k < this.size; k++) {
       const nb = this.nb[k] as ItemState;
-      if (!keep(k)) {
-        this.slot.delete(nb.uid);
-        continue;
-      }
+      if (!keep(k)) continue;
       if (j !== k) {
         this.nb[j] = nb;
         this.w[j] = this.w[k] as number;
-        this.slot.set(nb.uid, j);
       }
       j++;
     }
+    if (j === this.size) return;
     this.nb.length = j;
     this.size = j;
+    this.slot.clear();
+    for (let k = 0; k < j; k++) this.slot.set((this.nb[k] as ItemState).uid, k);
   }
 
   scale(f: number): void {
@@ -198,7 +199,7 @@ export class ItemGraph {
   weakenSession(from: ItemState, to: ItemState): void {
     const l = from.sess;
     const k = l.slot.get(to.uid);
-    if (k !== undefined) l.w[k] = (l.w[k] as number) * this.o.skipEdgeFactor;
+    if (k !== -1) l.w[k] = (l.w[k] as number) * this.o.skipEdgeFactor;
   }
 
   addLong(from: ItemState, to: ItemState, x: number): void {
@@ -207,7 +208,7 @@ export class ItemGraph {
 
   #add(l: Neighbours, to: ItemState, x: number): void {
     const k = l.slot.get(to.uid);
-    if (k !== undefined) l.w[k] = (l.w[k] as number) + x;
+    if (k !== -1) l.w[k] = (l.w[k] as number) + x;
     else {
       if (l.size >= this.o.maxNeighbors) this.#prune(l);
       l.push(to, x);
