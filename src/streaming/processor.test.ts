@@ -156,6 +156,48 @@ describe('StreamProcessor', () => {
     expect((await real.list({ limit: 10 })).map((d) => d.event.data['trackId'])).toEqual(['poison']);
   });
 
+  it('a batch failed half-way resumes each handler after its own progress: no handler applies an event twice', async () => {
+    // Handlers take a batch one after the other: when the second one's dead letter cannot
+    // be written, the first has already taken the whole batch. The redelivery must not
+    // give it the batch again, nor skip anything for the second.
+    const first = new Recorder('first');
+    const second = new Recorder('second');
+    second.fail = (e) => (e.data['trackId'] === 'poison' ? new BadRequestError('poison') : undefined);
+    const dir = mkdtempSync(join(tmpdir(), 'bb-dlq-'));
+    dirs.push(dir);
+    const real = new SqliteDeadLetterStore(join(dir, 'dlq.db'));
+    let down = 2;
+    const flaky: DeadLetterStore = {
+      put: async (dl: DeadLetter) => {
+        if (down-- > 0) throw new Error('disk full');
+        return real.put(dl);
+      },
+      list: (o) => real.list(o),
+      get: (ids) => real.get(ids),
+      remove: (ids) => real.remove(ids),
+      take: (o) => real.take(o),
+      release: (ids) => real.release(ids),
+      count: () => real.count(),
+      forUser: (u) => real.forUser(u),
+      eraseUser: (u) => real.eraseUser(u),
+      close: () => real.close(),
+    };
+    const s = setup([first, second], { dlq: flaky });
+    await s.ingest.ingest(
+      [liked('u', 'a'), liked('u', 'poison'), liked('u', 'b'), liked('u', 'a', undefined)],
+      { source: 'http' },
+    );
+    await s.processor.start();
+    await s.processor.caughtUp();
+    expect(down).toBeLessThan(0); // the store failed twice: the batch came three times
+    expect(first.seen).toEqual(['a', 'poison', 'b', 'a']);
+    expect(second.seen).toEqual(['a', 'b', 'a']);
+    expect(s.processor.handled).toBe(4);
+    expect(
+      (await real.list({ limit: 10 })).map((d) => `${d.handler}:${String(d.event.data['trackId'])}`),
+    ).toEqual(['second:poison']);
+  });
+
   it('replays committed records after a restart without side effects, then handles new ones live', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bb-restart-'));
     dirs.push(dir);
