@@ -6,11 +6,21 @@
  * handled all of them. Prints `RESULT {json}`:
  * - ackPerSec: events acknowledged (202, durable) per second;
  * - endToEndPerSec: events handled by every handler per second, first POST → last handled;
- * - postP50ms / postP99ms: latency of one batch POST.
+ * - postP50ms / postP99ms: latency of one batch POST;
+ * - drainMs: from the last 202 until the handlers had handled everything (the lag back to
+ *   zero once the load stops; target ≤ 2 s);
+ * - storagePerSec: the ceiling of the storage itself, measured after the server stopped:
+ *   the same rows (the stored form of the same events) inserted by a bare node:sqlite loop
+ *   into a fresh file with the log's schema and pragmas (WAL, synchronous=FULL), one
+ *   1,000-row transaction each; endToEndVsStorage = endToEndPerSec / storagePerSec.
  * Usage: node bench/streaming/ingest.ts [N=300000] [BATCH=1000] [C=4]
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { signHs256 } from '../../src/core/auth/index.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -90,6 +100,34 @@ for (;;) {
 const doneAt = performance.now();
 server.kill('SIGINT');
 await new Promise((r) => server.once('exit', r));
+
+// The storage ceiling: the same events in their stored form, a bare insert loop.
+const storageDir = mkdtempSync(join(tmpdir(), 'bb-ceiling-'));
+const db = new DatabaseSync(join(storageDir, 'events.db'));
+db.exec(`
+  PRAGMA journal_mode = WAL;
+  PRAGMA synchronous = FULL;
+  PRAGMA secure_delete = ON;
+  CREATE TABLE events (offset INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, key TEXT NOT NULL, ts INTEGER NOT NULL, body TEXT NOT NULL);
+  CREATE INDEX events_ts ON events (ts);
+`);
+const insert = db.prepare('INSERT OR IGNORE INTO events (id, key, ts, body) VALUES (?, ?, ?, ?)');
+const receivedAt = Date.now();
+const rows = bodies.map((b) =>
+  (JSON.parse(b) as Array<{ userId: string; ts: number }>).map((e) => {
+    const id = randomUUID();
+    return [id, e.userId, e.ts, JSON.stringify({ id, v: 1, ...e, receivedAt, trace: {} })] as const;
+  }),
+);
+const s0 = performance.now();
+for (const batch of rows) {
+  db.exec('BEGIN IMMEDIATE');
+  for (const r of batch) insert.run(...r);
+  db.exec('COMMIT');
+}
+const storagePerSec = Math.round(N / ((performance.now() - s0) / 1000));
+db.close();
+rmSync(storageDir, { recursive: true, force: true });
 latencies.sort((a, b) => a - b);
 const q = (p: number) =>
   Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]! * 100) / 100;
@@ -100,6 +138,9 @@ console.log(
     concurrency: C,
     ackPerSec: Math.round(acked / ((ackedAt - started) / 1000)),
     endToEndPerSec: Math.round(acked / ((doneAt - started) / 1000)),
+    drainMs: Math.round(doneAt - ackedAt),
+    storagePerSec,
+    endToEndVsStorage: Math.round((acked / ((doneAt - started) / 1000) / storagePerSec) * 1000) / 1000,
     postP50ms: q(0.5),
     postP99ms: q(0.99),
   })}`,
