@@ -1,5 +1,6 @@
 import { decayFactor } from './decay.ts';
 import type { ItemState, KnnState } from './graph.ts';
+import { IntSlots } from './int-slots.ts';
 import { byScoreThenId } from './popularity.ts';
 import type { InteractionKind, Recommendation } from './types.ts';
 
@@ -90,30 +91,30 @@ export function recommendFor(st: KnnState, userId: string, limit: number, now: n
     }
   }
 
-  // Votes, accumulated per candidate in call-local arrays (index by a call-local map).
-  const at = new Map<ItemState, number>();
-  const cands: ItemState[] = [];
-  const accS: number[] = [];
-  const accL: number[] = [];
-  const bestS: number[] = [];
-  const bestL: number[] = [];
-  const whyS: number[] = [];
-  const whyL: number[] = [];
-  const slot = (c: ItemState): number => {
-    let k = at.get(c);
-    if (k === undefined) {
-      k = cands.length;
-      at.set(c, k);
-      cands.push(c);
-      accS.push(0);
-      accL.push(0);
-      bestS.push(0);
-      bestL.push(0);
-      whyS.push(-1);
-      whyL.push(-1);
-    }
-    return k;
-  };
+  // Votes, accumulated per candidate in call-local typed arrays, indexed through a
+  // call-local IntSlots table by the candidate's uid (no allocation per vote).
+  const acc = Votes.take();
+  try {
+    return score(st, acc, seeds, heard, heardIds, artistW, totalW, limit, now);
+  } finally {
+    Votes.give(acc);
+  }
+}
+
+/** The votes of the seeds, the blend, the ranking and the fill (recommendFor's second half). */
+function score(
+  st: KnnState,
+  acc: Votes,
+  seeds: Seed[],
+  heard: Set<ItemState>,
+  heardIds: Set<string>,
+  artistW: Map<string, number>,
+  totalW: number,
+  limit: number,
+  now: number,
+): Recommendation[] {
+  const { o, graph } = st;
+  const at = acc.at;
   const a = o.alpha;
   const la = o.longAlpha;
   const q = o.locality;
@@ -125,12 +126,13 @@ export function recommendFor(st: KnnState, userId: string, limit: number, now: n
       for (let e = 0; e < l.size; e++) {
         const c = l.nb[e] as ItemState;
         if (c.evicted) continue;
-        const k = slot(c);
+        let k = at.get(c.uid);
+        if (k === -1) k = acc.add(c);
         const x = f * (l.w[e] as number);
-        accS[k] = (accS[k] as number) + x;
-        if (x > (bestS[k] as number)) {
-          bestS[k] = x;
-          whyS[k] = si;
+        acc.accS[k] = (acc.accS[k] as number) + x;
+        if (x > (acc.bestS[k] as number)) {
+          acc.bestS[k] = x;
+          acc.whyS[k] = si;
         }
       }
     }
@@ -140,13 +142,14 @@ export function recommendFor(st: KnnState, userId: string, limit: number, now: n
       for (let e = 0; e < l.size; e++) {
         const c = l.nb[e] as ItemState;
         if (c.evicted) continue;
-        const k = slot(c);
+        let k = at.get(c.uid);
+        if (k === -1) k = acc.add(c);
         const w = f * (l.w[e] as number);
         const x = q === 1 ? w : q === 0.5 ? Math.sqrt(w) : w ** q;
-        accL[k] = (accL[k] as number) + x;
-        if (x > (bestL[k] as number)) {
-          bestL[k] = x;
-          whyL[k] = si;
+        acc.accL[k] = (acc.accL[k] as number) + x;
+        if (x > (acc.bestL[k] as number)) {
+          acc.bestL[k] = x;
+          acc.whyL[k] = si;
         }
       }
     }
@@ -154,7 +157,8 @@ export function recommendFor(st: KnnState, userId: string, limit: number, now: n
 
   // Candidate-level normalization (P(c)^α, U(c)^(longAlpha·locality)); the trend lifts the
   // session part (what is rising now) before each part is scaled to its max; then the blend.
-  const n = cands.length;
+  const { cands, accS, accL, bestS, bestL, whyS, whyL } = acc;
+  const n = acc.n;
   const sNorm = new Float64Array(n);
   const lNorm = new Float64Array(n);
   const trendOffset = (now - graph.landmark) * (1 / o.halfLifeMs - 1 / o.trendHalfLifeMs);
@@ -208,6 +212,65 @@ export function recommendFor(st: KnnState, userId: string, limit: number, now: n
   });
   if (out.length < limit && o.popularityFill) fill(st, out, limit, heardIds, now, seeds.length === 0);
   return out;
+}
+
+/**
+ * The candidates of one query and their votes, in parallel typed arrays grown by doubling.
+ * Taken from a small pool and given back cleared (only the part used is reset), so a query
+ * allocates nothing once warm; a query that runs while another holds one (nothing does
+ * today: scoring never yields) simply gets another: call-local, hence reentrant.
+ */
+class Votes {
+  static readonly #pool: Votes[] = [];
+  readonly at = new IntSlots(256);
+  readonly cands: ItemState[] = [];
+  n = 0;
+  accS = new Float64Array(256);
+  accL = new Float64Array(256);
+  bestS = new Float64Array(256);
+  bestL = new Float64Array(256);
+  whyS = new Int32Array(256).fill(-1);
+  whyL = new Int32Array(256).fill(-1);
+
+  static take(): Votes {
+    return Votes.#pool.pop() ?? new Votes();
+  }
+
+  static give(v: Votes): void {
+    const n = v.n;
+    v.accS.fill(0, 0, n);
+    v.accL.fill(0, 0, n);
+    v.bestS.fill(0, 0, n);
+    v.bestL.fill(0, 0, n);
+    v.whyS.fill(-1, 0, n);
+    v.whyL.fill(-1, 0, n);
+    v.cands.length = 0;
+    v.n = 0;
+    v.at.clear();
+    if (Votes.#pool.length < 4) Votes.#pool.push(v);
+  }
+
+  /** A new candidate's index. */
+  add(c: ItemState): number {
+    const k = this.n++;
+    if (k === this.accS.length) {
+      const grow = <T extends Float64Array | Int32Array>(a: T, fill: number): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.fill(fill, a.length);
+        b.set(a);
+        return b;
+      };
+      this.accS = grow(this.accS, 0);
+      this.accL = grow(this.accL, 0);
+      this.bestS = grow(this.bestS, 0);
+      this.bestL = grow(this.bestL, 0);
+      this.whyS = grow(this.whyS, -1);
+      this.whyL = grow(this.whyL, -1);
+    }
+    this.at.set(c.uid, k);
+    this.cands.push(c);
+    return k;
+  }
 }
 
 /** Appends popular tracks (not heard, not already listed) after the kNN results, scored below them. */
