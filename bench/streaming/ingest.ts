@@ -92,9 +92,10 @@ await Promise.all(
 const ackedAt = performance.now();
 for (;;) {
   const stats = (await (await fetch(`${url}/v1/events/stats`, { headers })).json()) as {
-    processor: { handled: number };
+    processor: { handled: number; lag: number };
   };
-  if (stats.processor.handled >= acked) break;
+  // The built-in handlers (the stream worker's count) and every other processor (lag 0).
+  if (stats.processor.handled >= acked && stats.processor.lag === 0) break;
   await new Promise((r) => setTimeout(r, 5));
 }
 const doneAt = performance.now();
