@@ -234,6 +234,9 @@ export class App {
         snapshotKeep: config.streamSnapshotKeep,
         maxLag: config.streamMaxLag,
         backlogRetryAfterMs: config.streamBacklogRetryAfterMs,
+        // The built-in handlers in a worker thread (STREAM_WORKER), unless a clock was
+        // injected: a worker cannot share this thread's clock object (tests with fake clocks).
+        worker: config.streamWorker && !deps.clock,
         ...deps.streaming,
       });
       this.gateway = new Gateway(

@@ -4,17 +4,19 @@ import { BackbeatError } from '../core/errors/index.ts';
 import { runAll } from '../core/lifecycle/index.ts';
 import type { Logger } from '../core/observability/index.ts';
 import type { Clock } from '../core/time/index.ts';
-import type { DeadLetter, DeadLetterStore } from './dlq/store.ts';
+import { DLQ_REPLAY_LEASE_MS, type DeadLetter, type DeadLetterStore } from './dlq/store.ts';
 import { decodeEvent, musicEventRegistry, type SchemaRegistry, type StreamEvent } from './events/index.ts';
-import { emptyTrack, PlaysHandler, type TrackStats, type UserListening } from './handlers/plays.ts';
-import { RecommendationsHandler, type UserPublisher } from './handlers/recommendations.ts';
-import { TrendingHandler, type ListeningSession, type WindowSummary } from './handlers/trending.ts';
+import type { TrackStats, UserListening } from './handlers/plays.ts';
+import type { UserPublisher } from './handlers/recommendations.ts';
+import type { ListeningSession, WindowSummary } from './handlers/trending.ts';
 import { EventIngest, type IngestContext, type IngestResult } from './ingest.ts';
 import { ERASURE_EVENT_TYPE, type EventLog, type LogHealth } from './log/index.ts';
 import { StreamingMetrics } from './metrics.ts';
 import { StreamProcessor, type EventHandler, type RetryPolicy } from './processor.ts';
 import { SnapshotStore } from './snapshots/store.ts';
-import { ItemKnnRecommender, type Recommendation, type UserInteraction } from './recommendations/index.ts';
+import type { Recommendation, UserInteraction } from './recommendations/index.ts';
+import { BUILTIN_HANDLERS, BuiltinHandlers, type BuiltinQueries } from './worker/builtin.ts';
+import { WorkerHost } from './worker/host.ts';
 
 export interface StreamingOptions {
   log: EventLog;
@@ -62,6 +64,14 @@ export interface StreamingOptions {
   maxLag?: number;
   /** Retry-After given with a refusal over `maxLag`, ms (STREAM_BACKLOG_RETRY_AFTER_MS). @default 5_000 */
   backlogRetryAfterMs?: number;
+  /**
+   * Run the built-in handlers (plays, recommendations, trending windows) in a worker thread
+   * (STREAM_WORKER; src/streaming/worker/), off the intake's thread; the extra handlers stay
+   * here. Off: every handler runs in this thread. @default false
+   */
+  worker?: boolean;
+  /** Tests only: the worker accepts `crashForTest` and `faultForTest` (a built-in handler made to fail or exit). */
+  workerTestHooks?: boolean;
 }
 
 /** Tuning an embedder or a test may set over the configuration (`AppDeps.streaming`). */
@@ -74,6 +84,8 @@ export type StreamingTuning = Partial<
     | 'snapshotKeep'
     | 'maxLag'
     | 'backlogRetryAfterMs'
+    | 'worker'
+    | 'workerTestHooks'
   >
 >;
 
@@ -151,16 +163,24 @@ export interface StreamingErasure {
 /**
  * The event stream capability, assembled: intake (validation, dedupe, durable append),
  * the log, the processor with its handlers (plays, recommendations, trending windows)
- * and the dead-letter queue. What HTTP and the gateway may use of it.
+ * and the dead-letter queue. What HTTP and the gateway may use of it. With `worker`, the
+ * built-in handlers run in a worker thread with a processor of their own (worker/host.ts)
+ * and this thread's processor runs the extra handlers only; callers see no difference.
  */
 export class StreamingService {
   readonly registry: SchemaRegistry;
   readonly metrics: StreamingMetrics;
   readonly ingest: EventIngest;
+  /** This thread's processor: every handler, or (with the worker) the extra handlers only. */
   readonly #processor: StreamProcessor;
-  readonly #plays: PlaysHandler;
-  readonly #recommendations: RecommendationsHandler;
-  readonly #trending: TrendingHandler;
+  /** Who answers the built-in handlers' queries: the handlers in this thread, or the worker. */
+  readonly #builtin: BuiltinQueries;
+  /** The built-in handlers when they run in this thread. */
+  readonly #local: BuiltinHandlers | undefined;
+  /** The worker running them otherwise (STREAM_WORKER). */
+  readonly #worker: WorkerHost | undefined;
+  /** The worker's snapshot directory; `enabled` false: the worker writes none (an erasure purges it from here). */
+  readonly #workerSnapshots: { dir: string; keep: number; enabled: boolean } | undefined;
   readonly #o: StreamingOptions;
   readonly #maxLag: number;
   #started = false;
@@ -174,7 +194,11 @@ export class StreamingService {
       log: opts.log,
       // Every append tells the processor the new heads (lag, backpressure).
       onAppended: (results) => {
-        for (const r of results) if (!r.duplicate) this.#processor.noteAppended(r.partition, r.offset);
+        for (const r of results)
+          if (!r.duplicate) {
+            this.#processor.noteAppended(r.partition, r.offset);
+            this.#worker?.noteAppended(r.partition, r.offset);
+          }
       },
       registry: this.registry,
       clock: opts.clock,
@@ -183,29 +207,73 @@ export class StreamingService {
       maxBatch: opts.maxBatch,
       ...(opts.maxJsonDepth ? { maxJsonDepth: opts.maxJsonDepth } : {}),
     });
-    this.#plays = new PlaysHandler({}, this.metrics);
-    this.#recommendations = new RecommendationsHandler({
-      model: new ItemKnnRecommender(),
-      clock: opts.clock,
-      metrics: this.metrics,
-      logger,
-      publish: opts.publish,
-      pushDebounceMs: opts.pushDebounceMs,
-      pushItems: opts.pushItems ?? 10,
-      maxPendingPushes: opts.maxPendingPushes ?? 100_000,
-      ...(opts.maxKnownUsers ? { maxKnownUsers: opts.maxKnownUsers } : {}),
-      maxPushesPerSec: opts.maxPushesPerSec,
-    });
-    this.#trending = new TrendingHandler({ metrics: this.metrics });
     this.#maxLag = opts.maxLag ?? 1_000_000;
     const snapshotDir =
       opts.snapshotDir === false
         ? undefined
         : (opts.snapshotDir ?? (opts.dataDir ? join(opts.dataDir, 'streaming', 'snapshots') : undefined));
+    const handlerOpts = {
+      pushDebounceMs: opts.pushDebounceMs,
+      pushItems: opts.pushItems ?? 10,
+      maxPendingPushes: opts.maxPendingPushes ?? 100_000,
+      ...(opts.maxKnownUsers ? { maxKnownUsers: opts.maxKnownUsers } : {}),
+      maxPushesPerSec: opts.maxPushesPerSec,
+    };
+    if (opts.worker) {
+      // The built-in handlers in a worker thread with a processor of their own: its own
+      // consumer group and snapshot directory, so the two processors never touch each
+      // other's positions or files (docs/architecture.md, "The stream worker").
+      // As in one processor: an extra handler that cannot snapshot its state turns snapshots
+      // off for both (every start replays the retained log), so both modes rebuild alike.
+      const extrasSnapshot = (opts.extraHandlers ?? []).every(
+        (h) => h.stateless === true || (h.snapshot !== undefined && h.restore !== undefined),
+      );
+      this.#workerSnapshots = snapshotDir
+        ? { dir: join(snapshotDir, 'handlers'), keep: opts.snapshotKeep ?? 2, enabled: extrasSnapshot }
+        : undefined;
+      this.#worker = new WorkerHost({
+        log: opts.log,
+        dlq: opts.dlq,
+        logger,
+        registry: opts.registry,
+        metrics: this.metrics,
+        publish: opts.publish,
+        ...(opts.owns ? { owns: opts.owns } : {}),
+        workerData: {
+          group: `${opts.group}.handlers`,
+          logKind: opts.log.kind,
+          logLevel: (logger as { level?: string }).level ?? 'info',
+          retry: opts.retry,
+          handlers: handlerOpts,
+          ...(this.#workerSnapshots?.enabled
+            ? {
+                snapshots: {
+                  dir: this.#workerSnapshots.dir,
+                  keep: this.#workerSnapshots.keep,
+                  everyEvents: opts.snapshotEveryEvents ?? 1_000_000,
+                  everyMs: opts.snapshotEveryMs ?? 300_000,
+                },
+              }
+            : {}),
+          owns: opts.owns !== undefined,
+          ...(opts.workerTestHooks ? { testHooks: true } : {}),
+        },
+      });
+      this.#builtin = this.#worker;
+    } else {
+      this.#local = new BuiltinHandlers({
+        ...handlerOpts,
+        clock: opts.clock,
+        metrics: this.metrics,
+        logger,
+        publish: opts.publish,
+      });
+      this.#builtin = this.#local;
+    }
     this.#processor = new StreamProcessor({
       log: opts.log,
       group: opts.group,
-      handlers: [this.#plays, this.#recommendations, this.#trending, ...(opts.extraHandlers ?? [])],
+      handlers: [...(this.#local?.list ?? []), ...(opts.extraHandlers ?? [])],
       ...(snapshotDir
         ? {
             snapshots: {
@@ -234,7 +302,23 @@ export class StreamingService {
     await this.#o.log.start();
     this.metrics.deadLetters.set(await this.#o.dlq.count());
     await this.#processor.start();
+    try {
+      await this.#worker?.start();
+    } catch (err) {
+      await this.#processor.close();
+      throw err;
+    }
     this.#started = true;
+  }
+
+  /** The stream worker's supervisor when the built-in handlers run in a worker thread (tests, operations). */
+  get worker(): WorkerHost | undefined {
+    return this.#worker;
+  }
+
+  /** The stream worker's metric families, for /metrics (none in-process or while it restarts). */
+  async workerMetrics(): Promise<Awaited<ReturnType<WorkerHost['metrics']>>> {
+    return (await this.#worker?.metrics()) ?? [];
   }
 
   /**
@@ -244,7 +328,7 @@ export class StreamingService {
    * is the buffer up to that point, and past it clients are told to come back.
    */
   async accept(raws: readonly unknown[], ctx: IngestContext): Promise<IngestResult> {
-    const lag = this.#processor.lag;
+    const lag = this.lag();
     if (this.#maxLag > 0 && lag > this.#maxLag) {
       this.metrics.backlogRefused.labels(ctx.source).inc();
       this.metrics.lag.labels('all').set(lag);
@@ -253,65 +337,111 @@ export class StreamingService {
     return this.ingest.ingest(raws, ctx);
   }
 
-  /** Records appended but not yet handled, summed over partitions (see StreamProcessor.lag). */
+  /**
+   * Records appended but not yet handled, summed over partitions (see StreamProcessor.lag);
+   * with the worker, the larger of this thread's and the worker's (known here from its
+   * acknowledgements). Synchronous: intake reads it for every batch.
+   */
   lag(): number {
-    return this.#processor.lag;
+    return this.#worker ? Math.max(this.#processor.lag, this.#worker.lag) : this.#processor.lag;
   }
 
-  // ---- queries: synchronous reads of in-memory state today. They return promises so that
-  // the handlers can move behind a message port (a worker thread) without changing callers.
+  // ---- queries: answered by the built-in handlers, in this thread or in the worker (a
+  // request over its MessagePort, with a timeout; 503 `unavailable` while it restarts).
 
   /** SPEC §4 `GET /v1/users/{id}/recommendations`: the online model, or the popularity baseline for users it has not seen. */
-  async recommend(userId: string, limit: number): Promise<RecommendationList> {
-    return this.#recommendations.recommend(userId, limit);
+  recommend(userId: string, limit: number): Promise<RecommendationList> {
+    return this.#builtin.recommend(userId, limit);
   }
 
   /** `GET /v1/users/{id}/listening`: counts, bounded history and the current session (zeros for an unknown user). */
-  async userListening(userId: string): Promise<UserListeningView> {
-    const u = this.#plays.user(userId);
-    return u
-      ? { user: userId, ...structuredClone(u), session: u.session ? { ...u.session } : null }
-      : { user: userId, plays: 0, skips: 0, likes: 0, history: [], sessions: 0, session: null };
+  userListening(userId: string): Promise<UserListeningView> {
+    return this.#builtin.userListening(userId);
   }
 
   /** `GET /v1/tracks/{id}/stats` (zeros for a track nobody played). */
-  async trackStats(trackId: string): Promise<TrackStatsView> {
-    return { trackId, ...(this.#plays.track(trackId) ?? emptyTrack()) };
+  trackStats(trackId: string): Promise<TrackStatsView> {
+    return this.#builtin.trackStats(trackId);
   }
 
   /** The trending windows' latest results. */
-  async windows(): Promise<WindowsView> {
-    return this.#trending.latest();
+  windows(): Promise<WindowsView> {
+    return this.#builtin.windows();
   }
 
-  /** `POST /v1/events/dlq/replay`: dead letters (all, or the given ids) through their handler again. */
-  replayDeadLetters(ids?: readonly string[], limit?: number): Promise<DeadLetterReplay> {
-    return this.#processor.replayDeadLetters(ids, limit);
+  /**
+   * `POST /v1/events/dlq/replay`: dead letters (all, or the given ids) through their handler
+   * again. With the worker, letters of a built-in handler are replayed there (one request
+   * per letter; the DLQ bookkeeping stays here), the others by this thread's processor.
+   */
+  async replayDeadLetters(ids?: readonly string[], limit = 1000): Promise<DeadLetterReplay> {
+    const worker = this.#worker;
+    if (!worker) return this.#processor.replayDeadLetters(ids, limit);
+    const dlq = this.#o.dlq;
+    const letters = ids ? await dlq.get(ids) : await dlq.list({ limit });
+    const inWorker = new Set(letters.filter((l) => BUILTIN_HANDLERS.has(l.handler)).map((l) => l.id));
+    const here = ids
+      ? ids.filter((id) => !inWorker.has(id))
+      : letters.map((l) => l.id).filter((id) => !inWorker.has(id));
+    const out: DeadLetterReplay =
+      here.length > 0
+        ? await this.#processor.replayDeadLetters(here, limit)
+        : { replayed: 0, succeeded: [], failed: [] };
+    if (inWorker.size === 0) return out;
+    const items = await dlq.take({ ids: [...inWorker], limit: inWorker.size, leaseMs: DLQ_REPLAY_LEASE_MS });
+    out.replayed += items.length;
+    for (const [i, dl] of items.entries()) {
+      let r;
+      try {
+        r = await worker.replayOne(dl.handler, dl.event, dl.partition, dl.offset);
+      } catch (err) {
+        // The worker is down: the rest are given back untouched.
+        const rest = items.slice(i).map((d) => d.id);
+        await dlq.release(rest);
+        for (const id of rest) out.failed.push({ id, error: (err as Error).message });
+        break;
+      }
+      if (r.ok) {
+        await dlq.remove([dl.id]);
+        out.succeeded.push(dl.id);
+      } else {
+        await dlq.put({
+          ...dl,
+          attempts: 1,
+          lastFailedAt: this.#o.clock.now(),
+          error: { code: r.code, message: r.message, retriable: r.retriable },
+        });
+        out.failed.push({ id: dl.id, error: r.message });
+      }
+    }
+    this.metrics.deadLetters.set(await dlq.count());
+    return out;
   }
 
   /** Resolves once every record appended so far has been handled (tests, drain, benchmarks). */
-  caughtUp(timeoutMs?: number): Promise<void> {
-    return this.#processor.caughtUp(timeoutMs);
+  async caughtUp(timeoutMs?: number): Promise<void> {
+    await Promise.all([this.#processor.caughtUp(timeoutMs), this.#worker?.caughtUp(timeoutMs)]);
   }
 
-  /** Events handled since start (live and replayed). */
+  /** Events handled since start (live and replayed) by the built-in handlers' processor (the worker's, as of its last acknowledgement). */
   get handled(): number {
-    return this.#processor.handled;
+    return this.#worker ? this.#worker.handled : this.#processor.handled;
   }
 
-  /** Writes a snapshot of the handlers' state now and waits until it is durable (operations, tests). */
+  /** Writes a snapshot of the handlers' state now and waits until it is durable (operations, tests); with the worker, both processors', the worker's name returned. */
   async snapshotNow(): Promise<string | undefined> {
-    return (await this.#processor.snapshotNow())?.name;
+    const [here, worker] = await Promise.all([this.#processor.snapshotNow(), this.#worker?.snapshotNow()]);
+    return worker ?? here?.name;
   }
 
   /** Stops handling (the batch in flight finishes; a last snapshot is written); intake keeps appending. */
-  pauseProcessing(): Promise<void> {
-    return this.#processor.close();
+  async pauseProcessing(): Promise<void> {
+    await Promise.all([this.#processor.close(), this.#worker?.pause()]);
   }
 
   /** Starts handling again after `pauseProcessing` (restoring from the snapshot it wrote). */
-  resumeProcessing(): Promise<void> {
-    return this.#processor.start();
+  async resumeProcessing(): Promise<void> {
+    await Promise.all([this.#processor.start(), this.#worker?.resume()]);
   }
 
   health(): LogHealth {
@@ -341,15 +471,9 @@ export class StreamingService {
         // Not an event (corrupt): it is in the dead-letter queue, exported below.
       }
     }
-    const listening = this.#plays.user(userId);
     return {
       events,
-      listening: listening ? structuredClone(listening) : null,
-      recommendations: {
-        ...this.#recommendations.exportUser(userId),
-        items: this.#recommendations.recommend(userId, 10).items,
-      },
-      sessions: this.#trending.sessionsOf(userId),
+      ...(await this.#builtin.exportUser(userId)),
       deadLetters: await this.#o.dlq.forUser(userId),
     };
   }
@@ -367,11 +491,24 @@ export class StreamingService {
    */
   async eraseUser(userId: string): Promise<StreamingErasure> {
     const log = await this.#o.log.eraseKey(userId);
+    const worker = this.#worker;
     if (log.marker && this.#started) {
       await this.#processor.forget(userId);
       await this.#processor.reached(log.marker.partition, log.marker.offset);
       await this.#processor.purgeSnapshots();
-    } else await this.#processor.erase(userId);
+      if (worker) {
+        // Waits for a restarting worker: its snapshots must not keep the user either.
+        await worker.forget(userId);
+        await worker.reached(log.marker.partition, log.marker.offset);
+        await worker.purgeSnapshots();
+      }
+    } else {
+      await this.#processor.erase(userId);
+      if (worker && this.#started) await worker.erase(userId);
+    }
+    // Files the worker does not manage now (before start, or its snapshots are off) go from here.
+    const ws = this.#workerSnapshots;
+    if (ws && (!this.#started || !ws.enabled)) await new SnapshotStore(ws.dir, ws.keep).purge();
     const deadLetters = await this.#o.dlq.eraseUser(userId);
     this.metrics.deadLetters.set(await this.#o.dlq.count());
     return { events: log.deleted, keysDestroyed: log.keysDestroyed, deadLetters };
@@ -391,18 +528,20 @@ export class StreamingService {
     plays: { tracks: number; artists: number; users: number };
     windows: WindowsView;
   }> {
+    // With the worker, the processor of the built-in handlers is the worker's.
+    const worker = await this.#worker?.stats();
     return {
       log: { engine: this.#o.log.kind, heads: await this.#o.log.heads(), group: this.#o.group },
       processor: {
-        handled: this.#processor.handled,
-        applied: Object.fromEntries(this.#processor.applied),
-        lag: this.#processor.lag,
+        handled: worker?.handled ?? this.#processor.handled,
+        applied: worker?.applied ?? Object.fromEntries(this.#processor.applied),
+        lag: this.lag(),
         maxLag: this.#maxLag,
-        snapshots: this.#processor.snapshotsEnabled,
+        snapshots: worker?.snapshots ?? this.#processor.snapshotsEnabled,
       },
       deadLetters: await this.#o.dlq.count(),
-      plays: this.#plays.sizes,
-      windows: this.#trending.latest(),
+      plays: await this.#builtin.sizes(),
+      windows: await this.#builtin.windows(),
     };
   }
 
@@ -411,8 +550,9 @@ export class StreamingService {
     await runAll(
       [
         ['processor', () => (this.#started ? this.#processor.close() : undefined)],
-        ['recommendation pushes', () => this.#recommendations.close()],
-        ['windows', () => this.#trending.close()],
+        // The worker writes its last snapshot, then its thread ends (before the log closes).
+        ['stream worker', () => this.#worker?.close()],
+        ['recommendation pushes and windows', () => this.#local?.close()],
         ['event log', () => o.log.close()],
         ['dead-letter store', () => o.dlq.close()],
       ],

@@ -225,6 +225,13 @@ export const ConfigVars = [
     "snapshot the stream handlers' state so a restart replays only the log's tail (false: every start replays the whole retained log)",
   ),
   v(
+    'STREAM_WORKER',
+    'streamWorker',
+    bool(),
+    'true',
+    "run the built-in stream handlers (plays, recommendations, trending) in a worker thread, off the HTTP/WebSocket intake's thread (false: every handler runs in the main thread)",
+  ),
+  v(
     'STREAM_SNAPSHOT_DIR',
     'streamSnapshotDir',
     optional(text({ minLength: 1 })),

@@ -1,4 +1,10 @@
 import { Type } from '@sinclair/typebox';
+import {
+  AggregatorRegistry,
+  type MetricObjectWithValues,
+  type MetricValue,
+  type Registry,
+} from 'prom-client';
 import { USER_ID_PATTERN, type TokenVerifier } from '../../core/auth/index.ts';
 import type { Metrics } from '../../core/observability/index.ts';
 import type { NodeInfo } from '../../connections/index.ts';
@@ -19,6 +25,34 @@ export interface SystemDeps {
   nodes: () => Promise<NodeInfo[]>;
   /** The node a client should use (balancer strategy); `key` is the user for sticky strategies. */
   pickNode: (key?: string) => Promise<NodeInfo | undefined>;
+  /** The stream worker's metric families (another thread's registry), merged into /metrics. */
+  streaming?: { workerMetrics(): Promise<MetricFamilies> };
+}
+
+type MetricFamilies = Array<MetricObjectWithValues<MetricValue<string>>>;
+
+/**
+ * The registry's text plus families from another registry (the stream worker's, whose
+ * series carry `processor="handlers"`): a family both have becomes one family holding
+ * both sets of series (one HELP/TYPE; the worker labels the series the main thread also
+ * reports, so none is summed into another's), a family only the other has is added.
+ */
+export async function metricsWith(registry: Registry, extra: MetricFamilies): Promise<string> {
+  if (extra.length === 0) return registry.metrics();
+  const families = new Map<string, MetricFamilies[number]>();
+  for (const m of await registry.getMetricsAsJSON()) families.set(m.name, m);
+  for (const m of extra) {
+    const mine = families.get(m.name);
+    if (mine && mine.type === m.type)
+      families.set(m.name, { ...mine, values: [...mine.values, ...m.values] });
+    else if (!mine) families.set(m.name, m);
+  }
+  // `sum` (the families' own aggregators would drop some, e.g. `omit`): a series only one
+  // side has keeps its value; one both have (a family only the worker writes, which this
+  // registry holds at zero) adds up to the worker's value.
+  return AggregatorRegistry.aggregate([
+    [...families.values()].map((m) => ({ ...m, aggregator: 'sum' as const })),
+  ]).metrics();
 }
 
 /** Liveness, readiness, metrics, `/v1/connect` and `/v1/admin/nodes`. */
@@ -40,7 +74,7 @@ export function systemRoutes(app: HttpApp, deps: SystemDeps): void {
     { schema: { tags: ['system'], summary: 'Prometheus text format', hide: false } },
     async (_req, reply) => {
       void reply.header('content-type', deps.metrics.registry.contentType);
-      return deps.metrics.registry.metrics();
+      return metricsWith(deps.metrics.registry, (await deps.streaming?.workerMetrics()) ?? []);
     },
   );
 
