@@ -3,10 +3,12 @@
  * the variable and exits 2; a dependency that refuses at start prints one line naming the
  * part and the cause and exits 1. SIGINT/SIGTERM drain clients (1001) and close in order.
  */
+import { flushCompileCache } from 'node:module';
 import { startApp } from './app.ts';
 import { signHs256 } from './core/auth/index.ts';
 import { StartupError } from './core/lifecycle/index.ts';
 import { ConfigError, loadConfig, type Config } from './core/config/index.ts';
+import { releaseStartupMemory } from './core/modules/index.ts';
 
 let config: Config;
 try {
@@ -76,6 +78,12 @@ if (config.devSecret) {
   );
 }
 process.stdout.write(lines.join('\n') + '\n\n');
+
+// Started: write the modules compiled so far to the compile cache (NODE_COMPILE_CACHE, set by
+// scripts/start.sh), so the next start skips TypeScript stripping and most compilation even
+// if this process is killed; then give start-up's transient memory back (idle RSS).
+flushCompileCache();
+releaseStartupMemory();
 
 let stopping = false;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

@@ -2,8 +2,10 @@
  * Benchmark peer: Backbeat itself — the real App with its embedded engines, limits
  * raised so the load generator (one user, many sockets) is not refused. Prints `READY <port>`.
  */
+import { flushCompileCache } from 'node:module';
 import { App } from '../../src/app.ts';
 import { loadConfig } from '../../src/core/config/index.ts';
+import { releaseStartupMemory } from '../../src/core/modules/index.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +31,10 @@ const app = new App(
   }),
 );
 await app.start();
+// As src/main.ts does once started: the compile cache written (when NODE_COMPILE_CACHE is
+// set, as scripts/start.sh sets it), start-up's transient memory given back.
+flushCompileCache();
+releaseStartupMemory();
 console.log(`READY ${new URL(app.url).port}`);
 
 // Memory measurements (bench/loadgen.ts): SIGUSR2 runs a full GC so RSS reflects live memory.

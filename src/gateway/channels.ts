@@ -53,13 +53,29 @@ export class ChannelService {
    * span bookkeeping at all, and the caller's context, if any, still travels with the
    * publication.
    */
-  publish(
+  async publish(
     channel: string,
     data: unknown,
     info: ClientInfo | undefined,
     source: PublishSource,
     traceHeaders?: Record<string, unknown>,
   ): Promise<PublishResult> {
+    return this.publishNow(channel, data, info, source, traceHeaders);
+  }
+
+  /**
+   * `publish`, answered synchronously when it can be: with in-process engines (memory)
+   * and no span being recorded, the publication is in history and handed to fan-out when
+   * this returns, without a promise or a microtask (the WebSocket publish hot path);
+   * otherwise a promise. Throws (or rejects) as `publish` rejects.
+   */
+  publishNow(
+    channel: string,
+    data: unknown,
+    info: ClientInfo | undefined,
+    source: PublishSource,
+    traceHeaders?: Record<string, unknown>,
+  ): PublishResult | Promise<PublishResult> {
     const started = performance.now();
     const parent = traceHeaders ? extractContext(traceHeaders) : context.active();
     const span = tracer.startSpan('gateway.publish', undefined, parent);
@@ -86,7 +102,7 @@ export class ChannelService {
     source: PublishSource,
     ctx: Context,
     started: number,
-  ): Promise<PublishResult> {
+  ): PublishResult | Promise<PublishResult> {
     const headers = injectContext(ctx);
     const pub: NewPublication = { data, ts: this.#clock.now() };
     if (info) pub.info = info;
@@ -96,14 +112,12 @@ export class ChannelService {
       try {
         res = this.#engines.publishSync(channel, pub);
       } catch (err) {
-        return Promise.reject(
-          err instanceof BackbeatError
-            ? err
-            : new InternalError(`engines:${this.#engines.kind}: ${(err as Error).message}`, { cause: err }),
-        );
+        throw err instanceof BackbeatError
+          ? err
+          : new InternalError(`engines:${this.#engines.kind}: ${(err as Error).message}`, { cause: err });
       }
       this.#metrics.observePublish(source, (performance.now() - started) / 1000);
-      return Promise.resolve({ offset: res.publication.offset, epoch: res.epoch });
+      return { offset: res.publication.offset, epoch: res.epoch };
     }
     return this.#breaker
       .call(() => this.#engines.publish(channel, pub))

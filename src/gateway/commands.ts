@@ -10,6 +10,8 @@ import {
 import type { Connection } from './connection.ts';
 import type { CommandContext as Gateway } from './context.ts';
 import type { Command, CommandOf } from './protocol/index.ts';
+import type { PublishResult } from './channels.ts';
+import type { RateDecision } from './engines/ports.ts';
 import { messageFrame, wirePublication } from './hub.ts';
 
 /**
@@ -19,7 +21,13 @@ import { messageFrame, wirePublication } from './hub.ts';
 /** Commands a client may pipeline behind `connect` before its reply, unless configured. */
 const DEFAULT_MAX_HELD_COMMANDS = 32;
 
-export async function handleCommand(gw: Gateway, conn: Connection, cmd: Command): Promise<void> {
+/**
+ * Runs one command. Returns a promise when the command waits for something (tokens,
+ * engines doing I/O), or nothing when it was answered synchronously: a publish on the
+ * in-process engines is parsed, checked, appended, fanned out and acknowledged within the
+ * frame's own event, without a promise or microtask hop. A synchronous failure throws.
+ */
+export function handleCommand(gw: Gateway, conn: Connection, cmd: Command): Promise<void> | undefined {
   if (cmd.type === 'connect') return connect(gw, conn, cmd);
   if (conn.state === 'authenticating') {
     // Pipelining behind `connect` is bounded: past the bound it is a rate condition, not
@@ -45,12 +53,30 @@ export async function handleCommand(gw: Gateway, conn: Connection, cmd: Command)
     // the same, so commands keep their order.
     const rule = { limit: gw.opts.userRateLimitCommands, windowMs: gw.opts.userRateLimitWindowMs };
     const pending = gw.deps.engines.rateLimiter.consume(`user:${conn.user!}`, rule);
-    const d = pending instanceof Promise ? await gw.deps.breaker.call(() => pending) : pending;
-    if (!d.allowed) {
-      gw.metrics.rateLimited.inc();
-      throw new RateLimitedError(d.retryAfterMs);
-    }
+    if (pending instanceof Promise) return afterUserLimit(gw, conn, cmd, pending);
+    userLimit(gw, pending);
   }
+  return run(gw, conn, cmd);
+}
+
+function userLimit(gw: Gateway, d: RateDecision): void {
+  if (!d.allowed) {
+    gw.metrics.rateLimited.inc();
+    throw new RateLimitedError(d.retryAfterMs);
+  }
+}
+
+async function afterUserLimit(
+  gw: Gateway,
+  conn: Connection,
+  cmd: Command,
+  pending: Promise<RateDecision>,
+): Promise<void> {
+  userLimit(gw, await gw.deps.breaker.call(() => pending));
+  return run(gw, conn, cmd);
+}
+
+function run(gw: Gateway, conn: Connection, cmd: Command): Promise<void> | undefined {
   switch (cmd.type) {
     case 'subscribe':
       return subscribe(gw, conn, cmd);
@@ -63,11 +89,14 @@ export async function handleCommand(gw: Gateway, conn: Connection, cmd: Command)
     case 'history':
       return history(gw, conn, cmd);
     case 'ping':
-      return ok(gw, conn, 'ping', { id: cmd.id, type: 'pong' });
+      ok(gw, conn, 'ping', { id: cmd.id, type: 'pong' });
+      return;
     case 'refresh':
       return refresh(gw, conn, cmd);
     case 'event':
       return event(gw, conn, cmd);
+    case 'connect': // handled before any of these
+      return;
   }
 }
 
@@ -263,10 +292,16 @@ async function unsubscribe(gw: Gateway, conn: Connection, cmd: CommandOf<'unsubs
   ok(gw, conn, 'unsubscribe', { id: cmd.id, type: 'unsubscribed', channel: cmd.channel });
 }
 
-async function publish(gw: Gateway, conn: Connection, cmd: CommandOf<'publish'>): Promise<void> {
+function publish(gw: Gateway, conn: Connection, cmd: CommandOf<'publish'>): Promise<void> | undefined {
   if (!conn.principal!.canPublish(cmd.channel))
     throw new ForbiddenError(`not allowed to publish to ${cmd.channel}`);
-  const res = await gw.channels.publish(cmd.channel, cmd.data, { user: conn.user!, client: conn.id }, 'ws');
+  const res = gw.channels.publishNow(cmd.channel, cmd.data, { user: conn.user!, client: conn.id }, 'ws');
+  if (res instanceof Promise) return res.then((r) => published(gw, conn, cmd, r));
+  published(gw, conn, cmd, res);
+  return undefined;
+}
+
+function published(gw: Gateway, conn: Connection, cmd: CommandOf<'publish'>, res: PublishResult): void {
   ok(gw, conn, 'publish', { id: cmd.id, type: 'published', channel: cmd.channel, offset: res.offset });
 }
 

@@ -58,6 +58,8 @@ export class Connection {
   missedPongs = 0;
   /** socket.bytesRead at the last ping: any byte since (a pong included) proves the peer alive. */
   bytesAtPing = 0;
+  /** The CorkScheduler turn of the last frame written to this connection (0: none yet). */
+  writeTurn = 0;
   /** Commands received while `connect` was being verified, served in order after it. */
   held: Command[] | undefined;
   /** Commands dispatched whose reply has not been sent yet. */

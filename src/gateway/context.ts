@@ -15,7 +15,7 @@ export interface CommandContext {
   readonly hub: Hub;
   readonly metrics: GatewayMetrics;
   readonly expiry: ExpiryWheel<Connection>;
-  send(conn: Connection, frame: Buffer): void;
+  send(conn: Connection, frame: Buffer | string): void;
   reply(conn: Connection, msg: Record<string, unknown>): void;
   replyError(conn: Connection, id: number | undefined, err: unknown, type?: string): BackbeatError;
   disconnect(conn: Connection, code: number, reason: string, reconnect?: boolean): void;

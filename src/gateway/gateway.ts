@@ -179,13 +179,13 @@ export class Gateway implements FrameSender, CommandContext {
   // ---- sending -------------------------------------------------------------------
 
   /** Queues one JSON text frame (see `write`). */
-  send(conn: Connection, frame: Buffer): void {
+  send(conn: Connection, frame: Buffer | string): void {
     this.write(conn, new WireFrame(frame));
   }
 
   /**
    * Queues a frame encoded once for the wire (fan-out writes the same bytes to every
-   * subscriber) on the connection's corked socket; false when the connection is closing
+   * subscriber) on the connection's socket (written through or corked: CorkScheduler); false when the connection is closing
    * or was just closed 4009 because its queue would pass OUTBOUND_MAX_BYTES. Every data
    * frame goes through here, in call order, straight onto the socket.
    */
@@ -201,16 +201,16 @@ export class Gateway implements FrameSender, CommandContext {
       this.disconnect(conn, 4009, 'slow consumer');
       return false;
     }
-    this.#cork.cork(conn.socket);
+    conn.writeTurn = this.#cork.prepare(conn.socket, conn.writeTurn);
     conn.socket.write(frame.bytes);
     return true;
   }
 
   reply(conn: Connection, msg: Record<string, unknown>): void {
-    const frame = Buffer.from(JSON.stringify(msg));
+    const frame = new WireFrame(JSON.stringify(msg));
     this.metrics.framesOut++;
-    this.metrics.frameBytesOut += frame.length;
-    this.send(conn, frame);
+    this.metrics.frameBytesOut += frame.payloadBytes;
+    this.write(conn, frame);
   }
 
   replyError(conn: Connection, id: number | undefined, err: unknown, type = 'unknown'): BackbeatError {
@@ -227,8 +227,7 @@ export class Gateway implements FrameSender, CommandContext {
   /** Sends the `disconnect` push, then closes with `code` (terminating if the peer never answers). */
   disconnect(conn: Connection, code: number, reason: string, reconnect = !NO_RECONNECT.has(code)): void {
     if (!conn.isOpen) return;
-    const msg = Buffer.from(JSON.stringify({ type: 'disconnect', code, reason, reconnect }));
-    if (code !== 4009) this.send(conn, msg);
+    if (code !== 4009) this.send(conn, JSON.stringify({ type: 'disconnect', code, reason, reconnect }));
     if (!conn.isOpen) return;
     conn.setState('closing');
     this.metrics.closes.labels(String(code)).inc();
@@ -304,16 +303,26 @@ export class Gateway implements FrameSender, CommandContext {
     this.dispatch(conn, parsed.cmd);
   }
 
-  /** Runs one parsed command; any failure becomes its one error reply. */
+  /**
+   * Runs one parsed command; any failure becomes its one error reply. A command answered
+   * synchronously (a publish on the memory engines) settles here, with no promise.
+   */
   dispatch(conn: Connection, cmd: Command): void {
     conn.inflight++;
-    void this.#run(conn, cmd);
+    let pending: Promise<void> | undefined;
+    try {
+      pending = handleCommand(this, conn, cmd);
+    } catch (err) {
+      this.replyError(conn, cmd.id, err, cmd.type);
+    }
+    if (pending) void this.#await(conn, cmd, pending);
+    else this.#settled(conn);
   }
 
-  /** One async frame per command (no per-command closures); never rejects. */
-  async #run(conn: Connection, cmd: Command): Promise<void> {
+  /** One async frame per waiting command (no per-command closures); never rejects. */
+  async #await(conn: Connection, cmd: Command, pending: Promise<void>): Promise<void> {
     try {
-      await handleCommand(this, conn, cmd);
+      await pending;
     } catch (err) {
       this.replyError(conn, cmd.id, err, cmd.type);
     }

@@ -15,7 +15,7 @@ import type {
 
 /** How the hub hands a frame to a connection (the gateway's bounded, corked send). */
 export interface FrameSender {
-  send(conn: Connection, frame: Buffer): void;
+  send(conn: Connection, frame: Buffer | string): void;
   /** Queues a frame encoded once for many connections; false when it was not queued. */
   write(conn: Connection, frame: WireFrame): boolean;
   /** Closes a connection whose stream cannot be repaired (it reconnects and recovers). */
@@ -41,10 +41,13 @@ export function wirePublication(p: Publication): Record<string, unknown> {
     : { offset: p.offset, data: p.data, ts: p.ts };
 }
 
-export function messageFrame(channel: string, pub: Publication): Buffer {
-  const msg: Record<string, unknown> = { type: 'message', channel, offset: pub.offset, data: pub.data };
-  if (pub.info) msg['info'] = pub.info;
-  return Buffer.from(JSON.stringify(msg));
+/** The `message` push of a publication, as JSON text (one object shape, with or without `info`). */
+export function messageFrame(channel: string, pub: Publication): string {
+  return JSON.stringify(
+    pub.info
+      ? { type: 'message', channel, offset: pub.offset, data: pub.data, info: pub.info }
+      : { type: 'message', channel, offset: pub.offset, data: pub.data },
+  );
 }
 
 /**
@@ -281,7 +284,7 @@ export class Hub implements BrokerHandler {
     let frame: WireFrame | undefined;
     for (const sub of local.subs) {
       if (!sub.presence || sub.conn.id === info.client || sub.pending) continue;
-      frame ??= new WireFrame(Buffer.from(JSON.stringify({ type, channel, info })));
+      frame ??= new WireFrame(JSON.stringify({ type, channel, info }));
       this.#sender.write(sub.conn, frame);
     }
   }

@@ -13,3 +13,5 @@ export function lazyModule<T>(specifier: string): () => T {
   let loaded: T | undefined;
   return () => (loaded ??= require(specifier) as T);
 }
+
+export { releaseStartupMemory } from './memory.ts';

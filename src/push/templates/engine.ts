@@ -3,8 +3,9 @@
  * filters, no file system, plain-text output; each (name, version, locale, field) parsed
  * once. Synchronous: rendering is CPU work, one call per recipient locale.
  */
-import { Liquid, LiquidError, Value, type Template } from 'liquidjs';
+import type { Liquid, Template, Value } from 'liquidjs';
 import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
+import { lazyModule } from '../../core/modules/index.ts';
 import {
   InvalidTemplateError,
   MissingVariableError,
@@ -88,15 +89,23 @@ function drive<T>(gen: Generator<unknown, T>): T {
 /** Every filtered value in a parsed template, nested blocks included. */
 function* valuesOf(templates: Template[]): Generator<Value> {
   for (const t of templates) {
-    if (t.arguments) for (const arg of t.arguments()) if (arg instanceof Value) yield arg;
+    if (t.arguments) for (const arg of t.arguments()) if (arg instanceof liquidjs().Value) yield arg;
     if (t.children) yield* valuesOf(drive(t.children(false, true)));
   }
 }
 
 const firstLine = (s: string): string => s.split('\n')[0] ?? s;
 
+/**
+ * liquidjs, loaded with the first template a node checks or renders: a node that sends no
+ * notification never pays for it (its module, and the ICU time-zone data its constructor
+ * reads: ~10 MB of idle RSS; docs/operations.md, "Memory").
+ */
+const liquidjs = lazyModule<typeof import('liquidjs')>('liquidjs');
+
 export class TemplateEngine {
-  readonly #liquid: Liquid;
+  /** Created on first use (see `liquidjs`). */
+  #liquidEngine: Liquid | undefined;
   /** Parsed templates, `maxCompiled` most recently used (lru-cache: O(1) eviction). */
   readonly #cache: LRUCache<string, Compiled>;
   readonly #maxSourceLength: number;
@@ -112,7 +121,15 @@ export class TemplateEngine {
     this.#maxOutputLength = options.maxOutputLength ?? 4_000;
     this.#maxMemory = options.maxMemory ?? 1_000_000;
     this.#maxRenderMs = options.maxRenderMs ?? 250;
-    this.#liquid = new Liquid({
+  }
+
+  /** The Liquid engine, created with the first template checked or rendered. */
+  get #liquid(): Liquid {
+    return (this.#liquidEngine ??= this.#createLiquid());
+  }
+
+  #createLiquid(): Liquid {
+    const liquid = new (liquidjs().Liquid)({
       strictVariables: true,
       strictFilters: true,
       // `{% if x %}` and `{{ x | default: "…" }}` may name an absent variable: the way to
@@ -126,14 +143,15 @@ export class TemplateEngine {
       parseLimit: this.#maxSourceLength * 2,
       memoryLimit: this.#maxMemory,
     });
-    for (const tag of PARTIAL_TAGS) Reflect.deleteProperty(this.#liquid.tags, tag);
-    this.#liquid.registerFilter(
+    for (const tag of PARTIAL_TAGS) Reflect.deleteProperty(liquid.tags, tag);
+    liquid.registerFilter(
       'plural',
       function (this: { context: { globals: object } }, value: unknown, pattern: unknown) {
         const locale = (this.context.globals as Record<symbol, string | undefined>)[LOCALE] ?? 'en';
         return formatPlural(locale, value, pattern);
       },
     );
+    return liquid;
   }
 
   /**
@@ -268,7 +286,7 @@ export class TemplateEngine {
     try {
       return this.#liquid.parse(source);
     } catch (err) {
-      const token = err instanceof LiquidError ? err.token : undefined;
+      const token = err instanceof liquidjs().LiquidError ? err.token : undefined;
       const [line, col] = token?.getPosition() ?? [];
       const message = err instanceof Error ? err.message : String(err);
       // liquidjs says "tag "include" not found": say why.

@@ -9,11 +9,13 @@
  * The input must be a finite number (or a numeric string). Compiled messages are cached
  * per (locale, pattern); the cache is bounded since a pattern could come from a variable.
  */
-import MessageFormatModule from '@messageformat/core';
+import type MessageFormatModule from '@messageformat/core';
+import { lazyModule } from '../../core/modules/index.ts';
 
 // The package's types say `export default class`, but the module is CommonJS with
-// `module.exports = MessageFormat`: under NodeNext the default import is the class itself.
-const MessageFormat = MessageFormatModule as unknown as typeof MessageFormatModule.default;
+// `module.exports = MessageFormat`: `require` gives the class itself. Loaded with the first
+// plural compiled (a node that renders no notification never loads it).
+const messageFormat = lazyModule<typeof MessageFormatModule.default>('@messageformat/core');
 
 type Compiled = (params: Record<string, unknown>) => string;
 
@@ -23,7 +25,7 @@ const compiled = new Map<string, Compiled>();
 /** The closest locale MessageFormat has plural rules for (`fr-CA` → `fr-CA`/`fr`; unknown → `en`). */
 function pluralLocale(locale: string): string {
   try {
-    return MessageFormat.supportedLocalesOf([locale, locale.split('-')[0] ?? locale])[0] ?? 'en';
+    return messageFormat().supportedLocalesOf([locale, locale.split('-')[0] ?? locale])[0] ?? 'en';
   } catch {
     return 'en';
   }
@@ -37,6 +39,7 @@ export function compilePlural(locale: string, pattern: string): Compiled {
   if (typeof pattern !== 'string' || pattern.trim() === '')
     throw new Error('plural needs a pattern such as "one {# track} other {# tracks}"');
   if (!/(^|\s|\})other\s*\{/.test(pattern)) throw new Error('a plural pattern needs an "other {…}" case');
+  const MessageFormat = messageFormat();
   const mf = new MessageFormat<'string'>(pluralLocale(locale), { returnType: 'string', strict: false });
   let fn: Compiled;
   try {
