@@ -105,6 +105,26 @@ describe.each(eventLogFactories())('EventLog contract: $name', (f) => {
     expect(c.records().every((r) => !r.replay)).toBe(true);
   });
 
+  it('a consumer working through a backlog lets the event loop turn (HTTP, timers, a worker are served meanwhile)', async () => {
+    const log = await open();
+    for (let b = 0; b < 10; b++)
+      await log.append(Array.from({ length: 100 }, (_, i) => rec(`bl-${b}-${i}`, `user-${i % 4}`)));
+    let handled = 0;
+    // Every batch keeps the thread busy for 2 ms, as handlers replaying a log do.
+    const busy = async (b: RecordBatch) => {
+      const end = performance.now() + 2;
+      while (performance.now() < end);
+      handled += b.records.length;
+    };
+    let atTimer = -1;
+    setTimeout(() => (atTimer = handled), 0);
+    await consume(log, `g-${randomUUID()}`, busy, { maxBatch: 10 });
+    await until(() => handled >= 1000, 'the backlog handled');
+    // The timer ran while the backlog was being worked through, not after all of it.
+    expect(atTimer).toBeGreaterThanOrEqual(0);
+    expect(atTimer).toBeLessThan(1000);
+  });
+
   it('at-least-once: a rejected batch comes again, nothing is skipped', async () => {
     const log = await open();
     await log.append(Array.from({ length: 20 }, (_, i) => rec(`r${i}`)));

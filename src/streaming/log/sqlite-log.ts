@@ -279,6 +279,9 @@ export function checkpointTruncate(db: DatabaseSync, what: string): void {
     throw new Error(`${what}: WAL checkpoint could not complete (busy); retry`);
 }
 
+/** Longest a consumer loop runs batches back to back before it lets the event loop turn, ms. */
+const YIELD_MS = 10;
+
 /** One consumer loop: read after the position, hand the batch over, commit, repeat; sleep until an append wakes it. */
 class SqliteConsumer implements LogConsumer {
   readonly done: Promise<void>;
@@ -316,7 +319,16 @@ class SqliteConsumer implements LogConsumer {
   ): Promise<void> {
     let position = s.position;
     let failures = 0;
+    let yieldedAt = performance.now();
     while (!this.#closed) {
+      // Reading and handling never wait on I/O while records are there (a replay, a
+      // backlog): without a turn of the event loop now and then, nothing else on this
+      // thread would run until the log is drained: HTTP, the gateway, timers, the stream
+      // worker's requests. A macrotask turn at least every YIELD_MS.
+      if (performance.now() - yieldedAt >= YIELD_MS) {
+        await new Promise((r) => setImmediate(r));
+        yieldedAt = performance.now();
+      }
       const replay = position < s.replayUntil;
       const records = log.health().ok
         ? log.readSync(position, s.maxBatch, replay ? s.replayUntil : undefined)
