@@ -11,6 +11,9 @@
  * - windows: 1M events through the windowed aggregator (bench/streaming/windows.ts)
  * - recommendations: model update and query latency (bench/streaming/recommendations.ts)
  * - snapshot: handler-state snapshot size and time, restart from it vs a full replay (bench/streaming/snapshot.ts)
+ * - restart: a node with a large retained log (1M events of 100k users by default; 10M:
+ *   `node bench/streaming/restart.ts 10000000`) ready from its snapshot vs the full replay,
+ *   RSS, per-part snapshot costs (bench/streaming/restart.ts)
  * Add a benchmark: one more entry in BENCHES.
  */
 import { spawn } from 'node:child_process';
@@ -30,6 +33,8 @@ interface Bench {
   /** Metric → target text, for the table. */
   metrics: Record<string, string>;
   needsKafka?: boolean;
+  /** One run's limit, ms. @default 300_000 */
+  timeoutMs?: number;
 }
 
 const BENCHES: Bench[] = [
@@ -76,6 +81,22 @@ const BENCHES: Bench[] = [
     },
   },
   {
+    name: 'restart',
+    what: 'restart with a large retained log: 1,000,000 events of 100,000 users written into the embedded log, handled, snapshotted, a 10,000-event tail appended; then in fresh processes the restart from the snapshot (ready: /healthz 200, recommendations from the model, caught up) vs a full replay; RSS when caught up (10M: node bench/streaming/restart.ts 10000000)',
+    script: 'bench/streaming/restart.ts',
+    args: ['1000000', '100000', '10000'],
+    metrics: {
+      readyFromSnapshotMs: '< 5,000 ms',
+      restartFromSnapshotCpuMs: '',
+      restartFullReplayMs: '',
+      snapshotMB: '',
+      snapshotMs: '',
+      rssFromSnapshotMB: '',
+      rssFullReplayMB: '',
+    },
+    timeoutMs: 900_000,
+  },
+  {
     name: 'kafka',
     what: 'Kafka produce + consume of 200,000 events on one local broker: Backbeat KafkaEventLog vs bare @platformatic/kafka vs kafkajs',
     script: 'bench/streaming/kafka.ts',
@@ -106,7 +127,7 @@ function run(b: Bench): Promise<Record<string, number>> {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), b.timeoutMs ?? 300_000);
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.once('exit', (code) => {
       clearTimeout(timer);

@@ -16,7 +16,9 @@
  * session-only variant, but only 0.88–0.90× the plain cosine item-kNN: the bars are ≥ 1.7×,
  * ≥ 1.4× and ≥ 0.8× (the last a regression guard, not a win; see the README).
  */
+import { deserialize, serialize } from 'node:v8';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type PackedStrings, unpackStrings } from '../../src/streaming/snapshots/columns.ts';
 import {
   clearlyBeats,
   CosineKnnRecommender,
@@ -221,11 +223,12 @@ describe('feedback signals move the ranking', () => {
 });
 
 describe('state', () => {
-  it('snapshot → JSON → restore gives identical recommendations, and identical learning afterwards', () => {
+  it('snapshot → structured clone (what a snapshot file carries) → restore gives identical recommendations, and identical learning afterwards', () => {
     const data = datasets.get(SEEDS[0]!)!;
     const { m, now, rest } = trained(data, 0.7);
     const copy = new ItemKnnRecommender();
-    copy.restore(JSON.parse(JSON.stringify(m.snapshot())));
+    // item-knn's snapshot is columns (typed arrays): v8.serialize carries it, JSON does not.
+    copy.restore(deserialize(serialize(m.snapshot())));
     const users = data.users.map((u) => u.userId);
     for (const u of users) expect(copy.recommend(u, 10, now)).toEqual(m.recommend(u, 10, now));
     for (const i of rest.slice(0, 5000)) {
@@ -274,11 +277,9 @@ describe('state', () => {
       if (!recent.has(i.userId)) recent.set(i.userId, new Set());
       recent.get(i.userId)!.add(i.trackId);
     }
+    const snapUsers = (m.snapshot() as { users: { ids: PackedStrings } }).users;
     const rings = new Map(
-      (m.snapshot() as { users: [string, [string][]][] }).users.map(([u, entries]) => [
-        u,
-        new Set(entries.map((e) => e[0])),
-      ]),
+      unpackStrings(snapUsers.ids, 'ids').map((u) => [u, new Set(m.userState(u).map((e) => e.trackId))]),
     );
     expect(rings.size).toBe(o.maxUsers);
     for (const u of [...recent.keys()].filter((x) => rings.has(x)).slice(0, 50)) {

@@ -225,6 +225,8 @@ export class PlaysHandler implements EventHandler {
 
   /** GDPR erasure: the user's history, counts and sessions go; track and artist totals (no user id in them) stay. */
   forget(userId: string): void {
+    const u = this.#users.peek(userId);
+    if (u) eraseUnread(u);
     this.#users.delete(userId);
   }
 
@@ -311,6 +313,71 @@ const USER_FIELDS = 9;
 const OUTCOMES: readonly PlayOutcome[] = ['complete', 'partial', 'skip'];
 const OUTCOME_INDEX: Readonly<Record<PlayOutcome, number>> = { complete: 0, partial: 1, skip: 2 };
 
+/** A restore's history columns (see PackedUsers), shared by the users whose history was not read yet. */
+interface HistoryColumns {
+  dictionary: string[];
+  track: Uint32Array;
+  artist: Uint32Array;
+  ts: Float64Array;
+  playedMs: Float64Array;
+  outcome: Uint8Array;
+}
+
+/** Restored users whose history is still only rows `[from, to)` of the restore's columns. */
+const unread = new WeakMap<object, { c: HistoryColumns; from: number; to: number }>();
+
+/**
+ * A restored user's `history`, built on first read (an own enumerable accessor: spread
+ * and structuredClone read it like a plain property): a restore installs 100k users
+ * without building millions of entry objects, and a snapshot of a user never read copies
+ * its rows. The entries built are the ones an eager restore would have built.
+ */
+function restoredUser(
+  u: Omit<UserListening, 'history'>,
+  c: HistoryColumns,
+  from: number,
+  to: number,
+): UserListening {
+  let history: HistoryEntry[] | undefined;
+  const self: UserListening = {
+    plays: u.plays,
+    skips: u.skips,
+    likes: u.likes,
+    get history(): HistoryEntry[] {
+      if (history === undefined) {
+        unread.delete(self);
+        history = [];
+        for (let j = from; j < to; j++)
+          history.push({
+            trackId: c.dictionary[c.track[j]!]!,
+            artistId: c.dictionary[c.artist[j]!]!,
+            ts: c.ts[j]!,
+            outcome: OUTCOMES[c.outcome[j]!]!,
+            playedMs: c.playedMs[j]!,
+          });
+      }
+      return history;
+    },
+    set history(h: HistoryEntry[]) {
+      unread.delete(self);
+      history = h;
+    },
+    sessions: u.sessions,
+    session: u.session,
+  };
+  if (to > from) unread.set(self, { c, from, to });
+  return self;
+}
+
+/** GDPR erasure of a user whose history was never read: its rows in the shared columns are zeroed. */
+function eraseUnread(u: UserListening): void {
+  const rows = unread.get(u);
+  if (!rows) return;
+  const { c, from, to } = rows;
+  for (const col of [c.track, c.artist, c.ts, c.playedMs, c.outcome]) col.fill(0, from, to);
+  unread.delete(u);
+}
+
 function packStats(cache: LRUCache<string, TrackStats>): PackedStats {
   const ids: string[] = [];
   const values = new Float64Array(cache.size * STAT_FIELDS.length);
@@ -351,8 +418,11 @@ function packUsers(cache: LRUCache<string, UserListening>): PackedUsers {
   for (const [id, u] of cache.rentries() as Generator<[string, UserListening]>) {
     ids.push(id);
     list.push(u);
-    h += u.history.length;
+    const rows = unread.get(u);
+    h += rows ? rows.to - rows.from : u.history.length;
   }
+  // Dictionary indices of restored columns → this snapshot's (-1: not seen yet).
+  const remaps = new Map<HistoryColumns, Int32Array>();
   const n = list.length;
   const values = new Float64Array(n * USER_FIELDS);
   const historyLength = new Uint32Array(n);
@@ -376,6 +446,23 @@ function packUsers(cache: LRUCache<string, UserListening>): PackedUsers {
       values[v + 6] = u.session.last;
       values[v + 7] = u.session.plays;
       values[v + 8] = u.session.listenedMs;
+    }
+    const rows = unread.get(u);
+    if (rows) {
+      const { c, from, to } = rows;
+      let m = remaps.get(c);
+      if (!m) remaps.set(c, (m = new Int32Array(c.dictionary.length).fill(-1)));
+      historyLength[i] = to - from;
+      for (let j = from; j < to; j++, at++) {
+        const t = c.track[j]!;
+        const a = c.artist[j]!;
+        track[at] = m[t]! >= 0 ? m[t]! : (m[t] = dict.id(c.dictionary[t]!));
+        artist[at] = m[a]! >= 0 ? m[a]! : (m[a] = dict.id(c.dictionary[a]!));
+        ts[at] = c.ts[j]!;
+        playedMs[at] = c.playedMs[j]!;
+        outcome[at] = c.outcome[j]!;
+      }
+      continue;
     }
     historyLength[i] = u.history.length;
     for (const e of u.history) {
@@ -431,25 +518,17 @@ function unpackUsers(
   const count = (x: number, at: string): number =>
     Number.isSafeInteger(x) && x >= 0 ? x : bad(at, 'expected a non-negative integer');
   const users = boundedCache<string, UserListening>(max);
-  let at = 0;
+  const cols: HistoryColumns = { dictionary, track, artist, ts, playedMs, outcome };
+  // Everything is checked before any user is installed (a bad count throws mid-way).
+  const restored: Array<Omit<UserListening, 'history'>> = [];
   for (let i = 0; i < n; i++) {
     const b = i * USER_FIELDS;
-    const history: HistoryEntry[] = new Array<HistoryEntry>(historyLength[i]!);
-    for (let k = 0; k < history.length; k++, at++)
-      history[k] = {
-        trackId: dictionary[track[at]!]!,
-        artistId: dictionary[artist[at]!]!,
-        ts: ts[at]!,
-        outcome: OUTCOMES[outcome[at]!]!,
-        playedMs: playedMs[at]!,
-      };
     const hasSession = values[b + 4]!;
     if (hasSession !== 0 && hasSession !== 1) bad(`${path}.values[${b + 4}]`, 'expected 0|1');
-    users.set(ids[i]!, {
+    restored.push({
       plays: count(values[b]!, `${path}.values[${b}]`),
       skips: count(values[b + 1]!, `${path}.values[${b + 1}]`),
       likes: count(values[b + 2]!, `${path}.values[${b + 2}]`),
-      history,
       sessions: count(values[b + 3]!, `${path}.values[${b + 3}]`),
       session:
         hasSession === 1
@@ -461,6 +540,11 @@ function unpackUsers(
             }
           : undefined,
     });
+  }
+  for (let i = 0, from = 0; i < n; i++) {
+    const to = from + historyLength[i]!;
+    users.set(ids[i]!, restoredUser(restored[i]!, cols, from, to));
+    from = to;
   }
   return { users, dictionary };
 }

@@ -5,7 +5,8 @@ import type { StreamEvent } from '../events/index.ts';
 import type { StreamingMetrics } from '../metrics.ts';
 import type { EventHandler, HandlerContext } from '../processor.ts';
 import type { Interaction, Recommendation, Recommender, UserInteraction } from '../recommendations/index.ts';
-import { arr, bad, finite, header, int, str } from '../snapshots/check.ts';
+import { bad, header, int, obj, typed } from '../snapshots/check.ts';
+import { checkFinite, packStrings, unpackStrings } from '../snapshots/columns.ts';
 
 /** Publishes a payload to a user's personal inbox channel `user:<id>`. */
 export type UserPublisher = (userId: string, data: unknown) => Promise<unknown>;
@@ -163,24 +164,32 @@ export class RecommendationsHandler implements EventHandler {
    * Pending pushes are not state: they are side effects of live events.
    */
   snapshot(): unknown {
+    const ids: string[] = [];
+    const at = new Float64Array(this.#known.size);
+    for (const [id, t] of this.#known.rentries() as Iterable<[string, number]>) {
+      at[ids.length] = t;
+      ids.push(id);
+    }
     return {
       kind: 'recommendations',
-      version: 1,
+      version: 2,
       model: this.#o.model.snapshot(),
       baseline: this.#o.baseline?.snapshot() ?? null,
-      known: [...this.#known.rentries()] as Array<[string, number]>,
+      // Columns: user ids (packed) and when each was last seen, least recent first.
+      known: { ids: packStrings(ids), at },
       n: this.#n,
     };
   }
 
   /** Replaces the state with a `snapshot()`; validates everything first (the models validate theirs). */
   restore(state: unknown): void {
-    const s = header(state, 'recommendations', 1);
+    const s = header(state, 'recommendations', 2);
+    const k = obj(s['known'], 'recommendations.known');
+    const ids = unpackStrings(k['ids'], 'recommendations.known.ids');
+    const at = typed(k['at'], Float64Array, 'recommendations.known.at', ids.length);
+    checkFinite(at, 'recommendations.known.at');
     const known = boundedCache<string, number>(this.#known.maxSize);
-    arr(s['known'], 'recommendations.known').forEach((e, i) => {
-      const [id, at] = arr(e, `recommendations.known[${i}]`);
-      known.set(str(id, `recommendations.known[${i}][0]`), finite(at, `recommendations.known[${i}][1]`));
-    });
+    for (let i = 0; i < ids.length; i++) known.set(ids[i]!, at[i]);
     const n = int(s['n'], 'recommendations.n', 0);
     const baseline = this.#o.baseline;
     if ((s['baseline'] === null) !== (baseline === undefined))

@@ -35,7 +35,13 @@ export interface ItemState {
 
 let nextUid = 0;
 
-export function newItem(trackId: string, artistId: string | undefined, evicted = false): ItemState {
+export function newItem(
+  trackId: string,
+  artistId: string | undefined,
+  evicted = false,
+  sess: Neighbours = new Neighbours(),
+  long: Neighbours = new Neighbours(),
+): ItemState {
   nextUid = (nextUid + 1) % 0x3fffffff; // stays a small integer; uniqueness needs fewer than 2^30 live tracks
   return {
     trackId,
@@ -45,8 +51,8 @@ export function newItem(trackId: string, artistId: string | undefined, evicted =
     recent: 0,
     neg: 0,
     users: 0,
-    sess: new Neighbours(),
-    long: new Neighbours(),
+    sess,
+    long,
     evicted,
   };
 }
@@ -58,11 +64,26 @@ export function newItem(trackId: string, artistId: string | undefined, evicted =
  * arrays.
  */
 export class Neighbours {
-  /** Neighbour uid → index in the arrays. */
-  readonly slot = new IntSlots(2);
-  nb: ItemState[] = [];
-  w = new Float64Array(4);
-  size = 0;
+  #slot: IntSlots | undefined;
+  nb: ItemState[];
+  w: Float64Array;
+  size: number;
+
+  /** An empty list, or one of `nb` with weights `w` (one each: a snapshot's; its slot table is built on first use). */
+  constructor(nb: ItemState[] = [], w: Float64Array = new Float64Array(4)) {
+    this.nb = nb;
+    this.w = w;
+    this.size = nb.length;
+  }
+
+  /** Neighbour uid → index in the arrays; built on first use (a list restored from a snapshot has none until then). */
+  get slot(): IntSlots {
+    if (this.#slot === undefined) {
+      this.#slot = new IntSlots(Math.max(2, this.size));
+      for (let k = 0; k < this.size; k++) this.#slot.set((this.nb[k] as ItemState).uid, k);
+    }
+    return this.#slot;
+  }
 
   get(to: ItemState): number | undefined {
     const k = this.slot.get(to.uid);

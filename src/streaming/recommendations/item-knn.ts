@@ -132,7 +132,7 @@ export class ItemKnnRecommender implements Recommender {
     return w === undefined ? 0 : g.valueAt(w, now, this.options.longHalfLifeMs);
   }
 
-  /** Compact plain JSON (see knn-snapshot.ts for the layout). */
+  /** Flat columns: typed arrays and packed strings (see knn-snapshot.ts for the layout). */
   snapshot(): unknown {
     return snapshotKnn(this.#st, this.name);
   }

@@ -1,70 +1,98 @@
-import { ItemGraph, newItem, type ItemState, type KnnState, type Neighbours } from './graph.ts';
-import type { KnnUser, ProfileEntry, RingEntry } from './knn-users.ts';
-import { asArray, asFinite, asObject, asString, expectHeader, expectSame, fail } from './snapshot-check.ts';
-import type { InteractionKind } from './types.ts';
+import { InvalidHandlerSnapshotError, typed } from '../snapshots/check.ts';
+import { packColumn, packStrings, unpackColumn, unpackStrings } from '../snapshots/columns.ts';
+import { ItemGraph, Neighbours, newItem, type ItemState, type KnnState } from './graph.ts';
+import { restoreUserColumns, userColumns } from './knn-users.ts';
+import {
+  asFinite,
+  asObject,
+  expectHeader,
+  expectSame,
+  fail,
+  InvalidSnapshotError,
+} from './snapshot-check.ts';
 
-const KINDS: readonly InteractionKind[] = ['play', 'skip', 'like', 'add'];
-export const KNN_SNAPSHOT_VERSION = 2;
+export const KNN_SNAPSHOT_VERSION = 3;
+
+/** One kind of neighbour list of every live track: list `k` is `nb`/`w` from `offsets[k]` to `offsets[k + 1]`. */
+export interface EdgeColumns {
+  offsets: Uint32Array;
+  /** Neighbour: an index into `tracks`. */
+  nb: Uint32Array;
+  /** Its stored (forward-decayed) weight. */
+  w: Float64Array;
+}
 
 /**
- * The compact, JSON-ready state of item-knn (flat arrays of numbers and strings; no object
- * per edge):
+ * The state of item-knn as flat columns (typed arrays and packed strings: `v8.serialize`
+ * writes each as one run of bytes, and a restore reads them back without an object per
+ * track, edge or history entry):
  *
  * ```
- * { kind: 'item-knn', version: 2, halfLifeMs, trendHalfLifeMs, longHalfLifeMs,
- *   landmark,                      // decay landmark (ms) or null before the first event
- *   tracks: [id, …],               // the `live` modelled tracks (least recently touched first),
- *   live,                          //   then evicted tracks still named by an edge (dead edges)
- *   artists: [artistId | null, …], // per live track
- *   counts: [pos, neg, recent, users, …],          // 4 per live track (forward-decayed)
- *   session: [[neighbour index, weight, …], …],   // per live track
- *   long: [[neighbour index, weight, …], …],
- *   users: [[userId, [trackId, kind, weight, ts, …], [trackId, w, ts, kind, kindWeight, …]], …],
- *                                  // least recently active first; ring oldest first; profile in order
- *   plays: [[trackId, log2 count], …] }             // the popularity fill
+ * { kind: 'item-knn', version: 3, halfLifeMs, trendHalfLifeMs, longHalfLifeMs,
+ *   landmark,                        // decay landmark (ms) or null before the first event
+ *   tracks: PackedStrings,           // the `live` modelled tracks (least recently touched first),
+ *   live,                            //   then evicted tracks still named by an edge (dead edges)
+ *   artists: StringColumn,           // per live track
+ *   counts: Float64Array,            // pos, neg, recent, users per live track (forward-decayed)
+ *   session: EdgeColumns, long: EdgeColumns,
+ *   users: UserColumns,              // knn-users.ts: rings and profiles, least recently active first
+ *   plays: { tracks, scores } }      // the popularity fill, least recently counted first
  * ```
- * kind codes: 0 play, 1 skip, 2 like, 3 add. Dead edges are kept so that a restored model
- * prunes exactly when the original would.
+ * Dead edges are kept so that a restored model prunes exactly when the original would.
+ * Restore validates everything first; the users' entry objects are then built lazily, per
+ * user, on first use (knn-users.ts `RestoredUser`), and each list's slot index on its first
+ * update. Not JSON: a structured clone (`v8.serialize`) carries it.
  */
 export function snapshotKnn(st: KnnState, name: string): unknown {
   const { o, graph } = st;
-  const index = new Map<ItemState, number>();
+  // By uid (an integer key hashes without touching the object; unique among the items alive).
+  const index = new Map<number, number>();
   const tracks: string[] = [];
-  const artists: (string | null)[] = [];
-  const counts: number[] = [];
+  const artists: (string | undefined)[] = [];
   const live: ItemState[] = [];
   for (const [, it] of graph.items.rentries() as Iterable<[string, ItemState]>) {
-    index.set(it, tracks.length);
+    index.set(it.uid, tracks.length);
     tracks.push(it.trackId);
-    artists.push(it.artistId ?? null);
-    counts.push(it.pos, it.neg, it.recent, it.users);
+    artists.push(it.artistId);
     live.push(it);
   }
-  const nLive = tracks.length;
+  const nLive = live.length;
+  const counts = new Float64Array(4 * nLive);
+  for (let k = 0; k < nLive; k++) {
+    const it = live[k]!;
+    counts[4 * k] = it.pos;
+    counts[4 * k + 1] = it.neg;
+    counts[4 * k + 2] = it.recent;
+    counts[4 * k + 3] = it.users;
+  }
   const ref = (it: ItemState): number => {
-    let k = index.get(it);
+    let k = index.get(it.uid);
     if (k === undefined) {
       k = tracks.length;
-      index.set(it, k);
+      index.set(it.uid, k);
       tracks.push(it.trackId);
     }
     return k;
   };
-  const flat = (l: Neighbours): number[] => {
-    const out: number[] = [];
-    for (let k = 0; k < l.size; k++) out.push(ref(l.nb[k] as ItemState), l.w[k] as number);
-    return out;
+  const lists = (key: 'sess' | 'long'): EdgeColumns => {
+    let total = 0;
+    for (const it of live) total += it[key].size;
+    const offsets = new Uint32Array(nLive + 1);
+    const nb = new Uint32Array(total);
+    const w = new Float64Array(total);
+    let at = 0;
+    for (let k = 0; k < nLive; k++) {
+      const l = live[k]![key];
+      for (let j = 0; j < l.size; j++, at++) {
+        nb[at] = ref(l.nb[j]!);
+        w[at] = l.w[j]!;
+      }
+      offsets[k + 1] = at;
+    }
+    return { offsets, nb, w };
   };
-  const session = live.map((it) => flat(it.sess));
-  const long = live.map((it) => flat(it.long));
-  const users: [string, (string | number)[], (string | number)[]][] = [];
-  for (const [id, u] of st.users.oldestFirst()) {
-    const ring: (string | number)[] = [];
-    for (const e of u.ring.toArray()) ring.push(e.trackId, KINDS.indexOf(e.kind), e.weight, e.ts);
-    const profile: (string | number)[] = [];
-    for (const p of u.profile) profile.push(p.trackId, p.w, p.ts, KINDS.indexOf(p.kind), p.kindW);
-    users.push([id, ring, profile]);
-  }
+  const session = lists('sess');
+  const long = lists('long');
   return {
     kind: name,
     version: KNN_SNAPSHOT_VERSION,
@@ -72,25 +100,36 @@ export function snapshotKnn(st: KnnState, name: string): unknown {
     trendHalfLifeMs: o.trendHalfLifeMs,
     longHalfLifeMs: o.longHalfLifeMs,
     landmark: Number.isNaN(graph.landmark) ? null : graph.landmark,
-    tracks,
+    tracks: packStrings(tracks),
     live: nLive,
-    artists,
+    artists: packColumn(artists),
     counts,
     session,
     long,
-    users,
-    plays: st.pop.snapshot(),
+    users: userColumns(st.users.oldestFirst(), st.users.size),
+    plays: st.pop.snapshotColumns(),
   };
 }
 
-const nonNegative = (v: unknown, path: string): number => {
-  const x = asFinite(v, path);
-  if (x < 0) fail(path, 'must be ≥ 0');
-  return x;
-};
+/** List `k`'s weights, copied (a list restored empty gets the usual first array). */
+function listWeights(e: EdgeColumns, k: number): Float64Array {
+  const from = e.offsets[k]!;
+  const to = e.offsets[k + 1]!;
+  return from === to ? new Float64Array(4) : e.w.slice(from, to);
+}
 
 /** Validates a snapshot fully, then installs it; on any error throws InvalidSnapshotError and changes nothing. */
 export function restoreKnn(st: KnnState, raw: unknown, name: string): void {
+  try {
+    restore(st, raw, name);
+  } catch (err) {
+    if (err instanceof InvalidHandlerSnapshotError)
+      throw new InvalidSnapshotError(err.message.replace(/^invalid handler snapshot: /, ''));
+    throw err;
+  }
+}
+
+function restore(st: KnnState, raw: unknown, name: string): void {
   const { o, graph } = st;
   const s = asObject(raw, 'snapshot');
   expectHeader(s, name, KNN_SNAPSHOT_VERSION);
@@ -101,117 +140,91 @@ export function restoreKnn(st: KnnState, raw: unknown, name: string): void {
   const nLive = asFinite(s['live'], 'live');
   if (!Number.isInteger(nLive) || nLive < 0 || nLive > o.maxItems)
     fail('live', `must be an integer in [0, ${o.maxItems}]`);
-  const tracks = asArray(s['tracks'], 'tracks', nLive * (1 + 2 * o.maxNeighbors)).map((t, k) =>
-    asString(t, `tracks[${k}]`),
-  );
+  const tracks = unpackStrings(s['tracks'], 'tracks', nLive * (1 + 2 * o.maxNeighbors));
   if (tracks.length < nLive) fail('tracks', 'has fewer entries than live');
-  const artists = asArray(s['artists'], 'artists');
-  const counts = asArray(s['counts'], 'counts');
-  if (artists.length !== nLive) fail('artists', 'must have one entry per live track');
-  if (counts.length !== 4 * nLive) fail('counts', 'must have 4 numbers per live track');
-  const items: ItemState[] = [];
-  const byId = new Map<string, ItemState>();
-  for (let k = 0; k < tracks.length; k++) {
-    const id = tracks[k] as string;
-    if (k >= nLive) {
-      items.push(newItem(id, undefined, true));
-      continue;
-    }
-    if (byId.has(id)) fail(`tracks[${k}]`, `repeats track ${JSON.stringify(id)}`);
-    const it = newItem(id, artists[k] === null ? undefined : asString(artists[k], `artists[${k}]`));
-    it.pos = nonNegative(counts[4 * k], `counts[${4 * k}]`);
-    it.neg = nonNegative(counts[4 * k + 1], `counts[${4 * k + 1}]`);
-    it.recent = nonNegative(counts[4 * k + 2], `counts[${4 * k + 2}]`);
-    it.users = nonNegative(counts[4 * k + 3], `counts[${4 * k + 3}]`);
-    items.push(it);
-    byId.set(id, it);
-  }
-  const lists = (key: 'session' | 'long'): void => {
-    const all = asArray(s[key], key);
-    if (all.length !== nLive) fail(key, 'must have one list per live track');
-    all.forEach((rawList, k) => {
-      const p = `${key}[${k}]`;
-      const l = asArray(rawList, p, 2 * o.maxNeighbors);
-      if (l.length % 2 !== 0) fail(p, 'must be [neighbour index, weight, …]');
-      const from = items[k] as ItemState;
-      const m = key === 'session' ? from.sess : from.long;
-      for (let j = 0; j < l.length; j += 2) {
-        const nb = asFinite(l[j], `${p}[${j}]`);
-        if (!Number.isInteger(nb) || nb < 0 || nb >= items.length || nb === k)
-          fail(`${p}[${j}]`, 'must index another track');
-        const to = items[nb] as ItemState;
-        if (m.slot.has(to.uid)) fail(`${p}[${j}]`, 'repeats a neighbour');
-        m.push(to, nonNegative(l[j + 1], `${p}[${j + 1}]`));
+  for (let k = 0; k < tracks.length; k++)
+    if (tracks[k] === '') fail(`tracks[${k}]`, 'must be a non-empty string');
+  const artists = unpackColumn(s['artists'], 'artists', nLive);
+  const counts = typed(s['counts'], Float64Array, 'counts', 4 * nLive);
+  for (let j = 0; j < counts.length; j++)
+    if (!Number.isFinite(counts[j]!) || counts[j]! < 0) fail(`counts[${j}]`, 'must be a finite number ≥ 0');
+  const nTracks = tracks.length;
+  // Which tracks some edge names (ghosts must be: else they are garbage, and unbounded).
+  const named = new Uint8Array(nTracks);
+  // Repeated neighbours in a list: each track stamped with the last list that named it.
+  const stamp = new Int32Array(nTracks).fill(-1);
+  const edges = (key: 'session' | 'long'): EdgeColumns => {
+    const e = asObject(s[key], key);
+    const offsets = typed(e['offsets'], Uint32Array, `${key}.offsets`, nLive + 1);
+    const nb = typed(e['nb'], Uint32Array, `${key}.nb`);
+    const w = typed(e['w'], Float64Array, `${key}.w`, nb.length);
+    if (offsets[0] !== 0) fail(`${key}.offsets[0]`, 'must be 0');
+    if (offsets[nLive] !== nb.length) fail(`${key}.offsets[${nLive}]`, `must be ${nb.length}`);
+    stamp.fill(-1);
+    for (let k = 0; k < nLive; k++) {
+      const from = offsets[k]!;
+      const to = offsets[k + 1]!;
+      if (to < from || to - from > o.maxNeighbors)
+        fail(`${key}.offsets[${k + 1}]`, `must add 0..${o.maxNeighbors} neighbours`);
+      for (let j = from; j < to; j++) {
+        const t = nb[j]!;
+        if (t >= nTracks || t === k) fail(`${key}.nb[${j}]`, 'must index another track');
+        if (stamp[t] === k) fail(`${key}.nb[${j}]`, 'repeats a neighbour');
+        stamp[t] = k;
+        named[t] = 1;
+        if (!Number.isFinite(w[j]!) || w[j]! < 0) fail(`${key}.w[${j}]`, 'must be a finite number ≥ 0');
       }
-    });
+    }
+    return { offsets, nb, w };
   };
-  lists('session');
-  lists('long');
-  // Ghosts must be named by some edge (else they are garbage, and unbounded).
-  const named = new Set<ItemState>();
+  const session = edges('session');
+  const long = edges('long');
+  for (let k = nLive; k < nTracks; k++)
+    if (!named[k]) fail(`tracks[${k}]`, 'is an evicted track no edge names');
+  const byId = new Set<string>();
   for (let k = 0; k < nLive; k++) {
-    for (const nb of (items[k] as ItemState).sess.nb) named.add(nb);
-    for (const nb of (items[k] as ItemState).long.nb) named.add(nb);
+    if (byId.has(tracks[k]!)) fail(`tracks[${k}]`, `repeats track ${JSON.stringify(tracks[k])}`);
+    byId.add(tracks[k]!);
   }
-  for (let k = nLive; k < items.length; k++)
-    if (!named.has(items[k] as ItemState)) fail(`tracks[${k}]`, 'is an evicted track no edge names');
+  const plays = st.pop.parseColumns(s['plays'], 'plays');
+  // The users are checked here and materialized on first use; a track is resolved then.
   const ghosts = new Map<string, ItemState>();
   const itemOf = (id: string): ItemState => {
-    const it = byId.get(id) ?? ghosts.get(id);
+    const it = graph.items.peek(id) ?? ghosts.get(id);
     if (it) return it;
     const g = newItem(id, undefined, true);
     ghosts.set(id, g);
     return g;
   };
-  const kindOf = (v: unknown, path: string): InteractionKind => {
-    const kind = KINDS[v as number];
-    if (!Number.isInteger(v) || kind === undefined) fail(path, 'must be a kind code 0..3');
-    return kind;
+  const users = restoreUserColumns(s['users'], 'users', o, itemOf);
+  // Everything checked: build and install (ghosts first: the live tracks' lists name them).
+  const items: ItemState[] = new Array<ItemState>(nTracks);
+  for (let k = nLive; k < nTracks; k++) items[k] = newItem(tracks[k]!, undefined, true);
+  // The items first, then their lists (which name items restored after them).
+  const lists: Array<[Neighbours, Neighbours]> = [];
+  for (let k = 0; k < nLive; k++) {
+    const sess = new Neighbours([], listWeights(session, k));
+    const lng = new Neighbours([], listWeights(long, k));
+    const it = newItem(tracks[k]!, artists[k], false, sess, lng);
+    it.pos = counts[4 * k]!;
+    it.neg = counts[4 * k + 1]!;
+    it.recent = counts[4 * k + 2]!;
+    it.users = counts[4 * k + 3]!;
+    items[k] = it;
+    lists.push([sess, lng]);
+  }
+  const fill = (l: Neighbours, e: EdgeColumns, k: number): void => {
+    const from = e.offsets[k]!;
+    const to = e.offsets[k + 1]!;
+    for (let j = from; j < to; j++) l.nb.push(items[e.nb[j]!]!);
+    l.size = to - from;
   };
-  const seen = new Set<string>();
-  const users = asArray(s['users'], 'users', o.maxUsers).map((rawUser, ui): [string, KnnUser] => {
-    const p = `users[${ui}]`;
-    const a = asArray(rawUser, p);
-    if (a.length !== 3) fail(p, 'must be [userId, ring, profile]');
-    const id = asString(a[0], `${p}[0]`);
-    if (seen.has(id)) fail(p, `repeats user ${JSON.stringify(id)}`);
-    seen.add(id);
-    const u = st.users.blank();
-    const ring = asArray(a[1], `${p}[1]`, 4 * o.historySize);
-    if (ring.length % 4 !== 0) fail(`${p}[1]`, 'must be [trackId, kind, weight, ts, …]');
-    for (let j = 0; j < ring.length; j += 4) {
-      const trackId = asString(ring[j], `${p}[1][${j}]`);
-      const e: RingEntry = {
-        trackId,
-        kind: kindOf(ring[j + 1], `${p}[1][${j + 1}]`),
-        weight: asFinite(ring[j + 2], `${p}[1][${j + 2}]`),
-        ts: asFinite(ring[j + 3], `${p}[1][${j + 3}]`),
-        item: itemOf(trackId),
-      };
-      u.ring.push(e);
-    }
-    const prof = asArray(a[2], `${p}[2]`, 5 * o.profileSize);
-    if (prof.length % 5 !== 0) fail(`${p}[2]`, 'must be [trackId, weight, ts, kind, kindWeight, …]');
-    for (let j = 0; j < prof.length; j += 5) {
-      const trackId = asString(prof[j], `${p}[2][${j}]`);
-      if (u.byTrack.has(trackId)) fail(`${p}[2][${j}]`, `repeats track ${JSON.stringify(trackId)}`);
-      const e: ProfileEntry = {
-        trackId,
-        item: itemOf(trackId),
-        w: asFinite(prof[j + 1], `${p}[2][${j + 1}]`),
-        ts: asFinite(prof[j + 2], `${p}[2][${j + 2}]`),
-        kind: kindOf(prof[j + 3], `${p}[2][${j + 3}]`),
-        kindW: asFinite(prof[j + 4], `${p}[2][${j + 4}]`),
-      };
-      u.profile.push(e);
-      u.byTrack.set(trackId, e);
-    }
-    return [id, u];
-  });
-  const plays = st.pop.parse(s['plays'], 'plays');
-  // Everything parsed: install.
+  for (let k = 0; k < nLive; k++) {
+    fill(lists[k]![0], session, k);
+    fill(lists[k]![1], long, k);
+  }
   const cache = ItemGraph.cache(o.maxItems);
-  for (const it of items.slice(0, nLive)) cache.set(it.trackId, it);
+  for (let k = 0; k < nLive; k++) cache.set(tracks[k]!, items[k]);
   graph.items = cache;
   graph.landmark = landmark;
   st.users.replace(users);

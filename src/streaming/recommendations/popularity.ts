@@ -1,5 +1,7 @@
 import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import { DAY_MS, EMPTY, logAdd, toLog, valueAt } from './decay.ts';
+import { bad, obj, typed } from '../snapshots/check.ts';
+import { type PackedStrings, packStrings, unpackStrings } from '../snapshots/columns.ts';
 import { positiveInt, positiveNumber, UserHistories } from './history.ts';
 import {
   asArray,
@@ -160,6 +162,33 @@ export class DecayedPopularity {
       scores.set(id, asFinite(v, `${path}[${i}][1]`));
     });
     return scores;
+  }
+
+  /** The counts as columns: track ids and log2 scores, least recently counted first (item-knn snapshots). */
+  snapshotColumns(): { tracks: PackedStrings; scores: Float64Array } {
+    const ids: string[] = [];
+    const scores = new Float64Array(this.#scores.size);
+    for (const [k, v] of this.#scores.rentries() as Iterable<[string, number]>) {
+      scores[ids.length] = v;
+      ids.push(k);
+    }
+    return { tracks: packStrings(ids), scores };
+  }
+
+  /** Checks a `snapshotColumns()` (throws InvalidHandlerSnapshotError naming `path`); `replace` installs it. */
+  parseColumns(raw: unknown, path: string): Map<string, number> {
+    const o = obj(raw, path);
+    const ids = unpackStrings(o['tracks'], `${path}.tracks`, this.maxItems);
+    const scores = typed(o['scores'], Float64Array, `${path}.scores`, ids.length);
+    const out = new Map<string, number>();
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (id === '') bad(`${path}.tracks[${i}]`, 'is empty');
+      if (out.has(id)) bad(`${path}.tracks[${i}]`, `repeats track ${JSON.stringify(id)}`);
+      if (!Number.isFinite(scores[i]!)) bad(`${path}.scores[${i}]`, 'must be a finite number');
+      out.set(id, scores[i]!);
+    }
+    return out;
   }
 
   /** Installs the result of `parse` (its order: least recently counted first). */

@@ -30,7 +30,7 @@ export interface Recommender {
    * user played or skipped recently (their bounded history). `now` is the query time.
    */
   recommend(userId: string, limit: number, now: number): Recommendation[];
-  /** JSON-serializable state. */
+  /** Its state, as a structured-clone value (`v8.serialize`: plain data and typed arrays). */
   snapshot(): unknown;
   /** Replaces the state with a snapshot; validates it and throws InvalidSnapshotError (state unchanged) when it is bad. */
   restore(state: unknown): void;

@@ -85,6 +85,40 @@ describe('plays snapshot', () => {
     expect(viaV8(c.snapshot())).toEqual(viaV8(a.snapshot()));
   });
 
+  it("builds a restored user's history on first read: a snapshot copies the rows of users never read, learning goes on identically", () => {
+    const a = filled();
+    const b = new PlaysHandler({ historySize: 3, sessionGapMs: 60_000 });
+    b.restore(viaV8(a.snapshot()));
+    expect(viaV8(b.snapshot())).toEqual(viaV8(a.snapshot())); // no user read yet
+    const c = new PlaysHandler({ historySize: 3, sessionGapMs: 60_000 });
+    c.restore(viaV8(b.snapshot())); // a restore of a restore never read
+    // Read like the HTTP view and the GDPR export do (spread, structuredClone): the history is there.
+    expect(structuredClone(c.user('u1'))).toEqual(structuredClone(a.user('u1')));
+    expect({ ...c.user('u2') }.history).toEqual(a.user('u2')!.history);
+    for (const h of [a, b, c])
+      for (let i = 20; i < 30; i++)
+        h.handle(ev('track.played', `u${i % 5}`, `t${i % 6}`, T0 + i * 20_000), ctx);
+    expect(state(b)).toEqual(state(a));
+    expect(state(c)).toEqual(state(a));
+    expect(viaV8(c.snapshot())).toEqual(viaV8(a.snapshot()));
+  });
+
+  it('forgets a restored user never read: gone from the state and the next snapshot, its rows zeroed', () => {
+    const a = filled();
+    const snap = viaV8(a.snapshot());
+    const b = new PlaysHandler({ historySize: 3, sessionGapMs: 60_000 });
+    b.restore(snap);
+    a.forget('u2');
+    b.forget('u2');
+    expect(b.user('u2')).toBeUndefined();
+    expect(viaV8(b.snapshot())).toEqual(viaV8(a.snapshot()));
+    // The restored columns no longer hold u2's plays: only the other users' rows are non-zero.
+    const users = (snap as unknown as { users: { ts: Float64Array } }).users;
+    expect([...users.ts].filter((t) => t !== 0)).toHaveLength(
+      (['u0', 'u1', 'u3'] as const).reduce((n, u) => n + a.user(u)!.history.length, 0),
+    );
+  });
+
   it('refuses malformed columns and keeps its state', () => {
     const a = filled();
     const good = a.snapshot() as unknown as { users: Record<string, unknown> } & Record<string, unknown>;

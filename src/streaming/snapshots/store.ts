@@ -26,7 +26,7 @@ import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 
-export const SNAPSHOT_FORMAT = 2;
+export const SNAPSHOT_FORMAT = 3;
 const MAGIC = Buffer.from([0x42, 0x42, 0x53, 0x4e, 0x41, 0x50, 0x00, 0x01]); // "BBSNAP\0\1"
 const HASH_BYTES = 32;
 const NAME = /^snapshot-(\d{12})\.bbsnap$/;
