@@ -48,6 +48,7 @@ const BENCHES: Bench[] = [
       ackPerSec: '',
       postP99ms: '',
       drainMs: '≤ 2,000 ms',
+      healthzP99ms: '',
       storagePerSec: 'the storage ceiling',
       endToEndVsStorage: '',
     },

@@ -20,6 +20,8 @@ const app = new App(
     MAX_CONNECTIONS_PER_USER: '100000',
     RATE_LIMIT_COMMANDS: '1000000',
     OUTBOUND_MAX_BYTES: process.env['OUTBOUND_MAX_BYTES'] ?? '4194304',
+    // STREAM_WORKER=false: the built-in stream handlers on the main thread (memory vs throughput).
+    ...(process.env['STREAM_WORKER'] ? { STREAM_WORKER: process.env['STREAM_WORKER'] } : {}),
     // The cluster benchmark starts three of these on one Redis (bench/run.ts).
     ...(process.env['REDIS_URL']
       ? {

@@ -7,6 +7,8 @@
  * - ackPerSec: events acknowledged (202, durable) per second;
  * - endToEndPerSec: events handled by every handler per second, first POST → last handled;
  * - postP50ms / postP99ms: latency of one batch POST;
+ * - healthzP99ms: latency of GET /healthz, polled every 20 ms from the first POST until all
+ *   is handled (how responsive the node stays for other clients while the stream works);
  * - drainMs: from the last 202 until the handlers had handled everything (the lag back to
  *   zero once the load stops; target ≤ 2 s);
  * - storagePerSec: the ceiling of the storage itself, measured after the server stopped:
@@ -73,6 +75,17 @@ for (let b = 0; b < N / BATCH; b++) {
 
 const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 const latencies: number[] = [];
+// How responsive the node stays for everyone else meanwhile: GET /healthz every 20 ms.
+const probeLatencies: number[] = [];
+let loading = true;
+const prober = (async () => {
+  while (loading) {
+    const t = performance.now();
+    await (await fetch(`${url}/healthz`)).text();
+    probeLatencies.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+})();
 let next = 0;
 let acked = 0;
 const started = performance.now();
@@ -99,6 +112,8 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 5));
 }
 const doneAt = performance.now();
+loading = false;
+await prober;
 server.kill('SIGINT');
 await new Promise((r) => server.once('exit', r));
 
@@ -144,6 +159,11 @@ console.log(
     endToEndVsStorage: Math.round((acked / ((doneAt - started) / 1000) / storagePerSec) * 1000) / 1000,
     postP50ms: q(0.5),
     postP99ms: q(0.99),
+    healthzP99ms: (() => {
+      probeLatencies.sort((a, b) => a - b);
+      const v = probeLatencies[Math.min(probeLatencies.length - 1, Math.floor(0.99 * probeLatencies.length))];
+      return Math.round((v ?? 0) * 100) / 100;
+    })(),
   })}`,
 );
 process.exit(0);

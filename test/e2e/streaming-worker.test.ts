@@ -1,5 +1,5 @@
 /**
- * The built-in stream handlers in a worker thread (STREAM_WORKER, the default;
+ * The built-in stream handlers in a worker thread (STREAM_WORKER=true; `auto`, the default, from 4 cores;
  * docs/architecture.md, "The stream worker"), end to end over HTTP on the embedded engines:
  * - events posted over HTTP are handled in the worker and its answers are served
  *   (track stats, listening, recommendations, windows), and /metrics shows its metrics
@@ -61,7 +61,12 @@ describe('stream worker', () => {
   let srv: TestServer;
   beforeAll(async () => {
     srv = await startTestServer(
-      { RECOMMENDATION_PUSH_DEBOUNCE_MS: '50', EVENT_RETRY_BASE_MS: '1', EVENT_RETRY_MAX_MS: '5' },
+      {
+        STREAM_WORKER: 'true',
+        RECOMMENDATION_PUSH_DEBOUNCE_MS: '50',
+        EVENT_RETRY_BASE_MS: '1',
+        EVENT_RETRY_MAX_MS: '5',
+      },
       { streaming: { workerTestHooks: true } },
     );
   });
