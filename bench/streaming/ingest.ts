@@ -17,36 +17,18 @@
  *   1,000-row transaction each; endToEndVsStorage = endToEndPerSec / storagePerSec.
  * Usage: node bench/streaming/ingest.ts [N=300000] [BATCH=1000] [C=4]
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { signHs256 } from '../../src/core/auth/index.ts';
+import { startBackbeatPeer } from './peer.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
-const SECRET = 'bench-secret-0123456789abcdef0123456789';
 const N = Number(process.argv[2] ?? 300_000);
 const BATCH = Number(process.argv[3] ?? 1000);
 const C = Number(process.argv[4] ?? 4);
 
-const server = spawn(
-  process.execPath,
-  [...(process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), 'bench/peers/backbeat.ts'],
-  { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_SECRET: SECRET } },
-);
-const port = await new Promise<number>((resolve, reject) => {
-  let out = '';
-  server.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    const m = /READY (\d+)/.exec(out);
-    if (m) resolve(Number(m[1]));
-  });
-  server.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-});
-const url = `http://127.0.0.1:${port}`;
-const token = await signHs256(SECRET, { sub: 'bench', scope: 'admin' }, 3600);
+const { url, headers, stop } = await startBackbeatPeer();
 
 // Zipf-ish tracks over 5,000, 10,000 users, a day of event time.
 let seed = 42;
@@ -73,7 +55,6 @@ for (let b = 0; b < N / BATCH; b++) {
   bodies.push(JSON.stringify(events));
 }
 
-const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 const latencies: number[] = [];
 // How responsive the node stays for everyone else meanwhile: GET /healthz every 20 ms.
 const probeLatencies: number[] = [];
@@ -114,8 +95,7 @@ for (;;) {
 const doneAt = performance.now();
 loading = false;
 await prober;
-server.kill('SIGINT');
-await new Promise((r) => server.once('exit', r));
+await stop();
 
 // The storage ceiling: the same events in their stored form, a bare insert loop.
 const storageDir = mkdtempSync(join(tmpdir(), 'bb-ceiling-'));

@@ -9,34 +9,14 @@
  * acknowledged per second during the load; below RATE when intake cannot keep up), probes.
  * Usage: node bench/streaming/insight.ts [RATE=50000] [SECONDS=10]
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { signHs256 } from '../../src/core/auth/index.ts';
+import { startBackbeatPeer } from './peer.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
-const SECRET = 'bench-secret-0123456789abcdef0123456789';
 const RATE = Number(process.argv[2] ?? 50_000);
 const SECONDS = Number(process.argv[3] ?? 10);
 const BATCH = 1000;
 const C = 4;
 
-const server = spawn(
-  process.execPath,
-  [...(process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean), 'bench/peers/backbeat.ts'],
-  { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_SECRET: SECRET } },
-);
-const port = await new Promise<number>((resolve, reject) => {
-  let out = '';
-  server.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    const m = /READY (\d+)/.exec(out);
-    if (m) resolve(Number(m[1]));
-  });
-  server.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-});
-const url = `http://127.0.0.1:${port}`;
-const token = await signHs256(SECRET, { sub: 'bench', scope: 'admin' }, 3600);
-const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+const { url, headers, stop } = await startBackbeatPeer();
 
 // The same shape of plays as the ingest benchmark: Zipf-ish over 5,000 tracks, 10,000 users.
 let seed = 7;
@@ -116,8 +96,7 @@ while (!loadDone) {
 }
 const loadEndedAt = await loadEnd;
 await Promise.all(probes);
-server.kill('SIGINT');
-await new Promise((r) => server.once('exit', r));
+await stop();
 latencies.sort((a, b) => a - b);
 const q = (p: number) =>
   Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]! * 10) / 10;

@@ -82,6 +82,30 @@ class Recorder implements EventHandler {
   }
 }
 
+/** A dead-letter store (SQLite underneath) whose first `failures` puts throw; `down()` counts what is left below 0 once they are used. */
+function flakyDeadLetters(failures: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'bb-dlq-'));
+  dirs.push(dir);
+  const real = new SqliteDeadLetterStore(join(dir, 'dlq.db'));
+  let down = failures;
+  const flaky: DeadLetterStore = {
+    put: async (dl: DeadLetter) => {
+      if (down-- > 0) throw new Error('disk full');
+      return real.put(dl);
+    },
+    list: (o) => real.list(o),
+    get: (ids) => real.get(ids),
+    remove: (ids) => real.remove(ids),
+    take: (o) => real.take(o),
+    release: (ids) => real.release(ids),
+    count: () => real.count(),
+    forUser: (u) => real.forUser(u),
+    eraseUser: (u) => real.eraseUser(u),
+    close: () => real.close(),
+  };
+  return { real, flaky, down: () => down };
+}
+
 describe('StreamProcessor', () => {
   it('retries a retriable error with exponential backoff and full jitter, then succeeds', async () => {
     const h = new Recorder();
@@ -127,25 +151,7 @@ describe('StreamProcessor', () => {
   it('when the dead-letter store fails, the batch is not committed and comes again: nothing is lost', async () => {
     const h = new Recorder();
     h.fail = (e) => (e.data['trackId'] === 'poison' ? new BadRequestError('poison') : undefined);
-    const dir = mkdtempSync(join(tmpdir(), 'bb-dlq-'));
-    dirs.push(dir);
-    const real = new SqliteDeadLetterStore(join(dir, 'dlq.db'));
-    let down = 2;
-    const flaky: DeadLetterStore = {
-      put: async (dl: DeadLetter) => {
-        if (down-- > 0) throw new Error('disk full');
-        return real.put(dl);
-      },
-      list: (o) => real.list(o),
-      get: (ids) => real.get(ids),
-      remove: (ids) => real.remove(ids),
-      take: (o) => real.take(o),
-      release: (ids) => real.release(ids),
-      count: () => real.count(),
-      forUser: (u) => real.forUser(u),
-      eraseUser: (u) => real.eraseUser(u),
-      close: () => real.close(),
-    };
+    const { real, flaky } = flakyDeadLetters(2);
     const s = setup([h], { dlq: flaky });
     await s.ingest.ingest([liked('u', 'before'), liked('u', 'poison'), liked('u', 'after')], {
       source: 'http',
@@ -163,25 +169,7 @@ describe('StreamProcessor', () => {
     const first = new Recorder('first');
     const second = new Recorder('second');
     second.fail = (e) => (e.data['trackId'] === 'poison' ? new BadRequestError('poison') : undefined);
-    const dir = mkdtempSync(join(tmpdir(), 'bb-dlq-'));
-    dirs.push(dir);
-    const real = new SqliteDeadLetterStore(join(dir, 'dlq.db'));
-    let down = 2;
-    const flaky: DeadLetterStore = {
-      put: async (dl: DeadLetter) => {
-        if (down-- > 0) throw new Error('disk full');
-        return real.put(dl);
-      },
-      list: (o) => real.list(o),
-      get: (ids) => real.get(ids),
-      remove: (ids) => real.remove(ids),
-      take: (o) => real.take(o),
-      release: (ids) => real.release(ids),
-      count: () => real.count(),
-      forUser: (u) => real.forUser(u),
-      eraseUser: (u) => real.eraseUser(u),
-      close: () => real.close(),
-    };
+    const { real, flaky, down } = flakyDeadLetters(2);
     const s = setup([first, second], { dlq: flaky });
     await s.ingest.ingest(
       [liked('u', 'a'), liked('u', 'poison'), liked('u', 'b'), liked('u', 'a', undefined)],
@@ -189,7 +177,7 @@ describe('StreamProcessor', () => {
     );
     await s.processor.start();
     await s.processor.caughtUp();
-    expect(down).toBeLessThan(0); // the store failed twice: the batch came three times
+    expect(down()).toBeLessThan(0); // the store failed twice: the batch came three times
     expect(first.seen).toEqual(['a', 'poison', 'b', 'a']);
     expect(second.seen).toEqual(['a', 'b', 'a']);
     expect(s.processor.handled).toBe(4);

@@ -1,9 +1,6 @@
-import type { Logger } from '../../core/observability/index.ts';
-import type { Clock } from '../../core/time/index.ts';
 import { emptyTrack, PlaysHandler } from '../handlers/plays.ts';
-import { RecommendationsHandler, type UserPublisher } from '../handlers/recommendations.ts';
+import { RecommendationsHandler, type RecommendationsHandlerOptions } from '../handlers/recommendations.ts';
 import { TrendingHandler } from '../handlers/trending.ts';
-import type { StreamingMetrics } from '../metrics.ts';
 import type { EventHandler } from '../processor.ts';
 import { ItemKnnRecommender } from '../recommendations/index.ts';
 import type {
@@ -14,18 +11,11 @@ import type {
   WindowsView,
 } from '../service.ts';
 
-/** What the built-in handlers need (the same in-process and in the worker). */
-export interface BuiltinHandlersOptions {
-  clock: Clock;
-  metrics: StreamingMetrics;
-  logger: Logger;
-  publish: UserPublisher;
-  pushDebounceMs: number;
-  pushItems: number;
-  maxPendingPushes: number;
-  maxKnownUsers?: number;
-  maxPushesPerSec: number;
-}
+/**
+ * What the built-in handlers need (the same in-process and in the worker): the
+ * recommendations handler's options but its models, which are built here.
+ */
+export type BuiltinHandlersOptions = Omit<RecommendationsHandlerOptions, 'model' | 'baseline'>;
 
 /** The part of a GDPR export the built-in handlers answer. */
 export type BuiltinUserExport = Pick<StreamingUserExport, 'listening' | 'recommendations' | 'sessions'>;
