@@ -69,12 +69,14 @@ const BENCHES: Bench[] = [
   },
   {
     name: 'snapshot',
-    what: 'handler-state snapshots: 300,000 events of 20,000 users on the embedded log; snapshot size, serialize (the stream waits) and write time; restart from the snapshot vs a full replay, each until caught up',
+    what: 'handler-state snapshots: 300,000 events of 20,000 users on the embedded log; snapshot size, serialize (the stream waits) and write time, the longest the event loop was held meanwhile; restart from the snapshot vs a full replay, each until caught up',
     script: 'bench/streaming/snapshot.ts',
     args: ['300000', '20000'],
     metrics: {
       snapshotMB: '',
       serializeMs: '',
+      maxLoopDelayMs: '',
+      longestBlockMs: '',
       writeMs: '',
       restoreMs: '',
       restartFromSnapshotMs: '< full replay',

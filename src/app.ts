@@ -221,6 +221,8 @@ export class App {
         // Recommendation pushes go to the user's inbox channel like any publication.
         publish: (userId, data) =>
           this.gateway.channels.publish(`user:${userId}`, data, { user: 'backbeat' }, 'streaming'),
+        // …and only while someone is subscribed to it (presence lists every subscriber, cluster-wide).
+        listening: async (userId) => (await this.gateway.channels.presence(`user:${userId}`)).length > 0,
         maxBatch: config.eventsMaxBatch,
         maxJsonDepth: config.maxJsonDepth,
         retry: {

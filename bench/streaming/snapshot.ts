@@ -2,6 +2,8 @@
  * Snapshots of the stream handlers' state, on the embedded engines in one process: fills
  * the log with N play events (U users, 5,000 tracks), lets the handlers catch up, takes a
  * snapshot (serialize time: the stream waits; write time: in the background; file size),
+ * the longest the event loop was held at once meanwhile (`maxLoopDelayMs`: the largest gap
+ * between 5 ms ticks; `longestBlockMs`: the processor's own gauge, its slices and parts),
  * then measures a restart twice on the same log: from the snapshot (restore + empty tail)
  * and from no snapshot (full replay), each until caught up.
  * Per part of the file (processor, each handler): bytes, serialize CPU ms (snapshot() +
@@ -76,13 +78,26 @@ for (let b = 0; b < N / 1000; b++) {
 }
 await app.streaming.caughtUp(600_000);
 await app.analytics.settled();
+// How long the event loop is held at once while the snapshot is taken (HTTP, the gateway and
+// intake wait that long): the longest gap between 5 ms ticks, and the processor's own gauge.
+let lastTick = performance.now();
+let maxLoopDelayMs = 0;
+const ticker = setInterval(() => {
+  const now = performance.now();
+  maxLoopDelayMs = Math.max(maxLoopDelayMs, now - lastTick);
+  lastTick = now;
+}, 5);
 let c = cpu();
 const file = (await app.streaming.snapshotNow())!;
+clearInterval(ticker);
 const snapshotCpuMs = cpu() - c; // serialize + the background write (hash, syscalls)
 const serializeMs = (await histogramSum(app, 'serialize')) * 1000;
 const writeMs = (await histogramSum(app, 'write')) * 1000;
 const bytes = statSync(join(dir, 'streaming', 'snapshots', file)).size;
 const rssMB = Math.round(process.memoryUsage().rss / 2 ** 20);
+const longestBlockMs =
+  ((await app.metrics.registry.getSingleMetric('backbeat_streaming_snapshot_longest_block_seconds')!.get())
+    .values[0]?.value ?? NaN) * 1000;
 const partBytes = await gauge(app, 'backbeat_streaming_snapshot_part_bytes');
 const serializeCpu = await gauge(app, 'backbeat_streaming_snapshot_part_cpu_seconds', 'serialize');
 await app.close({ drain: false });
@@ -115,6 +130,8 @@ console.log(
     snapshotMB: Math.round((bytes / 2 ** 20) * 10) / 10,
     serializeMs: Math.round(serializeMs),
     writeMs: Math.round(writeMs),
+    maxLoopDelayMs: Math.round(maxLoopDelayMs),
+    longestBlockMs: Math.round(longestBlockMs),
     restoreMs: Math.round(restoreMs),
     snapshotCpuMs: Math.round(snapshotCpuMs),
     restartFromSnapshotMs: Math.round(restartFromSnapshotMs),

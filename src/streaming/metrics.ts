@@ -16,6 +16,7 @@ export class StreamingMetrics {
   readonly snapshotBytes: Gauge;
   readonly snapshotPartBytes: Gauge<'part'>;
   readonly snapshotPartCpu: Gauge<'part' | 'phase'>;
+  readonly snapshotLongestBlock: Gauge;
   readonly snapshotWrites: Counter<'outcome'>;
   readonly snapshotOffset: Gauge<'partition'>;
   readonly snapshotStarts: Counter<'outcome'>;
@@ -90,7 +91,7 @@ export class StreamingMetrics {
     });
     this.snapshotDuration = new Histogram({
       name: 'backbeat_streaming_snapshot_duration_seconds',
-      help: 'Handler-state snapshots: time to serialize (the stream waits meanwhile), to write the file durably, and to load and restore one at start',
+      help: 'Handler-state snapshots: time to serialize (the stream waits meanwhile; the event loop turns between slices), to write the file durably, and to load and restore one at start',
       labelNames: ['phase'] as const,
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
@@ -110,6 +111,11 @@ export class StreamingMetrics {
       name: 'backbeat_streaming_snapshot_part_cpu_seconds',
       help: 'CPU time of each part of the newest snapshot: serialize (snapshot() + v8.serialize, the stream waits) or restore (deserialize + restore())',
       labelNames: ['part', 'phase'] as const,
+      registers,
+    });
+    this.snapshotLongestBlock = new Gauge({
+      name: 'backbeat_streaming_snapshot_longest_block_seconds',
+      help: "Longest time the event loop waited at once while the newest snapshot was serialized (a slice of building a large handler's columns, or one part's v8.serialize); the whole serialize phase is longer, with the event loop turning between slices",
       registers,
     });
     this.snapshotWrites = new Counter({

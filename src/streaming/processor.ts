@@ -1,3 +1,4 @@
+import { setImmediate as yieldTurn } from 'node:timers/promises';
 import { BackbeatError, toBackbeatError } from '../core/errors/index.ts';
 import { extractContext, withSpan, type Logger } from '../core/observability/index.ts';
 import { backoffMs } from '../core/resilience/index.ts';
@@ -25,6 +26,7 @@ import {
   type SnapshotFile,
   type SnapshotStore,
 } from './snapshots/store.ts';
+import { runStepsCooperatively, type Steps } from './snapshots/steps.ts';
 
 export interface HandlerContext {
   /** The event was handled before this process started: rebuild state only, no side effects. */
@@ -63,6 +65,13 @@ export interface EventHandler {
    * Maps). Taken between batches, after `settle`: it reflects exactly the events handled.
    */
   snapshot?(): unknown;
+  /**
+   * The same state built in steps (snapshots/steps.ts), for a handler with much of it: the
+   * processor lets the event loop turn between steps, so a large snapshot never blocks
+   * HTTP, the gateway or intake for long. The state must not change between steps; it
+   * does not, since the processor holds its lock (no batch, no erasure) meanwhile.
+   */
+  snapshotSteps?(): Steps<unknown>;
   /** Replaces the state with a `snapshot()`; validates all of it first and throws (state unchanged) when it is bad. */
   restore?(state: unknown): void;
   /** Resolves once no event handled so far is still pending inside the handler (called before `snapshot`). */
@@ -425,6 +434,9 @@ export class StreamProcessor {
     // is measured (process.cpuUsage: not the wall clock of a loaded machine).
     const cpu: Record<string, number> = {};
     let c0 = process.cpuUsage();
+    // The longest the event loop waited at once: a slice of a handler's steps, or one part's
+    // `snapshot()` + `v8.serialize` (a handler without steps, or the serialization itself).
+    let longestBlockMs = 0;
     const parts: SnapshotPart[] = [
       serializePart(PROCESSOR_PART, {
         recent: packStrings(this.#recent.values()),
@@ -434,9 +446,26 @@ export class StreamProcessor {
     const names: string[] = [];
     for (const h of this.#o.handlers) {
       if (h.stateless) continue;
+      // The event loop turns between two parts (HTTP, the gateway and intake go on; this
+      // processor holds its lock, so no batch or erasure changes a handler meanwhile).
+      await yieldTurn();
+      let state: unknown;
+      let stepsCpu = 0;
+      let blockStarted = performance.now();
       c0 = process.cpuUsage();
-      parts.push(serializePart(h.name, h.snapshot!()));
-      cpu[h.name] = cpuMs(c0);
+      if (h.snapshotSteps) {
+        const r = await runStepsCooperatively(h.snapshotSteps());
+        state = r.value;
+        stepsCpu = r.cpuMs;
+        longestBlockMs = Math.max(longestBlockMs, r.longestSliceMs);
+        blockStarted = performance.now();
+        c0 = process.cpuUsage();
+      } else {
+        state = h.snapshot!();
+      }
+      parts.push(serializePart(h.name, state));
+      cpu[h.name] = stepsCpu + cpuMs(c0);
+      longestBlockMs = Math.max(longestBlockMs, performance.now() - blockStarted);
       names.push(h.name);
     }
     const positions = Object.fromEntries(this.#applied);
@@ -453,6 +482,7 @@ export class StreamProcessor {
     );
     const serializeMs = performance.now() - started;
     m.snapshotDuration.labels('serialize').observe(serializeMs / 1000);
+    m.snapshotLongestBlock.set(longestBlockMs / 1000);
     for (const p of encoded.header.parts) {
       m.snapshotPartBytes.labels(p.name).set(p.bytes);
       m.snapshotPartCpu.labels(p.name, 'serialize').set((cpu[p.name] ?? 0) / 1000);
@@ -475,6 +505,7 @@ export class StreamProcessor {
             reason,
             bytes: encoded.bytes,
             serializeMs: Math.round(serializeMs),
+            longestBlockMs: Math.round(longestBlockMs),
             parts: encoded.header.parts,
             serializeCpuMs: cpu,
             writeMs: Math.round(writeMs),

@@ -7,7 +7,7 @@ import type { Clock } from '../core/time/index.ts';
 import { DLQ_REPLAY_LEASE_MS, type DeadLetter, type DeadLetterStore } from './dlq/store.ts';
 import { decodeEvent, musicEventRegistry, type SchemaRegistry, type StreamEvent } from './events/index.ts';
 import type { TrackStats, UserListening } from './handlers/plays.ts';
-import type { UserPublisher } from './handlers/recommendations.ts';
+import type { UserSubscribed, UserPublisher } from './handlers/recommendations.ts';
 import type { ListeningSession, WindowSummary } from './handlers/trending.ts';
 import { EventIngest, type IngestContext, type IngestResult } from './ingest.ts';
 import { ERASURE_EVENT_TYPE, type EventLog, type LogHealth } from './log/index.ts';
@@ -27,6 +27,8 @@ export interface StreamingOptions {
   logger: Logger;
   registry: Registry;
   publish: UserPublisher;
+  /** Whether anyone is subscribed to `user:<id>`: a recommendation push for a user nobody listens to is not computed. */
+  listening?: UserSubscribed;
   owns?: (userId: string) => boolean;
   maxBatch: number;
   /** Deepest JSON nesting of one event (MAX_JSON_DEPTH). */
@@ -238,6 +240,7 @@ export class StreamingService {
         registry: opts.registry,
         metrics: this.metrics,
         publish: opts.publish,
+        ...(opts.listening ? { listening: opts.listening } : {}),
         ...(opts.owns ? { owns: opts.owns } : {}),
         workerData: {
           group: `${opts.group}.handlers`,
@@ -245,6 +248,7 @@ export class StreamingService {
           logLevel: (logger as { level?: string }).level ?? 'info',
           retry: opts.retry,
           handlers: handlerOpts,
+          ...(opts.listening ? { listening: true } : {}),
           ...(this.#workerSnapshots?.enabled
             ? {
                 snapshots: {
@@ -267,6 +271,7 @@ export class StreamingService {
         metrics: this.metrics,
         logger,
         publish: opts.publish,
+        ...(opts.listening ? { listening: opts.listening } : {}),
       });
       this.#builtin = this.#local;
     }

@@ -15,6 +15,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RawClient } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -110,6 +111,33 @@ describe('stream worker', () => {
     expect(stats['plays']).toMatchObject({ tracks: 3, users: 3 });
     expect(stats['processor']['handled']).toBeGreaterThanOrEqual(7);
     expect(srv.app.streaming.lag()).toBe(0);
+  });
+
+  it('pushes recommendations from the worker only to users someone is subscribed to', async () => {
+    const listener = await RawClient.connect(srv.wsUrl, await srv.token({ sub: 'w-9' }));
+    await listener.request({ type: 'subscribe', channel: 'user:w-9' });
+    expect((await post(srv, [play('w-9', 'w-p', 20), play('w-8', 'w-p', 21)])).status).toBe(202);
+    const push = await listener.waitFor(
+      (f) => f.type === 'message' && f['channel'] === 'user:w-9',
+      5000,
+      'recommendation push',
+    );
+    expect(push['data']).toMatchObject({ kind: 'recommendations' });
+    await listener.close();
+    // w-8 has no subscriber: the worker asked the main thread, which said no.
+    const noListener = (text: string) =>
+      Number(
+        /backbeat_streaming_recommendation_pushes_total\{outcome="no_listener"[^}]*\} (\d+)/.exec(
+          text,
+        )?.[1] ?? 0,
+      );
+    let counted = 0;
+    await until(
+      async () => (counted = noListener(await metricsText(srv))) >= 1,
+      'a push counted no_listener',
+      5000,
+    );
+    expect(counted).toBeGreaterThanOrEqual(1);
   });
 
   it('/metrics merges the worker metrics: one family each, its handler series as in-process', async () => {

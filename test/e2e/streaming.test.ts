@@ -203,6 +203,19 @@ describe('recommendations', () => {
       kind: 'recommendations',
       items: expect.arrayContaining([expect.objectContaining({ trackId: 'rk-b' })]),
     });
+    // Nobody is subscribed to user:rk-1 or user:rk-2: their lists were not computed or
+    // published (nothing in those channels' history), only counted.
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    const noListener = /backbeat_streaming_recommendation_pushes_total\{outcome="no_listener"\} (\d+)/.exec(
+      text,
+    );
+    expect(Number(noListener?.[1])).toBeGreaterThanOrEqual(2);
+    const adminHistory = await get(
+      `/v1/channels/user:rk-1/history`,
+      await srv.token({ sub: 'ops', scope: 'publish' }),
+    );
+    expect(adminHistory.status).toBe(200);
+    expect(adminHistory.body['publications']).toEqual([]);
     await listener.close();
   });
 

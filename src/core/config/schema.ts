@@ -278,7 +278,7 @@ export const ConfigVars = [
     'recommendationPushDebounceMs',
     int(0, 3_600_000),
     '1000',
-    "after a play, the user's new recommendations are pushed to user:<id> once no play came for this long",
+    "after a play, the user's new recommendations are pushed to user:<id> once no play came for this long (only while someone is subscribed to it: presence, cluster-wide)",
   ),
   v(
     'RECOMMENDATION_PUSH_MAX_PER_SEC',

@@ -11,6 +11,7 @@ import {
   StringDictionary,
   unpackStrings,
 } from '../snapshots/columns.ts';
+import { checkpoint, runSteps, type Steps } from '../snapshots/steps.ts';
 
 /** How a play ended: listened to (nearly) the end, part of it, or skipped early. */
 export type PlayOutcome = 'complete' | 'partial' | 'skip';
@@ -242,12 +243,17 @@ export class PlaysHandler implements EventHandler {
    * dictionary). No object per user or per play: v8.serialize copies the columns.
    */
   snapshot(): PlaysSnapshot {
+    return runSteps(this.snapshotSteps());
+  }
+
+  /** `snapshot()` in steps (snapshots/steps.ts): the processor lets the event loop turn between them. */
+  *snapshotSteps(): Steps<PlaysSnapshot> {
     return {
       kind: 'plays',
       version: 2,
-      tracks: packStats(this.#tracks),
-      artists: packStats(this.#artists),
-      users: packUsers(this.#users),
+      tracks: yield* packStats(this.#tracks),
+      artists: yield* packStats(this.#artists),
+      users: yield* packUsers(this.#users),
     };
   }
 
@@ -378,13 +384,20 @@ function eraseUnread(u: UserListening): void {
   unread.delete(u);
 }
 
-function packStats(cache: LRUCache<string, TrackStats>): PackedStats {
+function* packStats(cache: LRUCache<string, TrackStats>): Steps<PackedStats> {
   const ids: string[] = [];
-  const values = new Float64Array(cache.size * STAT_FIELDS.length);
-  let at = 0;
+  const list: TrackStats[] = [];
+  // The walk first (nothing yields inside the cache's iterator), then the columns in steps.
   for (const [id, t] of cache.rentries() as Generator<[string, TrackStats]>) {
     ids.push(id);
+    list.push(t);
+  }
+  const values = new Float64Array(list.length * STAT_FIELDS.length);
+  let at = 0;
+  for (let i = 0; i < list.length; i++) {
+    const t = list[i]!;
     for (const f of STAT_FIELDS) values[at++] = t[f];
+    if (checkpoint(i)) yield;
   }
   return { ids: packStrings(ids), values };
 }
@@ -410,7 +423,7 @@ function unpackStats(v: unknown, path: string, max: number): LRUCache<string, Tr
   return cache;
 }
 
-function packUsers(cache: LRUCache<string, UserListening>): PackedUsers {
+function* packUsers(cache: LRUCache<string, UserListening>): Steps<PackedUsers> {
   // One walk of the cache (least recently used first), then plain arrays.
   const ids: string[] = [];
   const list: UserListening[] = [];
@@ -434,6 +447,7 @@ function packUsers(cache: LRUCache<string, UserListening>): PackedUsers {
   const outcome = new Uint8Array(h);
   let at = 0;
   for (let i = 0; i < n; i++) {
+    if (checkpoint(i)) yield;
     const u = list[i]!;
     const v = i * USER_FIELDS;
     values[v] = u.plays;

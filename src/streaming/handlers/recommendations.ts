@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import type { Logger } from '../../core/observability/index.ts';
 import type { Clock, TimerHandle } from '../../core/time/index.ts';
@@ -7,9 +8,12 @@ import type { EventHandler, HandlerContext } from '../processor.ts';
 import type { Interaction, Recommendation, Recommender, UserInteraction } from '../recommendations/index.ts';
 import { bad, header, int, obj, typed } from '../snapshots/check.ts';
 import { checkFinite, packStrings, unpackStrings } from '../snapshots/columns.ts';
+import { runSteps, type Steps } from '../snapshots/steps.ts';
 
 /** Publishes a payload to a user's personal inbox channel `user:<id>`. */
 export type UserPublisher = (userId: string, data: unknown) => Promise<unknown>;
+/** Whether anyone is subscribed to the user's `user:<id>` channel (cluster-wide presence). */
+export type UserSubscribed = (userId: string) => Promise<boolean>;
 
 export interface RecommendationsHandlerOptions {
   model: Recommender;
@@ -23,6 +27,12 @@ export interface RecommendationsHandlerOptions {
   metrics: StreamingMetrics;
   logger: Logger;
   publish: UserPublisher;
+  /**
+   * Asked before a push is computed: a list for a user nobody is subscribed to as
+   * `user:<id>` is not computed or published (counted `no_listener`; the user's app reads
+   * `GET /v1/users/{id}/recommendations` when it opens). Absent: every push is published.
+   */
+  listening?: UserSubscribed;
   /** After a play, the new list is pushed this long after the user's last event (debounce), ms. @default 1000 */
   pushDebounceMs: number;
   /** Items in a pushed list. @default 10 */
@@ -39,6 +49,8 @@ export interface RecommendationsHandlerOptions {
 }
 
 const DEFAULT_MAX_KNOWN_USERS = 1_000_000;
+/** Pushes computed back to back at most this long (ms) before the event loop turns. */
+const PUSH_SLICE_MS = 5;
 
 /** The signal a music event gives the model, or undefined when it gives none. */
 export function toInteraction(e: StreamEvent): Interaction | undefined {
@@ -83,6 +95,8 @@ export class RecommendationsHandler implements EventHandler {
    */
   readonly #due: LRUCache<string, number>;
   #sweeper: TimerHandle | undefined;
+  /** Bumped by `close()`: pushes of a sweep from before it stop. */
+  #generation = 0;
   /** Users seen and when (bounded; O(1) eviction, see IdWindow for why not a Map). */
   #known: LRUCache<string, number>;
   #n = 0;
@@ -164,6 +178,11 @@ export class RecommendationsHandler implements EventHandler {
    * Pending pushes are not state: they are side effects of live events.
    */
   snapshot(): unknown {
+    return runSteps(this.snapshotSteps());
+  }
+
+  /** `snapshot()` in steps (snapshots/steps.ts): the processor lets the event loop turn between them. */
+  *snapshotSteps(): Steps<unknown> {
     const ids: string[] = [];
     const at = new Float64Array(this.#known.size);
     for (const [id, t] of this.#known.rentries() as Iterable<[string, number]>) {
@@ -173,7 +192,7 @@ export class RecommendationsHandler implements EventHandler {
     return {
       kind: 'recommendations',
       version: 2,
-      model: this.#o.model.snapshot(),
+      model: this.#o.model.snapshotSteps ? yield* this.#o.model.snapshotSteps() : this.#o.model.snapshot(),
       baseline: this.#o.baseline?.snapshot() ?? null,
       // Columns: user ids (packed) and when each was last seen, least recent first.
       known: { ids: packStrings(ids), at },
@@ -232,13 +251,41 @@ export class RecommendationsHandler implements EventHandler {
       }
       ready.push(userId);
     }
-    for (const userId of ready) {
-      this.#due.delete(userId);
-      void this.#push(userId);
-    }
+    for (const userId of ready) this.#due.delete(userId);
+    void this.#pushInSlices(ready);
     if (this.#due.size === 0) {
       this.#sweeper?.cancel();
       this.#sweeper = undefined;
+    }
+  }
+
+  /**
+   * Computes and sends the pushes of one sweep, letting the event loop turn whenever
+   * PUSH_SLICE_MS of them have run: a sweep is up to `maxPushesPerSec / 4` lists of ~0.1–1 ms
+   * each (more while a major GC marks a large heap), which in one go would hold HTTP, the
+   * gateway and intake for that long.
+   */
+  async #pushInSlices(ready: string[]): Promise<void> {
+    const generation = this.#generation;
+    let targets = ready;
+    const listening = this.#o.listening;
+    if (listening) {
+      // Asked for the whole sweep at once (one presence lookup each, concurrently). If a
+      // lookup fails, the push is tried: its publish then fails (counted) or goes through.
+      const heard = await Promise.all(ready.map((u) => listening(u).catch(() => true)));
+      if (this.#generation !== generation) return;
+      targets = ready.filter((_, i) => heard[i]);
+      if (targets.length < ready.length)
+        this.#o.metrics.recommendationPushes.labels('no_listener').inc(ready.length - targets.length);
+    }
+    let sliceStarted = performance.now();
+    for (const userId of targets) {
+      if (performance.now() - sliceStarted >= PUSH_SLICE_MS) {
+        await nextTurn();
+        if (this.#generation !== generation) return;
+        sliceStarted = performance.now();
+      }
+      void this.#push(userId);
     }
   }
 
@@ -256,6 +303,7 @@ export class RecommendationsHandler implements EventHandler {
 
   /** Drops pending pushes (shutdown). */
   close(): void {
+    this.#generation++;
     this.#sweeper?.cancel();
     this.#sweeper = undefined;
     this.#due.clear();

@@ -1,3 +1,4 @@
+import { runSteps, type Steps } from '../snapshots/steps.ts';
 import type { StreamEvent } from '../events/index.ts';
 import type { StreamingMetrics } from '../metrics.ts';
 import type { EventHandler, HandlerContext } from '../processor.ts';
@@ -206,12 +207,17 @@ export class TrendingHandler implements EventHandler {
 
   /** The three aggregators' own snapshots and the results kept (minutes, trending, sessions, late count). */
   snapshot(): unknown {
+    return runSteps(this.snapshotSteps());
+  }
+
+  /** `snapshot()` in steps (snapshots/steps.ts): the processor lets the event loop turn between them. */
+  *snapshotSteps(): Steps<unknown> {
     return {
       kind: 'trending',
       version: 1,
-      perMinute: this.#aggs.perMinute.snapshot(),
-      sliding: this.#aggs.sliding.snapshot(),
-      session: this.#aggs.session.snapshot(),
+      perMinute: yield* this.#aggs.perMinute.snapshotSteps(),
+      sliding: yield* this.#aggs.sliding.snapshotSteps(),
+      session: yield* this.#aggs.session.snapshotSteps(),
       minutes: this.#minutes,
       trending: this.#trending,
       sessions: this.#sessions,

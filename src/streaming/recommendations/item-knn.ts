@@ -1,6 +1,7 @@
 import { ItemGraph, kthLargest, learn, type ItemState, type KnnState } from './graph.ts';
 import { KnnUsers } from './knn-users.ts';
 import { restoreKnn, snapshotKnn } from './knn-snapshot.ts';
+import { runSteps, type Steps } from '../snapshots/steps.ts';
 import {
   feedbackWeight,
   ITEM_KNN_DEFAULTS,
@@ -134,6 +135,11 @@ export class ItemKnnRecommender implements Recommender {
 
   /** Flat columns: typed arrays and packed strings (see knn-snapshot.ts for the layout). */
   snapshot(): unknown {
+    return runSteps(this.snapshotSteps());
+  }
+
+  /** `snapshot()` in steps (snapshots/steps.ts): a caller may let the event loop turn between them. */
+  snapshotSteps(): Steps<unknown> {
     return snapshotKnn(this.#st, this.name);
   }
 

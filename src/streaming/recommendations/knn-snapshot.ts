@@ -2,6 +2,7 @@ import { InvalidHandlerSnapshotError, typed } from '../snapshots/check.ts';
 import { packColumn, packStrings, unpackColumn, unpackStrings } from '../snapshots/columns.ts';
 import { ItemGraph, Neighbours, newItem, type ItemState, type KnnState } from './graph.ts';
 import { restoreUserColumns, userColumns } from './knn-users.ts';
+import { checkpoint, type Steps } from '../snapshots/steps.ts';
 import {
   asFinite,
   asObject,
@@ -41,9 +42,10 @@ export interface EdgeColumns {
  * Dead edges are kept so that a restored model prunes exactly when the original would.
  * Restore validates everything first; the users' entry objects are then built lazily, per
  * user, on first use (knn-users.ts `RestoredUser`), and each list's slot index on its first
- * update. Not JSON: a structured clone (`v8.serialize`) carries it.
+ * update. Not JSON: a structured clone (`v8.serialize`) carries it. Built in steps
+ * (snapshots/steps.ts): the stream processor lets the event loop turn between them.
  */
-export function snapshotKnn(st: KnnState, name: string): unknown {
+export function* snapshotKnn(st: KnnState, name: string): Steps<unknown> {
   const { o, graph } = st;
   // By uid (an integer key hashes without touching the object; unique among the items alive).
   const index = new Map<number, number>();
@@ -74,7 +76,7 @@ export function snapshotKnn(st: KnnState, name: string): unknown {
     }
     return k;
   };
-  const lists = (key: 'sess' | 'long'): EdgeColumns => {
+  function* lists(key: 'sess' | 'long'): Steps<EdgeColumns> {
     let total = 0;
     for (const it of live) total += it[key].size;
     const offsets = new Uint32Array(nLive + 1);
@@ -82,6 +84,7 @@ export function snapshotKnn(st: KnnState, name: string): unknown {
     const w = new Float64Array(total);
     let at = 0;
     for (let k = 0; k < nLive; k++) {
+      if (checkpoint(k)) yield;
       const l = live[k]![key];
       for (let j = 0; j < l.size; j++, at++) {
         nb[at] = ref(l.nb[j]!);
@@ -90,9 +93,9 @@ export function snapshotKnn(st: KnnState, name: string): unknown {
       offsets[k + 1] = at;
     }
     return { offsets, nb, w };
-  };
-  const session = lists('sess');
-  const long = lists('long');
+  }
+  const session = yield* lists('sess');
+  const long = yield* lists('long');
   return {
     kind: name,
     version: KNN_SNAPSHOT_VERSION,
@@ -106,7 +109,7 @@ export function snapshotKnn(st: KnnState, name: string): unknown {
     counts,
     session,
     long,
-    users: userColumns(st.users.oldestFirst(), st.users.size),
+    users: yield* userColumns(st.users.oldestFirst(), st.users.size),
     plays: st.pop.snapshotColumns(),
   };
 }

@@ -1,6 +1,7 @@
 import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import { bad, int, obj, typed } from '../snapshots/check.ts';
 import { type PackedStrings, packStrings, StringDictionary, unpackStrings } from '../snapshots/columns.ts';
+import { checkpoint, type Steps } from '../snapshots/steps.ts';
 import type { ItemState } from './graph.ts';
 import type { HistoryEntry } from './history.ts';
 import { RingBuffer } from './ring-buffer.ts';
@@ -272,8 +273,8 @@ export class RestoredUser implements KnnUser {
   }
 }
 
-/** `users` (least recently active first) as columns; a restored user not materialized yet is copied row for row. */
-export function userColumns(users: Iterable<[string, KnnUser]>, count: number): UserColumns {
+/** `users` (least recently active first) as columns, in steps (snapshots/steps.ts); a restored user not materialized yet is copied row for row. */
+export function* userColumns(users: Iterable<[string, KnnUser]>, count: number): Steps<UserColumns> {
   const list: [string, KnnUser][] = [];
   let nRing = 0;
   let nProfile = 0;
@@ -322,6 +323,7 @@ export function userColumns(users: Iterable<[string, KnnUser]>, count: number): 
   let ri = 0;
   let pi = 0;
   for (let k = 0; k < list.length; k++) {
+    if (checkpoint(k)) yield;
     const u = list[k]![1];
     const rows = u instanceof RestoredUser ? u.columns : undefined;
     if (rows) {

@@ -1,3 +1,4 @@
+import type { Steps } from '../snapshots/steps.ts';
 /** One listening signal from a user. Times are event times (ms); the models never read the clock. */
 export interface Interaction {
   userId: string;
@@ -32,6 +33,8 @@ export interface Recommender {
   recommend(userId: string, limit: number, now: number): Recommendation[];
   /** Its state, as a structured-clone value (`v8.serialize`: plain data and typed arrays). */
   snapshot(): unknown;
+  /** The same as `snapshot()` built in steps (snapshots/steps.ts), for a model with much state. */
+  snapshotSteps?(): Steps<unknown>;
   /** Replaces the state with a snapshot; validates it and throws InvalidSnapshotError (state unchanged) when it is bad. */
   restore(state: unknown): void;
   /**

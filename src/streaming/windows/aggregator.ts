@@ -65,6 +65,7 @@
  * beyond a new cell. `onResult`/`onLate` run synchronously inside `add`/`advanceWatermark`/
  * `flush` and must not call back into the same aggregator.
  */
+import { runSteps, type Steps } from '../snapshots/steps.ts';
 import type { Aggregations, ValuesOf } from './aggregations.ts';
 import type { WindowAssigner, WindowBounds } from './assigners.ts';
 import {
@@ -213,12 +214,18 @@ export class WindowedAggregator<E, K extends WindowKey, A extends Aggregations<E
 
   /** The whole state as JSON-serializable data. */
   snapshot(): WindowedAggregatorSnapshot {
+    return runSteps(this.snapshotSteps());
+  }
+
+  /** `snapshot()` in steps (snapshots/steps.ts). */
+  *snapshotSteps(): Steps<WindowedAggregatorSnapshot> {
+    const stats = { ...this.#stats };
     return {
       version: 1,
       aggregations: this.#aggs.signature,
       graceMs: this.#grace,
-      stats: { ...this.#stats },
-      engine: this.#engine.snapshot(),
+      stats,
+      engine: yield* this.#engine.snapshotSteps(),
     };
   }
 

@@ -2,6 +2,7 @@
  * Internals shared by the pane engine (tumbling, sliding) and the session engine: the
  * public result/option/stat types, cells (one window-or-pane × key state), and emission.
  */
+import type { Steps } from '../snapshots/steps.ts';
 import type { Aggregation, Aggregations } from './aggregations.ts';
 import type { WindowBounds } from './assigners.ts';
 
@@ -243,6 +244,8 @@ export interface Engine<E> {
   add(event: E, eventTimeMs: number): void;
   advance(watermark: number, flush: boolean): void;
   snapshot(): unknown;
+  /** `snapshot()` in steps (snapshots/steps.ts). */
+  snapshotSteps(): Steps<unknown>;
   restore(json: unknown): void;
   /** Drops every open cell of `key` without emitting it, and what is remembered of the key (GDPR erasure). */
   forget(key: WindowKey): void;

@@ -15,6 +15,7 @@
  * Firing is checked only when W crosses the next window end / close on the grid, so the
  * per-event cost is O(1) amortized.
  */
+import { checkpoint, runSteps, type Steps } from '../snapshots/steps.ts';
 import { mod, gcd, type SlidingWindows, type TumblingWindows } from './assigners.ts';
 import {
   checkTime,
@@ -350,6 +351,21 @@ export class PaneEngine<E, K extends WindowKey> implements Engine<E> {
   }
 
   snapshot(): PaneSnapshot<K> {
+    return runSteps(this.snapshotSteps());
+  }
+
+  /** `snapshot()` in steps (snapshots/steps.ts): a checkpoint every few hundred cells. */
+  *snapshotSteps(): Steps<PaneSnapshot<K>> {
+    const panes: PaneSnapshot<K>['panes'] = [];
+    let n = 0;
+    for (const p of [...this.#order]) {
+      const cells: CellJson<K>[] = [];
+      for (const cell of [...p.cells.values()]) {
+        cells.push(this.#c.aggs.save(cell));
+        if (checkpoint(n++)) yield;
+      }
+      panes.push({ start: p.start, cells });
+    }
     return {
       kind: this.#kind,
       sizeMs: this.#size,
@@ -358,10 +374,7 @@ export class PaneEngine<E, K extends WindowKey> implements Engine<E> {
       watermark: encodeNumber(this.#wm),
       maxEventTime: encodeNumber(this.#maxT),
       floor: encodeNumber(this.#floor),
-      panes: this.#order.map((p) => ({
-        start: p.start,
-        cells: [...p.cells.values()].map((cell) => this.#c.aggs.save(cell)),
-      })),
+      panes,
       revisions: [...this.#revs].map(([ws, m]) => [ws, [...m]]),
     };
   }

@@ -21,6 +21,7 @@
  * Sessions due to fire/close sit in an indexed min-heap on their due time, so each
  * watermark step costs O(log sessions) per session that fires.
  */
+import { checkpoint, runSteps, type Steps } from '../snapshots/steps.ts';
 import type { SessionWindows, WindowBounds } from './assigners.ts';
 import {
   checkTime,
@@ -371,8 +372,15 @@ export class SessionEngine<E, K extends WindowKey> implements Engine<E> {
   }
 
   snapshot(): SessionSnapshot<K> {
+    return runSteps(this.snapshotSteps());
+  }
+
+  /** `snapshot()` in steps (snapshots/steps.ts): a checkpoint every few hundred sessions. */
+  *snapshotSteps(): Steps<SessionSnapshot<K>> {
     const sessions: SessionSnapshot<K>['sessions'] = [];
-    for (const list of this.#byKey.values()) {
+    let n = 0;
+    for (const list of [...this.#byKey.values()]) {
+      if (checkpoint(n++)) yield;
       for (const s of list) {
         sessions.push({
           seq: s.seq,

@@ -48,6 +48,7 @@ export class BuiltinHandlers implements BuiltinQueries {
       metrics: o.metrics,
       logger: o.logger,
       publish: o.publish,
+      ...(o.listening ? { listening: o.listening } : {}),
       pushDebounceMs: o.pushDebounceMs,
       pushItems: o.pushItems,
       maxPendingPushes: o.maxPendingPushes,

@@ -5,7 +5,7 @@ import type { Logger } from '../../core/observability/index.ts';
 import { backoffMs } from '../../core/resilience/index.ts';
 import type { DeadLetterStore } from '../dlq/store.ts';
 import type { StreamEvent } from '../events/index.ts';
-import type { UserPublisher } from '../handlers/recommendations.ts';
+import type { UserSubscribed, UserPublisher } from '../handlers/recommendations.ts';
 import type { ConsumeOptions, EventLog, LogConsumer, RecordBatch } from '../log/port.ts';
 import type { StreamingMetrics } from '../metrics.ts';
 import type { RecommendationList, TrackStatsView, UserListeningView, WindowsView } from '../service.ts';
@@ -23,6 +23,7 @@ export interface WorkerHostOptions {
   /** The main thread's streaming metrics (the dead-letter gauge). */
   metrics: StreamingMetrics;
   publish: UserPublisher;
+  listening?: UserSubscribed;
   owns?: (userId: string) => boolean;
   workerData: WorkerData;
   /** Backoff between restarts of a crashed worker, ms: first step (doubles, full jitter) and most. @default 100, 5000 */
@@ -164,6 +165,7 @@ export class WorkerHost implements BuiltinQueries {
         return r;
       },
       publish: (userId: string, data: unknown) => this.#o.publish(userId, data).then(() => undefined),
+      listening: (userId: string) => this.#o.listening?.(userId) ?? true,
       forgetKey: (userId: string) => this.#o.log.forgetKey?.(userId),
     });
     const run: Run = { worker, rpc, consumers, started: Promise.resolve(), up: false, exited: false };

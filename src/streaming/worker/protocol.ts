@@ -9,7 +9,9 @@ export interface WorkerData {
   logKind: EventLog['kind'];
   logLevel: string;
   retry: RetryPolicy;
-  handlers: Omit<BuiltinHandlersOptions, 'clock' | 'metrics' | 'logger' | 'publish'>;
+  handlers: Omit<BuiltinHandlersOptions, 'clock' | 'metrics' | 'logger' | 'publish' | 'listening'>;
+  /** The main thread answers `listening` (whether anyone is subscribed to a user's channel) before a push. */
+  listening?: boolean;
   /** Snapshots of the worker's handlers, in a directory of their own (`<snapshotDir>/handlers`). */
   snapshots?: { dir: string; keep: number; everyEvents: number; everyMs: number };
   /** Cluster: the main thread sends the users of each batch this node does not own. */

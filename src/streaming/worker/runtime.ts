@@ -78,6 +78,9 @@ export function runStreamWorker(
     metrics,
     logger,
     publish: (userId, body) => call('publish', [userId, body], 30_000),
+    ...(data.listening
+      ? { listening: (userId: string) => call<boolean>('listening', [userId], 30_000) }
+      : {}),
   });
 
   // Test hook (StreamingOptions.workerTestHooks): make a handler fail on chosen tracks, or
