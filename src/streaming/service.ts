@@ -74,6 +74,8 @@ export interface StreamingOptions {
   worker?: boolean;
   /** Tests only: the worker accepts `crashForTest` and `faultForTest` (a built-in handler made to fail or exit). */
   workerTestHooks?: boolean;
+  /** A worker that has not answered a heartbeat for this long (ms) is terminated and restarted. @default 30_000 */
+  workerHangMs?: number;
 }
 
 /** Tuning an embedder or a test may set over the configuration (`AppDeps.streaming`). */
@@ -88,6 +90,7 @@ export type StreamingTuning = Partial<
     | 'backlogRetryAfterMs'
     | 'worker'
     | 'workerTestHooks'
+    | 'workerHangMs'
   >
 >;
 
@@ -242,6 +245,7 @@ export class StreamingService {
         publish: opts.publish,
         ...(opts.listening ? { listening: opts.listening } : {}),
         ...(opts.owns ? { owns: opts.owns } : {}),
+        ...(opts.workerHangMs ? { hangMs: opts.workerHangMs } : {}),
         workerData: {
           group: `${opts.group}.handlers`,
           logKind: opts.log.kind,

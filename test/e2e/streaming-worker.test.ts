@@ -68,7 +68,8 @@ describe('stream worker', () => {
         EVENT_RETRY_BASE_MS: '1',
         EVENT_RETRY_MAX_MS: '5',
       },
-      { streaming: { workerTestHooks: true } },
+      // A worker silent for 4 s is taken as hung (the heartbeat test; 30 s by default).
+      { streaming: { workerTestHooks: true, workerHangMs: 4000 } },
     );
   });
   afterAll(async () => {
@@ -307,6 +308,23 @@ describe('stream worker', () => {
       expect(await replay()).toMatchObject({ replayed: 1, succeeded: [entry!['id']], failed: [] });
       expect((await srv.app.streaming.trackStats('poison-w')).plays).toBe(1);
       expect((await get(srv, '/v1/events/dlq')).body['total']).toBe(0);
+    },
+  );
+
+  it(
+    'a worker that stops answering is terminated and restarted; nothing acknowledged is lost',
+    { timeout: 60_000 },
+    async () => {
+      const worker = srv.app.streaming.worker!;
+      const restarts = series(await metricsText(srv), 'backbeat_streaming_worker_restarts_total');
+      await worker.crashForTest('hang');
+      // Intake is the main thread's: it still acknowledges while the worker spins.
+      expect((await post(srv, [play('hang-1', 'hang-t', 1), play('hang-2', 'hang-t', 2)])).status).toBe(202);
+      await until(() => !worker.up, 'the hung worker terminated', 30_000);
+      await until(() => worker.up, 'the worker restarted', 30_000);
+      await srv.app.streaming.caughtUp();
+      expect((await srv.app.streaming.trackStats('hang-t')).plays).toBe(2);
+      expect(series(await metricsText(srv), 'backbeat_streaming_worker_restarts_total')).toBe(restarts + 1);
     },
   );
 });

@@ -95,10 +95,13 @@ export class SqliteEventLog implements EventLog {
     // OR IGNORE: a file made by an older version has a UNIQUE id; a conflict there is a duplicate too.
     this.#insert = this.#db.prepare('INSERT OR IGNORE INTO events (id, key, ts, body) VALUES (?, ?, ?, ?)');
     this.#ids = new IdWindow(this.#opts.dedupeWindow);
-    const recent = this.#db
-      .prepare('SELECT id FROM (SELECT offset, id FROM events ORDER BY offset DESC LIMIT ?) ORDER BY offset')
-      .all(this.#opts.dedupeWindow) as Array<{ id: string }>;
-    for (const r of recent) this.#ids.add(r.id);
+    const recentIds = this.#db.prepare(
+      'SELECT id FROM (SELECT offset, id FROM events ORDER BY offset DESC LIMIT ?) ORDER BY offset',
+    );
+    // Rows as arrays, not objects: at the default window (250k ids) about half the time.
+    recentIds.setReturnArrays(true);
+    for (const [id] of recentIds.all(this.#opts.dedupeWindow) as unknown as Array<[string]>)
+      this.#ids.add(id);
     this.#read = this.#db.prepare(
       'SELECT offset, id, key, ts, body FROM events WHERE offset > ? AND offset <= ? ORDER BY offset LIMIT ?',
     );

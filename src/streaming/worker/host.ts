@@ -31,6 +31,12 @@ export interface WorkerHostOptions {
   restartMaxMs?: number;
   /** How long a query waits for the worker's answer, ms. @default 30_000 */
   timeoutMs?: number;
+  /**
+   * A running worker is pinged every `hangMs / 3`; one that has not answered for `hangMs`
+   * (an endless loop, a deadlock in a native call) is terminated, counted and restarted
+   * like a crashed one. @default 30_000
+   */
+  hangMs?: number;
   /** Starts a worker (tests: runtime.ts over a MessageChannel in this thread). @default a worker_threads Worker on entry.ts */
   spawn?: (data: WorkerData) => WorkerLike;
 }
@@ -53,6 +59,9 @@ interface Run {
   started: Promise<void>;
   up: boolean;
   exited: boolean;
+  /** When the worker last answered a heartbeat (or came up). */
+  answeredAt: number;
+  heartbeat?: NodeJS.Timeout;
 }
 
 const unavailable = (what: string) => new BackbeatError('UNAVAILABLE', what);
@@ -69,6 +78,8 @@ const unavailable = (what: string) => new BackbeatError('UNAVAILABLE', what);
  *   `snapshotNow` and the DLQ replay wait for it instead, within their timeout).
  * - `lag` is synchronous and cheap: the newest heads known here (intake's appends, the
  *   log's heads read at most once a second) minus what the worker acknowledged.
+ * - A worker that stops answering its heartbeat for `hangMs` is terminated, which makes it
+ *   one that exits:
  * - A worker that exits (a crash, an uncaught error) is logged, counted
  *   (`backbeat_streaming_worker_restarts_total`) and started again after a backoff; its
  *   consumers are closed first, so batches it had not acknowledged are not committed. The
@@ -168,7 +179,15 @@ export class WorkerHost implements BuiltinQueries {
       listening: (userId: string) => this.#o.listening?.(userId) ?? true,
       forgetKey: (userId: string) => this.#o.log.forgetKey?.(userId),
     });
-    const run: Run = { worker, rpc, consumers, started: Promise.resolve(), up: false, exited: false };
+    const run: Run = {
+      worker,
+      rpc,
+      consumers,
+      started: Promise.resolve(),
+      up: false,
+      exited: false,
+      answeredAt: Date.now(),
+    };
     this.#run = run;
     worker.on('error', (err) => this.#o.logger.error({ err }, 'stream worker failed'));
     worker.on('exit', (code) => {
@@ -177,9 +196,38 @@ export class WorkerHost implements BuiltinQueries {
     run.started = (this.#paused ? Promise.resolve() : rpc.call<void>('start', [], 0)).then(() => {
       run.up = true;
       this.#attempt = 0;
+      run.answeredAt = Date.now();
+      this.#heartbeat(run);
       this.#markReady();
     });
     return run;
+  }
+
+  /** Pings the running worker; terminates it when it has not answered for `hangMs` (its exit restarts it). */
+  #heartbeat(run: Run): void {
+    const hangMs = this.#o.hangMs ?? 30_000;
+    const every = Math.max(10, Math.floor(hangMs / 3));
+    run.heartbeat = setInterval(() => {
+      if (run.exited || this.#closing) {
+        clearInterval(run.heartbeat);
+        return;
+      }
+      const silentMs = Date.now() - run.answeredAt;
+      if (silentMs >= hangMs) {
+        clearInterval(run.heartbeat);
+        this.#o.logger.error(
+          { silentMs, hangMs },
+          'stream worker stopped answering; terminating it (it restarts from its newest snapshot)',
+        );
+        void run.worker.terminate();
+        return;
+      }
+      run.rpc.call('ping', [], hangMs).then(
+        () => (run.answeredAt = Date.now()),
+        () => undefined,
+      );
+    }, every);
+    run.heartbeat.unref();
   }
 
   async #consume(
@@ -235,6 +283,7 @@ export class WorkerHost implements BuiltinQueries {
   async #onExit(run: Run, code: number): Promise<void> {
     run.exited = true;
     run.up = false;
+    clearInterval(run.heartbeat);
     run.rpc.fail(() =>
       unavailable(
         this.#closing
@@ -384,7 +433,7 @@ export class WorkerHost implements BuiltinQueries {
   }
 
   /** Test hook (workerData.testHooks): the worker exits (`exit`: process.exit) or throws an uncaught error (`throw`). */
-  async crashForTest(how: 'exit' | 'throw' = 'exit'): Promise<void> {
+  async crashForTest(how: 'exit' | 'throw' | 'hang' = 'exit'): Promise<void> {
     const run = await this.#whenUp(30_000);
     await run.rpc.call('testCrash', [how]);
   }

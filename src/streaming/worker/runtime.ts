@@ -206,10 +206,12 @@ export function runStreamWorker(
       await processor.close();
       builtin.close();
     },
-    testCrash: (how: 'exit' | 'throw') => {
+    ping: () => true,
+    testCrash: (how: 'exit' | 'throw' | 'hang') => {
       if (!data.testHooks) throw new Error('test hooks are off in this stream worker');
       setImmediate(() => {
         if (how === 'exit') process.exit(70);
+        if (how === 'hang') for (;;); // never returns: only the host's heartbeat can end it
         throw new Error('stream worker crash (test hook)');
       });
     },
