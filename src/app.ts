@@ -232,6 +232,7 @@ export class App {
         },
         pushDebounceMs: config.recommendationPushDebounceMs,
         maxPushesPerSec: config.recommendationPushMaxPerSec,
+        factorRetrainMs: config.recommendationFactorsRetrainMs,
         pushItems: config.recommendationPushItems,
         maxPendingPushes: config.recommendationMaxPendingPushes,
         maxKnownUsers: config.recommendationMaxUsers,

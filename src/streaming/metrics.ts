@@ -17,6 +17,8 @@ export class StreamingMetrics {
   readonly snapshotPartBytes: Gauge<'part'>;
   readonly snapshotPartCpu: Gauge<'part' | 'phase'>;
   readonly snapshotLongestBlock: Gauge;
+  readonly factorTrainings: Counter<'outcome'>;
+  readonly factorTrainingCpu: Gauge;
   readonly snapshotWrites: Counter<'outcome'>;
   readonly snapshotOffset: Gauge<'partition'>;
   readonly snapshotStarts: Counter<'outcome'>;
@@ -111,6 +113,17 @@ export class StreamingMetrics {
       name: 'backbeat_streaming_snapshot_part_cpu_seconds',
       help: 'CPU time of each part of the newest snapshot: serialize (snapshot() + v8.serialize, the stream waits) or restore (deserialize + restore())',
       labelNames: ['part', 'phase'] as const,
+      registers,
+    });
+    this.factorTrainings = new Counter({
+      name: 'backbeat_streaming_recommendation_factor_trainings_total',
+      help: "Trainings of the recommendation model's latent factors (implicit ALS over the users' profiles), by outcome",
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    this.factorTrainingCpu = new Gauge({
+      name: 'backbeat_streaming_recommendation_factor_training_seconds',
+      help: 'CPU time of the newest training of the latent factors (run in 10 ms slices between batches)',
       registers,
     });
     this.snapshotLongestBlock = new Gauge({

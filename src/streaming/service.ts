@@ -36,6 +36,8 @@ export interface StreamingOptions {
   retry: RetryPolicy;
   pushDebounceMs: number;
   maxPushesPerSec: number;
+  /** The model's latent factors are retrained this often, ms (RECOMMENDATION_FACTORS_RETRAIN_MS; 0: never). @default 0 */
+  factorRetrainMs?: number;
   /** Items in a pushed recommendation list (RECOMMENDATION_PUSH_ITEMS). @default 10 */
   pushItems?: number;
   /** Users with a recommendation push pending at most (RECOMMENDATION_MAX_PENDING_PUSHES). @default 100_000 */
@@ -223,6 +225,7 @@ export class StreamingService {
       maxPendingPushes: opts.maxPendingPushes ?? 100_000,
       ...(opts.maxKnownUsers ? { maxKnownUsers: opts.maxKnownUsers } : {}),
       maxPushesPerSec: opts.maxPushesPerSec,
+      ...(opts.factorRetrainMs ? { factorRetrainMs: opts.factorRetrainMs } : {}),
     };
     if (opts.worker) {
       // The built-in handlers in a worker thread with a processor of their own: its own

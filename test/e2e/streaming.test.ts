@@ -10,6 +10,7 @@ import { BackbeatError } from '../../src/core/errors/index.ts';
 import type { EventHandler, StreamEvent } from '../../src/streaming/index.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { until } from '../helpers/wait.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON read off the wire
 type Json = Record<string, any>;
@@ -316,6 +317,50 @@ describe('observability', () => {
       'backbeat_streaming_plays_total{outcome="complete"}',
     ]) {
       expect(text).toContain(m);
+    }
+  });
+});
+
+describe('recommendation factors', () => {
+  it('are retrained in the background from the listeners’ profiles while the stream goes on', async () => {
+    const s = await startTestServer({ RECOMMENDATION_FACTORS_RETRAIN_MS: '300' });
+    try {
+      const token = await s.token({ sub: 'svc', scope: 'events:write' });
+      const send = async (events: unknown[]) =>
+        (
+          await fetch(`${s.url}/v1/events`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify(events),
+          })
+        ).status;
+      // Two tastes: 12 listeners of the a-tracks, 12 of the b-tracks.
+      const events = [];
+      for (let u = 0; u < 24; u++)
+        for (let t = 0; t < 6; t++) events.push(play(`fx-${u}`, `fx-${u < 12 ? 'a' : 'b'}${(u + t) % 6}`));
+      expect(await send(events)).toBe(202);
+      await s.app.streaming.caughtUp();
+      const trainings = async () =>
+        Number(
+          /backbeat_streaming_recommendation_factor_trainings_total\{outcome="ok"[^}]*\} (\d+)/.exec(
+            await (await fetch(`${s.url}/metrics`)).text(),
+          )?.[1] ?? 0,
+        );
+      await until(async () => (await trainings()) >= 1, 'a factor training', 20_000);
+      // The stream goes on meanwhile and after: a newcomer to the a-tracks gets a-tracks.
+      expect(await send([play('fx-new', 'fx-a0'), play('fx-new', 'fx-a1')])).toBe(202);
+      await s.app.streaming.caughtUp();
+      const recs = await s.app.streaming.recommend('fx-new', 3);
+      expect(recs.model).toBe('item-knn');
+      expect(recs.items.map((i) => i.trackId).every((t) => t.startsWith('fx-a'))).toBe(true);
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      expect(
+        Number(
+          /^backbeat_streaming_recommendation_factor_training_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1],
+        ),
+      ).toBeGreaterThan(0);
+    } finally {
+      await s.close();
     }
   });
 });

@@ -302,6 +302,13 @@ export const ConfigVars = [
     'users with a recommendation push pending at most; over it the oldest pending push is dropped (counted)',
   ),
   v(
+    'RECOMMENDATION_FACTORS_RETRAIN_MS',
+    'recommendationFactorsRetrainMs',
+    int(0, 7 * 86_400_000),
+    '3600000',
+    "the recommendation model's latent factors (implicit ALS over the users' long-term profiles) are retrained this often, in 10 ms slices between batches (the first after a minute); 0: never, the model answers from its item-kNN part alone",
+  ),
+  v(
     'RECOMMENDATION_MAX_USERS',
     'recommendationMaxUsers',
     int(1000, 100_000_000),

@@ -8,7 +8,7 @@ import type { EventHandler, HandlerContext } from '../processor.ts';
 import type { Interaction, Recommendation, Recommender, UserInteraction } from '../recommendations/index.ts';
 import { bad, header, int, obj, typed } from '../snapshots/check.ts';
 import { checkFinite, packStrings, unpackStrings } from '../snapshots/columns.ts';
-import { runSteps, type Steps } from '../snapshots/steps.ts';
+import { cancellable, runSteps, runStepsCooperatively, type Steps } from '../snapshots/steps.ts';
 
 /** Publishes a payload to a user's personal inbox channel `user:<id>`. */
 export type UserPublisher = (userId: string, data: unknown) => Promise<unknown>;
@@ -46,11 +46,19 @@ export interface RecommendationsHandlerOptions {
    * for the next sweep, still coalescing later plays (counted `deferred`). @default 500
    */
   maxPushesPerSec: number;
+  /**
+   * The model's batch-trained part (item-knn's latent factors) is retrained this often, ms,
+   * in 10 ms slices between batches; the first training comes after min(this, 60 s). 0 or
+   * absent: never (the model answers without it). @default 0
+   */
+  factorRetrainMs?: number;
 }
 
 const DEFAULT_MAX_KNOWN_USERS = 1_000_000;
 /** Pushes computed back to back at most this long (ms) before the event loop turns. */
 const PUSH_SLICE_MS = 5;
+/** The first factor training comes this soon after start (or a restore), at most. */
+const FIRST_TRAINING_MS = 60_000;
 
 /** The signal a music event gives the model, or undefined when it gives none. */
 export function toInteraction(e: StreamEvent): Interaction | undefined {
@@ -95,8 +103,14 @@ export class RecommendationsHandler implements EventHandler {
    */
   readonly #due: LRUCache<string, number>;
   #sweeper: TimerHandle | undefined;
-  /** Bumped by `close()`: pushes of a sweep from before it stop. */
+  /** Bumped by `close()`: pushes of a sweep from before it stop, and a factor training. */
   #generation = 0;
+  #trainer: TimerHandle | undefined;
+  #training = false;
+  #trained = false;
+  #lastTrainingAt: number;
+  /** `#n` when the newest training started: no new training while nothing was learned since. */
+  #trainedAtN = -1;
   /** Users seen and when (bounded; O(1) eviction, see IdWindow for why not a Map). */
   #known: LRUCache<string, number>;
   #n = 0;
@@ -110,6 +124,53 @@ export class RecommendationsHandler implements EventHandler {
         if (reason === 'evict') opts.metrics.recommendationPushes.labels('dropped').inc();
       },
     });
+    this.#lastTrainingAt = opts.clock.now();
+    const every = opts.factorRetrainMs ?? 0;
+    if (every > 0 && opts.model.retrainFactorsSteps) {
+      const tick = Math.max(10, Math.min(every, FIRST_TRAINING_MS) / 4);
+      this.#trainer = opts.clock.setInterval(() => this.#maybeTrain(every), tick);
+    }
+  }
+
+  #maybeTrain(every: number): void {
+    if (this.#training || this.#n === this.#trainedAtN) return;
+    const due = this.#trained ? every : Math.min(every, FIRST_TRAINING_MS);
+    if (this.#o.clock.now() - this.#lastTrainingAt < due) return;
+    void this.#train();
+  }
+
+  /** One training of the model's factors, in slices (the handler keeps learning between them). */
+  async #train(): Promise<void> {
+    const generation = this.#generation;
+    this.#training = true;
+    this.#trainedAtN = this.#n;
+    try {
+      const r = await runStepsCooperatively(
+        cancellable(this.#o.model.retrainFactorsSteps!(), () => this.#generation !== generation),
+      );
+      if (r.value === undefined) return; // closed meanwhile
+      this.#trained = true;
+      this.#o.metrics.factorTrainings.labels('ok').inc();
+      this.#o.metrics.factorTrainingCpu.set(r.cpuMs / 1000);
+      this.#o.logger.info(
+        {
+          ...this.#o.model.factorStats?.(),
+          cpuMs: Math.round(r.cpuMs),
+          slices: r.slices,
+          longestSliceMs: Math.round(r.longestSliceMs),
+        },
+        'recommendation factors retrained',
+      );
+    } catch (err) {
+      this.#o.metrics.factorTrainings.labels('failed').inc();
+      this.#o.logger.error(
+        { err },
+        'recommendation factor training failed; the model answers without new factors',
+      );
+    } finally {
+      this.#training = false;
+      this.#lastTrainingAt = this.#o.clock.now();
+    }
   }
 
   handle(e: StreamEvent, ctx: HandlerContext): void {
@@ -226,6 +287,10 @@ export class RecommendationsHandler implements EventHandler {
     }
     this.#known = known;
     this.#n = n;
+    // The restored model has no factors (not snapshotted): train them soon.
+    this.#trained = false;
+    this.#trainedAtN = -1;
+    this.#lastTrainingAt = this.#o.clock.now();
   }
 
   #schedulePush(userId: string): void {
@@ -304,6 +369,8 @@ export class RecommendationsHandler implements EventHandler {
   /** Drops pending pushes (shutdown). */
   close(): void {
     this.#generation++;
+    this.#trainer?.cancel();
+    this.#trainer = undefined;
     this.#sweeper?.cancel();
     this.#sweeper = undefined;
     this.#due.clear();

@@ -1,5 +1,6 @@
 import { ItemGraph, kthLargest, learn, type ItemState, type KnnState } from './graph.ts';
 import { KnnUsers } from './knn-users.ts';
+import { trainFactorSteps, type KnnFactors } from './knn-factors.ts';
 import { restoreKnn, snapshotKnn } from './knn-snapshot.ts';
 import { runSteps, type Steps } from '../snapshots/steps.ts';
 import {
@@ -54,6 +55,10 @@ export class ItemKnnRecommender implements Recommender {
   readonly #st: KnnState;
   /** Reused by observe to dedupe a session's tracks (observe is synchronous and never re-entered). */
   readonly #seen: ItemState[] = [];
+  /** Latent factors (knn-factors.ts), undefined until the first retraining; not snapshotted. */
+  #factors: KnnFactors | undefined;
+  /** Interactions learned since the factors were last (re)trained (`factorRetrainEvery`). */
+  #sinceRetrain = 0;
 
   constructor(options: ItemKnnOptions = {}) {
     const o = resolveOptions(options);
@@ -74,18 +79,65 @@ export class ItemKnnRecommender implements Recommender {
   observe(i: Interaction): void {
     checkInteraction(i);
     learn(this.#st, i, feedbackWeight(this.options, i), this.#seen);
+    this.#afterLearn(1);
   }
 
   /** `observe` for each interaction, in order (all checked first: a bad one rejects the batch before any is learned). */
   observeBatch(batch: readonly Interaction[]): void {
     for (const i of batch) checkInteraction(i);
-    for (const i of batch) learn(this.#st, i, feedbackWeight(this.options, i), this.#seen);
+    for (const i of batch) {
+      learn(this.#st, i, feedbackWeight(this.options, i), this.#seen);
+      this.#afterLearn(1);
+    }
+  }
+
+  #afterLearn(n: number): void {
+    const every = this.options.factorRetrainEvery;
+    if (every === 0) return;
+    this.#sinceRetrain += n;
+    if (this.#sinceRetrain >= every) this.retrainFactors();
+  }
+
+  /**
+   * Retrains the latent factors from every remembered user's long-term profile (implicit ALS,
+   * ials.ts): O(iterations · (nnz · f² + (users + factorItems) · f³)); at once. Until the
+   * first call `recommend` uses no factors. The service calls it (or the stepped
+   * `retrainFactorsSteps`) on its own schedule; see README.md.
+   */
+  retrainFactors(): KnnFactors {
+    return runSteps(this.retrainFactorsSteps());
+  }
+
+  /**
+   * `retrainFactors()` in steps (snapshots/steps.ts: run it with `runStepsCooperatively`):
+   * the profiles are read before the first step, the model may keep learning between steps,
+   * and the new factors replace the old ones only after the last step.
+   */
+  *retrainFactorsSteps(): Steps<KnnFactors> {
+    this.#sinceRetrain = 0;
+    const f = yield* trainFactorSteps(this.#st);
+    this.#factors = f;
+    return f;
+  }
+
+  /** The current factors' size and training cost, or undefined when none are trained. */
+  factorStats(): { users: number; items: number; nnz: number; factors: number; trainMs: number } | undefined {
+    const f = this.#factors;
+    return (
+      f && { users: f.users, items: f.model.items, nnz: f.nnz, factors: f.model.factors, trainMs: f.trainMs }
+    );
+  }
+
+  /** Drops the factors (`recommend` falls back to the kNN blend until the next retraining). */
+  clearFactors(): void {
+    this.#factors = undefined;
+    this.#sinceRetrain = 0;
   }
 
   recommend(userId: string, limit: number, now: number): Recommendation[] {
     checkLimit(limit);
     if (limit === 0) return [];
-    return recommendFor(this.#st, userId, limit, now);
+    return recommendFor(this.#st, userId, limit, now, this.#factors);
   }
 
   forget(userId: string): boolean {
@@ -146,5 +198,7 @@ export class ItemKnnRecommender implements Recommender {
   /** Validates `state` completely, then replaces the model's; throws InvalidSnapshotError (state unchanged) when it is bad. */
   restore(state: unknown): void {
     restoreKnn(this.#st, state, this.name);
+    // Factors are not snapshotted: they name the replaced state's tracks; retrain to rebuild them.
+    this.clearFactors();
   }
 }

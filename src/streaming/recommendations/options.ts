@@ -113,6 +113,39 @@ export interface ItemKnnOptions {
    * 0.7 keeps the synthetic hit-rate within 0.02 of the session-only model).
    */
   longWeight?: number;
+  /**
+   * Latent factors (implicit ALS over the users' long-term profiles, ials.ts, README): the
+   * blend becomes (1 − factorWeight) · the score above + factorWeight · F(c) / max F, F the
+   * user's vector (folded in from their profile at query time) · the track's factors. Used
+   * only once factors are trained (`retrainFactors()`, or `factorRetrainEvery`) and when the
+   * user has a profile track among the modelled ones; otherwise the score above, unchanged.
+   * 0 disables. Default 0.8 (README: Last.fm and synthetic measurements).
+   */
+  factorWeight?: number;
+  /** Latent factors per track and user. Default 64. */
+  factors?: number;
+  /** Tracks given factors: the ones in the most profiles. Default 4,000 (training and query cost ∝ it). */
+  factorItems?: number;
+  /** ALS L2 regularization. Default 50. */
+  factorReg?: number;
+  /** ALS confidence 1 + factorAlpha · (net profile weight). Default 2. */
+  factorAlpha?: number;
+  /** ALS iterations per retraining. Default 15. */
+  factorIterations?: number;
+  /** Seed of the factors' initialization. Default 1. */
+  factorSeed?: number;
+  /**
+   * Users whose profiles train the factors: the most recently active ones (training cost ∝
+   * their profile entries: ~1 s CPU per 1,000 users of 64 entries at the defaults). Users
+   * beyond it still get factor scores (folded in from their profile at query time). Default 20,000.
+   */
+  factorMaxUsers?: number;
+  /**
+   * Retrain the factors inside `observe` after every this many interactions (that call then
+   * costs a whole training: seconds at 100k users; for offline runs). 0 = never: the owner
+   * calls `retrainFactors()` / `retrainFactorsSteps()` on its own schedule. Default 0.
+   */
+  factorRetrainEvery?: number;
 }
 
 export type ResolvedItemKnnOptions = Required<Omit<ItemKnnOptions, 'weights'>> & { weights: FeedbackWeights };
@@ -148,6 +181,15 @@ export const ITEM_KNN_DEFAULTS: ResolvedItemKnnOptions = {
   longWeight: 0.7,
   longTrendWeight: 0.5,
   popularityFill: true,
+  factorWeight: 0.8,
+  factors: 64,
+  factorItems: 4000,
+  factorReg: 50,
+  factorAlpha: 2,
+  factorIterations: 15,
+  factorSeed: 1,
+  factorMaxUsers: 20_000,
+  factorRetrainEvery: 0,
 };
 
 /** Defaults filled in and every option checked; throws RangeError on an out-of-range value. */
@@ -167,8 +209,20 @@ export function resolveOptions(options: ItemKnnOptions = {}): ResolvedItemKnnOpt
     'popularTopSize',
     'profileSize',
     'longPairs',
+    'factors',
+    'factorItems',
+    'factorMaxUsers',
   ] as const)
     positiveInt(o[k], k);
+  for (const k of ['factorIterations', 'factorRetrainEvery'] as const) {
+    if (!(Number.isInteger(o[k]) && o[k] >= 0))
+      throw new RangeError(`${k} must be an integer ≥ 0, got ${o[k]}`);
+  }
+  if (!Number.isFinite(o.factorSeed)) throw new RangeError(`factorSeed must be finite, got ${o.factorSeed}`);
+  positiveNumber(o.factorReg, 'factorReg');
+  if (!(o.factorAlpha >= 0 && Number.isFinite(o.factorAlpha)))
+    throw new RangeError(`factorAlpha must be a finite number ≥ 0, got ${o.factorAlpha}`);
+  if (o.factors > 1024) throw new RangeError(`factors must be ≤ 1024, got ${o.factors}`);
   for (const k of [
     'halfLifeMs',
     'trendHalfLifeMs',
@@ -180,7 +234,7 @@ export function resolveOptions(options: ItemKnnOptions = {}): ResolvedItemKnnOpt
   for (const k of ['pruneTo', 'proximityDecay', 'queryDecay', 'skipEdgeFactor', 'locality'] as const) {
     if (!(o[k] > 0 && o[k] <= 1)) throw new RangeError(`${k} must be in (0, 1], got ${o[k]}`);
   }
-  for (const k of ['alpha', 'longAlpha', 'longWeight'] as const) {
+  for (const k of ['alpha', 'longAlpha', 'longWeight', 'factorWeight'] as const) {
     if (!(o[k] >= 0 && o[k] <= 1)) throw new RangeError(`${k} must be in [0, 1], got ${o[k]}`);
   }
   if (!(o.skipPenalty >= 0) || !(o.artistBoost >= 0) || !(o.trendWeight >= 0) || !(o.longTrendWeight >= 0))

@@ -1,6 +1,7 @@
 import { decayFactor } from './decay.ts';
 import type { ItemState, KnnState } from './graph.ts';
 import { IntSlots } from './int-slots.ts';
+import { factorItem, factorQuery, type FactorQuery, type KnnFactors } from './knn-factors.ts';
 import { byScoreThenId } from './popularity.ts';
 import type { InteractionKind, Recommendation } from './types.ts';
 
@@ -30,10 +31,20 @@ interface Seed {
  * × skip damping (× artist affinity if on), where
  *   L(c) = Σ over the user's profile tracks r of (C_long(r, c) / (U(r)^(1−longAlpha) U(c)^longAlpha))^locality
  *   S(c) = Σ over the user's recent tracks r of seed(r) · C_sess(r, c) / (P(r)^(1−alpha) P(c)^alpha)
+ * With latent factors (`factors` trained, factorWeight > 0, the user has a modelled profile
+ * track): score(c) = (1 − factorWeight) · the above + factorWeight · F(c) / max F (F ≤ 0
+ * counts 0), F = the user's folded-in vector · c's factors (knn-factors.ts); a track the
+ * factors were not trained on (new since the last retraining) keeps the score above alone.
  * Tracks in the user's ring or profile are excluded; too few candidates are filled from the
  * decayed popularity ranking.
  */
-export function recommendFor(st: KnnState, userId: string, limit: number, now: number): Recommendation[] {
+export function recommendFor(
+  st: KnnState,
+  userId: string,
+  limit: number,
+  now: number,
+  factors?: KnnFactors,
+): Recommendation[] {
   const { o, graph } = st;
   const user = st.users.peek(userId);
   const heardIds = new Set<string>();
@@ -93,9 +104,10 @@ export function recommendFor(st: KnnState, userId: string, limit: number, now: n
 
   // Votes, accumulated per candidate in call-local typed arrays, indexed through a
   // call-local IntSlots table by the candidate's uid (no allocation per vote).
+  const fq = factors && st.o.factorWeight > 0 ? factorQuery(factors, user) : undefined;
   const acc = Votes.take();
   try {
-    return score(st, acc, seeds, heard, heardIds, artistW, totalW, limit, now);
+    return score(st, acc, seeds, heard, heardIds, artistW, totalW, limit, now, fq);
   } finally {
     Votes.give(acc);
   }
@@ -112,6 +124,7 @@ function score(
   totalW: number,
   limit: number,
   now: number,
+  fq: FactorQuery | undefined,
 ): Recommendation[] {
   const { o, graph } = st;
   const at = acc.at;
@@ -155,9 +168,25 @@ function score(
     }
   }
 
+  // Factor scores: every modelled track with F(c) > 0 is a candidate.
+  let maxF = 0;
+  if (fq) {
+    const fs = fq.scores;
+    for (let i = 0; i < fs.length; i++) {
+      const x = fs[i] as number;
+      if (!(x > 0)) continue;
+      const c = factorItem(graph, fq.f, i);
+      if (!c || heard.has(c) || c.pos <= 0) continue;
+      let k = at.get(c.uid);
+      if (k === -1) k = acc.add(c);
+      acc.accF[k] = x;
+      if (x > maxF) maxF = x;
+    }
+  }
+
   // Candidate-level normalization (P(c)^α, U(c)^(longAlpha·locality)); the trend lifts the
   // session part (what is rising now) before each part is scaled to its max; then the blend.
-  const { cands, accS, accL, bestS, bestL, whyS, whyL } = acc;
+  const { cands, accS, accL, accF, bestS, bestL, whyS, whyL } = acc;
   const n = acc.n;
   const sNorm = new Float64Array(n);
   const lNorm = new Float64Array(n);
@@ -179,11 +208,19 @@ function score(
   }
   const wS = maxS > 0 ? (1 - o.longWeight) / maxS : 0;
   const wL = maxL > 0 ? o.longWeight / maxL : 0;
-  const top: { trackId: string; score: number; because: number }[] = [];
+  // The factors abstain on tracks they were not trained on (new since the last retraining):
+  // those keep the kNN score alone; a track seen in training but outside the modelled top
+  // counts F = 0.
+  const fw = maxF > 0 ? o.factorWeight : 0;
+  const wF = maxF > 0 ? fw / maxF : 0;
+  const known = fq?.f.known;
+  const top: { trackId: string; score: number; because: number; fIdx: number }[] = [];
   for (let k = 0; k < n; k++) {
     const c = cands[k] as ItemState;
     if (heard.has(c) || c.pos <= 0) continue;
-    let score = wS * (sNorm[k] as number) + wL * (lNorm[k] as number);
+    const mix = fw > 0 && known?.has(c.trackId) ? 1 - fw : 1;
+    const fromF = wF * (accF[k] as number);
+    let score = mix * (wS * (sNorm[k] as number) + wL * (lNorm[k] as number)) + fromF;
     if (!(score > 0)) continue;
     if (c.neg > 0 && o.skipPenalty > 0) score /= 1 + (o.skipPenalty * c.neg) / c.pos;
     if (o.artistBoost > 0 && c.artistId !== undefined && totalW > 0)
@@ -191,10 +228,13 @@ function score(
     // The reason: the seed with the largest single contribution, in blended units.
     const aS = accS[k] as number;
     const aL = accL[k] as number;
-    const fromS = aS > 0 ? (wS * (sNorm[k] as number) * (bestS[k] as number)) / aS : 0;
-    const fromL = aL > 0 ? (wL * (lNorm[k] as number) * (bestL[k] as number)) / aL : 0;
-    const because = fromS >= fromL && (whyS[k] as number) >= 0 ? (whyS[k] as number) : (whyL[k] as number);
-    const entry = { trackId: c.trackId, score, because };
+    const fromS = aS > 0 ? (mix * wS * (sNorm[k] as number) * (bestS[k] as number)) / aS : 0;
+    const fromL = aL > 0 ? (mix * wL * (lNorm[k] as number) * (bestL[k] as number)) / aL : 0;
+    let because = fromS >= fromL && (whyS[k] as number) >= 0 ? (whyS[k] as number) : (whyL[k] as number);
+    // −2: the factor part dominates (or is all there is); resolved below for the final list only.
+    if (fq && (fromF > Math.max(fromS, fromL) || because < 0)) because = -2;
+    const fIdx = because === -2 && fq ? (fq.f.model.index.get(c.trackId) ?? -1) : -1;
+    const entry = { trackId: c.trackId, score, because, fIdx };
     const last = top[top.length - 1];
     if (top.length >= limit && last && byScoreThenId(entry, last) >= 0) continue;
     let j = top.length;
@@ -207,6 +247,21 @@ function score(
     if (top.length > limit) top.pop();
   }
   const out: Recommendation[] = top.map((t) => {
+    if (t.because === -2 && fq) {
+      // The user's modelled profile track closest to it in factor space (O(profile · f)).
+      const m = fq.f.model;
+      let best = fq.seeds[0] as FactorQuery['seeds'][number];
+      let bestDot = -Infinity;
+      if (t.fIdx >= 0)
+        for (const sd of fq.seeds) {
+          const d = m.itemDot(sd.idx, t.fIdx);
+          if (d > bestDot) {
+            bestDot = d;
+            best = sd;
+          }
+        }
+      return { trackId: t.trackId, score: t.score, reason: `because you ${VERB[best.kind]} ${best.trackId}` };
+    }
     const sd = seeds[t.because] as Seed;
     return { trackId: t.trackId, score: t.score, reason: `because you ${VERB[sd.kind]} ${sd.trackId}` };
   });
@@ -227,6 +282,7 @@ class Votes {
   n = 0;
   accS = new Float64Array(256);
   accL = new Float64Array(256);
+  accF = new Float64Array(256);
   bestS = new Float64Array(256);
   bestL = new Float64Array(256);
   whyS = new Int32Array(256).fill(-1);
@@ -240,6 +296,7 @@ class Votes {
     const n = v.n;
     v.accS.fill(0, 0, n);
     v.accL.fill(0, 0, n);
+    v.accF.fill(0, 0, n);
     v.bestS.fill(0, 0, n);
     v.bestL.fill(0, 0, n);
     v.whyS.fill(-1, 0, n);
@@ -262,6 +319,7 @@ class Votes {
       };
       this.accS = grow(this.accS, 0);
       this.accL = grow(this.accL, 0);
+      this.accF = grow(this.accF, 0);
       this.bestS = grow(this.bestS, 0);
       this.bestL = grow(this.bestL, 0);
       this.whyS = grow(this.whyS, -1);

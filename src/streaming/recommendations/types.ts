@@ -35,6 +35,10 @@ export interface Recommender {
   snapshot(): unknown;
   /** The same as `snapshot()` built in steps (snapshots/steps.ts), for a model with much state. */
   snapshotSteps?(): Steps<unknown>;
+  /** A model with a part trained in batch (item-knn's latent factors): one training, in steps. */
+  retrainFactorsSteps?(): Steps<unknown>;
+  /** The trained part's size and cost, or undefined when untrained. */
+  factorStats?(): { users: number; items: number; nnz: number; factors: number; trainMs: number } | undefined;
   /** Replaces the state with a snapshot; validates it and throws InvalidSnapshotError (state unchanged) when it is bad. */
   restore(state: unknown): void;
   /**

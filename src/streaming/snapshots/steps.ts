@@ -57,6 +57,19 @@ export async function runStepsCooperatively<T>(
   }
 }
 
+/** The steps, ended early (`undefined`) at the first checkpoint where `stop()` holds. */
+export function* cancellable<T>(steps: Steps<T>, stop: () => boolean): Steps<T | undefined> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (stop()) {
+      steps.return(undefined as T);
+      return undefined;
+    }
+    yield;
+  }
+}
+
 /** A checkpoint every `every` iterations: `if (due(i)) yield;` */
 export const CHECKPOINT_EVERY = 256;
 export function checkpoint(i: number): boolean {

@@ -54,6 +54,7 @@ export class BuiltinHandlers implements BuiltinQueries {
       maxPendingPushes: o.maxPendingPushes,
       ...(o.maxKnownUsers ? { maxKnownUsers: o.maxKnownUsers } : {}),
       maxPushesPerSec: o.maxPushesPerSec,
+      ...(o.factorRetrainMs ? { factorRetrainMs: o.factorRetrainMs } : {}),
     });
     this.trending = new TrendingHandler({ metrics: o.metrics });
   }

@@ -33,6 +33,8 @@ const HANDLER_FAMILIES = new Set([
   'backbeat_streaming_plays_total',
   'backbeat_streaming_recommendation_update_seconds',
   'backbeat_streaming_recommendation_pushes_total',
+  'backbeat_streaming_recommendation_factor_trainings_total',
+  'backbeat_streaming_recommendation_factor_training_seconds',
   'backbeat_streaming_window_results_total',
 ]);
 
