@@ -136,8 +136,8 @@ export interface ItemKnnOptions {
   factorSeed?: number;
   /**
    * Users whose profiles train the factors: the most recently active ones (training cost ∝
-   * their profile entries: ~1 s CPU per 1,000 users of 64 entries at the defaults). Users
-   * beyond it still get factor scores (folded in from their profile at query time). Default 20,000.
+   * their profile entries: ~5 s CPU per 1,000 users of 64 entries at the defaults). Users
+   * beyond it still get factor scores (folded in from their profile at query time). Default 10,000.
    */
   factorMaxUsers?: number;
   /**
@@ -188,7 +188,7 @@ export const ITEM_KNN_DEFAULTS: ResolvedItemKnnOptions = {
   factorAlpha: 2,
   factorIterations: 15,
   factorSeed: 1,
-  factorMaxUsers: 20_000,
+  factorMaxUsers: 10_000,
   factorRetrainEvery: 0,
 };
 
