@@ -286,6 +286,18 @@ describe('embedded log', () => {
     expect(log.readSync(0, 100).map((r) => r.id)).toEqual(['n2', 'n3', 'n4']);
   });
 
+  it('a consumer closed while its loop lets the event loop turn finishes closing in an otherwise idle process', async () => {
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, '../helpers/log-close.ts'), join(dir(), 'events.db')],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise((r) => child.once('exit', r));
+    expect({ out: out.trim(), code }).toEqual({ out: 'CLOSED', code: 0 });
+  });
+
   it(
     'every append acknowledged before kill -9 is in the log after reopening',
     { timeout: 60_000 },

@@ -306,6 +306,10 @@ class SqliteConsumer implements LogConsumer {
   }
 
   async #sleep(ms: number | undefined): Promise<void> {
+    // Closed while the loop was handling a batch or letting the event loop turn: no sleep
+    // (its timer is unref'd, so a sleep begun after close() would never end in a process
+    // with nothing else to do, and close() would wait for it forever).
+    if (this.#closed) return;
     await new Promise<void>((resolve) => {
       this.#wake = resolve;
       if (ms !== undefined) this.#timer = setTimeout(resolve, ms).unref();
