@@ -204,7 +204,9 @@ export class StreamProcessor {
   constructor(opts: StreamProcessorOptions) {
     this.#o = opts;
     this.#recent = new FifoSet<string>(opts.recentIds ?? 250_000);
-    this.#sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref()));
+    // A retry's backoff keeps the process alive (not unref'd): a close() that waits for the
+    // batch must not be cut off by the process exiting under it (bounded: attempts × maxMs).
+    this.#sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.#everyEvents = Math.max(1, opts.snapshots?.everyEvents ?? 100_000);
     this.#everyMs = Math.max(100, opts.snapshots?.everyMs ?? 60_000);
     this.#snapshots = opts.snapshots ? this.#snapshotStore(opts.snapshots.store) : undefined;
