@@ -136,4 +136,23 @@ describe('ItemKnnRecommender: latent factors', () => {
       expect(() => new ItemKnnRecommender(bad)).toThrow(RangeError);
     }
   });
+  it('a user the factors predict nothing for gets the answer without them (small F is not scaled up)', () => {
+    // Two tastes of 10 listeners; s1 has heard every track of theirs, so only the other
+    // taste is left: the factors predict ~0 for it, and the answer stays the popularity fill.
+    const m = new ItemKnnRecommender();
+    for (let u = 0; u < 20; u++)
+      for (let t = 0; t < 5; t++)
+        m.observe({
+          userId: `s${u}`,
+          trackId: `${u < 10 ? 'a' : 'b'}${(u + t) % 5}`,
+          artistId: 'x',
+          kind: 'play',
+          completion: 1,
+          ts: T0 + u * 1000 + t,
+        });
+    const before = m.recommend('s1', 3, T0 + DAY_MS);
+    expect(before.every((r) => r.reason.startsWith('popular now'))).toBe(true);
+    m.retrainFactors();
+    expect(m.recommend('s1', 3, T0 + DAY_MS)).toEqual(before);
+  });
 });

@@ -115,8 +115,9 @@ export interface ItemKnnOptions {
   longWeight?: number;
   /**
    * Latent factors (implicit ALS over the users' long-term profiles, ials.ts, README): the
-   * blend becomes (1 − factorWeight) · the score above + factorWeight · F(c) / max F, F the
-   * user's vector (folded in from their profile at query time) · the track's factors. Used
+   * blend becomes (1 − factorWeight) · the score above + factorWeight · min(1, F(c)), F the
+   * user's vector (folded in from their profile at query time) · the track's factors (the
+   * predicted preference; F ≤ 0.01 is no candidate). Used
    * only once factors are trained (`retrainFactors()`, or `factorRetrainEvery`) and when the
    * user has a profile track among the modelled ones; otherwise the score above, unchanged.
    * 0 disables. Default 0.8 (README: Last.fm and synthetic measurements).

@@ -5,6 +5,9 @@ import { factorItem, factorQuery, type FactorQuery, type KnnFactors } from './kn
 import { byScoreThenId } from './popularity.ts';
 import type { InteractionKind, Recommendation } from './types.ts';
 
+/** A predicted preference at or below this is no signal: the track is not a factor candidate. */
+const FACTOR_FLOOR = 0.01;
+
 const VERB: Record<InteractionKind, string> = {
   play: 'played',
   like: 'liked',
@@ -32,7 +35,7 @@ interface Seed {
  *   L(c) = Σ over the user's profile tracks r of (C_long(r, c) / (U(r)^(1−longAlpha) U(c)^longAlpha))^locality
  *   S(c) = Σ over the user's recent tracks r of seed(r) · C_sess(r, c) / (P(r)^(1−alpha) P(c)^alpha)
  * With latent factors (`factors` trained, factorWeight > 0, the user has a modelled profile
- * track): score(c) = (1 − factorWeight) · the above + factorWeight · F(c) / max F (F ≤ 0
+ * track): score(c) = (1 − factorWeight) · the above + factorWeight · min(1, F(c)) (F ≤ 0.01
  * counts 0), F = the user's folded-in vector · c's factors (knn-factors.ts); a track the
  * factors were not trained on (new since the last retraining) keeps the score above alone.
  * Tracks in the user's ring or profile are excluded; too few candidates are filled from the
@@ -168,13 +171,16 @@ function score(
     }
   }
 
-  // Factor scores: every modelled track with F(c) > 0 is a candidate.
+  // Factor scores: F(c) is the model's predicted preference (implicit ALS fits 0/1), used
+  // as it is (capped at 1), not scaled to the user's best: a user the factors know little
+  // about gets small F everywhere, and scaling would make noise look certain. Tracks with
+  // F(c) above FACTOR_FLOOR are candidates.
   let maxF = 0;
   if (fq) {
     const fs = fq.scores;
     for (let i = 0; i < fs.length; i++) {
-      const x = fs[i] as number;
-      if (!(x > 0)) continue;
+      const x = Math.min(1, fs[i] as number);
+      if (!(x > FACTOR_FLOOR)) continue;
       const c = factorItem(graph, fq.f, i);
       if (!c || heard.has(c) || c.pos <= 0) continue;
       let k = at.get(c.uid);
@@ -212,7 +218,7 @@ function score(
   // those keep the kNN score alone; a track seen in training but outside the modelled top
   // counts F = 0.
   const fw = maxF > 0 ? o.factorWeight : 0;
-  const wF = maxF > 0 ? fw / maxF : 0;
+  const wF = fw;
   const known = fq?.f.known;
   const top: { trackId: string; score: number; because: number; fIdx: number }[] = [];
   for (let k = 0; k < n; k++) {
