@@ -133,7 +133,8 @@ export class RecommendationsHandler implements EventHandler {
   }
 
   #maybeTrain(every: number): void {
-    if (this.#training || this.#n === this.#trainedAtN) return;
+    // Nothing learned yet, or nothing since the newest training: nothing to train on.
+    if (this.#training || this.#n === 0 || this.#n === this.#trainedAtN) return;
     const due = this.#trained ? every : Math.min(every, FIRST_TRAINING_MS);
     if (this.#o.clock.now() - this.#lastTrainingAt < due) return;
     void this.#train();
