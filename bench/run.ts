@@ -10,7 +10,9 @@
  * Env: BENCH_RUNS (default 3); BENCH_SERVERS=backbeat,raw-corked runs only those servers;
  * BENCH_RESULTS_DIR writes gateway.json / README.md elsewhere (default bench/results);
  * BENCH_NODE_FLAGS: node flags of the Backbeat server (default scripts/start.sh's
- * `--max-semi-space-size=8`; e.g. `BENCH_NODE_FLAGS=` for V8's defaults).
+ * `--max-semi-space-size=8`; e.g. `BENCH_NODE_FLAGS=` for V8's defaults);
+ * NODE_COMPILE_CACHE: the Backbeat server's compile cache, as scripts/start.sh sets it
+ * (default .cache/node-compile; empty turns it off).
  * Add a scenario to SCENARIOS (its args go to loadgen.ts); add a server to SERVERS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -30,6 +32,11 @@ const OUT_DIR = process.env['BENCH_RESULTS_DIR'] ?? join(ROOT, 'bench/results');
 const BACKBEAT_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '--max-semi-space-size=8')
   .split(' ')
   .filter(Boolean);
+// And with Node's compile cache, as scripts/start.sh runs it: without it every start loads the
+// TypeScript stripper (~17 MiB resident) and strips every file again, which no user's node
+// does from its second start on (docs/operations.md, "Memory").
+const COMPILE_CACHE = process.env['NODE_COMPILE_CACHE'] ?? join(ROOT, '.cache/node-compile');
+const BACKBEAT_ENV: Record<string, string> = { NODE_COMPILE_CACHE: COMPILE_CACHE };
 
 // Every server runs with --expose-gc so the RSS measurement can settle garbage first (all alike).
 const SERVERS: Record<string, string[]> = {
@@ -53,7 +60,7 @@ const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const CLUSTER_SERVERS: Record<string, (run: number) => { args: string[]; env: Record<string, string> }> = {
   backbeat: (run) => ({
     args: ['bench/peers/backbeat.ts'],
-    env: { REDIS_URL, REDIS_PREFIX: `bench-${process.pid}-${run}:` },
+    env: { ...BACKBEAT_ENV, REDIS_URL, REDIS_PREFIX: `bench-${process.pid}-${run}:` },
   }),
   socketio: () => ({ args: ['bench/peers/socketio.ts', '--redis', REDIS_URL], env: {} }),
 };
@@ -219,6 +226,18 @@ const previous = existsSync(RESULTS_FILE)
   : undefined;
 const results: Results = { ...(previous?.results ?? {}) };
 
+// One start of the Backbeat server before the measured ones, as a user's second start is: it
+// writes the compile cache (a first start strips TypeScript and keeps the stripper loaded).
+if (
+  COMPILE_CACHE &&
+  scenarios.some((s) => !s.cluster) &&
+  (!ONLY_SERVERS || ONLY_SERVERS.includes('backbeat'))
+) {
+  const warm = await start(SERVERS['backbeat']!, BACKBEAT_ENV);
+  warm.child.kill('SIGKILL');
+  await new Promise((res) => warm.child.once('exit', res));
+}
+
 for (const sc of scenarios) {
   results[sc.name] = { ...(results[sc.name] ?? {}) };
   const servers = (sc.cluster ? Object.keys(CLUSTER_SERVERS) : Object.keys(SERVERS)).filter(
@@ -233,7 +252,7 @@ for (const sc of scenarios) {
         if (sc.cluster) {
           const spec = CLUSTER_SERVERS[server]!(r);
           for (let i = 0; i < 3; i++) nodes.push(await start(spec.args, spec.env));
-        } else nodes.push(await start(SERVERS[server]!));
+        } else nodes.push(await start(SERVERS[server]!, server === 'backbeat' ? BACKBEAT_ENV : {}));
         const ports = nodes.map((n) => n.port);
         runs.push(
           await loadgen({

@@ -1,7 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TokenVerifier } from '../core/auth/index.ts';
 import type { Logger, Metrics } from '../core/observability/index.ts';
 import type { Gateway } from '../gateway/index.ts';
@@ -9,6 +7,7 @@ import type { StreamingService } from '../streaming/index.ts';
 import type { PushService } from '../push/index.ts';
 import { ErrorCodes, rawErrorResponse } from '../core/errors/index.ts';
 import { createHttpAjv } from '../core/json/index.ts';
+import { docsRoutes } from './docs.ts';
 import { clientErrorHandler, frameworkErrors, installEdge, type EdgeLimits } from './edge.ts';
 import { installErrorMapping } from './errors.ts';
 import { HttpMetrics } from './metrics.ts';
@@ -52,6 +51,9 @@ export interface HttpDeps extends SystemDeps {
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   // backbeat_http_* (this capability's own), on the app's registry.
   const metrics = new HttpMetrics(deps.metrics);
+  // Longer than any valid channel or id (schemas bound them): an over-long one gets the
+  // schema's 400 naming the field, a far longer one the router's 414 (SPEC shape).
+  const routerOptions = { maxParamLength: 1024 };
   const app = Fastify({
     // pino's Logger and fastify's logger type differ only in generics; tsc needs the cast.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
@@ -68,9 +70,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       headersTimeout: deps.requestTimeoutMs,
       connectionsCheckingInterval: Math.min(1000, deps.requestTimeoutMs / 4),
     },
-    // Longer than any valid channel or id (schemas bound them): an over-long one gets the
-    // schema's 400 naming the field, a far longer one the router's 414 (SPEC shape).
-    routerOptions: { maxParamLength: 1024 },
+    routerOptions,
     clientErrorHandler: clientErrorHandler(metrics, deps.logger),
     frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -91,19 +91,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     metrics.httpDuration.labels(route).observe(reply.elapsedTime / 1000);
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Backbeat HTTP API',
-        version: deps.version,
-        description: 'See docs/protocol.md for the WebSocket protocol (backbeat.v1) on GET /ws.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // GET /openapi.json and the Swagger UI under /docs, built on first use from the routes below.
+  docsRoutes(app, { version: deps.version, metrics: deps.metrics, logger: deps.logger, routerOptions });
 
   systemRoutes(app, deps);
   channelRoutes(app, deps.gateway, deps.verifier);
