@@ -184,7 +184,13 @@ export class App {
           registry: promRegistry,
           clock: this.clock,
           connections: () => this.gateway.connectionCount,
-          eventLag: () => gaugeTotal(promRegistry, 'backbeat_streaming_consumer_lag'),
+          // The main processor's gauge, or the stream worker's lag when it is larger (the
+          // worker's series reach /metrics only when scraped; `lag()` knows both at once).
+          eventLag: async () =>
+            Math.max(
+              await gaugeTotal(promRegistry, 'backbeat_streaming_consumer_lag'),
+              this.streaming?.lag() ?? 0,
+            ),
           dlqSize: () => gaugeTotal(promRegistry, 'backbeat_streaming_dead_letters'),
         }),
         publish: publishSystem,

@@ -320,6 +320,14 @@ describe('stream worker', () => {
       await worker.crashForTest('hang');
       // Intake is the main thread's: it still acknowledges while the worker spins.
       expect((await post(srv, [play('hang-1', 'hang-t', 1), play('hang-2', 'hang-t', 2)])).status).toBe(202);
+      // The lag alert sees the worker's backlog once the main processor's own gauge is 0.
+      await until(
+        async () => series(await metricsText(srv), 'backbeat_streaming_consumer_lag{partition="0"}') === 0,
+        "the main processor's lag at 0",
+        10_000,
+      );
+      await srv.app.alerts.tick();
+      expect(srv.app.alerts.latest()?.['event_lag']).toBeGreaterThanOrEqual(2);
       await until(() => !worker.up, 'the hung worker terminated', 30_000);
       await until(() => worker.up, 'the worker restarted', 30_000);
       await srv.app.streaming.caughtUp();
