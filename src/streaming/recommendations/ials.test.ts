@@ -53,6 +53,23 @@ function quality(
 const SMALL = { factors: 8, reg: 1, alpha: 2, iterations: 10 };
 
 describe('implicit ALS', () => {
+  it('a warm start from the previous factors matches a cold training with a fraction of the iterations', () => {
+    const { rows, held } = planted(11);
+    const cold = trainIals(rows, SMALL);
+    // New rows for the same tastes (a later retraining), from the cold model's item factors.
+    const later = planted(12);
+    const warm = trainIals(later.rows, { ...SMALL, iterations: 2 }, cold);
+    const fresh = trainIals(later.rows, { ...SMALL, iterations: 2 });
+    const coldLater = trainIals(later.rows, SMALL);
+    const qWarm = quality(warm, later.rows, later.held, 5);
+    const qCold = quality(coldLater, later.rows, later.held, 5);
+    expect(qWarm.inCluster).toBeGreaterThanOrEqual(qCold.inCluster - 0.02);
+    expect(qWarm.hitRate).toBeGreaterThanOrEqual(qCold.hitRate - 0.05);
+    // It did start from the previous factors (a random start gives other factors).
+    expect(warm.itemFactors).not.toEqual(fresh.itemFactors);
+    expect(quality(cold, rows, held, 5).inCluster).toBeGreaterThan(0.9);
+  });
+
   it('recovers a planted low-rank preference structure far better than chance', () => {
     const { rows, held, items } = planted(7);
     const model = trainIals(rows, SMALL);

@@ -180,16 +180,22 @@ export class IalsModel {
 }
 
 /** Trains at once (see `ialsSteps`). */
-export function trainIals(rows: readonly IalsRow[], options: IalsOptions = {}): IalsModel {
-  return runSteps(ialsSteps(rows, options));
+export function trainIals(rows: readonly IalsRow[], options: IalsOptions = {}, warm?: IalsModel): IalsModel {
+  return runSteps(ialsSteps(rows, options, warm));
 }
 
 /**
  * The training in steps: yields after every `stepRows` row solves (and after building the
  * matrices), so a service can run it with `runStepsCooperatively` (snapshots/steps.ts)
- * between its other work. The rows are read once, before the first yield.
+ * between its other work. The rows are read once, before the first yield. `warm`: a
+ * previous model of the same factor count whose item factors start the items they share
+ * (a retraining then needs a few iterations, not a cold start's 15).
  */
-export function* ialsSteps(rows: readonly IalsRow[], options: IalsOptions = {}): Steps<IalsModel> {
+export function* ialsSteps(
+  rows: readonly IalsRow[],
+  options: IalsOptions = {},
+  warm?: IalsModel,
+): Steps<IalsModel> {
   const o = resolveIalsOptions(options);
   const f = o.factors;
   // Merge repeated keys, drop non-positive weights, count users per item.
@@ -260,6 +266,11 @@ export function* ialsSteps(rows: readonly IalsRow[], options: IalsOptions = {}):
   const Y = new Float64Array(nItems * f);
   for (let j = 0; j < X.length; j++) X[j] = (2 * rnd() - 1) * half;
   for (let j = 0; j < Y.length; j++) Y[j] = (2 * rnd() - 1) * half;
+  if (warm && warm.factors === f)
+    for (let i = 0; i < nItems; i++) {
+      const w = warm.index.get(keys[i]!);
+      if (w !== undefined) Y.set(warm.itemFactors.subarray(w * f, (w + 1) * f), i * f);
+    }
   const A = new Float64Array(f * f);
   const b = new Float64Array(f);
   for (let it = 0; it < o.iterations; it++) {

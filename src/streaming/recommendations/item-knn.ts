@@ -115,7 +115,7 @@ export class ItemKnnRecommender implements Recommender {
    */
   *retrainFactorsSteps(): Steps<KnnFactors> {
     this.#sinceRetrain = 0;
-    const f = yield* trainFactorSteps(this.#st);
+    const f = yield* trainFactorSteps(this.#st, this.#factors);
     this.#factors = f;
     return f;
   }

@@ -44,7 +44,7 @@ function rowOf(u: KnnUser): [string, number][] {
  * Trains factors from the current profiles in steps (ials.ts `ialsSteps`: a checkpoint every
  * 64 row solves). The result names tracks as they are when the training ends.
  */
-export function* trainFactorSteps(st: KnnState): Steps<KnnFactors> {
+export function* trainFactorSteps(st: KnnState, previous?: KnnFactors): Steps<KnnFactors> {
   const { o, graph } = st;
   const rows = profileRows(st);
   let nnz = 0;
@@ -55,14 +55,19 @@ export function* trainFactorSteps(st: KnnState): Steps<KnnFactors> {
   }
   let trainMs = 0;
   let t0 = performance.now();
-  const steps = ialsSteps(rows, {
-    factors: o.factors,
-    reg: o.factorReg,
-    alpha: o.factorAlpha,
-    iterations: o.factorIterations,
-    seed: o.factorSeed,
-    maxItems: o.factorItems,
-  });
+  const warm = previous && o.factorWarmIterations > 0 ? previous.model : undefined;
+  const steps = ialsSteps(
+    rows,
+    {
+      factors: o.factors,
+      reg: o.factorReg,
+      alpha: o.factorAlpha,
+      iterations: warm ? o.factorWarmIterations : o.factorIterations,
+      seed: o.factorSeed,
+      maxItems: o.factorItems,
+    },
+    warm,
+  );
   for (;;) {
     const r = steps.next();
     trainMs += performance.now() - t0;

@@ -131,8 +131,14 @@ export interface ItemKnnOptions {
   factorReg?: number;
   /** ALS confidence 1 + factorAlpha · (net profile weight). Default 2. */
   factorAlpha?: number;
-  /** ALS iterations per retraining. Default 15. */
+  /** ALS iterations of a training from scratch. Default 15. */
   factorIterations?: number;
+  /**
+   * ALS iterations of a retraining that starts from the previous item factors (warm start;
+   * the tracks both trainings model keep theirs, new ones start random). 0: every retraining
+   * starts from scratch with `factorIterations`. Default 4.
+   */
+  factorWarmIterations?: number;
   /** Seed of the factors' initialization. Default 1. */
   factorSeed?: number;
   /**
@@ -188,6 +194,7 @@ export const ITEM_KNN_DEFAULTS: ResolvedItemKnnOptions = {
   factorReg: 50,
   factorAlpha: 2,
   factorIterations: 15,
+  factorWarmIterations: 4,
   factorSeed: 1,
   factorMaxUsers: 10_000,
   factorRetrainEvery: 0,
@@ -215,7 +222,7 @@ export function resolveOptions(options: ItemKnnOptions = {}): ResolvedItemKnnOpt
     'factorMaxUsers',
   ] as const)
     positiveInt(o[k], k);
-  for (const k of ['factorIterations', 'factorRetrainEvery'] as const) {
+  for (const k of ['factorIterations', 'factorWarmIterations', 'factorRetrainEvery'] as const) {
     if (!(Number.isInteger(o[k]) && o[k] >= 0))
       throw new RangeError(`${k} must be an integer ≥ 0, got ${o[k]}`);
   }
