@@ -116,10 +116,17 @@ const BENCHES: Bench[] = [
   },
   {
     name: 'recommendations',
-    what: 'recommendation model: 100,000 single updates after a 200k warm-up, and queries',
+    what: 'recommendation model: 100,000 single updates after a 200k warm-up, and queries, without and with its latent factors (trained once, timed)',
     script: 'bench/streaming/recommendations.ts',
     args: [],
-    metrics: { updateP50us: '', updateP99us: '< 1,000 µs', recommendP99us: '' },
+    metrics: {
+      updateP50us: '',
+      updateP99us: '< 1,000 µs',
+      recommendP99us: '',
+      factorTrainMs: '',
+      recommendWithFactorsP50us: '',
+      recommendWithFactorsP99us: '',
+    },
   },
 ];
 
