@@ -42,7 +42,7 @@ export interface RecommendationsHandlerOptions {
   /** Users whose last play time is remembered (least recently active forgotten first). @default 1_000_000 */
   maxKnownUsers?: number;
   /**
-   * Pushes per second at most (each computes a list: ~0.1–1 ms). Due pushes over it wait
+   * Pushes per second at most (each computes a list: ~1–2 ms with the latent factors, bench/streaming/recommendations.ts). Due pushes over it wait
    * for the next sweep, still coalescing later plays (counted `deferred`). @default 500
    */
   maxPushesPerSec: number;
@@ -327,7 +327,7 @@ export class RecommendationsHandler implements EventHandler {
 
   /**
    * Computes and sends the pushes of one sweep, letting the event loop turn whenever
-   * PUSH_SLICE_MS of them have run: a sweep is up to `maxPushesPerSec / 4` lists of ~0.1–1 ms
+   * PUSH_SLICE_MS of them have run: a sweep is up to `maxPushesPerSec / 4` lists of ~1–2 ms
    * each (more while a major GC marks a large heap), which in one go would hold HTTP, the
    * gateway and intake for that long.
    */
