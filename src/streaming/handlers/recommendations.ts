@@ -1,4 +1,3 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import type { Logger } from '../../core/observability/index.ts';
 import type { Clock, TimerHandle } from '../../core/time/index.ts';
@@ -344,14 +343,16 @@ export class RecommendationsHandler implements EventHandler {
       if (targets.length < ready.length)
         this.#o.metrics.recommendationPushes.labels('no_listener').inc(ready.length - targets.length);
     }
-    let sliceStarted = performance.now();
+    await runStepsCooperatively(
+      cancellable(this.#pushSteps(targets), () => this.#generation !== generation),
+      PUSH_SLICE_MS,
+    );
+  }
+
+  *#pushSteps(targets: string[]): Steps<void> {
     for (const userId of targets) {
-      if (performance.now() - sliceStarted >= PUSH_SLICE_MS) {
-        await nextTurn();
-        if (this.#generation !== generation) return;
-        sliceStarted = performance.now();
-      }
       void this.#push(userId);
+      yield;
     }
   }
 
