@@ -82,6 +82,7 @@ export class EventIngest {
       key: event.userId,
       ts: event.ts,
       body: JSON.stringify(event),
+      value: event,
     }));
     const end = metrics.appendDuration.startTimer({ engine: this.#o.log.kind });
     const results = await this.#o.log.append(records);

@@ -741,6 +741,8 @@ export class StreamProcessor {
       this.#count('*', 'skipped_erased');
       return undefined;
     }
+    // Intake's own parse of the event, when the log kept it (the SQLite log's tail).
+    if (record.value !== undefined) return record.value as StreamEvent;
     try {
       return decodeEvent(record.body);
     } catch (err) {

@@ -255,6 +255,49 @@ describe('embedded log', () => {
     expect(await log.heads()).toEqual({ 0: 12 });
   });
 
+  it("this thread's consumers get the appended values from the tail in memory; behind it or after an erasure the file answers the same records", async () => {
+    const log = new SqliteEventLog(join(dir(), 'events.db'));
+    logs.push(log);
+    const withValue = (id: string, key = 'u1') => {
+      const r = rec(id, key);
+      return { ...r, value: JSON.parse(r.body) as unknown };
+    };
+    const first = [withValue('v0'), withValue('v1', 'gone'), withValue('v2')];
+    await log.append(first);
+    const live = collector();
+    const c1 = await log.consume('g-tail', live.handler, { maxBatch: 2 });
+    await until(() => live.ids().length === 3, 'three from the tail');
+    // The very objects intake parsed: no second parse.
+    for (let i = 0; i < 3; i++) expect(live.records()[i]!.value).toBe(first[i]!.value);
+    await until(() => log.tailSize === 0, 'the tail lets go of what every consumer read');
+    await c1.close();
+    // More than the tail keeps while nobody reads: the oldest leave it (they stay in the file).
+    const many = Array.from({ length: 25_000 }, (_, i) => withValue(`m${i}`, i % 1000 === 7 ? 'gone' : 'u1'));
+    for (let i = 0; i < many.length; i += 1000) await log.append(many.slice(i, i + 1000));
+    expect(log.tailSize).toBe(20_000);
+    // The group resumes behind the tail: the file first, then the tail, each record once, in order.
+    const resumed = collector();
+    consumers.push(await log.consume('g-tail', resumed.handler, { maxBatch: 700 }));
+    await until(() => resumed.ids().length === 25_000, 'the 25,000 across the file and the tail');
+    expect(resumed.ids()).toEqual(many.map((r) => r.id));
+    const values = resumed.records().map((r) => r.value);
+    // The file's batch that reaches the tail may run past its start (the file holds those too).
+    const switched = values.findIndex((v) => v !== undefined);
+    expect(switched).toBeGreaterThanOrEqual(5000);
+    expect(switched).toBeLessThan(5700);
+    for (let i = switched; i < 25_000; i++) expect(values[i]).toBe(many[i]!.value);
+    await until(() => log.tailSize === 0, 'read, so let go');
+    // Records in the tail when their key is erased: gone from the tail too.
+    await log.append([withValue('w0'), withValue('w1', 'gone'), withValue('w2')]);
+    await log.eraseKey('gone');
+    expect(log.tailSize).toBe(0);
+    const fresh = collector();
+    consumers.push(await log.consume('g-fresh', fresh.handler, { from: 'earliest', maxBatch: 700 }));
+    const kept = ['v0', 'v2', ...many.filter((r) => r.key !== 'gone').map((r) => r.id), 'w0', 'w2'];
+    await until(() => fresh.ids().length === kept.length, 'a fresh group reads the file without the erased key');
+    expect(fresh.ids()).toEqual(kept);
+  });
+
   it('offsets from 1 without holes; retention by time and by count never reuses offsets', async () => {
     const log = new SqliteEventLog(join(dir(), 'events.db'));
     logs.push(log);

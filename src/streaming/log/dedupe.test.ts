@@ -1,8 +1,43 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SqliteDedupeWindow } from './dedupe.ts';
+import { IdWindow, SqliteDedupeWindow } from './dedupe.ts';
+
+describe('IdWindow', () => {
+  it('holds exactly the ids whose latest add is among the last `max` adds and was not deleted since (fuzzed against a model)', () => {
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('add' as const), id: fc.integer({ min: 0, max: 12 }), at: fc.integer({ min: 0, max: 5 }) }),
+      fc.record({ k: fc.constant('delete' as const), id: fc.integer({ min: 0, max: 12 }) }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), fc.array(op, { maxLength: 80 }), (max, ops) => {
+        const w = new IdWindow(max);
+        const adds: Array<{ id: string; at: number }> = [];
+        const deletedAfter = new Map<string, number>(); // id → number of adds when last deleted
+        for (const o of ops) {
+          if (o.k === 'add') {
+            w.add(`e${o.id}`, o.at);
+            adds.push({ id: `e${o.id}`, at: o.at });
+          } else {
+            w.delete(`e${o.id}`);
+            deletedAfter.set(`e${o.id}`, adds.length);
+          }
+        }
+        for (let id = 0; id <= 12; id++) {
+          const key = `e${id}`;
+          const latest = adds.findLastIndex((a) => a.id === key);
+          const inWindow = latest >= 0 && latest >= adds.length - max && (deletedAfter.get(key) ?? -1) <= latest;
+          for (const since of [-Infinity, 0, 3, 6]) {
+            expect(w.has(key, since)).toBe(inWindow && adds[latest]!.at >= since);
+          }
+        }
+        expect(w.size).toBeLessThanOrEqual(max);
+      }),
+    );
+  });
+});
 
 describe('SqliteDedupeWindow', () => {
   it('marks new ids, reports repeats (also within one call and across chunks), forgets released ids', async () => {

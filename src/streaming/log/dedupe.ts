@@ -1,4 +1,3 @@
-import { boundedCache, type LRUCache } from '../../core/cache/index.ts';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 /**
@@ -22,38 +21,55 @@ export interface DedupeWindow {
 }
 
 /**
- * The last `max` ids seen, in memory, oldest evicted first: the fast path of every dedupe
+ * The last `max` ids added, in memory, oldest evicted first: the fast path of every dedupe
  * check (a B-tree insert per event id on disk costs ten times an append).
+ *
+ * A ring of the ids in the order added plus a Map from id to its sequence number (its slot
+ * is `seq % max`, where its time is kept). Adding an id already in makes it the newest
+ * (its old slot goes stale: evicting a slot deletes the id only if the Map still points at
+ * that slot). No reordering on lookup, no size bookkeeping: an add is one Map insert, at
+ * most one Map delete and two array stores (an LRU did several times that work per event on
+ * the intake's hot path). The Map is never iterated, so the holes its deletes leave cost
+ * nothing (iterating from the front is what degrades a Map evicting `keys().next()`).
  */
 export class IdWindow {
-  /**
-   * lru-cache, not a Map evicting `keys().next()`: V8 leaves deleted Map entries as holes
-   * that iteration from the front must skip, so that eviction slows to O(window) per add
-   * once the window is full (measured: 3.6M adds/s falling to ~10k/s past 250k ids).
-   */
-  readonly #ids: LRUCache<string, number>;
+  readonly #max: number;
+  readonly #seqOf = new Map<string, number>();
+  readonly #ring: string[] = [];
+  readonly #ats: number[] = [];
+  #seq = 0;
 
   constructor(max: number) {
-    this.#ids = boundedCache<string, number>(max);
+    this.#max = Math.max(1, Math.floor(max));
   }
 
   get size(): number {
-    return this.#ids.size;
+    return this.#seqOf.size;
   }
 
   /** Seen at or after `since` (ms)? */
   has(id: string, since = -Infinity): boolean {
-    const at = this.#ids.peek(id);
-    return at !== undefined && at >= since;
+    const seq = this.#seqOf.get(id);
+    return seq !== undefined && this.#ats[seq % this.#max]! >= since;
   }
 
   add(id: string, at = 0): void {
-    // set() makes the id the newest; over the bound the oldest is evicted in O(1).
-    this.#ids.set(id, at);
+    const seq = this.#seq++;
+    const slot = seq % this.#max;
+    if (seq >= this.#max) {
+      const old = this.#ring[slot]!;
+      if (this.#seqOf.get(old) === seq - this.#max) this.#seqOf.delete(old);
+      this.#ring[slot] = id;
+      this.#ats[slot] = at;
+    } else {
+      this.#ring.push(id);
+      this.#ats.push(at);
+    }
+    this.#seqOf.set(id, seq);
   }
 
   delete(id: string): void {
-    this.#ids.delete(id);
+    this.#seqOf.delete(id);
   }
 }
 

@@ -37,6 +37,13 @@ export interface LogRecord {
   ts: number;
   /** The serialized event (JSON). */
   body: string;
+  /**
+   * The event `body` encodes, when the writer has it at hand (intake does). Never stored
+   * or sent: an engine may hand it back with the record to consumers in the same thread
+   * (`SqliteEventLog`'s tail of recent appends), which then skip parsing `body`. Shared by
+   * every such consumer, so read-only.
+   */
+  value?: unknown;
 }
 
 export interface StoredRecord extends LogRecord {
