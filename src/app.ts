@@ -70,12 +70,14 @@ export interface AppDeps {
 
 /**
  * STREAM_WORKER=auto runs the built-in stream handlers in a worker thread from this many
- * cores up. Measured 2026-12-04 on 2 cores with the load generator on the same machine
- * (`bench/streaming/ingest.ts`, 5 interleaved runs each): end to end 38.7k events/s with
- * the worker vs 43.1k without (medians): three busy threads on two cores.
- * With a core of its own the worker takes the handlers' ~17 µs per event off the intake's.
+ * cores up. Measured 2026-12-04 (night) on 2 cores with the load generator on the same machine
+ * (`bench/streaming/ingest.ts 300000 1000 4`, 5 interleaved runs each, medians): end to
+ * end 27.6k events/s with the worker vs 19.9k without (1.39×), lag back to zero in 0.9 s
+ * vs 3.9 s. (2026-12-04, before the worker got batches of 4,000 and the log's fsync left
+ * the intake's thread, the worker measured slower here: 38.7k vs 43.1k on a faster box.)
+ * The cost is a second V8 heap, ~20 MiB idle: STREAM_WORKER=false keeps it.
  */
-const STREAM_WORKER_MIN_CORES = 4;
+const STREAM_WORKER_MIN_CORES = 2;
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }

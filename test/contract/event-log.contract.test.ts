@@ -294,8 +294,40 @@ describe('embedded log', () => {
     const fresh = collector();
     consumers.push(await log.consume('g-fresh', fresh.handler, { from: 'earliest', maxBatch: 700 }));
     const kept = ['v0', 'v2', ...many.filter((r) => r.key !== 'gone').map((r) => r.id), 'w0', 'w2'];
-    await until(() => fresh.ids().length === kept.length, 'a fresh group reads the file without the erased key');
+    await until(
+      () => fresh.ids().length === kept.length,
+      'a fresh group reads the file without the erased key',
+    );
     expect(fresh.ids()).toEqual(kept);
+  });
+
+  it('group commit: overlapping appends share WAL syncs, each resolves durable, every record reaches consumers once in offset order', async () => {
+    const log = new SqliteEventLog(join(dir(), 'events.db'));
+    logs.push(log);
+    // Committed (the call runs up to its sync) but not on disk yet: nobody may read it.
+    const pending = log.append([rec('first')]);
+    expect(log.readSync(0, 10)).toEqual([]);
+    expect(await log.heads()).toEqual({});
+    await pending;
+    expect(log.readSync(0, 10).map((r) => r.id)).toEqual(['first']);
+    expect(log.syncs).toBe(1);
+    // 40 appends started in one turn: the first commits and starts a sync; the 39 others
+    // commit while it runs and share the next one.
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, b) =>
+        log.append(Array.from({ length: 5 }, (_, i) => rec(`g${b}-${i}`, `k${i}`))),
+      ),
+    );
+    expect(log.syncs).toBe(3);
+    const offsets = results.flat().map((r) => r.offset);
+    expect(offsets).toEqual(Array.from({ length: 200 }, (_, i) => i + 2));
+    expect(await log.heads()).toEqual({ 0: 201 });
+    const got = collector();
+    consumers.push(await log.consume('g-group', got.handler, { maxBatch: 64 }));
+    await until(() => got.ids().length === 201, 'all 201');
+    expect(got.records().map((r) => r.offset)).toEqual(Array.from({ length: 201 }, (_, i) => i + 1));
+    // A repeat of an id committed in that group is a duplicate.
+    expect(await log.append([rec('g7-3')])).toEqual([{ partition: 0, offset: -1, duplicate: true }]);
   });
 
   it('offsets from 1 without holes; retention by time and by count never reuses offsets', async () => {

@@ -229,7 +229,7 @@ export const ConfigVars = [
     'streamWorker',
     oneOf(['auto', 'true', 'false']),
     'auto',
-    "run the built-in stream handlers (plays, recommendations, trending) in a worker thread, off the HTTP/WebSocket intake's thread; auto: when the machine has at least 4 cores (on 2 cores the extra busy thread measured no faster end to end and costs ~19 MiB idle; see docs/operations.md)",
+    "run the built-in stream handlers (plays, recommendations, trending) in a worker thread, off the HTTP/WebSocket intake's thread; auto: when the machine has at least 2 cores (measured 1.39× the events/s end to end on 2 cores; costs ~20 MiB idle: false keeps every handler in the main thread; see docs/operations.md)",
   ),
   v(
     'STREAM_SNAPSHOT_DIR',

@@ -8,7 +8,11 @@ import { IdWindow, SqliteDedupeWindow } from './dedupe.ts';
 describe('IdWindow', () => {
   it('holds exactly the ids whose latest add is among the last `max` adds and was not deleted since (fuzzed against a model)', () => {
     const op = fc.oneof(
-      fc.record({ k: fc.constant('add' as const), id: fc.integer({ min: 0, max: 12 }), at: fc.integer({ min: 0, max: 5 }) }),
+      fc.record({
+        k: fc.constant('add' as const),
+        id: fc.integer({ min: 0, max: 12 }),
+        at: fc.integer({ min: 0, max: 5 }),
+      }),
       fc.record({ k: fc.constant('delete' as const), id: fc.integer({ min: 0, max: 12 }) }),
     );
     fc.assert(
@@ -28,7 +32,8 @@ describe('IdWindow', () => {
         for (let id = 0; id <= 12; id++) {
           const key = `e${id}`;
           const latest = adds.findLastIndex((a) => a.id === key);
-          const inWindow = latest >= 0 && latest >= adds.length - max && (deletedAfter.get(key) ?? -1) <= latest;
+          const inWindow =
+            latest >= 0 && latest >= adds.length - max && (deletedAfter.get(key) ?? -1) <= latest;
           for (const since of [-Infinity, 0, 3, 6]) {
             expect(w.has(key, since)).toBe(inWindow && adds[latest]!.at >= since);
           }

@@ -91,6 +91,7 @@ export class SqliteEventLog implements EventLog {
   #durable: number;
   /** The sync in flight, which covers every commit made before it started. */
   #syncing: Promise<void> | undefined;
+  #syncs = 0;
 
   constructor(path: string, opts: SqliteEventLogOptions = {}) {
     this.#opts = {
@@ -203,7 +204,8 @@ export class SqliteEventLog implements EventLog {
       this.#tail.push(r);
     }
     // Over the bound the oldest entries leave (a consumer that far behind reads the file).
-    while (this.#tail.length - this.#tailStart > TAIL_MAX) this.#tailBase = this.#tail[this.#tailStart++]!.offset;
+    while (this.#tail.length - this.#tailStart > TAIL_MAX)
+      this.#tailBase = this.#tail[this.#tailStart++]!.offset;
     this.#compactTail();
     if (added.length > 0) await this.#syncedUpTo(added[added.length - 1]!.offset);
     return out;
@@ -223,6 +225,7 @@ export class SqliteEventLog implements EventLog {
 
   async #sync(): Promise<void> {
     const covers = this.#committedOffset;
+    this.#syncs++;
     if (this.#walPath !== undefined) {
       this.#walFd ??= openSync(this.#walPath, 'r');
       const fd = this.#walFd;
@@ -232,6 +235,11 @@ export class SqliteEventLog implements EventLog {
       this.#durable = covers;
       for (const c of this.#consumers) c.wake();
     }
+  }
+
+  /** WAL syncs so far: fewer than appends when appends overlap (group commit; tests, diagnostics). */
+  get syncs(): number {
+    return this.#syncs;
   }
 
   /** Records held in the tail (tests). */

@@ -262,7 +262,9 @@ export class WorkerHost implements BuiltinQueries {
           : undefined;
         // The parsed events stay here (the worker parses the bodies): cloning them costs more.
         const records = batch.records.map((r) =>
-          r.value === undefined ? r : { partition: r.partition, offset: r.offset, id: r.id, key: r.key, ts: r.ts, body: r.body },
+          r.value === undefined
+            ? r
+            : { partition: r.partition, offset: r.offset, id: r.id, key: r.key, ts: r.ts, body: r.body },
         );
         // Resolves once the worker handled (or dead-lettered) every record: then the log commits.
         this.#handled = await run.rpc.call<number>('batch', [cid, { ...batch, records }, notOwned], 0);
