@@ -41,7 +41,6 @@ export interface WorkerHostOptions {
   spawn?: (data: WorkerData) => WorkerLike;
 }
 
-/** What the host uses of a `Worker`. */
 /**
  * Most records handed to the worker in one batch. Each crossing waits for a turn of the
  * main thread's event loop (behind whatever intake batch it is parsing), so small batches
@@ -51,6 +50,7 @@ export interface WorkerHostOptions {
  */
 const WORKER_BATCH = 4000;
 
+/** What the host uses of a `Worker`. */
 export type WorkerLike = Pick<Worker, 'postMessage' | 'on' | 'off' | 'once' | 'terminate'>;
 
 const spawnThread = (data: WorkerData): WorkerLike =>
