@@ -24,7 +24,10 @@ afterEach(async () => {
 const logger = pino({ level: 'silent' });
 const NOW = Date.UTC(2026, 0, 1);
 
-function setup(handlers: EventHandler[], opts: { attempts?: number; dlq?: DeadLetterStore } = {}) {
+function setup(
+  handlers: EventHandler[],
+  opts: { attempts?: number; dlq?: DeadLetterStore; checkIds?: boolean } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'bb-proc-'));
   dirs.push(dir);
   const log = new SqliteEventLog(join(dir, 'events.db'));
@@ -42,6 +45,7 @@ function setup(handlers: EventHandler[], opts: { attempts?: number; dlq?: DeadLe
     clock,
     retry: { attempts: opts.attempts ?? 4, baseMs: 100, maxMs: 1000 },
     sleep: async (ms) => void sleeps.push(ms),
+    ...(opts.checkIds !== undefined ? { checkIds: opts.checkIds } : {}),
   });
   const ingest = new EventIngest({
     log,
@@ -286,9 +290,10 @@ describe('EventIngest', () => {
 });
 
 describe('StreamProcessor dedupe', () => {
-  it('a duplicate id that reached the log anyway (another node, a power cut) is handled once', async () => {
+  it('a duplicate id that reached the log anyway (Kafka: another node, a resend) is handled once', async () => {
     const h = new Recorder();
-    const s = setup([h]);
+    // Checked by default on Kafka; the embedded log drops repeats itself (a record's id is its event's).
+    const s = setup([h], { checkIds: true });
     const body = (trackId: string) =>
       JSON.stringify({
         id: 'same-id',
@@ -305,6 +310,24 @@ describe('StreamProcessor dedupe', () => {
       { id: 'log-1', key: 'u', ts: NOW, body: body('first') },
       { id: 'log-2', key: 'u', ts: NOW, body: body('second') },
     ]);
+    await s.processor.start();
+    await s.processor.caughtUp();
+    expect(h.seen).toEqual(['first']);
+  });
+
+  it('on the embedded log the processor leaves ids to the log (which never appends a repeat within its window)', async () => {
+    const h = new Recorder();
+    const s = setup([h]);
+    const ev = (trackId: string) => ({
+      id: 'same-id',
+      type: 'track.liked',
+      userId: 'u',
+      ts: NOW,
+      data: { trackId, artistId: 'a' },
+    });
+    const first = await s.ingest.ingest([ev('first')], { source: 'http' });
+    const again = await s.ingest.ingest([ev('second')], { source: 'http' });
+    expect([first.duplicates, again.duplicates]).toEqual([0, 1]);
     await s.processor.start();
     await s.processor.caughtUp();
     expect(h.seen).toEqual(['first']);

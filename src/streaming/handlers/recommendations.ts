@@ -62,20 +62,26 @@ const FIRST_TRAINING_MS = 60_000;
 /** The signal a music event gives the model, or undefined when it gives none. */
 export function toInteraction(e: StreamEvent): Interaction | undefined {
   const d = e.data;
-  const base = { userId: e.userId, trackId: d['trackId'] as string, ts: e.ts };
-  const artistId = typeof d['artistId'] === 'string' ? { artistId: d['artistId'] } : {};
+  const trackId = d['trackId'] as string;
+  // One object per event, no spreads: this runs for every play on the handlers' thread.
+  const artistId = typeof d['artistId'] === 'string' ? d['artistId'] : undefined;
   switch (e.type) {
     case 'track.played': {
       const duration = d['durationMs'] as number;
       const completion = duration > 0 ? Math.min(1, Math.max(0, (d['playedMs'] as number) / duration)) : 1;
-      return { ...base, ...artistId, kind: 'play', completion };
+      return artistId === undefined
+        ? { userId: e.userId, trackId, ts: e.ts, kind: 'play', completion }
+        : { userId: e.userId, trackId, ts: e.ts, artistId, kind: 'play', completion };
     }
     case 'track.skipped':
-      return { ...base, ...artistId, kind: 'skip' };
-    case 'track.liked':
-      return { ...base, ...artistId, kind: 'like' };
+    case 'track.liked': {
+      const kind = e.type === 'track.skipped' ? 'skip' : 'like';
+      return artistId === undefined
+        ? { userId: e.userId, trackId, ts: e.ts, kind }
+        : { userId: e.userId, trackId, ts: e.ts, artistId, kind };
+    }
     case 'playlist.track_added':
-      return { ...base, kind: 'add' };
+      return { userId: e.userId, trackId, ts: e.ts, kind: 'add' };
     default:
       return undefined;
   }
