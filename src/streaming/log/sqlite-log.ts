@@ -42,7 +42,9 @@ export interface SqliteEventLogOptions {
  * committed transaction (its WAL frames on disk; SQLite itself syncs the WAL before and the
  * database after each checkpoint), without stopping this thread for every fsync
  * (bench/streaming/ingest.ts). Consumers and `heads` see only records already synced, so
- * nothing reaches a handler (or a snapshot's offset) that a power cut could take back. One partition (0): offsets from 1, a total order, so every user's
+ * nothing reaches a handler (or a snapshot's offset) that a power cut could take back.
+ *
+ * One partition (0): offsets from 1, a total order, so every user's
  * events are in order; offsets are never reused, and have holes where retention (by event
  * time) or a GDPR erasure removed records. Duplicates are dropped by id within the newest
  * `dedupeWindow` events (an in-memory window loaded from the log itself at open: no
@@ -170,7 +172,7 @@ export class SqliteEventLog implements EventLog {
     const out: AppendResult[] = [];
     const added: StoredRecord[] = [];
     const inBatch = new Set<string>();
-    // One transaction per batch: one fsync for the whole batch.
+    // One transaction per batch, and one WAL sync shared with the appends around it.
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       for (const r of records) {
