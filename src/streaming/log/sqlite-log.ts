@@ -188,11 +188,7 @@ export class SqliteEventLog implements EventLog {
         const offset = Number(res.lastInsertRowid);
         this.#committedOffset = Math.max(this.#committedOffset, offset);
         inBatch.add(r.id);
-        added.push(
-          r.value === undefined
-            ? { partition: 0, offset, id: r.id, key: r.key, ts: r.ts, body: r.body }
-            : { partition: 0, offset, id: r.id, key: r.key, ts: r.ts, body: r.body, value: r.value },
-        );
+        added.push({ partition: 0, offset, id: r.id, key: r.key, ts: r.ts, body: r.body, value: r.value });
         out.push({ partition: 0, offset, duplicate: false });
       }
       this.#db.exec('COMMIT');
@@ -438,8 +434,7 @@ const YIELD_MS = 10;
 /** One consumer loop: read after the position, hand the batch over, commit, repeat; sleep until an append wakes it. */
 class SqliteConsumer implements LogConsumer {
   readonly done: Promise<void>;
-  /** The last offset read and handed over (the log's tail keeps only what some consumer has yet to read). */
-  position: number;
+  #position: number;
   #closed = false;
   #wake: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -450,8 +445,13 @@ class SqliteConsumer implements LogConsumer {
     handler: BatchHandler,
     s: { position: number; replayUntil: number; maxBatch: number; backoffMs: number },
   ) {
-    this.position = s.position;
+    this.#position = s.position;
     this.done = this.#run(log, group, handler, s);
+  }
+
+  /** The last offset read and handed over (the log's tail keeps only what some consumer has yet to read). */
+  get position(): number {
+    return this.#position;
   }
 
   wake(): void {
@@ -477,7 +477,6 @@ class SqliteConsumer implements LogConsumer {
     handler: BatchHandler,
     s: { position: number; replayUntil: number; maxBatch: number; backoffMs: number },
   ): Promise<void> {
-    let position = s.position;
     let failures = 0;
     let yieldedAt = performance.now();
     while (!this.#closed) {
@@ -489,9 +488,9 @@ class SqliteConsumer implements LogConsumer {
         await new Promise((r) => setImmediate(r));
         yieldedAt = performance.now();
       }
-      const replay = position < s.replayUntil;
+      const replay = this.#position < s.replayUntil;
       const records = log.health().ok
-        ? log.readSync(position, s.maxBatch, replay ? s.replayUntil : undefined)
+        ? log.readSync(this.#position, s.maxBatch, replay ? s.replayUntil : undefined)
         : [];
       if (records.length === 0) {
         await this.#sleep(1000); // woken by append; the timeout only guards against a missed wake
@@ -507,9 +506,8 @@ class SqliteConsumer implements LogConsumer {
         continue;
       }
       failures = 0;
-      position = records.at(-1)!.offset;
-      this.position = position;
-      if (!replay) log.commitSync(group, position);
+      this.#position = records.at(-1)!.offset;
+      if (!replay) log.commitSync(group, this.#position);
       log.trimTail();
     }
   }

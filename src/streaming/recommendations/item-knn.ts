@@ -79,7 +79,7 @@ export class ItemKnnRecommender implements Recommender {
   observe(i: Interaction): void {
     checkInteraction(i);
     learn(this.#st, i, feedbackWeight(this.options, i), this.#seen);
-    this.#afterLearn(1);
+    this.#afterLearn();
   }
 
   /** `observe` for each interaction, in order (all checked first: a bad one rejects the batch before any is learned). */
@@ -87,14 +87,14 @@ export class ItemKnnRecommender implements Recommender {
     for (const i of batch) checkInteraction(i);
     for (const i of batch) {
       learn(this.#st, i, feedbackWeight(this.options, i), this.#seen);
-      this.#afterLearn(1);
+      this.#afterLearn();
     }
   }
 
-  #afterLearn(n: number): void {
+  #afterLearn(): void {
     const every = this.options.factorRetrainEvery;
     if (every === 0) return;
-    this.#sinceRetrain += n;
+    this.#sinceRetrain++;
     if (this.#sinceRetrain >= every) this.retrainFactors();
   }
 

@@ -218,14 +218,13 @@ function score(
   // those keep the kNN score alone; a track seen in training but outside the modelled top
   // counts F = 0.
   const fw = maxF > 0 ? o.factorWeight : 0;
-  const wF = fw;
   const known = fq?.f.known;
   const top: { trackId: string; score: number; because: number; fIdx: number }[] = [];
   for (let k = 0; k < n; k++) {
     const c = cands[k] as ItemState;
     if (heard.has(c) || c.pos <= 0) continue;
     const mix = fw > 0 && known?.has(c.trackId) ? 1 - fw : 1;
-    const fromF = wF * (accF[k] as number);
+    const fromF = fw * (accF[k] as number);
     let score = mix * (wS * (sNorm[k] as number) + wL * (lNorm[k] as number)) + fromF;
     if (!(score > 0)) continue;
     if (c.neg > 0 && o.skipPenalty > 0) score /= 1 + (o.skipPenalty * c.neg) / c.pos;

@@ -70,7 +70,7 @@ export function* cancellable<T>(steps: Steps<T>, stop: () => boolean): Steps<T |
   }
 }
 
-/** A checkpoint every `every` iterations: `if (due(i)) yield;` */
+/** A checkpoint every CHECKPOINT_EVERY iterations: `if (checkpoint(i)) yield;` */
 export const CHECKPOINT_EVERY = 256;
 export function checkpoint(i: number): boolean {
   return (i & (CHECKPOINT_EVERY - 1)) === CHECKPOINT_EVERY - 1;
